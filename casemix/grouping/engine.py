@@ -1,0 +1,360 @@
+"""The CHS-DRG grouper: codes → MDC → ADRG → DRG, each step with the table and code that decided it.
+
+Order of work (DOMAIN.md §1.3–1.6): resolve codes to 医保版 2.0; refuse principal diagnoses the
+scheme lists as invalid; try pre-MDC (MDCA) by its procedure rules; then MDCP (newborn or infant
+with a newborn principal diagnosis), MDCY (HIV in any diagnosis), MDCZ (principal and another
+diagnosis in two different trauma sites), MDCM/MDCN (sex-checked), the rest by principal
+diagnosis. Within the MDC the ADRGs are tried in the scheme's order; before the first medical
+ADRG, a case still carrying an operating-room procedure goes to xQY. The DRG suffix comes from
+MCC/CC among the secondary diagnoses after the principal diagnosis' exclusion tables.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from casemix.codes import CodeBook, load_codebook
+from casemix.datadir import resolve_data_dir
+from casemix.grouping.result import UNGROUPABLE, GroupResult, Step
+from casemix.policy import GroupingPolicy, load_policy
+from casemix.records import Case, Rejection
+from casemix.schemes import Adrg, CodeList, Role, Scheme, load_scheme
+from casemix.schemes.chs_drg import MEDICAL
+
+QY_NAME = "与主要诊断无关的手术 (QY)"
+
+
+@dataclass(frozen=True, slots=True)
+class _Facts:
+    """The resolved codes and demographics the rules look at."""
+
+    pdx: str
+    other_dx: frozenset[str]
+    all_dx: frozenset[str]
+    procedures: tuple[str, ...]
+    main_procs: frozenset[str]
+    all_procs: frozenset[str]
+    or_procs: tuple[str, ...]
+    sex: int | None
+    age_days: int | None
+    birth_weight_g: float | None
+
+
+class Grouper:
+    """Groups cases under one scheme, one code book and one policy."""
+
+    def __init__(self, scheme: Scheme, codebook: CodeBook, policy: GroupingPolicy):
+        self.scheme = scheme
+        self.codebook = codebook
+        self.policy = policy
+        self._mdcy = _mdc_codes(scheme, "MDCY")
+        self._mdcp = _mdc_codes(scheme, "MDCP")
+
+    @classmethod
+    def load(cls, scheme: str = "chs-drg-2.0", data_dir: str | Path | None = None,
+             policy: str | Path | GroupingPolicy | None = None) -> "Grouper":
+        root = resolve_data_dir(data_dir)
+        grouping = policy if isinstance(policy, GroupingPolicy) else load_policy(policy).grouping
+        return cls(load_scheme(scheme, root), load_codebook(root), grouping)
+
+    # ---- public API -------------------------------------------------------------------------
+
+    def group(self, case: Case | Rejection) -> GroupResult:
+        if isinstance(case, Rejection):
+            return GroupResult(case.record_id or f"row{case.row_number}", self.scheme.name, "rejected",
+                               reason=str(case))
+        trace: list[Step] = []
+        notes: list[str] = []
+        facts = self._facts(case, trace, notes)
+        if facts is None:
+            return self._ungroupable(case, trace, notes, f"principal diagnosis {case.principal_dx!r} is not "
+                                     "a 医保版 2.0 code and has no crosswalk entry", pdx="")
+        if facts.pdx in self.scheme.invalid_principal:
+            trace.append(Step("mdc", UNGROUPABLE, self._table("zd_invalid.csv"), facts.pdx,
+                              "listed as not allowed as principal diagnosis"))
+            return self._ungroupable(case, trace, notes, f"principal diagnosis {facts.pdx} "
+                                     f"({self.codebook.name('diagnosis', facts.pdx)}) may not be principal "
+                                     "in this scheme (ZD_INVALID)", facts.pdx)
+        adrg = self._pre_mdc(facts, trace)
+        if adrg is None:
+            mdc, why = self._mdc(facts, trace)
+            if mdc is None:
+                return self._ungroupable(case, trace, notes, why, facts.pdx)
+            adrg, why = self._adrg(mdc, facts, trace)
+            if adrg is None:
+                return self._ungroupable(case, trace, notes, why, facts.pdx, mdc=mdc)
+            if adrg == "QY":
+                return self._qy(case, mdc, facts, trace, notes)
+        return self._split(case, adrg, facts, trace, notes)
+
+    # ---- codes ------------------------------------------------------------------------------
+
+    def _facts(self, case: Case, trace: list[Step], notes: list[str]) -> _Facts | None:
+        mode = self.policy.input_coding
+        resolve = self.codebook.resolve
+        pdx, note = resolve("diagnosis", case.principal_dx, "principal_dx", mode)
+        if note:
+            notes.append(str(note))
+        if pdx is None:
+            return None
+        others: list[str] = []
+        for i, given in enumerate(case.secondary_dx):
+            code, note = resolve("diagnosis", given, f"secondary_dx[{i}]", mode)
+            if note:
+                notes.append(str(note))
+            if code is not None and code != pdx and code not in others:
+                others.append(code)
+        procedures: list[str] = []
+        for i, given in enumerate(case.procedures):
+            code, note = resolve("procedure", given, f"procedures[{i}]", mode)
+            if note:
+                notes.append(str(note))
+            if code is not None and code not in procedures:
+                procedures.append(code)
+        if self.policy.main_procedure == "any":
+            main = frozenset(procedures)
+        else:
+            main = frozenset(procedures[:1])
+        age_days = case.age_in_days
+        if case.age == 0 and case.age_days is None:
+            notes.append("age_days: required when age is 0; newborn rules not applied")
+        if age_days is not None and age_days <= self.policy.newborn_max_age_days and case.birth_weight_g is None:
+            notes.append("birth_weight_g: missing for a newborn; birth-weight ADRGs cannot be assessed")
+        trace.append(Step("codes", "principal diagnosis", "医保版 ICD-10 2.0", pdx,
+                          self.codebook.name("diagnosis", pdx)))
+        return _Facts(
+            pdx=pdx, other_dx=frozenset(others), all_dx=frozenset(others) | {pdx},
+            procedures=tuple(procedures), main_procs=main, all_procs=frozenset(procedures),
+            or_procs=tuple(p for p in procedures if p in self.scheme.or_procedures),
+            sex=case.sex, age_days=age_days, birth_weight_g=case.birth_weight_g,
+        )
+
+    # ---- MDC --------------------------------------------------------------------------------
+
+    def _pre_mdc(self, facts: _Facts, trace: list[Step]) -> Adrg | None:
+        if not facts.procedures:        # every pre-MDC rule needs a procedure
+            return None
+        for adrg in self.scheme.adrgs_by_mdc.get("MDCA", ()):
+            if self._enters(adrg, facts):
+                trace.append(Step("mdc", "MDCA", self._table("adrg_codes.csv"), adrg.code,
+                                  f"pre-MDC: entry rule of {adrg.code} {adrg.name} holds"))
+                trace.append(self._adrg_step(adrg, facts))
+                return adrg
+        return None
+
+    def _mdc(self, facts: _Facts, trace: list[Step]) -> tuple[str | None, str]:
+        scheme, policy = self.scheme, self.policy
+        candidates = scheme.dx_mdcs.get(facts.pdx, ())
+        table = self._table("mdc_principal_dx.csv")
+        refused: list[str] = []
+        if "MDCP" in candidates:
+            if facts.age_days is not None and facts.age_days <= policy.infant_max_age_days:
+                trace.append(Step("mdc", "MDCP", table, facts.pdx,
+                                  f"newborn-list principal diagnosis, age {facts.age_days} days"))
+                return "MDCP", ""
+            refused.append(f"MDCP needs age ≤ {policy.infant_max_age_days} days (age in days "
+                           f"{'unknown' if facts.age_days is None else facts.age_days})")
+        hiv = self._mdcy & facts.all_dx
+        if hiv:
+            code = facts.pdx if facts.pdx in hiv else min(hiv)
+            trace.append(Step("mdc", "MDCY", table, code, "HIV diagnosis (principal or other)"))
+            return "MDCY", ""
+        for mdc in candidates:
+            if mdc == "MDCP":
+                continue
+            if mdc == "MDCZ":
+                other = self._second_trauma_site(facts)
+                if other:
+                    trace.append(Step("mdc", "MDCZ", table, facts.pdx,
+                                      f"trauma in ≥2 body sites: principal in {other[0]}, {other[1]} in {other[2]}"))
+                    return "MDCZ", ""
+                continue
+            if (mdc == "MDCM" and facts.sex != 1) or (mdc == "MDCN" and facts.sex != 2):
+                refused.append(f"{mdc} needs sex {'1 (male)' if mdc == 'MDCM' else '2 (female)'}, "
+                               f"case has {facts.sex}")
+                continue
+            trace.append(Step("mdc", mdc, table, facts.pdx, f"principal diagnosis in the {mdc} list"))
+            return mdc, ""
+        if refused:
+            return None, f"principal diagnosis {facts.pdx}: " + "; ".join(refused)
+        return None, f"principal diagnosis {facts.pdx} is in no MDC principal-diagnosis list"
+
+    def _second_trauma_site(self, facts: _Facts) -> tuple[str, str, str] | None:
+        """(principal's site, other trauma dx, its site) for two different body sites, else None."""
+        sites = self.scheme.trauma_sites
+        principal_sites = sites.get(facts.pdx, frozenset())
+        for code in sorted(facts.other_dx):
+            for site in sorted(sites.get(code, ())):
+                elsewhere = principal_sites - {site}
+                if elsewhere:
+                    return min(elsewhere), code, site
+        return None
+
+    # ---- ADRG -------------------------------------------------------------------------------
+
+    def _adrg(self, mdc: str, facts: _Facts, trace: list[Step]) -> tuple[Adrg | str | None, str]:
+        checked_qy = False
+        for adrg in self.scheme.adrgs_by_mdc.get(mdc, ()):
+            if adrg.partition == MEDICAL and not checked_qy:
+                checked_qy = True
+                if self._unrelated_or_procedure(mdc, facts, trace):
+                    return "QY", ""
+            if self._enters(adrg, facts):
+                trace.append(self._adrg_step(adrg, facts))
+                return adrg, ""
+        if not checked_qy and self._unrelated_or_procedure(mdc, facts, trace):
+            return "QY", ""
+        return None, f"no ADRG of {mdc} accepts principal diagnosis {facts.pdx}" + (
+            f" with procedures {', '.join(facts.procedures)}" if facts.procedures else " without procedures")
+
+    def _unrelated_or_procedure(self, mdc: str, facts: _Facts, trace: list[Step]) -> bool:
+        """True when the case must leave the MDC's ADRGs as QY (or 0000) for an unrelated OR procedure."""
+        if not facts.or_procs:
+            return False
+        if self.policy.unrelated_or_procedure == "medical":
+            trace.append(Step("adrg", "medical", "policy", facts.or_procs[0],
+                              "operating-room procedure enters no surgical ADRG; ignored by policy "
+                              "unrelated_or_procedure = medical"))
+            return False
+        return True
+
+    def _enters(self, adrg: Adrg, facts: _Facts) -> bool:
+        if adrg.age is not None and not self._age_fits(adrg.age, facts.age_days):
+            return False
+        if adrg.birth_weight_g is not None:
+            low, high = adrg.birth_weight_g
+            if facts.birth_weight_g is None or not low <= facts.birth_weight_g < high:
+                return False
+        rule = adrg.rule
+        if rule.needs_or_procedure and not facts.or_procs:
+            return False
+        if rule.needs_no_or_procedure and facts.or_procs:
+            return False
+        if not rule.alternatives:
+            return True
+        return any(all(any(_hit(code_list, facts) for code_list in term) for term in alternative)
+                   for alternative in rule.alternatives)
+
+    def _age_fits(self, band: str, age_days: int | None) -> bool:
+        if age_days is None:
+            return False
+        if band == "newborn":
+            return age_days <= self.policy.newborn_max_age_days
+        return self.policy.newborn_max_age_days < age_days <= self.policy.infant_max_age_days
+
+    def _adrg_step(self, adrg: Adrg, facts: _Facts) -> Step:
+        evidence = _evidence(adrg, facts)
+        extra = []
+        if adrg.age:
+            extra.append(f"age {facts.age_days} days fits {adrg.age}")
+        if adrg.birth_weight_g:
+            extra.append(f"birth weight {facts.birth_weight_g:g} g in [{adrg.birth_weight_g[0]:g}, "
+                         f"{adrg.birth_weight_g[1]:g})")
+        if adrg.rule.needs_or_procedure:
+            extra.append(f"operating-room procedure {facts.or_procs[0]} (包含全部手术或操作)")
+        if adrg.rule.needs_no_or_procedure:
+            extra.append("no operating-room procedure")
+        detail = "; ".join([f"{role} {code} ∈ {name}" for role, code, name in evidence] + extra)
+        return Step("adrg", adrg.code, self._table("adrg_codes.csv"),
+                    evidence[0][1] if evidence else "", f"{adrg.name}: {detail}")
+
+    # ---- DRG --------------------------------------------------------------------------------
+
+    def _split(self, case: Case, adrg: Adrg, facts: _Facts, trace: list[Step], notes: list[str]) -> GroupResult:
+        has_mcc, has_cc = self._severity(facts, trace)
+        suffixes = adrg.suffixes
+        if suffixes == {"9"}:
+            suffix, why = "9", "not split (9)"
+        elif "1" in suffixes and has_mcc:
+            suffix, why = "1", "with MCC (1)"
+        elif "1" in suffixes and "3" not in suffixes and has_cc and self.policy.cc_counts_for_suffix_1:
+            suffix, why = "1", "CC counts for suffix 1 in a 1/5 split (policy cc_counts_for_suffix_1)"
+        elif "3" in suffixes and (has_mcc or has_cc):
+            suffix, why = "3", "with CC (3)" if has_cc and not has_mcc else "with MCC, split 3/5 (3)"
+        else:
+            suffix, why = "5", "without (5)"
+        drg, name = adrg.drgs[suffix]
+        trace.append(Step("drg", drg, self._table("drg_list.csv"), "",
+                          f"{adrg.code} splits {'/'.join(sorted(suffixes))}: {why}"))
+        severity = "MCC" if has_mcc else "CC" if has_cc else "none"
+        return GroupResult(case.id, self.scheme.name, "grouped", drg, name, adrg.mdc, adrg.code,
+                           severity=severity, principal_dx=facts.pdx, trace=tuple(trace), notes=tuple(notes))
+
+    def _severity(self, facts: _Facts, trace: list[Step]) -> tuple[bool, bool]:
+        scheme = self.scheme
+        has_mcc = has_cc = False
+        for code in sorted(facts.other_dx):
+            for label, table in (("MCC", scheme.mcc), ("CC", scheme.cc)):
+                exclusion = table.get(code)
+                if exclusion is None:
+                    continue
+                source = f"{scheme.severity_tables}/{label.lower()}.csv"
+                if facts.pdx in scheme.exclusions.get(exclusion, ()):
+                    trace.append(Step("severity", f"{label} excluded", source, code,
+                                      f"principal {facts.pdx} is in exclusion table 表7-{exclusion}"))
+                else:
+                    trace.append(Step("severity", label, source, code,
+                                      f"{self.codebook.name('diagnosis', code)} (exclusion table 表7-{exclusion} "
+                                      "does not hold the principal)"))
+                    has_mcc = has_mcc or label == "MCC"
+                    has_cc = has_cc or label == "CC"
+                break
+        return has_mcc, has_cc
+
+    # ---- endings ----------------------------------------------------------------------------
+
+    def _qy(self, case: Case, mdc: str, facts: _Facts, trace: list[Step], notes: list[str]) -> GroupResult:
+        detail = (f"operating-room procedure(s) {', '.join(facts.or_procs)} enter no surgical ADRG of {mdc} "
+                  f"(OR list: {self.scheme.or_procedures_source})")
+        code = f"{mdc[-1]}QY"
+        if self.policy.unrelated_or_procedure == "ungroupable":
+            trace.append(Step("adrg", UNGROUPABLE, "policy", facts.or_procs[0],
+                              detail + "; policy unrelated_or_procedure = ungroupable"))
+            return self._ungroupable(case, trace, notes, detail, facts.pdx, mdc=mdc)
+        trace.append(Step("adrg", code, self._table("adrg_codes.csv"), facts.or_procs[0], detail))
+        return GroupResult(case.id, self.scheme.name, "qy", code, QY_NAME, mdc, code, reason=detail,
+                           principal_dx=facts.pdx, trace=tuple(trace), notes=tuple(notes))
+
+    def _ungroupable(self, case: Case, trace: list[Step], notes: list[str], reason: str, pdx: str,
+                     mdc: str = "") -> GroupResult:
+        return GroupResult(case.id, self.scheme.name, "ungroupable", UNGROUPABLE, "未入组", mdc, "",
+                           reason=reason, principal_dx=pdx, trace=tuple(trace), notes=tuple(notes))
+
+    def _table(self, file: str) -> str:
+        return f"{self.scheme.name}/{file}"
+
+
+def _mdc_codes(scheme: Scheme, mdc: str) -> frozenset[str]:
+    return frozenset(code for code, mdcs in scheme.dx_mdcs.items() if mdc in mdcs)
+
+
+def _hit(code_list: CodeList, facts: _Facts) -> bool:
+    role, codes = code_list.role, code_list.codes
+    if role is Role.PRINCIPAL_DX:
+        return facts.pdx in codes
+    if role is Role.MAIN_PROC:
+        return not codes.isdisjoint(facts.main_procs)
+    if role is Role.ANY_PROC:
+        return not codes.isdisjoint(facts.all_procs)
+    if role is Role.OTHER_DX:
+        return not codes.isdisjoint(facts.other_dx)
+    return not codes.isdisjoint(facts.all_dx)
+
+
+def _evidence(adrg: Adrg, facts: _Facts) -> list[tuple[str, str, str]]:
+    """For the alternative that held: (role, matching code, list name) per term."""
+    pools = {Role.PRINCIPAL_DX: (facts.pdx,), Role.OTHER_DX: sorted(facts.other_dx),
+             Role.ANY_DX: (facts.pdx, *sorted(facts.other_dx)), Role.MAIN_PROC: [p for p in facts.procedures if p in facts.main_procs],
+             Role.ANY_PROC: facts.procedures}
+    for alternative in adrg.rule.alternatives:
+        found = []
+        for term in alternative:
+            hit = next(((cl.role.value, code, f"{adrg.code} {cl.name}") for cl in term
+                        for code in pools[cl.role] if code in cl.codes and _hit(cl, facts)), None)
+            if hit is None:
+                break
+            found.append(hit)
+        else:
+            return found
+    return []

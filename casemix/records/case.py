@@ -1,0 +1,188 @@
+"""The inpatient case record and the mapping from real export headers onto it.
+
+Settlement-list exports name the same field many ways (``性别``/``gender``, ``住院天数``/
+``inHospitalTime``) and spread codes either in one cell (``I63.900,Z85.008``) or over numbered
+columns (``其他诊断编码1`` … ``15``). :class:`RowReader` works the header out once per file and
+turns each row into a :class:`Case`, or a :class:`Rejection` naming the record and the field.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any, Iterable
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+_SEX_WORDS = {"男": 1, "女": 2, "M": 1, "F": 2, "男性": 1, "女性": 2, "未知": 0, "未说明": 9}
+_CODE_SPLIT = re.compile(r"[,，;；|、\s]+")
+
+
+class Case(BaseModel):
+    """One inpatient stay, as the grouper needs it (医疗保障基金结算清单 fields)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(min_length=1)
+    sex: int | None = Field(default=None, description="1 male, 2 female, 0 unknown, 9 unspecified (GB/T 2261.1)")
+    age: int | None = Field(default=None, ge=0, le=150, description="age in whole years")
+    age_days: int | None = Field(default=None, ge=0, le=55000, description="age in days (newborns and infants)")
+    birth_weight_g: float | None = Field(default=None, gt=0, le=20000)
+    los_days: int | None = Field(default=None, ge=0, le=36500)
+    discharge_mode: str | None = None
+    department: str | None = None
+    principal_dx: str = Field(min_length=1)
+    secondary_dx: tuple[str, ...] = ()
+    procedures: tuple[str, ...] = Field(default=(), description="main procedure first")
+    total_cost: Decimal | None = Field(default=None, ge=0, max_digits=14, decimal_places=2)
+
+    @field_validator("sex", mode="before")
+    @classmethod
+    def _sex(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = _SEX_WORDS.get(value.strip(), value.strip())
+        if value in (None, ""):
+            return None
+        if str(value) not in ("0", "1", "2", "9"):
+            raise ValueError("must be 1 (male), 2 (female), 0 or 9 (unknown)")
+        return int(value)
+
+    @field_validator("secondary_dx", "procedures", mode="before")
+    @classmethod
+    def _codes(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(c for c in _CODE_SPLIT.split(value.strip()) if c)
+        return value
+
+    @field_validator("total_cost", mode="before")
+    @classmethod
+    def _money(cls, value: Any) -> Any:
+        if isinstance(value, (float, int, str)) and value != "":
+            try:
+                return Decimal(str(value)).quantize(Decimal("0.01"))
+            except InvalidOperation:
+                raise ValueError("is not a number") from None
+        return value
+
+    @property
+    def age_in_days(self) -> int | None:
+        """Age in days for newborn rules: the stated days, else whole years × 365.
+
+        Age 0 without days is unknown (it may be 1 day or 11 months), so it is None.
+        """
+        if self.age_days is not None:
+            return self.age_days
+        return None if not self.age else self.age * 365
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """A row that is not a valid case: which record, which field, and why."""
+
+    row_number: int
+    record_id: str
+    field: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"record {self.record_id or '#' + str(self.row_number)} field {self.field}: {self.reason}"
+
+
+# canonical field → header aliases seen in NHSA settlement lists, front pages and grouper exports
+ALIASES: dict[str, tuple[str, ...]] = {
+    "id": ("id", "rec_id", "index", "病案号", "住院号", "病历号", "结算清单流水号", "setl_id", "mdtrt_id"),
+    "sex": ("sex", "gender", "性别", "gend"),
+    "age": ("age", "年龄", "年龄(岁)", "年龄岁"),
+    "age_days": ("age_days", "ageday", "新生儿年龄天", "年龄天", "年龄(天)", "(年龄不足1周岁)年龄(天)", "nwb_age"),
+    "birth_weight_g": ("birth_weight_g", "weight", "新生儿出生体重", "新生儿出生体重(克)", "出生体重", "nwb_bir_wt"),
+    "los_days": ("los_days", "los", "inhospitaltime", "住院天数", "实际住院天数", "act_ipt_days"),
+    "discharge_mode": ("discharge_mode", "leavingtype", "离院方式", "dscg_way"),
+    "department": ("department", "dept", "科室", "出院科别", "dscg_caty"),
+    "principal_dx": ("principal_dx", "主要诊断编码", "主诊断编码", "主要诊断代码"),
+    "secondary_dx": ("secondary_dx", "其他诊断编码", "次要诊断编码"),
+    "diagnoses": ("diagnoses", "诊断编码", "dx_codes_pipe", "dx_codes"),
+    "procedures": ("procedures", "手术操作编码", "手术及操作编码", "proc_codes_pipe", "proc_codes"),
+    "total_cost": ("total_cost", "总费用", "totalcost", "medfee_sumamt", "住院总费用"),
+}
+_NUMBERED = {"secondary_dx": re.compile(r"^(其他诊断编码|次要诊断编码)(\d+)$"),
+             "procedures": re.compile(r"^(手术及操作编码|手术操作编码)(\d+)$")}
+
+
+def _key(header: str) -> str:
+    return re.sub(r"\s+", "", header).lower()
+
+
+class RowReader:
+    """Maps one file's headers onto :class:`Case` fields, then reads its rows."""
+
+    def __init__(self, headers: Iterable[str]):
+        self.headers = list(headers)
+        lookup = {_key(alias): field for field, aliases in ALIASES.items() for alias in aliases}
+        self.single: dict[str, int] = {}
+        numbered: dict[str, list[tuple[int, int]]] = {"secondary_dx": [], "procedures": []}
+        for index, header in enumerate(self.headers):
+            field = lookup.get(_key(header))
+            if field and field not in self.single:
+                self.single[field] = index
+                continue
+            for name, pattern in _NUMBERED.items():
+                match = pattern.match(_key(header))
+                if match:
+                    numbered[name].append((int(match[2]), index))
+        self.numbered = {name: [i for _, i in sorted(cols)] for name, cols in numbered.items() if cols}
+        if not ({"principal_dx", "diagnoses"} & set(self.single)):
+            raise ValueError(
+                "no diagnosis column: expected one of 主要诊断编码 / 诊断编码 / principal_dx / dx_codes_pipe; "
+                f"found {self.headers}"
+            )
+
+    def fields(self, values: list[Any], row_number: int) -> dict[str, Any]:
+        """The row as a dict of Case fields (codes still as written)."""
+        out: dict[str, Any] = {}
+        for field, index in self.single.items():
+            value = values[index] if index < len(values) else None
+            if isinstance(value, str):
+                value = value.strip()
+            if value not in (None, ""):
+                out[field] = value
+        for field, indexes in self.numbered.items():
+            codes = [str(values[i]).strip() for i in indexes if i < len(values) and values[i] not in (None, "")]
+            if codes:
+                out[field] = (*_split(out.get(field)), *codes)
+        if "diagnoses" in out:
+            codes = _split(out.pop("diagnoses"))
+            if codes and "principal_dx" not in out:
+                out["principal_dx"], codes = codes[0], codes[1:]
+            out["secondary_dx"] = (*_split(out.get("secondary_dx")), *codes)
+        out.setdefault("id", f"row{row_number}")
+        out["id"] = str(out["id"])
+        return out
+
+    def read(self, values: list[Any], row_number: int) -> Case | Rejection:
+        fields = self.fields(values, row_number)
+        return to_case(fields, row_number)
+
+
+def _split(value: Any) -> tuple[str, ...]:
+    if value in (None, ""):
+        return ()
+    if isinstance(value, (tuple, list)):
+        return tuple(value)
+    return tuple(c for c in _CODE_SPLIT.split(str(value).strip()) if c)
+
+
+def to_case(fields: dict[str, Any], row_number: int = 0) -> Case | Rejection:
+    """Validate one record; a bad field becomes a Rejection that names it."""
+    record_id = str(fields.get("id", ""))
+    try:
+        return Case.model_validate(fields)
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "record"
+        message = first["msg"]
+        if first["type"] == "missing":
+            message = "is required"
+        given = fields.get(field)
+        detail = f"{message} (given {given!r})" if given is not None else message
+        return Rejection(row_number, record_id, field, detail)
