@@ -11,7 +11,7 @@ MCC/CC among the secondary diagnoses after the principal diagnosis' exclusion ta
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from casemix.codes import CodeBook, load_codebook
@@ -42,14 +42,22 @@ class _Facts:
 
 
 class Grouper:
-    """Groups cases under one scheme, one code book and one policy."""
+    """Groups cases under one scheme, one code book and one policy.
+
+    Unexplained results are memoised on what grouping reads (codes as given, sex, age band, birth
+    weight for newborns): a city's year repeats the same simple cases thousands of times.
+    """
+
+    MEMO_SIZE = 500_000
 
     def __init__(self, scheme: Scheme, codebook: CodeBook, policy: GroupingPolicy):
         self.scheme = scheme
         self.codebook = codebook
         self.policy = policy
+        self._memo: dict[tuple, GroupResult] = {}
+        self._extensions: dict[str, list[str]] | None = None
         self._mdcy = _mdc_codes(scheme, "MDCY")
-        self._mdcp = _mdc_codes(scheme, "MDCP")
+        self._candidates = {mdc: _CandidateIndex(adrgs) for mdc, adrgs in scheme.adrgs_by_mdc.items()}
 
     @classmethod
     def load(cls, scheme: str = "chs-drg-2.0", data_dir: str | Path | None = None,
@@ -60,19 +68,44 @@ class Grouper:
 
     # ---- public API -------------------------------------------------------------------------
 
-    def group(self, case: Case | Rejection) -> GroupResult:
+    def group(self, case: Case | Rejection, explain: bool = True) -> GroupResult:
+        """Group one case. ``explain=False`` skips the trace (batch speed); regroup to explain."""
         if isinstance(case, Rejection):
             return GroupResult(case.record_id or f"row{case.row_number}", self.scheme.name, "rejected",
                                reason=str(case))
-        trace: list[Step] = []
+        if explain:
+            return self._group(case, [])
+        key = self._memo_key(case)
+        known = self._memo.get(key)
+        if known is None:
+            if len(self._memo) >= self.MEMO_SIZE:
+                self._memo.clear()
+            known = self._memo[key] = self._group(case, None)
+        return known if known.case_id == case.id else replace(known, case_id=case.id)
+
+    def _memo_key(self, case: Case) -> tuple:
+        age_days = case.age_in_days
+        if age_days is None:
+            band = "unknown0" if case.age == 0 else "unknown"
+        elif age_days <= self.policy.newborn_max_age_days:
+            band = "newborn"
+        elif age_days <= self.policy.infant_max_age_days:
+            band = "infant"
+        else:
+            band = "older"
+        weight = case.birth_weight_g if band == "newborn" else None
+        return case.principal_dx, case.secondary_dx, case.procedures, case.sex, band, weight
+
+    def _group(self, case: Case, trace: list[Step] | None) -> GroupResult:
         notes: list[str] = []
         facts = self._facts(case, trace, notes)
         if facts is None:
             return self._ungroupable(case, trace, notes, f"principal diagnosis {case.principal_dx!r} is not "
                                      "a 医保版 2.0 code and has no crosswalk entry", pdx="")
         if facts.pdx in self.scheme.invalid_principal:
-            trace.append(Step("mdc", UNGROUPABLE, self._table("zd_invalid.csv"), facts.pdx,
-                              "listed as not allowed as principal diagnosis"))
+            if trace is not None:
+                trace.append(Step("mdc", UNGROUPABLE, self._table("zd_invalid.csv"), facts.pdx,
+                                  "listed as not allowed as principal diagnosis"))
             return self._ungroupable(case, trace, notes, f"principal diagnosis {facts.pdx} "
                                      f"({self.codebook.name('diagnosis', facts.pdx)}) may not be principal "
                                      "in this scheme (ZD_INVALID)", facts.pdx)
@@ -90,7 +123,7 @@ class Grouper:
 
     # ---- codes ------------------------------------------------------------------------------
 
-    def _facts(self, case: Case, trace: list[Step], notes: list[str]) -> _Facts | None:
+    def _facts(self, case: Case, trace: list[Step] | None, notes: list[str]) -> _Facts | None:
         mode = self.policy.input_coding
         resolve = self.codebook.resolve
         pdx, note = resolve("diagnosis", case.principal_dx, "principal_dx", mode)
@@ -121,8 +154,9 @@ class Grouper:
             notes.append("age_days: required when age is 0; newborn rules not applied")
         if age_days is not None and age_days <= self.policy.newborn_max_age_days and case.birth_weight_g is None:
             notes.append("birth_weight_g: missing for a newborn; birth-weight ADRGs cannot be assessed")
-        trace.append(Step("codes", "principal diagnosis", "医保版 ICD-10 2.0", pdx,
-                          self.codebook.name("diagnosis", pdx)))
+        if trace is not None:
+            trace.append(Step("codes", "principal diagnosis", "医保版 ICD-10 2.0", pdx,
+                              self.codebook.name("diagnosis", pdx)))
         return _Facts(
             pdx=pdx, other_dx=frozenset(others), all_dx=frozenset(others) | {pdx},
             procedures=tuple(procedures), main_procs=main, all_procs=frozenset(procedures),
@@ -132,33 +166,37 @@ class Grouper:
 
     # ---- MDC --------------------------------------------------------------------------------
 
-    def _pre_mdc(self, facts: _Facts, trace: list[Step]) -> Adrg | None:
+    def _pre_mdc(self, facts: _Facts, trace: list[Step] | None) -> Adrg | None:
         if not facts.procedures:        # every pre-MDC rule needs a procedure
             return None
-        for adrg in self.scheme.adrgs_by_mdc.get("MDCA", ()):
+        for adrg in self._candidates["MDCA"].adrgs_for(facts):
             if self._enters(adrg, facts):
-                trace.append(Step("mdc", "MDCA", self._table("adrg_codes.csv"), adrg.code,
-                                  f"pre-MDC: entry rule of {adrg.code} {adrg.name} holds"))
-                trace.append(self._adrg_step(adrg, facts))
+                if trace is not None:
+                    trace.append(Step("mdc", "MDCA", self._table("adrg_codes.csv"), adrg.code,
+                                      f"pre-MDC: entry rule of {adrg.code} {adrg.name} holds"))
+                if trace is not None:
+                    trace.append(self._adrg_step(adrg, facts))
                 return adrg
         return None
 
-    def _mdc(self, facts: _Facts, trace: list[Step]) -> tuple[str | None, str]:
+    def _mdc(self, facts: _Facts, trace: list[Step] | None) -> tuple[str | None, str]:
         scheme, policy = self.scheme, self.policy
         candidates = scheme.dx_mdcs.get(facts.pdx, ())
         table = self._table("mdc_principal_dx.csv")
         refused: list[str] = []
         if "MDCP" in candidates:
             if facts.age_days is not None and facts.age_days <= policy.infant_max_age_days:
-                trace.append(Step("mdc", "MDCP", table, facts.pdx,
-                                  f"newborn-list principal diagnosis, age {facts.age_days} days"))
+                if trace is not None:
+                    trace.append(Step("mdc", "MDCP", table, facts.pdx,
+                                      f"newborn-list principal diagnosis, age {facts.age_days} days"))
                 return "MDCP", ""
             refused.append(f"MDCP needs age ≤ {policy.infant_max_age_days} days (age in days "
-                           f"{'unknown' if facts.age_days is None else facts.age_days})")
+                           f"{'unknown' if facts.age_days is None else 'above that'})")
         hiv = self._mdcy & facts.all_dx
         if hiv:
             code = facts.pdx if facts.pdx in hiv else min(hiv)
-            trace.append(Step("mdc", "MDCY", table, code, "HIV diagnosis (principal or other)"))
+            if trace is not None:
+                trace.append(Step("mdc", "MDCY", table, code, "HIV diagnosis (principal or other)"))
             return "MDCY", ""
         for mdc in candidates:
             if mdc == "MDCP":
@@ -166,19 +204,34 @@ class Grouper:
             if mdc == "MDCZ":
                 other = self._second_trauma_site(facts)
                 if other:
-                    trace.append(Step("mdc", "MDCZ", table, facts.pdx,
-                                      f"trauma in ≥2 body sites: principal in {other[0]}, {other[1]} in {other[2]}"))
+                    if trace is not None:
+                        trace.append(Step("mdc", "MDCZ", table, facts.pdx,
+                                          f"trauma in ≥2 body sites: principal in {other[0]}, {other[1]} in {other[2]}"))
                     return "MDCZ", ""
                 continue
             if (mdc == "MDCM" and facts.sex != 1) or (mdc == "MDCN" and facts.sex != 2):
                 refused.append(f"{mdc} needs sex {'1 (male)' if mdc == 'MDCM' else '2 (female)'}, "
                                f"case has {facts.sex}")
                 continue
-            trace.append(Step("mdc", mdc, table, facts.pdx, f"principal diagnosis in the {mdc} list"))
+            if trace is not None:
+                trace.append(Step("mdc", mdc, table, facts.pdx, f"principal diagnosis in the {mdc} list"))
             return mdc, ""
         if refused:
             return None, f"principal diagnosis {facts.pdx}: " + "; ".join(refused)
-        return None, f"principal diagnosis {facts.pdx} is in no MDC principal-diagnosis list"
+        return None, f"principal diagnosis {facts.pdx} is in no MDC principal-diagnosis list" + self._hint(facts.pdx)
+
+    def _hint(self, code: str) -> str:
+        """Name the extension codes a coder could have meant (J96.900 → J96.900x001 …)."""
+        if self._extensions is None:
+            extensions: dict[str, list[str]] = {}
+            for listed in self.scheme.dx_mdcs:
+                if len(listed) > 7 and listed[7] == "x":       # A00.000x001: base A00.000
+                    extensions.setdefault(listed[:7], []).append(listed)
+            self._extensions = {base: sorted(codes) for base, codes in extensions.items()}
+        found = self._extensions.get(code)
+        if not found:
+            return ""
+        return f"; listed extension codes: {', '.join(found[:3])}{' …' if len(found) > 3 else ''}"
 
     def _second_trauma_site(self, facts: _Facts) -> tuple[str, str, str] | None:
         """(principal's site, other trauma dx, its site) for two different body sites, else None."""
@@ -193,29 +246,31 @@ class Grouper:
 
     # ---- ADRG -------------------------------------------------------------------------------
 
-    def _adrg(self, mdc: str, facts: _Facts, trace: list[Step]) -> tuple[Adrg | str | None, str]:
+    def _adrg(self, mdc: str, facts: _Facts, trace: list[Step] | None) -> tuple[Adrg | str | None, str]:
         checked_qy = False
-        for adrg in self.scheme.adrgs_by_mdc.get(mdc, ()):
+        for adrg in self._candidates[mdc].adrgs_for(facts):
             if adrg.partition == MEDICAL and not checked_qy:
                 checked_qy = True
                 if self._unrelated_or_procedure(mdc, facts, trace):
                     return "QY", ""
             if self._enters(adrg, facts):
-                trace.append(self._adrg_step(adrg, facts))
+                if trace is not None:
+                    trace.append(self._adrg_step(adrg, facts))
                 return adrg, ""
         if not checked_qy and self._unrelated_or_procedure(mdc, facts, trace):
             return "QY", ""
         return None, f"no ADRG of {mdc} accepts principal diagnosis {facts.pdx}" + (
             f" with procedures {', '.join(facts.procedures)}" if facts.procedures else " without procedures")
 
-    def _unrelated_or_procedure(self, mdc: str, facts: _Facts, trace: list[Step]) -> bool:
+    def _unrelated_or_procedure(self, mdc: str, facts: _Facts, trace: list[Step] | None) -> bool:
         """True when the case must leave the MDC's ADRGs as QY (or 0000) for an unrelated OR procedure."""
         if not facts.or_procs:
             return False
         if self.policy.unrelated_or_procedure == "medical":
-            trace.append(Step("adrg", "medical", "policy", facts.or_procs[0],
-                              "operating-room procedure enters no surgical ADRG; ignored by policy "
-                              "unrelated_or_procedure = medical"))
+            if trace is not None:
+                trace.append(Step("adrg", "medical", "policy", facts.or_procs[0],
+                                  "operating-room procedure enters no surgical ADRG; ignored by policy "
+                                  "unrelated_or_procedure = medical"))
             return False
         return True
 
@@ -261,7 +316,7 @@ class Grouper:
 
     # ---- DRG --------------------------------------------------------------------------------
 
-    def _split(self, case: Case, adrg: Adrg, facts: _Facts, trace: list[Step], notes: list[str]) -> GroupResult:
+    def _split(self, case: Case, adrg: Adrg, facts: _Facts, trace: list[Step] | None, notes: list[str]) -> GroupResult:
         has_mcc, has_cc = self._severity(facts, trace)
         suffixes = adrg.suffixes
         if suffixes == {"9"}:
@@ -275,13 +330,14 @@ class Grouper:
         else:
             suffix, why = "5", "without (5)"
         drg, name = adrg.drgs[suffix]
-        trace.append(Step("drg", drg, self._table("drg_list.csv"), "",
-                          f"{adrg.code} splits {'/'.join(sorted(suffixes))}: {why}"))
+        if trace is not None:
+            trace.append(Step("drg", drg, self._table("drg_list.csv"), "",
+                              f"{adrg.code} splits {'/'.join(sorted(suffixes))}: {why}"))
         severity = "MCC" if has_mcc else "CC" if has_cc else "none"
         return GroupResult(case.id, self.scheme.name, "grouped", drg, name, adrg.mdc, adrg.code,
-                           severity=severity, principal_dx=facts.pdx, trace=tuple(trace), notes=tuple(notes))
+                           severity=severity, principal_dx=facts.pdx, trace=tuple(trace or ()), notes=tuple(notes))
 
-    def _severity(self, facts: _Facts, trace: list[Step]) -> tuple[bool, bool]:
+    def _severity(self, facts: _Facts, trace: list[Step] | None) -> tuple[bool, bool]:
         scheme = self.scheme
         has_mcc = has_cc = False
         for code in sorted(facts.other_dx):
@@ -291,12 +347,14 @@ class Grouper:
                     continue
                 source = f"{scheme.severity_tables}/{label.lower()}.csv"
                 if facts.pdx in scheme.exclusions.get(exclusion, ()):
-                    trace.append(Step("severity", f"{label} excluded", source, code,
-                                      f"principal {facts.pdx} is in exclusion table 表7-{exclusion}"))
+                    if trace is not None:
+                        trace.append(Step("severity", f"{label} excluded", source, code,
+                                          f"principal {facts.pdx} is in exclusion table 表7-{exclusion}"))
                 else:
-                    trace.append(Step("severity", label, source, code,
-                                      f"{self.codebook.name('diagnosis', code)} (exclusion table 表7-{exclusion} "
-                                      "does not hold the principal)"))
+                    if trace is not None:
+                        trace.append(Step("severity", label, source, code,
+                                          f"{self.codebook.name('diagnosis', code)} (exclusion table 表7-{exclusion} "
+                                          "does not hold the principal)"))
                     has_mcc = has_mcc or label == "MCC"
                     has_cc = has_cc or label == "CC"
                 break
@@ -304,25 +362,59 @@ class Grouper:
 
     # ---- endings ----------------------------------------------------------------------------
 
-    def _qy(self, case: Case, mdc: str, facts: _Facts, trace: list[Step], notes: list[str]) -> GroupResult:
+    def _qy(self, case: Case, mdc: str, facts: _Facts, trace: list[Step] | None, notes: list[str]) -> GroupResult:
         detail = (f"operating-room procedure(s) {', '.join(facts.or_procs)} enter no surgical ADRG of {mdc} "
                   f"(OR list: {self.scheme.or_procedures_source})")
         code = f"{mdc[-1]}QY"
         if self.policy.unrelated_or_procedure == "ungroupable":
-            trace.append(Step("adrg", UNGROUPABLE, "policy", facts.or_procs[0],
-                              detail + "; policy unrelated_or_procedure = ungroupable"))
+            if trace is not None:
+                trace.append(Step("adrg", UNGROUPABLE, "policy", facts.or_procs[0],
+                                  detail + "; policy unrelated_or_procedure = ungroupable"))
             return self._ungroupable(case, trace, notes, detail, facts.pdx, mdc=mdc)
-        trace.append(Step("adrg", code, self._table("adrg_codes.csv"), facts.or_procs[0], detail))
+        if trace is not None:
+            trace.append(Step("adrg", code, self._table("adrg_codes.csv"), facts.or_procs[0], detail))
         return GroupResult(case.id, self.scheme.name, "qy", code, QY_NAME, mdc, code, reason=detail,
-                           principal_dx=facts.pdx, trace=tuple(trace), notes=tuple(notes))
+                           principal_dx=facts.pdx, trace=tuple(trace or ()), notes=tuple(notes))
 
-    def _ungroupable(self, case: Case, trace: list[Step], notes: list[str], reason: str, pdx: str,
+    def _ungroupable(self, case: Case, trace: list[Step] | None, notes: list[str], reason: str, pdx: str,
                      mdc: str = "") -> GroupResult:
         return GroupResult(case.id, self.scheme.name, "ungroupable", UNGROUPABLE, "未入组", mdc, "",
-                           reason=reason, principal_dx=pdx, trace=tuple(trace), notes=tuple(notes))
+                           reason=reason, principal_dx=pdx, trace=tuple(trace or ()), notes=tuple(notes))
 
     def _table(self, file: str) -> str:
         return f"{self.scheme.name}/{file}"
+
+
+class _CandidateIndex:
+    """Which ADRGs of one MDC can possibly hold for a case, in check order.
+
+    Every alternative of an entry rule needs all its terms, so each alternative needs at least one
+    code of its smallest term. An ADRG whose every alternative lacks such a code cannot hold and is
+    skipped; the rest are still checked in full. This turns ~20 rule checks per case into ~2.
+    """
+
+    def __init__(self, adrgs: tuple[Adrg, ...]):
+        self.adrgs = adrgs
+        self.always: list[int] = []
+        self.by_code: dict[str, list[int]] = {}
+        for position, adrg in enumerate(adrgs):
+            alternatives = adrg.rule.alternatives
+            if not alternatives:
+                self.always.append(position)
+                continue
+            for alternative in alternatives:
+                smallest = min(alternative, key=lambda term: sum(len(cl.codes) for cl in term))
+                for code in {code for code_list in smallest for code in code_list.codes}:
+                    self.by_code.setdefault(code, []).append(position)
+
+    def adrgs_for(self, facts: _Facts) -> list[Adrg]:
+        by_code = self.by_code
+        positions = set(self.always)
+        for code in (facts.pdx, *facts.other_dx, *facts.procedures):
+            hits = by_code.get(code)
+            if hits:
+                positions.update(hits)
+        return [self.adrgs[p] for p in sorted(positions)]
 
 
 def _mdc_codes(scheme: Scheme, mdc: str) -> frozenset[str]:

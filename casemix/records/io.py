@@ -1,0 +1,129 @@
+"""Read and write case tables: CSV (UTF-8, GBK/GB18030), xlsx and Parquet.
+
+Chinese hospital and bureau exports come as often in GBK/GB18030 or Excel as in UTF-8 CSV, so
+the reader sniffs the encoding and the format from the file itself (suffix first, then content).
+Every cell is read as text; :mod:`casemix.records.case` does the typing, so a bad cell becomes a
+rejection naming its field rather than a failed load.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+ENCODINGS = ("utf-8-sig", "gb18030")
+
+
+class TableError(ValueError):
+    """A file that cannot be read as a case table."""
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """Header plus rows of cell values, as read; ``encoding`` says how text was decoded."""
+
+    headers: list[str]
+    rows: list[list[Any]]
+    encoding: str
+
+
+def read_table(path: str | Path) -> Table:
+    path = Path(path)
+    if not path.is_file():
+        raise TableError(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    if suffix in (".xlsx", ".xlsm"):
+        return _read_xlsx(path)
+    if suffix == ".parquet":
+        return _read_parquet(path)
+    return _read_csv(path)
+
+
+def decode(raw: bytes, origin: str = "<bytes>") -> tuple[str, str]:
+    """Text and the encoding that decoded it: UTF-8 (with or without BOM), else GB18030 (⊇ GBK)."""
+    for encoding in ENCODINGS:
+        try:
+            return raw.decode(encoding), encoding
+        except UnicodeDecodeError:
+            continue
+    raise TableError(f"{origin}: neither UTF-8 nor GB18030/GBK text")
+
+
+def _read_csv(path: Path) -> Table:
+    text, encoding = decode(path.read_bytes(), str(path))
+    sample = text[:20000]
+    try:
+        dialect = csv.Sniffer().sniff(sample, delimiters=",\t;|")
+        delimiter = dialect.delimiter
+    except csv.Error:
+        delimiter = ","
+    if delimiter == "|" and "," in sample.splitlines()[0]:
+        delimiter = ","     # code lists joined by | inside comma-separated rows
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        headers = [h.strip() for h in next(reader)]
+    except StopIteration:
+        raise TableError(f"{path}: empty file") from None
+    return Table(headers, [row for row in reader if any(cell.strip() for cell in row)], encoding)
+
+
+def _read_xlsx(path: Path) -> Table:
+    from openpyxl import load_workbook
+
+    workbook = load_workbook(path, read_only=True, data_only=True)
+    try:
+        rows = workbook.worksheets[0].iter_rows(values_only=True)
+        headers = [str(h).strip() if h is not None else "" for h in next(rows, ())]
+        if not headers:
+            raise TableError(f"{path}: the first sheet is empty")
+        body = [[_cell(v) for v in row] for row in rows if any(v not in (None, "") for v in row)]
+    finally:
+        workbook.close()
+    return Table(headers, body, "xlsx")
+
+
+def _cell(value: Any) -> Any:
+    """Excel turns 13110001 into 13110001.0 and codes into floats; give back what was typed."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return value if value is None or isinstance(value, str) else str(value)
+
+
+def _read_parquet(path: Path) -> Table:
+    import polars as pl
+
+    frame = pl.read_parquet(path)
+    frame = frame.with_columns(pl.all().cast(pl.String))
+    return Table(frame.columns, [list(row) for row in frame.iter_rows()], "parquet")
+
+
+def write_table(path: str | Path, headers: list[str], rows: Iterator[list[Any]] | list[list[Any]],
+                encoding: str = "utf-8-sig") -> Path:
+    """Write by suffix: .csv (UTF-8 with BOM so Excel shows Chinese; or gb18030), .xlsx, .parquet."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    suffix = path.suffix.lower()
+    if suffix == ".xlsx":
+        from openpyxl import Workbook
+
+        workbook = Workbook(write_only=True)
+        sheet = workbook.create_sheet("cases")
+        sheet.append(headers)
+        for row in rows:
+            sheet.append(row)
+        workbook.save(path)
+    elif suffix == ".parquet":
+        import polars as pl
+
+        materialised = list(rows)
+        columns = {h: [row[i] for row in materialised] for i, h in enumerate(headers)}
+        pl.DataFrame(columns, schema={h: pl.String for h in headers}).write_parquet(path)
+    else:
+        with path.open("w", encoding=encoding, newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(headers)
+            writer.writerows(rows)
+    return path
