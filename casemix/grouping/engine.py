@@ -253,6 +253,7 @@ class Grouper:
                 checked_qy = True
                 if self._unrelated_or_procedure(mdc, facts, trace):
                     return "QY", ""
+                facts = replace(facts, or_procs=())     # ignored from here on (policy "medical")
             if self._enters(adrg, facts):
                 if trace is not None:
                     trace.append(self._adrg_step(adrg, facts))
@@ -364,7 +365,7 @@ class Grouper:
 
     def _qy(self, case: Case, mdc: str, facts: _Facts, trace: list[Step] | None, notes: list[str]) -> GroupResult:
         detail = (f"operating-room procedure(s) {', '.join(facts.or_procs)} enter no surgical ADRG of {mdc} "
-                  f"(OR list: {self.scheme.or_procedures_source})")
+                  f"(OR list: {self.scheme.or_procedures_source})") + self._as_main_hint(mdc, facts)
         code = f"{mdc[-1]}QY"
         if self.policy.unrelated_or_procedure == "ungroupable":
             if trace is not None:
@@ -375,6 +376,16 @@ class Grouper:
             trace.append(Step("adrg", code, self._table("adrg_codes.csv"), facts.or_procs[0], detail))
         return GroupResult(case.id, self.scheme.name, "qy", code, QY_NAME, mdc, code, reason=detail,
                            principal_dx=facts.pdx, trace=tuple(trace or ()), notes=tuple(notes))
+
+    def _as_main_hint(self, mdc: str, facts: _Facts) -> str:
+        """When an OR procedure listed after the main one would enter a surgical ADRG as main, say so."""
+        if self.policy.main_procedure == "any" or len(facts.procedures) < 2:
+            return ""
+        as_main = replace(facts, main_procs=frozenset(facts.or_procs))
+        for adrg in self._candidates[mdc].adrgs_for(as_main):
+            if adrg.partition != MEDICAL and self._enters(adrg, as_main):
+                return f"; listed as the main procedure, {facts.or_procs[0]} would enter {adrg.code} {adrg.name}"
+        return ""
 
     def _ungroupable(self, case: Case, trace: list[Step] | None, notes: list[str], reason: str, pdx: str,
                      mdc: str = "") -> GroupResult:

@@ -1,0 +1,63 @@
+"""Shared fixtures: the real reference tables from the data directory, read independently of casemix."""
+
+from __future__ import annotations
+
+import csv
+import re
+from functools import lru_cache
+from pathlib import Path
+
+import pytest
+
+from casemix.datadir import resolve_data_dir
+from casemix.grouping import Grouper
+from casemix.policy import GroupingPolicy
+
+DATA = resolve_data_dir()
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    return DATA
+
+
+@pytest.fixture(scope="session")
+def g20() -> Grouper:
+    return Grouper.load("chs-drg-2.0", DATA)
+
+
+@pytest.fixture(scope="session")
+def g11() -> Grouper:
+    return Grouper.load("chs-drg-1.1", DATA)
+
+
+def grouper_with(scheme: str = "chs-drg-2.0", **policy) -> Grouper:
+    return Grouper.load(scheme, DATA, GroupingPolicy(**policy))
+
+
+@lru_cache(maxsize=None)
+def table(scheme: str, name: str) -> tuple[dict[str, str], ...]:
+    with (DATA / scheme / name).open(encoding="utf-8-sig", newline="") as f:
+        return tuple(csv.DictReader(f))
+
+
+CODE_LINE = re.compile(r"^[0-9A-Z]{2,3}\.[0-9A-Za-z]+ ")
+
+
+def adrg_codes(adrg: str, header: str, scheme: str = "chs-drg-2.0") -> list[str]:
+    """Codes listed under one section header of an ADRG's combined rule file.
+
+    A code line the transcription took for a header ("17.98330 混合痔外剥内扎治疗") continues the
+    list above it.
+    """
+    headers = next(r["section_headers_in_order"].split(" || ") for r in table(scheme, "adrg_rule_files.csv")
+                   if r["adrg"] == adrg and not r["part"])
+    owner = []
+    for h in headers:
+        owner.append(owner[-1] if CODE_LINE.match(h) and owner else h)
+    return [r["code"] for r in table(scheme, "adrg_codes.csv")
+            if r["adrg"] == adrg and not r["part"] and owner[int(r["section_no"]) - 1] == header]
+
+
+def mdc_codes(mdc: str, scheme: str = "chs-drg-2.0") -> list[str]:
+    return [r["code"] for r in table(scheme, "mdc_principal_dx.csv") if r["mdc"] == mdc]

@@ -1,0 +1,83 @@
+"""Batch grouping through files: encodings, formats, and counts in = counts out."""
+
+import csv
+
+import pytest
+
+from casemix.grouping import group_file
+from casemix.grouping.batch import OUTPUT_COLUMNS, group_table_rows
+from casemix.records.io import TableError, read_table, write_table
+from conftest import DATA
+
+FRONT_PAGE = DATA / "samples" / "frontpage_763_with_cost.csv"
+
+
+def read_output(path):
+    table = read_table(path)
+    assert table.headers == OUTPUT_COLUMNS
+    return table.rows
+
+
+@pytest.fixture(scope="module")
+def utf8_result(g20, tmp_path_factory):
+    out = tmp_path_factory.mktemp("utf8") / "out.csv"
+    summary = group_file(g20, FRONT_PAGE, out)
+    return summary, read_output(out)
+
+
+def test_counts_in_equal_counts_out_and_ids_keep_their_order(utf8_result):
+    summary, rows = utf8_result
+    source = read_table(FRONT_PAGE)
+    assert summary.rows_in == summary.rows_out == len(rows) == len(source.rows) == 763
+    assert [r[0] for r in rows] == [r[0] for r in source.rows]
+    assert sum(summary.by_status.values()) == 763
+
+
+def test_gb18030_csv_gives_the_same_result(g20, utf8_result, tmp_path):
+    gbk = tmp_path / "frontpage-gbk.csv"
+    gbk.write_bytes(FRONT_PAGE.read_text(encoding="utf-8-sig").encode("gb18030"))
+    summary = group_file(g20, gbk, tmp_path / "out.csv")
+    assert summary.encoding == "gb18030"
+    assert read_output(tmp_path / "out.csv") == utf8_result[1]
+
+
+@pytest.mark.parametrize("suffix", [".xlsx", ".parquet"])
+def test_xlsx_and_parquet_in_and_out_give_the_same_result(g20, utf8_result, tmp_path, suffix):
+    source = read_table(FRONT_PAGE)
+    converted = write_table(tmp_path / f"in{suffix}", source.headers, source.rows)
+    group_file(g20, converted, tmp_path / f"out{suffix}")
+    rows = [[cell if cell is not None else "" for cell in row] for row in read_output(tmp_path / f"out{suffix}")]
+    assert rows == utf8_result[1]
+
+
+def test_worker_processes_give_the_same_rows_as_one_process(g20):
+    source = read_table(DATA / "samples" / "cases_13239_with_cost.csv")
+    rows = source.rows * 5
+    single = list(group_table_rows(g20, source.headers, rows, workers=1))
+    parallel = list(group_table_rows(g20, source.headers, rows, workers=2))
+    assert len(parallel) == len(rows) and parallel == single
+
+
+def test_tab_separated_gbk_with_chinese_headers(g20, tmp_path):
+    path = tmp_path / "tabs.csv"
+    path.write_bytes("病案号\t性别\t年龄\t主要诊断编码\t其他诊断编码\n甲001\t男\t67\tI63.900\tJ96.900x001\n"
+                     .encode("gbk"))
+    summary = group_file(g20, path, tmp_path / "out.csv")
+    assert summary.rows_out == 1
+    assert read_output(tmp_path / "out.csv")[0][:4] == ["甲001", "MDCB", "BR2", "BR21"]
+
+
+def test_unreadable_or_missing_input_is_a_clear_error(tmp_path):
+    with pytest.raises(TableError, match="no such file"):
+        read_table(tmp_path / "absent.csv")
+    (tmp_path / "empty.csv").write_bytes(b"")
+    with pytest.raises(TableError, match="empty"):
+        read_table(tmp_path / "empty.csv")
+
+
+def test_a_table_without_diagnosis_column_names_what_it_expected(g20, tmp_path):
+    path = tmp_path / "nodx.csv"
+    with path.open("w", newline="") as f:
+        csv.writer(f).writerows([["id", "sex"], ["1", "1"]])
+    with pytest.raises(ValueError, match="主要诊断编码"):
+        group_file(g20, path, tmp_path / "out.csv")

@@ -1,0 +1,77 @@
+"""The CLI end to end, policy files, and what-if regrouping."""
+
+import pytest
+from typer.testing import CliRunner
+
+from casemix.cli.main import app
+from casemix.grouping import each_diagnosis_as_principal, what_if, without_each_secondary
+from casemix.policy import PolicyError, load_policy, parse_policy
+from casemix.records import Case
+from casemix.records.io import read_table
+from conftest import DATA
+
+runner = CliRunner()
+
+
+def test_cli_group_writes_every_row(tmp_path):
+    out = tmp_path / "out.xlsx"
+    result = runner.invoke(app, ["group", str(DATA / "samples" / "cases_30.csv"), "-o", str(out),
+                                 "--scheme", "chs-drg-1.1", "--data", str(DATA), "-q"])
+    assert result.exit_code == 0, result.output
+    assert "30 rows in" in result.output and "30 rows out" in result.output
+    rows = read_table(out).rows
+    assert len(rows) == 30 and rows[2][:4] == ["S00003", "MDCM", "MA1", "MA19"]
+
+
+def test_cli_explain_prints_the_path_and_what_if(tmp_path):
+    result = runner.invoke(app, ["explain", "--pdx", "I63.900", "--sdx", "J96.900x001", "--sex", "1",
+                                 "--age", "70", "--what-if", "--data", str(DATA)])
+    assert result.exit_code == 0, result.output
+    assert "MDCB → BR2 → BR21" in result.output
+    assert "without secondary J96.900x001" in result.output
+
+
+def test_cli_reports_a_bad_policy_file_without_a_traceback(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[policy]\nname="x"\nversion="1"\neffective_from="2025"\nsource="t"\n'
+                   '[grouping]\nmain_procedure="second"\n', encoding="utf-8")
+    result = runner.invoke(app, ["explain", "--pdx", "I63.900", "--policy", str(bad), "--data", str(DATA)])
+    assert result.exit_code == 2 and "main_procedure must be one of" in result.output
+
+
+def test_default_policy_documents_national_defaults():
+    policy = load_policy()
+    assert policy.grouping.cc_counts_for_suffix_1 is False
+    assert policy.grouping.newborn_max_age_days == 28
+    assert policy.grouping.unrelated_or_procedure == "qy"
+
+
+@pytest.mark.parametrize("body, message", [
+    ("[grouping]\nnewborn_max_age_days = 28\n", "lacks"),
+    ('[policy]\nname="x"\nversion="1"\neffective_from="2025"\nsource="t"\n[grouping]\nqy = 1\n', "unknown"),
+    ('[policy]\nname="x"\nversion="1"\neffective_from="2025"\nsource="t"\n[grouping]\nnewborn_max_age_days = "28"\n',
+     "must be int"),
+])
+def test_policy_errors_name_the_key(body, message):
+    with pytest.raises(PolicyError, match=message):
+        parse_policy(body)
+
+
+def test_what_if_finds_the_secondary_that_carries_the_mcc(g20):
+    case = Case(id="w", sex=1, age=70, principal_dx="I63.900", secondary_dx=("E11.900", "J96.900x001"))
+    moved = [v.change for v in without_each_secondary(g20, case) if v.moved]
+    assert moved == ["without secondary J96.900x001"]
+
+
+def test_each_diagnosis_as_principal_keeps_the_others_secondary(g20):
+    case = Case(id="w", sex=1, age=70, principal_dx="I63.900", secondary_dx=("J96.900x001",))
+    variants = each_diagnosis_as_principal(g20, case)
+    assert [v.change for v in variants] == ["principal = I63.900", "principal = J96.900x001"]
+    assert not variants[0].moved
+    assert variants[1].result.mdc == "MDCE" and variants[1].moved
+
+
+def test_what_if_with_an_edited_code_list(g20):
+    case = Case(id="w", sex=1, age=70, principal_dx="I63.900")
+    variant = what_if(g20, case, "add respiratory failure", secondary_dx=("J96.900x001",))
+    assert variant.moved and variant.result.drg == "BR21"
