@@ -23,8 +23,10 @@ OUTPUT_COLUMNS = ["id", "mdc", "adrg", "drg", "drg_name", "status", "severity", 
 CHUNK_ROWS = 20_000
 PARALLEL_FROM_ROWS = 50_000
 
+# Set in the parent before the pool forks, so workers inherit them instead of receiving pickles.
 _worker_grouper: Grouper | None = None
 _worker_reader: RowReader | None = None
+_worker_rows: list[list[Any]] = []
 
 
 @dataclass(slots=True)
@@ -48,33 +50,36 @@ def group_rows(grouper: Grouper, reader: RowReader, rows: Iterable[list[Any]], f
         yield grouper.group(reader.read(values, number), explain=explain)
 
 
-def _group_chunk(task: tuple[int, list[list[Any]]]) -> list[list[str]]:
-    first_row, rows = task
+def _group_chunk(span: tuple[int, int]) -> list[list[str]]:
+    start, stop = span
     assert _worker_grouper is not None and _worker_reader is not None
-    return [list(r.row().values()) for r in group_rows(_worker_grouper, _worker_reader, rows, first_row)]
+    rows = _worker_rows[start:stop]
+    return [r.row_values() for r in group_rows(_worker_grouper, _worker_reader, rows, start + 1)]
 
 
 def group_table_rows(grouper: Grouper, headers: list[str], rows: list[list[Any]], workers: int | None = None,
                      progress: Callable[[int], None] | None = None) -> Iterator[list[str]]:
     """Output rows (``OUTPUT_COLUMNS``) in input order, in worker processes when the table is large."""
-    global _worker_grouper, _worker_reader
-    reader = RowReader(headers)
+    global _worker_grouper, _worker_reader, _worker_rows
     workers = workers or os.cpu_count() or 1
-    chunks = [(start + 1, rows[start:start + CHUNK_ROWS]) for start in range(0, len(rows), CHUNK_ROWS)]
-    if workers == 1 or len(rows) < PARALLEL_FROM_ROWS or "fork" not in multiprocessing.get_all_start_methods():
-        _worker_grouper, _worker_reader = grouper, reader
-        for chunk in chunks:
-            out = _group_chunk(chunk)
-            if progress:
-                progress(len(out))
-            yield from out
-        return
-    _worker_grouper, _worker_reader = grouper, reader
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
-        for out in pool.imap(_group_chunk, chunks):
-            if progress:
-                progress(len(out))
-            yield from out
+    spans = [(start, min(start + CHUNK_ROWS, len(rows))) for start in range(0, len(rows), CHUNK_ROWS)]
+    _worker_grouper, _worker_reader, _worker_rows = grouper, RowReader(headers), rows
+    try:
+        if workers == 1 or len(rows) < PARALLEL_FROM_ROWS or "fork" not in multiprocessing.get_all_start_methods():
+            chunks: Iterable[list[list[str]]] = map(_group_chunk, spans)
+            yield from _reported(chunks, progress)
+        else:
+            with multiprocessing.get_context("fork").Pool(workers) as pool:
+                yield from _reported(pool.imap(_group_chunk, spans), progress)
+    finally:
+        _worker_rows = []
+
+
+def _reported(chunks: Iterable[list[list[str]]], progress: Callable[[int], None] | None) -> Iterator[list[str]]:
+    for out in chunks:
+        if progress:
+            progress(len(out))
+        yield from out
 
 
 def group_file(grouper: Grouper, source: str | Path, output: str | Path, workers: int | None = None,

@@ -48,12 +48,11 @@ class Grouper:
     weight for newborns): a city's year repeats the same simple cases thousands of times.
     """
 
-    MEMO_SIZE = 500_000
-
-    def __init__(self, scheme: Scheme, codebook: CodeBook, policy: GroupingPolicy):
+    def __init__(self, scheme: Scheme, codebook: CodeBook, policy: GroupingPolicy, memo_size: int = 500_000):
         self.scheme = scheme
         self.codebook = codebook
         self.policy = policy
+        self.memo_size = memo_size      # 0 turns memoisation off
         self._memo: dict[tuple, GroupResult] = {}
         self._extensions: dict[str, list[str]] | None = None
         self._mdcy = _mdc_codes(scheme, "MDCY")
@@ -75,10 +74,12 @@ class Grouper:
                                reason=str(case))
         if explain:
             return self._group(case, [])
+        if not self.memo_size:
+            return self._group(case, None)
         key = self._memo_key(case)
         known = self._memo.get(key)
         if known is None:
-            if len(self._memo) >= self.MEMO_SIZE:
+            if len(self._memo) >= self.memo_size:
                 self._memo.clear()
             known = self._memo[key] = self._group(case, None)
         return known if known.case_id == case.id else replace(known, case_id=case.id)

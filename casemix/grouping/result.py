@@ -53,8 +53,7 @@ class GroupResult:
         lines += [f"  note     {note}" for note in self.notes]
         return "\n".join(lines)
 
-    def row(self) -> dict[str, str]:
-        """The flat columns a batch output carries for this case."""
-        return {"id": self.case_id, "mdc": self.mdc, "adrg": self.adrg, "drg": self.drg,
-                "drg_name": self.drg_name, "status": self.status, "severity": self.severity,
-                "reason": self.reason, "notes": "; ".join(self.notes)}
+    def row_values(self) -> list[str]:
+        """The flat columns a batch output carries for this case (batch.OUTPUT_COLUMNS)."""
+        return [self.case_id, self.mdc, self.adrg, self.drg, self.drg_name, self.status, self.severity,
+                self.reason, "; ".join(self.notes)]

@@ -131,6 +131,8 @@ class RowReader:
                 if match:
                     numbered[name].append((int(match[2]), index))
         self.numbered = {name: [i for _, i in sorted(cols)] for name, cols in numbered.items() if cols}
+        self._single = tuple(self.single.items())
+        self._numbered = tuple(self.numbered.items())
         if not ({"principal_dx", "diagnoses"} & set(self.single)):
             raise ValueError(
                 "no diagnosis column: expected one of 主要诊断编码 / 诊断编码 / principal_dx / dx_codes_pipe; "
@@ -138,25 +140,28 @@ class RowReader:
             )
 
     def fields(self, values: list[Any], row_number: int) -> dict[str, Any]:
-        """The row as a dict of Case fields (codes still as written)."""
+        """The row as a dict of Case fields, code lists split into tuples (codes still as written)."""
         out: dict[str, Any] = {}
-        for field, index in self.single.items():
-            value = values[index] if index < len(values) else None
-            if isinstance(value, str):
+        width = len(values)
+        for field, index in self._single:
+            value = values[index] if index < width else None
+            if value.__class__ is str:
                 value = value.strip()
-            if value not in (None, ""):
+            if value is not None and value != "":
                 out[field] = value
-        for field, indexes in self.numbered.items():
-            codes = [str(values[i]).strip() for i in indexes if i < len(values) and values[i] not in (None, "")]
+        for field in _CODE_FIELDS:
+            if field in out:
+                out[field] = _split(out[field])
+        for field, indexes in self._numbered:
+            codes = [str(values[i]).strip() for i in indexes if i < width and values[i] not in (None, "")]
             if codes:
-                out[field] = (*_split(out.get(field)), *codes)
+                out[field] = (*out.get(field, ()), *codes)
         if "diagnoses" in out:
-            codes = _split(out.pop("diagnoses"))
+            codes = out.pop("diagnoses")
             if codes and "principal_dx" not in out:
                 out["principal_dx"], codes = codes[0], codes[1:]
-            out["secondary_dx"] = (*_split(out.get("secondary_dx")), *codes)
-        out.setdefault("id", f"row{row_number}")
-        out["id"] = str(out["id"])
+            out["secondary_dx"] = (*out.get("secondary_dx", ()), *codes)
+        out["id"] = str(out["id"]) if "id" in out else f"row{row_number}"
         return out
 
     def read(self, values: list[Any], row_number: int) -> Case | Rejection:
@@ -164,12 +169,13 @@ class RowReader:
         return to_case(fields, row_number)
 
 
+_CODE_FIELDS = ("secondary_dx", "procedures", "diagnoses")
+
+
 def _split(value: Any) -> tuple[str, ...]:
-    if value in (None, ""):
-        return ()
     if isinstance(value, (tuple, list)):
         return tuple(value)
-    return tuple(c for c in _CODE_SPLIT.split(str(value).strip()) if c)
+    return tuple(c for c in _CODE_SPLIT.split(str(value)) if c)
 
 
 def to_case(fields: dict[str, Any], row_number: int = 0) -> Case | Rejection:
