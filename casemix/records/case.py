@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Iterable
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
 
 _SEX_WORDS = {"男": 1, "女": 2, "M": 1, "F": 2, "男性": 1, "女性": 2, "未知": 0, "未说明": 9}
+CENT = Decimal("0.01")
 _CODE_SPLIT = re.compile(r"[,，;；|、\s]+")
 
 
@@ -37,33 +39,34 @@ class Case(BaseModel):
     procedures: tuple[str, ...] = Field(default=(), description="main procedure first")
     total_cost: Decimal | None = Field(default=None, ge=0, max_digits=14, decimal_places=2)
 
-    @field_validator("sex", mode="before")
+    @model_validator(mode="before")
     @classmethod
-    def _sex(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            value = _SEX_WORDS.get(value.strip(), value.strip())
-        if value in (None, ""):
-            return None
-        if str(value) not in ("0", "1", "2", "9"):
-            raise ValueError("must be 1 (male), 2 (female), 0 or 9 (unknown)")
-        return int(value)
+    def _normalise(cls, data: Any) -> Any:
+        """Accept what exports write: 男/女 for sex, code lists in one string, money with any decimals.
 
-    @field_validator("secondary_dx", "procedures", mode="before")
-    @classmethod
-    def _codes(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return tuple(c for c in _CODE_SPLIT.split(value.strip()) if c)
-        return value
-
-    @field_validator("total_cost", mode="before")
-    @classmethod
-    def _money(cls, value: Any) -> Any:
-        if isinstance(value, (float, int, str)) and value != "":
+        One before-validator for the whole record (not one per field) keeps batch parsing fast.
+        """
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        sex = data.get("sex")
+        if sex.__class__ is str:
+            sex = _SEX_WORDS.get(sex.strip(), sex.strip()) or None
+            data["sex"] = sex
+        if sex is not None and str(sex) not in ("0", "1", "2", "9"):
+            raise PydanticCustomError("sex", "must be 1 (male), 2 (female), 0 or 9 (unknown), given {given}",
+                                      {"given": repr(sex)})
+        for field in ("secondary_dx", "procedures"):
+            if data.get(field).__class__ is str:
+                data[field] = tuple(c for c in _CODE_SPLIT.split(data[field].strip()) if c)
+        cost = data.get("total_cost")
+        if isinstance(cost, (float, int, str)) and cost != "":
             try:
-                return Decimal(str(value)).quantize(Decimal("0.01"))
+                data["total_cost"] = Decimal(str(cost)).quantize(CENT, ROUND_HALF_UP)
             except InvalidOperation:
-                raise ValueError("is not a number") from None
-        return value
+                raise PydanticCustomError("total_cost", "is not a number, given {given}",
+                                          {"given": repr(cost)}) from None
+        return data
 
     @property
     def age_in_days(self) -> int | None:
@@ -185,10 +188,10 @@ def to_case(fields: dict[str, Any], row_number: int = 0) -> Case | Rejection:
         return Case.model_validate(fields)
     except ValidationError as error:
         first = error.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or "record"
-        message = first["msg"]
-        if first["type"] == "missing":
-            message = "is required"
+        if not first["loc"]:        # raised by _normalise, which names the field in the error type
+            return Rejection(row_number, record_id, first["type"], first["msg"])
+        field = ".".join(str(p) for p in first["loc"])
+        message = "is required" if first["type"] == "missing" else first["msg"]
         given = fields.get(field)
         detail = f"{message} (given {given!r})" if given is not None else message
         return Rejection(row_number, record_id, field, detail)
