@@ -224,3 +224,9 @@ def test_batch_memo_gives_the_same_group_as_explained_grouping(g20):
     full = [g20.group(c) for c in cases]
     assert [(r.case_id, r.drg) for r in quick] == [(r.case_id, r.drg) for r in full]
     assert [r.case_id for r in quick] == [f"c{i}" for i in range(6)]
+
+
+@pytest.mark.parametrize("given, expected", [("K35.8", "K35.800"), ("I10", "I10.x00"), ("i10.X00", "I10.x00")])
+def test_short_or_mis_cased_diagnosis_codes_are_normalised(g20, given, expected):
+    code, note = g20.codebook.resolve("diagnosis", given, "principal_dx")
+    assert code == expected and note.action == "normalised"

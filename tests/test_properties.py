@@ -8,7 +8,8 @@ from casemix.records import RowReader
 from conftest import table
 
 HEADERS = ["病案号", "性别", "年龄", "新生儿年龄天", "新生儿出生体重", "住院天数", "诊断编码", "手术操作编码", "总费用"]
-REAL_DX = sorted({r["code"] for r in table("chs-drg-2.0", "mdc_principal_dx.csv")})[::40]
+NEWBORN_DX = ["P07.300x001", "P07.200", "P22.000", "P59.900"]   # birth-weight and age rules apply
+REAL_DX = sorted({r["code"] for r in table("chs-drg-2.0", "mdc_principal_dx.csv")})[::40] + NEWBORN_DX
 REAL_PROC = sorted({r["code"] for r in table("chs-drg-2.0", "adrg_codes.csv") if r["code_type"] == "procedure"})[::40]
 STATUSES = {"grouped", "qy", "ungroupable", "rejected"}
 
@@ -60,3 +61,15 @@ def test_two_hundred_procedures_group(g20):
 def test_empty_row_is_rejected_not_lost(g20):
     result = next(group_rows(g20, RowReader(HEADERS), [[""] * len(HEADERS)]))
     assert result.status == "rejected" and "principal_dx" in result.reason
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(row, min_size=1, max_size=20))
+def test_memoised_results_equal_freshly_explained_ones(g20, rows):
+    """The memo key must hold everything grouping reads: a hit may never differ from a fresh grouping."""
+    reader = RowReader(HEADERS)
+    for number, values in enumerate(rows, 1):
+        case = reader.read(values, number)
+        quick, full = g20.group(case, explain=False), g20.group(case)
+        fields = ("case_id", "status", "drg", "mdc", "adrg", "reason", "severity", "principal_dx", "notes")
+        assert [getattr(quick, f) for f in fields] == [getattr(full, f) for f in fields]

@@ -43,3 +43,9 @@ def test_age_zero_without_days_is_unknown_for_newborn_rules():
     assert Case(id="n", principal_dx="P07.300", age=0).age_in_days is None
     assert Case(id="n", principal_dx="P07.300", age=0, age_days=3).age_in_days == 3
     assert Case(id="n", principal_dx="I10.x00", age=2).age_in_days == 730
+
+
+def test_a_main_procedure_column_goes_first():
+    reader = RowReader(["病案号", "主要诊断编码", "手术操作编码", "主要手术操作编码"])
+    case = reader.read(["M1", "K35.800", "54.9101", "47.0901"], 1)
+    assert case.procedures == ("47.0901", "54.9101")

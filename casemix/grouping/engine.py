@@ -82,7 +82,10 @@ class Grouper:
             if len(self._memo) >= self.memo_size:
                 self._memo.clear()
             known = self._memo[key] = self._group(case, None)
-        return known if known.case_id == case.id else replace(known, case_id=case.id)
+        if known.case_id == case.id:
+            return known
+        return GroupResult(case.id, known.scheme, known.status, known.drg, known.drg_name, known.mdc, known.adrg,
+                           known.reason, known.severity, known.principal_dx, known.trace, known.notes)
 
     def _memo_key(self, case: Case) -> tuple:
         age_days = case.age_in_days

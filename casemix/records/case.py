@@ -105,7 +105,8 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "principal_dx": ("principal_dx", "主要诊断编码", "主诊断编码", "主要诊断代码"),
     "secondary_dx": ("secondary_dx", "其他诊断编码", "次要诊断编码"),
     "diagnoses": ("diagnoses", "诊断编码", "dx_codes_pipe", "dx_codes"),
-    "procedures": ("procedures", "手术操作编码", "手术及操作编码", "proc_codes_pipe", "proc_codes"),
+    "procedures": ("procedures", "手术操作编码", "手术及操作编码", "其他手术操作编码", "proc_codes_pipe", "proc_codes"),
+    "main_procedure": ("main_procedure", "主要手术操作编码", "主要手术及操作编码", "主手术操作编码", "主手术编码"),
     "total_cost": ("total_cost", "总费用", "totalcost", "medfee_sumamt", "住院总费用"),
 }
 _NUMBERED = {"secondary_dx": re.compile(r"^(其他诊断编码|次要诊断编码)(\d+)$"),
@@ -159,6 +160,8 @@ class RowReader:
             codes = [str(values[i]).strip() for i in indexes if i < width and values[i] not in (None, "")]
             if codes:
                 out[field] = (*out.get(field, ()), *codes)
+        if "main_procedure" in out:     # a separate main-procedure column goes first
+            out["procedures"] = (*out.pop("main_procedure"), *out.get("procedures", ()))
         if "diagnoses" in out:
             codes = out.pop("diagnoses")
             if codes and "principal_dx" not in out:
@@ -172,7 +175,7 @@ class RowReader:
         return to_case(fields, row_number)
 
 
-_CODE_FIELDS = ("secondary_dx", "procedures", "diagnoses")
+_CODE_FIELDS = ("secondary_dx", "procedures", "diagnoses", "main_procedure")
 
 
 def _split(value: Any) -> tuple[str, ...]:
