@@ -5,6 +5,7 @@ from decimal import Decimal
 import pytest
 
 from casemix.records import Case, Rejection, RowReader
+from casemix.records.case import to_case
 
 
 def test_chinese_headers_and_values_map_onto_the_record():
@@ -25,7 +26,13 @@ def test_one_cell_code_lists_with_any_separator():
 
 
 def test_money_rounds_half_up_to_the_cent():
-    assert Case(id="m", principal_dx="A", total_cost="10.005").total_cost == Decimal("10.01")
+    assert to_case({"id": "m", "principal_dx": "A", "total_cost": "10.005"}).total_cost == Decimal("10.01")
+    assert to_case({"id": "m", "principal_dx": "A", "total_cost": 10.004}).total_cost == Decimal("10.00")
+
+
+@pytest.mark.parametrize("word, sex", [("男", 1), ("女", 2), ("未知", 0), ("9", 9), ("", None)])
+def test_sex_words_and_codes(word, sex):
+    assert to_case({"id": "s", "principal_dx": "A", "sex": word}).sex == sex
 
 
 @pytest.mark.parametrize("column, value, field", [

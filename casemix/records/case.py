@@ -11,23 +11,28 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Any, Iterable
+from typing import Any, Iterable, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-_SEX_WORDS = {"男": 1, "女": 2, "M": 1, "F": 2, "男性": 1, "女性": 2, "未知": 0, "未说明": 9}
+_SEX_WORDS = {"男": 1, "女": 2, "M": 1, "F": 2, "男性": 1, "女性": 2, "未知": 0, "未知的性别": 0, "未说明": 9,
+              "未说明的性别": 9}
 CENT = Decimal("0.01")
 _CODE_SPLIT = re.compile(r"[,，;；|、\s]+")
 
 
 class Case(BaseModel):
-    """One inpatient stay, as the grouper needs it (医疗保障基金结算清单 fields)."""
+    """One inpatient stay, as the grouper needs it (医疗保障基金结算清单 fields).
+
+    Typed strictly so validation runs in pydantic-core; :func:`to_case` first turns what exports
+    write (男/女, code lists in one cell, money with any decimals) into these types.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     id: str = Field(min_length=1)
-    sex: int | None = Field(default=None, description="1 male, 2 female, 0 unknown, 9 unspecified (GB/T 2261.1)")
+    sex: Literal[0, 1, 2, 9] | None = Field(default=None,
+                                            description="1 male, 2 female, 0 unknown, 9 unspecified (GB/T 2261.1)")
     age: int | None = Field(default=None, ge=0, le=150, description="age in whole years")
     age_days: int | None = Field(default=None, ge=0, le=55000, description="age in days (newborns and infants)")
     birth_weight_g: float | None = Field(default=None, gt=0, le=20000)
@@ -38,35 +43,6 @@ class Case(BaseModel):
     secondary_dx: tuple[str, ...] = ()
     procedures: tuple[str, ...] = Field(default=(), description="main procedure first")
     total_cost: Decimal | None = Field(default=None, ge=0, max_digits=14, decimal_places=2)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _normalise(cls, data: Any) -> Any:
-        """Accept what exports write: 男/女 for sex, code lists in one string, money with any decimals.
-
-        One before-validator for the whole record (not one per field) keeps batch parsing fast.
-        """
-        if not isinstance(data, dict):
-            return data
-        data = dict(data)
-        sex = data.get("sex")
-        if sex.__class__ is str:
-            sex = _SEX_WORDS.get(sex.strip(), sex.strip()) or None
-            data["sex"] = sex
-        if sex is not None and str(sex) not in ("0", "1", "2", "9"):
-            raise PydanticCustomError("sex", "must be 1 (male), 2 (female), 0 or 9 (unknown), given {given}",
-                                      {"given": repr(sex)})
-        for field in ("secondary_dx", "procedures"):
-            if data.get(field).__class__ is str:
-                data[field] = tuple(c for c in _CODE_SPLIT.split(data[field].strip()) if c)
-        cost = data.get("total_cost")
-        if isinstance(cost, (float, int, str)) and cost != "":
-            try:
-                data["total_cost"] = Decimal(str(cost)).quantize(CENT, ROUND_HALF_UP)
-            except InvalidOperation:
-                raise PydanticCustomError("total_cost", "is not a number, given {given}",
-                                          {"given": repr(cost)}) from None
-        return data
 
     @property
     def age_in_days(self) -> int | None:
@@ -151,11 +127,10 @@ class RowReader:
             value = values[index] if index < width else None
             if value.__class__ is str:
                 value = value.strip()
-            if value is not None and value != "":
+                if value:
+                    out[field] = _split(value) if field in _CODE_FIELDS else value
+            elif value is not None:
                 out[field] = value
-        for field in _CODE_FIELDS:
-            if field in out:
-                out[field] = _split(out[field])
         for field, indexes in self._numbered:
             codes = [str(values[i]).strip() for i in indexes if i < width and values[i] not in (None, "")]
             if codes:
@@ -181,19 +156,38 @@ _CODE_FIELDS = ("secondary_dx", "procedures", "diagnoses", "main_procedure")
 def _split(value: Any) -> tuple[str, ...]:
     if isinstance(value, (tuple, list)):
         return tuple(value)
-    return tuple(c for c in _CODE_SPLIT.split(str(value)) if c)
+    return tuple(filter(None, _CODE_SPLIT.split(str(value))))
+
+
+def normalise(fields: dict[str, Any]) -> dict[str, Any]:
+    """Export values → Case types: sex words and digits, code lists in one string, money to the cent.
+
+    A value that cannot be converted is left as given, so validation rejects it by field name.
+    """
+    sex = fields.get("sex")
+    if sex.__class__ is str:
+        sex = sex.strip()
+        fields["sex"] = _SEX_WORDS[sex] if sex in _SEX_WORDS else int(sex) if sex in ("0", "1", "2", "9") else sex or None
+    for field in ("secondary_dx", "procedures"):
+        if fields.get(field).__class__ is str:
+            fields[field] = _split(fields[field])
+    cost = fields.get("total_cost")
+    if isinstance(cost, (float, int, str)) and cost != "":
+        try:
+            fields["total_cost"] = Decimal(str(cost)).quantize(CENT, ROUND_HALF_UP)
+        except InvalidOperation:
+            pass
+    return fields
 
 
 def to_case(fields: dict[str, Any], row_number: int = 0) -> Case | Rejection:
     """Validate one record; a bad field becomes a Rejection that names it."""
     record_id = str(fields.get("id", ""))
     try:
-        return Case.model_validate(fields)
+        return Case.model_validate(normalise(dict(fields)))
     except ValidationError as error:
         first = error.errors()[0]
-        if not first["loc"]:        # raised by _normalise, which names the field in the error type
-            return Rejection(row_number, record_id, first["type"], first["msg"])
-        field = ".".join(str(p) for p in first["loc"])
+        field = str(first["loc"][0])
         message = "is required" if first["type"] == "missing" else first["msg"]
         given = fields.get(field)
         detail = f"{message} (given {given!r})" if given is not None else message
