@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import re
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -35,7 +35,7 @@ def grouper_with(scheme: str = "chs-drg-2.0", **policy) -> Grouper:
     return Grouper.load(scheme, DATA, GroupingPolicy(**policy))
 
 
-@lru_cache(maxsize=None)
+@cache
 def table(scheme: str, name: str) -> tuple[dict[str, str], ...]:
     with (DATA / scheme / name).open(encoding="utf-8-sig", newline="") as f:
         return tuple(csv.DictReader(f))

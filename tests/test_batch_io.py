@@ -3,11 +3,11 @@
 import csv
 
 import pytest
+from conftest import DATA
 
 from casemix.grouping import group_file
 from casemix.grouping.batch import OUTPUT_COLUMNS, group_table_rows
 from casemix.records.io import TableError, read_table, write_table
-from conftest import DATA
 
 FRONT_PAGE = DATA / "samples" / "frontpage_763_with_cost.csv"
 

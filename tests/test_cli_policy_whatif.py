@@ -1,6 +1,7 @@
 """The CLI end to end, policy files, and what-if regrouping."""
 
 import pytest
+from conftest import DATA
 from typer.testing import CliRunner
 
 from casemix.cli.main import app
@@ -8,7 +9,6 @@ from casemix.grouping import each_diagnosis_as_principal, what_if, without_each_
 from casemix.policy import PolicyError, load_policy, parse_policy
 from casemix.records import Case
 from casemix.records.io import read_table
-from conftest import DATA
 
 runner = CliRunner()
 

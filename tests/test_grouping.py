@@ -8,10 +8,10 @@ scheme's check order.
 from dataclasses import replace
 
 import pytest
+from conftest import adrg_codes, mdc_codes, table
 
 from casemix.grouping import Grouper
 from casemix.records import Case
-from conftest import adrg_codes, mdc_codes, table
 
 
 def case(**fields) -> Case:

@@ -1,11 +1,11 @@
 """No input crashes the grouper or loses a row (hypothesis)."""
 
+from conftest import table
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from casemix.grouping import group_rows
 from casemix.records import RowReader
-from conftest import table
 
 HEADERS = ["病案号", "性别", "年龄", "新生儿年龄天", "新生儿出生体重", "住院天数", "诊断编码", "手术操作编码", "总费用"]
 NEWBORN_DX = ["P07.300x001", "P07.200", "P22.000", "P59.900"]   # birth-weight and age rules apply

@@ -9,7 +9,8 @@ from casemix.records.case import to_case
 
 
 def test_chinese_headers_and_values_map_onto_the_record():
-    reader = RowReader(["病案号", "性别", "年龄", "主要诊断编码", "其他诊断编码1", "其他诊断编码2", "手术及操作编码1", "总费用"])
+    reader = RowReader(["病案号", "性别", "年龄", "主要诊断编码", "其他诊断编码1", "其他诊断编码2",
+                        "手术及操作编码1", "总费用"])
     case = reader.read(["A1", "女", "33", "O80.000", "Z37.000x001", "", "73.5900", "4012.5"], 1)
     assert isinstance(case, Case)
     assert (case.sex, case.age, case.principal_dx) == (2, 33, "O80.000")

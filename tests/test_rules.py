@@ -25,7 +25,8 @@ def test_simultaneous_procedures_take_any_position():
 
 
 def test_formula_with_three_alternatives_names_its_lists():
-    headers = ["入组条件 1：主要诊断+主要手术或操作 1或入组条件 2：主要手术或操作 2或入组条件 3：手术或操作 3+手术或操作 4",
+    headers = ["入组条件 1：主要诊断+主要手术或操作 1或入组条件 2：主要手术或操作 2"
+               "或入组条件 3：手术或操作 3+手术或操作 4",
                "主要诊断：", "主要手术或操作 1：", "主要手术或操作 2：", "手术或操作 3：", "手术或操作 4："]
     rule = parse_entry_rule("IB1", headers, {2: ["d"], 3: ["m1"], 4: ["m2"], 5: ["p3"], 6: ["p4"]})
     assert shape(rule) == [

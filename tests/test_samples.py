@@ -1,13 +1,13 @@
 """Outcomes on the real de-identified records in samples/."""
 
 import csv
+from collections import Counter
 
 import pytest
-from collections import Counter
+from conftest import DATA
 
 from casemix.grouping import Grouper, group_rows
 from casemix.records import RowReader
-from conftest import DATA
 
 
 def read(name: str):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -23,10 +23,10 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="casemix — CHS-DRG grouping for bureaus and hospitals (病组分组、解释与模拟)")
 console = Console(soft_wrap=True)
 
-DataOption = Annotated[Optional[Path], typer.Option("--data", help=f"reference data directory (else ${ENV_VAR}, "
+DataOption = Annotated[Path | None, typer.Option("--data", help=f"reference data directory (else ${ENV_VAR}, "
                                                     "else ../shared/data)")]
 SchemeOption = Annotated[str, typer.Option("--scheme", help=f"one of {', '.join(SCHEMES)}")]
-PolicyOption = Annotated[Optional[Path], typer.Option("--policy", help="policy TOML (default: national default)")]
+PolicyOption = Annotated[Path | None, typer.Option("--policy", help="policy TOML (default: national default)")]
 
 
 def _grouper(scheme: str, data: Path | None, policy: Path | None) -> Grouper:
@@ -71,12 +71,14 @@ def group(
 @app.command()
 def explain(
     principal: Annotated[str, typer.Option("--pdx", help="principal diagnosis code (主要诊断)")],
-    secondary: Annotated[list[str], typer.Option("--sdx", help="secondary diagnosis (其他诊断), repeatable")] = [],
-    procedure: Annotated[list[str], typer.Option("--proc", help="procedure, main first (手术操作), repeatable")] = [],
-    sex: Annotated[Optional[int], typer.Option(help="1 male, 2 female")] = None,
-    age: Annotated[Optional[int], typer.Option(help="age in years")] = None,
-    age_days: Annotated[Optional[int], typer.Option(help="age in days (newborns, infants)")] = None,
-    weight: Annotated[Optional[float], typer.Option(help="birth weight in grams")] = None,
+    secondary: Annotated[list[str] | None, typer.Option("--sdx", help="secondary diagnosis (其他诊断), repeatable")
+                         ] = None,
+    procedure: Annotated[list[str] | None, typer.Option("--proc", help="procedure, main first (手术操作), repeatable")
+                         ] = None,
+    sex: Annotated[int | None, typer.Option(help="1 male, 2 female")] = None,
+    age: Annotated[int | None, typer.Option(help="age in years")] = None,
+    age_days: Annotated[int | None, typer.Option(help="age in days (newborns, infants)")] = None,
+    weight: Annotated[float | None, typer.Option(help="birth weight in grams")] = None,
     what_if: Annotated[bool, typer.Option("--what-if", help="also regroup each diagnosis as principal and "
                                                             "without each secondary")] = False,
     scheme: SchemeOption = "chs-drg-2.0",
@@ -85,8 +87,8 @@ def explain(
 ) -> None:
     """Group one case and print its path MDC → ADRG → DRG with the table and code behind each step."""
     grouper = _grouper(scheme, data, policy)
-    case = to_case({"id": "case", "principal_dx": principal, "secondary_dx": tuple(secondary),
-                    "procedures": tuple(procedure), "sex": sex, "age": age, "age_days": age_days,
+    case = to_case({"id": "case", "principal_dx": principal, "secondary_dx": tuple(secondary or ()),
+                    "procedures": tuple(procedure or ()), "sex": sex, "age": age, "age_days": age_days,
                     "birth_weight_g": weight})
     if not isinstance(case, Case):
         console.print(f"[red]rejected:[/red] {case}")

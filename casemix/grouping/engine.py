@@ -60,7 +60,7 @@ class Grouper:
 
     @classmethod
     def load(cls, scheme: str = "chs-drg-2.0", data_dir: str | Path | None = None,
-             policy: str | Path | GroupingPolicy | None = None) -> "Grouper":
+             policy: str | Path | GroupingPolicy | None = None) -> Grouper:
         root = resolve_data_dir(data_dir)
         grouping = policy if isinstance(policy, GroupingPolicy) else load_policy(policy).grouping
         return cls(load_scheme(scheme, root), load_codebook(root), grouping)
@@ -178,7 +178,6 @@ class Grouper:
                 if trace is not None:
                     trace.append(Step("mdc", "MDCA", self._table("adrg_codes.csv"), adrg.code,
                                       f"pre-MDC: entry rule of {adrg.code} {adrg.name} holds"))
-                if trace is not None:
                     trace.append(self._adrg_step(adrg, facts))
                 return adrg
         return None
@@ -194,8 +193,8 @@ class Grouper:
                     trace.append(Step("mdc", "MDCP", table, facts.pdx,
                                       f"newborn-list principal diagnosis, age {facts.age_days} days"))
                 return "MDCP", ""
-            refused.append(f"MDCP needs age ≤ {policy.infant_max_age_days} days (age in days "
-                           f"{'unknown' if facts.age_days is None else 'above that'})")
+            refused.append(f"MDCP needs age ≤ {policy.infant_max_age_days} days, "
+                           f"{'age in days is unknown' if facts.age_days is None else 'the patient is older'}")
         hiv = self._mdcy & facts.all_dx
         if hiv:
             code = facts.pdx if facts.pdx in hiv else min(hiv)
@@ -209,8 +208,8 @@ class Grouper:
                 other = self._second_trauma_site(facts)
                 if other:
                     if trace is not None:
-                        trace.append(Step("mdc", "MDCZ", table, facts.pdx,
-                                          f"trauma in ≥2 body sites: principal in {other[0]}, {other[1]} in {other[2]}"))
+                        trace.append(Step("mdc", "MDCZ", table, facts.pdx, f"trauma in ≥2 body sites: "
+                                          f"principal in {other[0]}, {other[1]} in {other[2]}"))
                     return "MDCZ", ""
                 continue
             if (mdc == "MDCM" and facts.sex != 1) or (mdc == "MDCN" and facts.sex != 2):
@@ -452,13 +451,14 @@ def _hit(code_list: CodeList, facts: _Facts) -> bool:
 def _evidence(adrg: Adrg, facts: _Facts) -> list[tuple[str, str, str]]:
     """For the alternative that held: (role, matching code, list name) per term."""
     pools = {Role.PRINCIPAL_DX: (facts.pdx,), Role.OTHER_DX: sorted(facts.other_dx),
-             Role.ANY_DX: (facts.pdx, *sorted(facts.other_dx)), Role.MAIN_PROC: [p for p in facts.procedures if p in facts.main_procs],
+             Role.ANY_DX: (facts.pdx, *sorted(facts.other_dx)),
+             Role.MAIN_PROC: [p for p in facts.procedures if p in facts.main_procs],
              Role.ANY_PROC: facts.procedures}
     for alternative in adrg.rule.alternatives:
         found = []
         for term in alternative:
             hit = next(((cl.role.value, code, f"{adrg.code} {cl.name}") for cl in term
-                        for code in pools[cl.role] if code in cl.codes and _hit(cl, facts)), None)
+                        for code in pools[cl.role] if code in cl.codes), None)
             if hit is None:
                 break
             found.append(hit)

@@ -9,9 +9,10 @@ turns each row into a :class:`Case`, or a :class:`Rejection` naming the record a
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Any, Iterable, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -167,7 +168,10 @@ def normalise(fields: dict[str, Any]) -> dict[str, Any]:
     sex = fields.get("sex")
     if sex.__class__ is str:
         sex = sex.strip()
-        fields["sex"] = _SEX_WORDS[sex] if sex in _SEX_WORDS else int(sex) if sex in ("0", "1", "2", "9") else sex or None
+        if sex in _SEX_WORDS:
+            fields["sex"] = _SEX_WORDS[sex]
+        else:
+            fields["sex"] = int(sex) if sex in ("0", "1", "2", "9") else sex or None
     for field in ("secondary_dx", "procedures"):
         if fields.get(field).__class__ is str:
             fields[field] = _split(fields[field])

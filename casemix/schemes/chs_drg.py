@@ -157,7 +157,8 @@ def load_scheme(name: str, data_dir: Path) -> Scheme:
     for code in _adrg_order(overlay, data_dir, tables):
         condition = conditions.get(code, {})
         weight = condition.get("birth_weight_g")
-        adrgs[code] = Adrg(code=code, name=names[code], mdc="MDC" + code[0], partition=_partition(code, spec.get("partition_overrides", {})),
+        partition = _partition(code, spec.get("partition_overrides", {}))
+        adrgs[code] = Adrg(code=code, name=names[code], mdc="MDC" + code[0], partition=partition,
                            rule=rules[code], drgs=drgs[code], age=condition.get("age"),
                            birth_weight_g=(float(weight[0]), float(weight[1])) if weight else None)
     missing = set(names) - set(adrgs)
