@@ -75,3 +75,21 @@ def test_what_if_with_an_edited_code_list(g20):
     case = Case(id="w", sex=1, age=70, principal_dx="I63.900")
     variant = what_if(g20, case, "add respiratory failure", secondary_dx=("J96.900x001",))
     assert variant.moved and variant.result.drg == "BR21"
+
+
+def test_cli_calibrate_writes_a_weight_per_drg_and_the_summary(tmp_path):
+    out = tmp_path / "weights.csv"
+    result = runner.invoke(app, ["calibrate", str(DATA / "samples" / "frontpage_763_with_cost.csv"), "-o", str(out),
+                                 "--data", str(DATA)])
+    assert result.exit_code == 0, result.output
+    assert "RIV untrimmed" in result.output and "RIV trimmed" in result.output
+    table = read_table(out)
+    assert table.headers[:4] == ["drg", "adrg", "cases", "kept"]
+    assert sum(int(row[2]) for row in table.rows) == int(result.output.split("; ")[1].split()[0])
+
+
+def test_weights_policy_section_is_checked_like_grouping():
+    head = '[policy]\nname="x"\nversion="1"\neffective_from="2025"\nsource="t"\n'
+    assert parse_policy(head + "[weights]\ntrim_k = 2\n").weights.trim_k == 2.0
+    with pytest.raises(PolicyError, match=r"\[weights\].trim must be one of"):
+        parse_policy(head + '[weights]\ntrim = "winsor"\n')

@@ -13,11 +13,12 @@ from rich.table import Table as RichTable
 
 from casemix.datadir import ENV_VAR, DataDirError, resolve_data_dir
 from casemix.grouping import Grouper, each_diagnosis_as_principal, group_file, without_each_secondary
-from casemix.policy import PolicyError
-from casemix.records import Case
+from casemix.policy import PolicyError, load_policy
+from casemix.records import Case, RowReader
 from casemix.records.case import to_case
-from casemix.records.io import TableError
+from casemix.records.io import TableError, read_table, write_table
 from casemix.schemes import SCHEMES
+from casemix.weights import WeightCalibrator, history_frame
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="casemix — CHS-DRG grouping for bureaus and hospitals (病组分组、解释与模拟)")
@@ -99,6 +100,32 @@ def explain(
         for variant in each_diagnosis_as_principal(grouper, case) + without_each_secondary(grouper, case):
             table.add_row(variant.change, variant.result.drg, variant.result.drg_name, "yes" if variant.moved else "")
         console.print(table)
+
+
+@app.command()
+def calibrate(
+    input: Annotated[Path, typer.Argument(help="historical cases with 总费用 / total_cost")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="weight table: .csv, .xlsx or .parquet")],
+    scheme: SchemeOption = "chs-drg-2.0",
+    data: DataOption = None,
+    policy: PolicyOption = None,
+) -> None:
+    """Learn relative weights and base points from history (权重测算): group, trim, weigh, report RIV and CV."""
+    grouper = _grouper(scheme, data, policy)
+    try:
+        table = read_table(input)
+        reader = RowReader(table.headers)
+    except (TableError, ValueError) as error:
+        console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(2) from None
+    cases = [reader.read(row, number) for number, row in enumerate(table.rows, 1)]
+    results = [grouper.group(case, explain=False) for case in cases]
+    history = history_frame(results, [getattr(case, "total_cost", None) for case in cases])
+    weights = WeightCalibrator(load_policy(policy).weights).fit(history)
+    headers, rows = weights.rows()
+    write_table(output, headers, rows)
+    console.print(f"{len(cases)} rows in; {weights.cases} grouped cases with cost calibrated → {output}")
+    console.print(weights.summary(), highlight=False, markup=False)
 
 
 @app.command()

@@ -26,34 +26,50 @@ class GroupingPolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class WeightsPolicy:
+    trim: Literal["none", "sd", "iqr", "log_sd"] = "sd"
+    trim_k: float = 3.0
+    min_cases: int = 5
+    base_point_scale: int = 100
+
+
+@dataclass(frozen=True, slots=True)
 class Policy:
     name: str
     version: str
     effective_from: str
     source: str
     grouping: GroupingPolicy
+    weights: WeightsPolicy = WeightsPolicy()
 
 
 _CHOICES = {
-    "main_procedure": ("first", "any"),
-    "input_coding": ("auto", "yibao", "clinical"),
-    "unrelated_or_procedure": ("qy", "medical", "ungroupable"),
+    ("grouping", "main_procedure"): ("first", "any"),
+    ("grouping", "input_coding"): ("auto", "yibao", "clinical"),
+    ("grouping", "unrelated_or_procedure"): ("qy", "medical", "ungroupable"),
+    ("weights", "trim"): ("none", "sd", "iqr", "log_sd"),
 }
 
 
-def _grouping_from(table: dict, origin: str) -> GroupingPolicy:
-    known = {f.name: f for f in fields(GroupingPolicy)}
-    unknown = set(table) - set(known)
+def _section(data: dict, name: str, cls: type, origin: str):
+    """One [name] table of the policy file as ``cls``, every key checked for name, type and choice."""
+    table = data.get(name, {})
+    unknown = set(table) - {f.name for f in fields(cls)}
     if unknown:
-        raise PolicyError(f"{origin}: unknown [grouping] keys {sorted(unknown)}")
-    defaults = GroupingPolicy()
+        raise PolicyError(f"{origin}: unknown [{name}] keys {sorted(unknown)}")
+    defaults = cls()
+    values = {}
     for key, value in table.items():
         expected = type(getattr(defaults, key))
+        if expected is float and type(value) is int:
+            value = float(value)
         if type(value) is not expected:
-            raise PolicyError(f"{origin}: [grouping].{key} must be {expected.__name__}, got {value!r}")
-        if key in _CHOICES and value not in _CHOICES[key]:
-            raise PolicyError(f"{origin}: [grouping].{key} must be one of {_CHOICES[key]}, got {value!r}")
-    return GroupingPolicy(**table)
+            raise PolicyError(f"{origin}: [{name}].{key} must be {expected.__name__}, got {value!r}")
+        choices = _CHOICES.get((name, key))
+        if choices and value not in choices:
+            raise PolicyError(f"{origin}: [{name}].{key} must be one of {choices}, got {value!r}")
+        values[key] = value
+    return cls(**values)
 
 
 def parse_policy(text: str, origin: str = "<policy>") -> Policy:
@@ -64,7 +80,8 @@ def parse_policy(text: str, origin: str = "<policy>") -> Policy:
         raise PolicyError(f"{origin}: [policy] lacks {missing}")
     return Policy(
         name=meta["name"], version=str(meta["version"]), effective_from=str(meta["effective_from"]),
-        source=meta["source"], grouping=_grouping_from(data.get("grouping", {}), origin),
+        source=meta["source"], grouping=_section(data, "grouping", GroupingPolicy, origin),
+        weights=_section(data, "weights", WeightsPolicy, origin),
     )
 
 
