@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from importlib import resources
 from pathlib import Path
 from typing import Literal
@@ -34,6 +34,30 @@ class WeightsPolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class SettlementPolicy:
+    # [[highest base points of the band, multiplier]]: cost above multiplier × DRG mean is high
+    high_multiplier_bands: list = field(default_factory=lambda: [[100.0, 3.0], [300.0, 2.0], [1e12, 1.5]])
+    low_multiplier: float = 0.4
+    incomplete_discharge_modes: list = field(default_factory=lambda: ["2", "3", "4", "5"])
+    readmission_window_days: int = 15
+    readmission_factor: float = 0.5
+    readmission_exempt_adrg_prefixes: list = field(default_factory=lambda: ["RK", "RL", "RN", "RE", "RB", "RC", "RG"])
+    special_review_above_ratio: float = 5.0
+    special_review_cap_share: float = 0.05
+    special_review_factor: float = 1.0
+    unreviewed_factor: float = 0.7
+    include_patient_payments: bool = True
+    reserve_share: float = 0.05
+    monthly_holdback_share: float = 0.1
+    # [[upper bound of overspend / payment, share of that slice the fund bears from the reserve]]
+    deficit_bands: list = field(default_factory=lambda: [[0.1, 0.0], [0.2, 0.5]])
+    assessment_threshold: float = 85.0
+    deduction_per_point: float = 0.005
+    incentive_top_share: float = 0.1
+    incentive_points_share: float = 0.01
+
+
+@dataclass(frozen=True, slots=True)
 class Policy:
     name: str
     version: str
@@ -41,6 +65,7 @@ class Policy:
     source: str
     grouping: GroupingPolicy
     weights: WeightsPolicy = WeightsPolicy()
+    settlement: SettlementPolicy = SettlementPolicy()
 
 
 _CHOICES = {
@@ -82,6 +107,7 @@ def parse_policy(text: str, origin: str = "<policy>") -> Policy:
         name=meta["name"], version=str(meta["version"]), effective_from=str(meta["effective_from"]),
         source=meta["source"], grouping=_section(data, "grouping", GroupingPolicy, origin),
         weights=_section(data, "weights", WeightsPolicy, origin),
+        settlement=_section(data, "settlement", SettlementPolicy, origin),
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Literal
 
@@ -44,6 +45,13 @@ class Case(BaseModel):
     secondary_dx: tuple[str, ...] = ()
     procedures: tuple[str, ...] = Field(default=(), description="main procedure first")
     total_cost: Decimal | None = Field(default=None, ge=0, max_digits=14, decimal_places=2)
+    self_pay: Decimal | None = Field(default=None, ge=0, max_digits=14, decimal_places=2,
+                                     description="what the patient paid (起付线 + 自付 + 自费)")
+    hospital_id: str | None = None
+    hospital_level: str | None = None
+    patient_id: str | None = None
+    admission_date: date | None = None
+    discharge_date: date | None = None
 
     @property
     def age_in_days(self) -> int | None:
@@ -85,6 +93,12 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "procedures": ("procedures", "手术操作编码", "手术及操作编码", "其他手术操作编码", "proc_codes_pipe", "proc_codes"),
     "main_procedure": ("main_procedure", "主要手术操作编码", "主要手术及操作编码", "主手术操作编码", "主手术编码"),
     "total_cost": ("total_cost", "总费用", "totalcost", "medfee_sumamt", "住院总费用"),
+    "self_pay": ("self_pay", "个人支付", "个人负担", "个人自付", "psn_pay"),
+    "hospital_id": ("hospital_id", "hospital", "定点医疗机构代码", "医疗机构代码", "机构编码", "fixmedins_code"),
+    "hospital_level": ("hospital_level", "医院等级", "医疗机构等级", "hosp_lv"),
+    "patient_id": ("patient_id", "人员编号", "患者编号", "身份证号", "psn_no"),
+    "admission_date": ("admission_date", "入院日期", "入院时间", "adm_date"),
+    "discharge_date": ("discharge_date", "出院日期", "出院时间", "dscg_date"),
 }
 _NUMBERED = {"secondary_dx": re.compile(r"^(其他诊断编码|次要诊断编码)(\d+)$"),
              "procedures": re.compile(r"^(手术及操作编码|手术操作编码)(\d+)$")}
@@ -175,12 +189,18 @@ def normalise(fields: dict[str, Any]) -> dict[str, Any]:
     for field in ("secondary_dx", "procedures"):
         if fields.get(field).__class__ is str:
             fields[field] = _split(fields[field])
-    cost = fields.get("total_cost")
-    if isinstance(cost, (float, int, str)) and cost != "":
-        try:
-            fields["total_cost"] = Decimal(str(cost)).quantize(CENT, ROUND_HALF_UP)
-        except InvalidOperation:
-            pass
+    for money in ("total_cost", "self_pay"):
+        value = fields.get(money)
+        if isinstance(value, (float, int, str)) and value != "":
+            try:
+                fields[money] = Decimal(str(value)).quantize(CENT, ROUND_HALF_UP)
+            except InvalidOperation:
+                pass
+    for day in ("admission_date", "discharge_date"):
+        value = fields.get(day)
+        if value.__class__ is str:      # 2024-03-01 08:30:00, 2024/03/01, 20240301 → 2024-03-01
+            value = value[:10].replace("/", "-").replace(".", "-")
+            fields[day] = f"{value[:4]}-{value[4:6]}-{value[6:8]}" if value.isdigit() and len(value) == 8 else value
     return fields
 
 

@@ -1,0 +1,196 @@
+"""Case points under the DRG point method (DOMAIN.md §3.3), each with its kind and the reason.
+
+For a case in DRG g with base points BP, standard (mean) cost m_g and hospital coefficient k:
+
+- normal: ``BP × k``;
+- high multiplier (cost > T(BP) × m_g): ``BP × k + BP × (cost / m_g − T)``;
+- low multiplier (cost < L × m_g): ``BP × cost / m_g``;
+- incomplete stay (transfer, death, against advice) below the mean: ``BP × k × cost / m_g``;
+- special review (QY, 0000, DRG without weight, cost > R × m_g): cost-based points
+  ``cost / overall mean × scale``, × the review factor if admitted under the cap, else × the
+  unreviewed factor;
+- readmission in the same ADRG within N days: the first stay's points × the readmission factor.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+
+from casemix.grouping import GroupResult
+from casemix.grouping.dip import DipResult
+from casemix.policy import SettlementPolicy
+from casemix.records import Case
+from casemix.schemes.dip import DipCatalogue
+from casemix.weights import Weights
+
+POINT = Decimal("0.0001")
+ONE = Decimal(1)
+
+
+@dataclass(frozen=True, slots=True)
+class SettlementCase:
+    """What settlement reads of one grouped case."""
+
+    case_id: str
+    hospital_id: str
+    patient_id: str
+    admission_date: date | None
+    discharge_date: date | None
+    drg: str
+    adrg: str
+    status: str
+    cost: Decimal
+    self_pay: Decimal
+    discharge_mode: str
+
+    @classmethod
+    def of(cls, case: Case, result: GroupResult) -> SettlementCase:
+        return cls(case.id, case.hospital_id or "", case.patient_id or "", case.admission_date,
+                   case.discharge_date, result.drg, result.adrg, result.status, case.total_cost or Decimal(0),
+                   case.self_pay or Decimal(0), case.discharge_mode or "1")
+
+    @classmethod
+    def of_dip(cls, case: Case, result: DipResult) -> SettlementCase:
+        """A DIP case: the group code stands for both DRG and ADRG (readmission compares groups)."""
+        status = "grouped" if result.status in ("core", "comprehensive") else result.status
+        return cls(case.id, case.hospital_id or "", case.patient_id or "", case.admission_date,
+                   case.discharge_date, result.code or "unmatched", result.code, status,
+                   case.total_cost or Decimal(0), case.self_pay or Decimal(0), case.discharge_mode or "1")
+
+    @property
+    def month(self) -> str:
+        return self.discharge_date.strftime("%Y-%m") if self.discharge_date else ""
+
+
+@dataclass(frozen=True, slots=True)
+class CasePoints:
+    case: SettlementCase
+    kind: str           # normal, high, low, incomplete, reviewed, unreviewed
+    points: Decimal
+    ratio: Decimal | None
+    detail: str
+
+
+@dataclass(frozen=True)
+class Standards:
+    """Per-DRG base points and standard cost, from fitted weights."""
+
+    base_points: dict[str, Decimal]
+    standard_cost: dict[str, Decimal]
+    overall_mean: Decimal
+    scale: Decimal
+
+    @classmethod
+    def of(cls, weights: Weights) -> Standards:
+        overall = Decimal(repr(weights.overall_mean))
+        rows = [(d, rw, bp) for d, rw, bp in zip(weights.table["drg"], weights.table["rw"],
+                                                 weights.table["base_points"]) if rw is not None]
+        return cls({d: bp for d, _, bp in rows}, {d: (rw * overall).quantize(Decimal("0.01")) for d, rw, _ in rows},
+                   overall, Decimal(weights.policy.base_point_scale))
+
+
+    @classmethod
+    def of_dip(cls, catalogue: DipCatalogue, regional_mean: Decimal, scale: int = 1000) -> Standards:
+        """DIP: the group score is the case's base, its standard cost is score × regional mean ÷ scale.
+
+        With ``high_multiplier_bands = [[1e12, 2.0]]`` and ``low_multiplier = 0.5`` the formulas
+        above become the DIP deviation rules (DOMAIN.md §4.4): high ``score × (cost/A − 2 + k)``,
+        low ``score × cost/A``.
+        """
+        scale_d = Decimal(scale)
+        return cls({code: g.score for code, g in catalogue.groups.items()},
+                   {code: (g.score * regional_mean / scale_d).quantize(Decimal("0.01"))
+                    for code, g in catalogue.groups.items()}, regional_mean, scale_d)
+
+
+def _points(value: Decimal) -> Decimal:
+    return max(value, Decimal(0)).quantize(POINT, ROUND_HALF_UP)
+
+
+def high_threshold(base_points: Decimal, policy: SettlementPolicy) -> Decimal:
+    for highest, multiplier in policy.high_multiplier_bands:
+        if base_points <= Decimal(repr(float(highest))):
+            return Decimal(repr(float(multiplier)))
+    return Decimal(repr(float(policy.high_multiplier_bands[-1][1])))
+
+
+def score_case(case: SettlementCase, standards: Standards, coefficient: Decimal,
+               policy: SettlementPolicy) -> CasePoints:
+    """Points before special-review admission and readmission (those need the other cases)."""
+    bp = standards.base_points.get(case.drg)
+    mean = standards.standard_cost.get(case.drg)
+    cost_points = _points(case.cost / standards.overall_mean * standards.scale)
+    if case.status != "grouped" or bp is None or not mean:
+        why = f"{case.status} {case.drg}" if case.status != "grouped" else f"{case.drg} has no weight"
+        return CasePoints(case, "review", cost_points, None, f"special review candidate: {why}")
+    ratio = (case.cost / mean).quantize(POINT, ROUND_HALF_UP)
+    high = high_threshold(bp, policy)
+    if ratio > Decimal(repr(policy.special_review_above_ratio)):
+        return CasePoints(case, "review", cost_points, ratio,
+                          f"special review candidate: cost {ratio}× the {case.drg} standard")
+    if ratio > high:
+        return CasePoints(case, "high", _points(bp * coefficient + bp * (ratio - high)), ratio,
+                          f"high multiplier: {ratio}× > {high}×, BP {bp} × k {coefficient} + BP × ({ratio} − {high})")
+    if ratio < Decimal(repr(policy.low_multiplier)):
+        return CasePoints(case, "low", _points(bp * ratio), ratio,
+                          f"low multiplier: {ratio}× < {policy.low_multiplier}×, BP {bp} × {ratio}")
+    if case.discharge_mode in policy.incomplete_discharge_modes and ratio < ONE:
+        return CasePoints(case, "incomplete", _points(bp * coefficient * ratio), ratio,
+                          f"incomplete stay (离院方式 {case.discharge_mode}): BP {bp} × k {coefficient} × {ratio}")
+    return CasePoints(case, "normal", _points(bp * coefficient), ratio, f"normal: BP {bp} × k {coefficient}")
+
+
+def resolve_special_review(scored: list[CasePoints], policy: SettlementPolicy) -> list[CasePoints]:
+    """Admit each hospital's costliest candidates up to the cap share of its discharges."""
+    by_hospital: dict[str, list[int]] = {}
+    discharges: dict[str, int] = {}
+    for i, item in enumerate(scored):
+        discharges[item.case.hospital_id] = discharges.get(item.case.hospital_id, 0) + 1
+        if item.kind == "review":
+            by_hospital.setdefault(item.case.hospital_id, []).append(i)
+    out = list(scored)
+    for hospital, candidates in by_hospital.items():
+        cap = math.floor(discharges[hospital] * policy.special_review_cap_share)
+        candidates.sort(key=lambda i: (-scored[i].case.cost, scored[i].case.case_id))
+        for rank, i in enumerate(candidates):
+            item = scored[i]
+            admitted = rank < cap
+            factor = Decimal(repr(policy.special_review_factor if admitted else policy.unreviewed_factor))
+            kind = "reviewed" if admitted else "unreviewed"
+            detail = (f"{item.detail}; {'admitted' if admitted else 'over the'} special-review cap "
+                      f"({cap} of {discharges[hospital]}): cost-based points × {factor}")
+            out[i] = replace(item, kind=kind, points=_points(item.points * factor), detail=detail)
+    return out
+
+
+def apply_readmissions(scored: list[CasePoints], policy: SettlementPolicy) -> list[CasePoints]:
+    """Halve (× factor) a stay's points when the patient returns in the same ADRG within the window."""
+    stays = sorted((i for i, item in enumerate(scored)
+                    if item.case.patient_id and item.case.discharge_date and item.case.admission_date),
+                   key=lambda i: (scored[i].case.patient_id, scored[i].case.admission_date, i))
+    out = list(scored)
+    factor = Decimal(repr(policy.readmission_factor))
+    for first, then in zip(stays, stays[1:]):
+        a, b = scored[first].case, scored[then].case
+        if a.patient_id != b.patient_id or not a.adrg or a.adrg != b.adrg:
+            continue
+        if a.adrg.startswith(tuple(policy.readmission_exempt_adrg_prefixes)):
+            continue
+        gap = (b.admission_date - a.discharge_date).days
+        if 0 <= gap <= policy.readmission_window_days:
+            item = out[first]
+            out[first] = replace(item, points=_points(item.points * factor),
+                                 detail=f"{item.detail}; readmitted in {a.adrg} after {gap} days "
+                                        f"(case {b.case_id}): × {factor}")
+    return out
+
+
+def score_cases(cases: list[SettlementCase], standards: Standards, policy: SettlementPolicy,
+                coefficients: dict[str, Decimal] | None = None) -> list[CasePoints]:
+    """Every case's points, in input order: scored, special review resolved, readmissions applied."""
+    coefficients = coefficients or {}
+    scored = [score_case(case, standards, coefficients.get(case.hospital_id, ONE), policy) for case in cases]
+    return apply_readmissions(resolve_special_review(scored, policy), policy)

@@ -1,0 +1,158 @@
+"""Point value, monthly prepayment and year-end settlement under a global budget (DOMAIN.md §3.4).
+
+Year end, in order: the pool is the fund budget plus (by policy) patients' own payments; a reserve
+share is held back; each hospital's points are adjusted by its assessment score; the point value is
+what is left ÷ all adjusted points, and each hospital's amount is allocated to the cent so the
+amounts add up exactly; the reserve then shares hospitals' overspend by band (pro rata if it runs
+short) and what remains of it is paid out by points. The year-end totals equal the pool exactly.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from casemix.policy import SettlementPolicy
+from casemix.settlement.money import allocate, cents
+from casemix.settlement.points import CasePoints
+
+ZERO = Decimal(0)
+
+
+@dataclass
+class HospitalStatement:
+    hospital_id: str
+    cases: int = 0
+    points: Decimal = ZERO
+    assessment_score: float | None = None
+    adjusted_points: Decimal = ZERO
+    actual_cost: Decimal = ZERO
+    self_pay: Decimal = ZERO
+    amount: Decimal = ZERO              # adjusted points × point value, allocated to the cent
+    overspend_share: Decimal = ZERO     # from the reserve (超支分担)
+    reserve_return: Decimal = ZERO      # reserve left over, paid out by points
+    prepaid: Decimal = ZERO
+    lines: list[CasePoints] = field(default_factory=list)
+
+    @property
+    def total(self) -> Decimal:
+        return self.amount + self.overspend_share + self.reserve_return
+
+    def fund_due(self, include_patient_payments: bool) -> Decimal:
+        """What the fund owes for the year: the total less what patients paid when they are in the pool."""
+        return self.total - self.self_pay if include_patient_payments else self.total
+
+    def balance(self, include_patient_payments: bool) -> Decimal:
+        """Year-end payment still due (negative: to be recovered) after monthly prepayments."""
+        return self.fund_due(include_patient_payments) - self.prepaid
+
+
+@dataclass
+class Settlement:
+    pool: Decimal
+    reserve: Decimal
+    point_value: Decimal
+    statements: dict[str, HospitalStatement]
+    policy: SettlementPolicy
+
+    @property
+    def total_paid(self) -> Decimal:
+        return sum((s.total for s in self.statements.values()), ZERO)
+
+
+def statements_of(points: list[CasePoints]) -> dict[str, HospitalStatement]:
+    statements: dict[str, HospitalStatement] = {}
+    for line in points:
+        statement = statements.setdefault(line.case.hospital_id, HospitalStatement(line.case.hospital_id))
+        statement.cases += 1
+        statement.points += line.points
+        statement.actual_cost += line.case.cost
+        statement.self_pay += line.case.self_pay
+        statement.lines.append(line)
+    return statements
+
+
+def assessment_factors(scores: dict[str, float], policy: SettlementPolicy) -> dict[str, Decimal]:
+    """Points multiplier per hospital: deductions below the threshold, incentives for the top share."""
+    factors = {}
+    for hospital, score in scores.items():
+        short = max(policy.assessment_threshold - score, 0.0)
+        factors[hospital] = max(Decimal(1) - Decimal(repr(policy.deduction_per_point)) * Decimal(repr(short)), ZERO)
+    ranked = sorted(scores, key=lambda h: (-scores[h], h))
+    for hospital in ranked[:math.floor(len(ranked) * policy.incentive_top_share)]:
+        factors[hospital] *= Decimal(1) + Decimal(repr(policy.incentive_points_share))
+    return factors
+
+
+def overspend_claim(actual: Decimal, amount: Decimal, policy: SettlementPolicy) -> Decimal:
+    """The fund's share of a hospital's overspend, slice by slice of overspend ÷ payment."""
+    over = actual - amount
+    if over <= 0 or amount <= 0:
+        return ZERO
+    claim, lower = ZERO, ZERO
+    for upper, share in policy.deficit_bands:
+        top = min(over, amount * Decimal(repr(float(upper))))
+        if top > lower:
+            claim += (top - lower) * Decimal(repr(float(share)))
+        lower = max(lower, top)
+    return cents(claim)
+
+
+def settle_year(points: list[CasePoints], fund_budget: Decimal, policy: SettlementPolicy,
+                assessment: dict[str, float] | None = None,
+                prepaid: dict[str, Decimal] | None = None) -> Settlement:
+    statements = statements_of(points)
+    hospitals = sorted(statements)
+    patient_payments = sum((s.self_pay for s in statements.values()), ZERO)
+    pool = cents(fund_budget + (patient_payments if policy.include_patient_payments else ZERO))
+    reserve = cents(pool * Decimal(repr(policy.reserve_share)))
+    distributable = pool - reserve
+    factors = assessment_factors(assessment or {}, policy)
+    for hospital in hospitals:
+        statement = statements[hospital]
+        statement.assessment_score = (assessment or {}).get(hospital)
+        statement.adjusted_points = statement.points * factors.get(hospital, Decimal(1))
+        statement.prepaid = (prepaid or {}).get(hospital, ZERO)
+    weights = [statements[h].adjusted_points for h in hospitals]
+    total_points = sum(weights, ZERO)
+    if total_points == 0:
+        raise ValueError("no points to settle")
+    for hospital, amount in zip(hospitals, allocate(distributable, weights)):
+        statements[hospital].amount = amount
+    _share_reserve(statements, hospitals, reserve, weights, policy)
+    return Settlement(pool, reserve, distributable / total_points, statements, policy)
+
+
+def _share_reserve(statements: dict[str, HospitalStatement], hospitals: list[str], reserve: Decimal,
+                   weights: list[Decimal], policy: SettlementPolicy) -> None:
+    claims = [overspend_claim(statements[h].actual_cost, statements[h].amount, policy) for h in hospitals]
+    wanted = sum(claims, ZERO)
+    shares = claims if wanted <= reserve else allocate(reserve, claims)
+    for hospital, share in zip(hospitals, shares):
+        statements[hospital].overspend_share = share
+    left = reserve - sum(shares, ZERO)
+    if left > 0:
+        for hospital, back in zip(hospitals, allocate(left, weights)):
+            statements[hospital].reserve_return = back
+
+
+def monthly_prepayments(points: list[CasePoints], provisional_point_value: Decimal,
+                        policy: SettlementPolicy) -> dict[str, dict[str, Decimal]]:
+    """Fund prepayment per hospital and discharge month: (points × provisional PV − patients' payments)
+    × (1 − holdback), to the cent, never below zero."""
+    points_by: dict[tuple[str, str], Decimal] = defaultdict(lambda: ZERO)
+    self_pay_by: dict[tuple[str, str], Decimal] = defaultdict(lambda: ZERO)
+    for line in points:
+        key = (line.case.hospital_id, line.case.month)
+        points_by[key] += line.points
+        self_pay_by[key] += line.case.self_pay
+    keep = Decimal(1) - Decimal(repr(policy.monthly_holdback_share))
+    out: dict[str, dict[str, Decimal]] = defaultdict(dict)
+    for (hospital, month), month_points in sorted(points_by.items()):
+        gross = month_points * provisional_point_value
+        if policy.include_patient_payments:
+            gross -= self_pay_by[(hospital, month)]
+        out[hospital][month] = cents(max(gross, ZERO) * keep)
+    return dict(out)
