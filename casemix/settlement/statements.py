@@ -20,8 +20,9 @@ def summary_rows(settlement: Settlement) -> list[list[str]]:
     for s in sorted(settlement.statements.values(), key=lambda s: s.hospital_id):
         score = "" if s.assessment_score is None else f"{s.assessment_score:g}"
         adjusted = s.adjusted_points.quantize(Decimal("0.0001"))
-        rows.append([s.hospital_id, str(s.cases), str(s.points), score, str(adjusted), str(s.amount), str(s.overspend_share), str(s.reserve_return), str(s.total), str(s.self_pay),
-                     str(s.fund_due(include)), str(s.prepaid), str(s.balance(include)), str(s.actual_cost)])
+        money = (s.amount, s.overspend_share, s.reserve_return, s.total, s.self_pay, s.fund_due(include), s.prepaid,
+                 s.balance(include), s.actual_cost)
+        rows.append([s.hospital_id, str(s.cases), str(s.points), score, str(adjusted), *map(str, money)])
     return rows
 
 
