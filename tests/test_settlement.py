@@ -198,3 +198,11 @@ def test_synthetic_city_settles_every_case_once_and_reconciles(city, tmp_path):
     assert len(files) == 1 + len(settled.statements)
     comparison = compare_with_actual(settled, {h: s.total for h, s in settled.statements.items()})
     assert all(row["within_tolerance"] for row in comparison)
+
+
+def test_priority_specialty_and_tcm_points():
+    pediatric = replace(stay("10000"), department="儿科病房")
+    policy = replace(POLICY, priority_departments={"儿科": 0.1}, tcm_groups=["XX15"], tcm_bonus=0.05)
+    assert score_case(pediatric, STANDARDS, D(1), policy).points == D("137.5000")      # larger bonus wins
+    assert score_case(stay("10000"), STANDARDS, D(1), policy).points == D("131.2500")  # TCM only
+    assert score_case(pediatric, STANDARDS, D(1), POLICY).points == D("125.0000")      # none by default

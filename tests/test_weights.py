@@ -81,3 +81,14 @@ def test_riv_on_the_real_sample_matches_the_published_worked_example():
     assert weights.riv_trimmed == pytest.approx(0.713, abs=0.02)
     assert 0.97 < weights.kept / weights.cases < 1.0
     assert "RIV trimmed" in weights.summary()
+
+
+def test_cost_coefficient_is_cost_over_what_the_standards_expect():
+    rows = frame([("AA15", "AA1", 100.0)] * 5 + [("BB15", "BB1", 300.0)] * 5)
+    weights = WeightCalibrator(WeightsPolicy(trim="none", min_cases=2)).fit(rows)
+    levels = ["三级"] * 3 + ["二级"] * 2 + ["三级"] * 2 + ["二级"] * 2 + ["一级"]
+    history = rows.with_columns(pl.Series("level", levels))
+    k = weights.cost_coefficients(history.with_columns(pl.col("cost") * pl.when(pl.col("level") == "三级")
+                                                       .then(1.2).otherwise(1.0)), by="level")
+    assert k["三级"] == Decimal("1.2000") and k["二级"] == Decimal("1.0000")
+    assert k["一级"] == Decimal(1)          # one case: fewer than min_cases, keeps 1

@@ -55,6 +55,10 @@ class SettlementPolicy:
     deduction_per_point: float = 0.005
     incentive_top_share: float = 0.1
     incentive_points_share: float = 0.01
+    # extra points share by department keyword (儿科, 精神, 老年 …) and for TCM-advantage groups
+    priority_departments: dict = field(default_factory=dict)
+    tcm_groups: list = field(default_factory=list)
+    tcm_bonus: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

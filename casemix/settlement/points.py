@@ -19,6 +19,8 @@ from dataclasses import dataclass, replace
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
+import polars as pl
+
 from casemix.grouping import GroupResult
 from casemix.grouping.dip import DipResult
 from casemix.policy import SettlementPolicy
@@ -45,12 +47,13 @@ class SettlementCase:
     cost: Decimal
     self_pay: Decimal
     discharge_mode: str
+    department: str = ""
 
     @classmethod
     def of(cls, case: Case, result: GroupResult) -> SettlementCase:
         return cls(case.id, case.hospital_id or "", case.patient_id or "", case.admission_date,
                    case.discharge_date, result.drg, result.adrg, result.status, case.total_cost or Decimal(0),
-                   case.self_pay or Decimal(0), case.discharge_mode or "1")
+                   case.self_pay or Decimal(0), case.discharge_mode or "1", case.department or "")
 
     @classmethod
     def of_dip(cls, case: Case, result: DipResult) -> SettlementCase:
@@ -58,7 +61,8 @@ class SettlementCase:
         status = "grouped" if result.status in ("core", "comprehensive") else result.status
         return cls(case.id, case.hospital_id or "", case.patient_id or "", case.admission_date,
                    case.discharge_date, result.code or "unmatched", result.code, status,
-                   case.total_cost or Decimal(0), case.self_pay or Decimal(0), case.discharge_mode or "1")
+                   case.total_cost or Decimal(0), case.self_pay or Decimal(0), case.discharge_mode or "1",
+                   case.department or "")
 
     @property
     def month(self) -> str:
@@ -85,11 +89,9 @@ class Standards:
 
     @classmethod
     def of(cls, weights: Weights) -> Standards:
-        overall = Decimal(repr(weights.overall_mean))
-        rows = [(d, rw, bp) for d, rw, bp in zip(weights.table["drg"], weights.table["rw"],
-                                                 weights.table["base_points"]) if rw is not None]
-        return cls({d: bp for d, _, bp in rows}, {d: (rw * overall).quantize(Decimal("0.01")) for d, rw, _ in rows},
-                   overall, Decimal(weights.policy.base_point_scale))
+        table = weights.table.filter(pl.col("source") != "none")
+        return cls(dict(zip(table["drg"], table["base_points"])), dict(zip(table["drg"], table["standard_cost"])),
+                   Decimal(repr(weights.overall_mean)), Decimal(weights.policy.base_point_scale))
 
 
     @classmethod
@@ -120,6 +122,23 @@ def high_threshold(base_points: Decimal, policy: SettlementPolicy) -> Decimal:
 def score_case(case: SettlementCase, standards: Standards, coefficient: Decimal,
                policy: SettlementPolicy) -> CasePoints:
     """Points before special-review admission and readmission (those need the other cases)."""
+    scored = _base_points(case, standards, coefficient, policy)
+    bonus, why = _priority_bonus(case, policy)
+    if not bonus or scored.kind == "review":
+        return scored
+    return replace(scored, points=_points(scored.points * (1 + bonus)), detail=f"{scored.detail}; {why} +{bonus:%}")
+
+
+def _priority_bonus(case: SettlementCase, policy: SettlementPolicy) -> tuple[Decimal, str]:
+    found = [(Decimal(repr(float(share))), f"priority specialty {key}")
+             for key, share in policy.priority_departments.items() if key in case.department]
+    if case.drg in policy.tcm_groups and policy.tcm_bonus:
+        found.append((Decimal(repr(policy.tcm_bonus)), "TCM group"))
+    return max(found, default=(Decimal(0), ""))
+
+
+def _base_points(case: SettlementCase, standards: Standards, coefficient: Decimal,
+                 policy: SettlementPolicy) -> CasePoints:
     bp = standards.base_points.get(case.drg)
     mean = standards.standard_cost.get(case.drg)
     cost_points = _points(case.cost / standards.overall_mean * standards.scale)

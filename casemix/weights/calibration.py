@@ -55,7 +55,7 @@ def _bounds(policy: WeightsPolicy) -> tuple[pl.Expr, pl.Expr]:
 class Weights:
     """A fitted weight table and the figures a bureau publishes with it."""
 
-    table: pl.DataFrame            # drg, adrg, cases, kept, mean_cost, sd, cv, rw, base_points, source
+    table: pl.DataFrame            # drg, adrg, cases, kept, mean_cost, sd, cv, rw, base_points, standard_cost, source
     overall_mean: float
     cases: int
     kept: int
@@ -82,6 +82,18 @@ class Weights:
                 return ""
             return f"{value:.4f}" if isinstance(value, float) else str(value)
         return self.table.columns, [[text(v) for v in row] for row in self.table.iter_rows()]
+
+    def cost_coefficients(self, history: pl.DataFrame, by: str) -> dict[str, Decimal]:
+        """Cost coefficient (成本系数) per value of ``by`` (hospital or hospital level): its cases' cost
+        over what the DRG standards expect for them, Σ cost / Σ (RW × overall mean). A group with
+        fewer than ``min_cases`` weighted cases keeps 1."""
+        standards = pl.DataFrame({"drg": self.table["drg"], "standard": [
+            None if rw is None else float(rw) * self.overall_mean for rw in self.table["rw"]]},
+            schema={"drg": pl.String, "standard": pl.Float64})
+        sums = (history.join(standards, on="drg").filter(pl.col("standard").is_not_null())
+                .group_by(by).agg(pl.len().alias("n"), pl.col("cost").sum(), pl.col("standard").sum()))
+        return {row[by]: Decimal(repr(row["cost"] / row["standard"])).quantize(RW_PLACES, ROUND_HALF_UP)
+                if row["n"] >= self.policy.min_cases else Decimal(1) for row in sums.iter_rows(named=True)}
 
     def summary(self) -> str:
         """A calibration summary a bureau could publish (Markdown)."""
@@ -133,11 +145,15 @@ class WeightCalibrator:
                  .sort("drg"))
         rw = [_quantize(v, RW_PLACES) for v in table["rw_float"].to_list()]
         scale = Decimal(self.policy.base_point_scale)
+        overall_d = Decimal(repr(overall))
         table = table.with_columns(
             pl.Series("rw", rw, dtype=pl.Object),
             pl.Series("base_points", [None if r is None else (r * scale).quantize(POINT_PLACES) for r in rw],
                       dtype=pl.Object),
-        ).select("drg", "adrg", "cases", "kept", "mean_cost", "sd", "cv", "rw", "base_points", "source")
+            pl.Series("standard_cost", [None if r is None else (r * overall_d).quantize(POINT_PLACES) for r in rw],
+                      dtype=pl.Object),
+        ).select("drg", "adrg", "cases", "kept", "mean_cost", "sd", "cv", "rw", "base_points", "standard_cost",
+                 "source")
         return Weights(table, overall, cases.height, kept.height, riv(cases), riv(kept), self.policy)
 
     def _standard(self) -> pl.Expr:
@@ -151,11 +167,17 @@ class WeightCalibrator:
                 .when(pl.col("adrg_kept") >= enough).then(pl.lit("adrg")).otherwise(pl.lit("none")))
 
 
-def history_frame(results: Iterable[GroupResult], costs: Iterable[Decimal | None]) -> pl.DataFrame:
-    """The calibration input: grouped cases (not QY, 0000 or rejected) that have a cost."""
-    rows = [(r.drg, r.adrg, float(cost)) for r, cost in zip(results, costs)
+def history_frame(results: Iterable[GroupResult], costs: Iterable[Decimal | None],
+                  **columns: Iterable[str | None]) -> pl.DataFrame:
+    """The calibration input: grouped cases (not QY, 0000 or rejected) that have a cost.
+
+    Extra keyword columns (``hospital_level=[…]``) ride along, aligned with ``results``.
+    """
+    names = list(columns)
+    rows = [(r.drg, r.adrg, float(cost), *extra) for r, cost, *extra in zip(results, costs, *columns.values())
             if r.status == "grouped" and cost is not None]
-    return pl.DataFrame(rows, schema={"drg": pl.String, "adrg": pl.String, "cost": pl.Float64}, orient="row")
+    schema = {"drg": pl.String, "adrg": pl.String, "cost": pl.Float64} | {n: pl.String for n in names}
+    return pl.DataFrame(rows, schema=schema, orient="row")
 
 
 def _quantize(value: float | None, places: Decimal) -> Decimal | None:
