@@ -93,3 +93,19 @@ def test_weights_policy_section_is_checked_like_grouping():
     assert parse_policy(head + "[weights]\ntrim_k = 2\n").weights.trim_k == 2.0
     with pytest.raises(PolicyError, match=r"\[weights\].trim must be one of"):
         parse_policy(head + '[weights]\ntrim = "winsor"\n')
+
+
+def test_cli_city_then_settle_reconciles_to_the_pool(tmp_path):
+    city = tmp_path / "city.parquet"
+    made = runner.invoke(app, ["city", "-o", str(city), "--hospitals", "6", "--cases", "3000", "--data", str(DATA)])
+    assert made.exit_code == 0, made.output
+    out = tmp_path / "statements"
+    settled = runner.invoke(app, ["settle", str(city), "--budget", "20000000", "-o", str(out),
+                                  "--provisional-point-value", "90", "--data", str(DATA)])
+    assert settled.exit_code == 0, settled.output
+    assert "(= pool: True)" in settled.output
+    summary = read_table(out / "summary.csv")
+    assert len(summary.rows) == 6
+    assert sum(int(row[1]) for row in summary.rows) == 3000
+    lines = sum(len(read_table(out / f"hospital-{row[0]}.csv").rows) for row in summary.rows)
+    assert lines == 3000

@@ -7,11 +7,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table as RichTable
 
-from casemix.datadir import ENV_VAR, DataDirError, resolve_data_dir
+from casemix.cli import settle as settle_commands
+from casemix.cli.options import DataOption, PolicyOption, SchemeOption, console
+from casemix.datadir import DataDirError, resolve_data_dir
 from casemix.grouping import Grouper, each_diagnosis_as_principal, group_file, without_each_secondary
 from casemix.policy import PolicyError, load_policy
 from casemix.records import Case, RowReader
@@ -22,14 +23,6 @@ from casemix.weights import WeightCalibrator, history_frame
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="casemix — CHS-DRG grouping for bureaus and hospitals (病组分组、解释与模拟)")
-console = Console(soft_wrap=True)
-
-DataOption = Annotated[Path | None, typer.Option("--data", help=f"reference data directory (else ${ENV_VAR}, "
-                                                    "else ../shared/data)")]
-SchemeOption = Annotated[str, typer.Option("--scheme", help=f"one of {', '.join(SCHEMES)}")]
-PolicyOption = Annotated[Path | None, typer.Option("--policy", help="policy TOML (default: national default)")]
-
-
 def _grouper(scheme: str, data: Path | None, policy: Path | None) -> Grouper:
     try:
         return Grouper.load(scheme, data, policy)
@@ -160,6 +153,10 @@ def demo(
     for variant in each_diagnosis_as_principal(grouper, example) + without_each_secondary(grouper, example):
         console.print(f"  {variant.change:<32} {variant.result.drg:<6} {variant.result.drg_name}"
                       f"{'  ← moves' if variant.moved else ''}", highlight=False, markup=False)
+
+
+app.command()(settle_commands.city)
+app.command()(settle_commands.settle)
 
 
 if __name__ == "__main__":

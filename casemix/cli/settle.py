@@ -1,0 +1,128 @@
+"""``casemix city`` and ``casemix settle``: a synthetic pooling area, and its year settled."""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from casemix.cli.options import DataOption, PolicyOption, SchemeOption, console
+from casemix.codes.procedure_class import ProcedureClassifier
+from casemix.datadir import resolve_data_dir
+from casemix.grouping import Grouper
+from casemix.grouping.dip import DipGrouper
+from casemix.policy import load_policy
+from casemix.records import Case, RowReader
+from casemix.records.io import read_table, write_table
+from casemix.records.synthetic import synthetic_city
+from casemix.schemes.dip import load_catalogue
+from casemix.settlement import (
+    SettlementCase,
+    Standards,
+    monthly_prepayments,
+    score_cases,
+    settle_year,
+    write_statements,
+)
+from casemix.weights import WeightCalibrator, history_frame
+
+CITY_COLUMNS = ["id", "hospital_id", "hospital_level", "patient_id", "sex", "age", "age_days", "birth_weight_g",
+                "department", "admission_date", "discharge_date", "los_days", "discharge_mode", "principal_dx",
+                "secondary_dx", "procedures", "total_cost", "self_pay"]
+
+
+def city_rows(cases: list[Case]) -> list[list[str]]:
+    def text(value: object) -> str:
+        if value is None:
+            return ""
+        return ",".join(value) if isinstance(value, tuple) else str(value)
+    return [[text(getattr(case, column)) for column in CITY_COLUMNS] for case in cases]
+
+
+def read_cases(path: Path) -> tuple[list[Case], int]:
+    """Valid cases of a file, and how many rows were rejected (settlement needs valid records)."""
+    table = read_table(path)
+    reader = RowReader(table.headers)
+    parsed = [reader.read(row, number) for number, row in enumerate(table.rows, 1)]
+    cases = [c for c in parsed if isinstance(c, Case)]
+    return cases, len(parsed) - len(cases)
+
+
+def money(text: str) -> Decimal:
+    try:
+        return Decimal(text).quantize(Decimal("0.01"))
+    except InvalidOperation:
+        raise typer.BadParameter(f"{text!r} is not an amount in 元") from None
+
+
+def city(
+    output: Annotated[Path, typer.Option("--output", "-o", help="cases file: .csv, .xlsx or .parquet")],
+    hospitals: Annotated[int, typer.Option(help="hospitals in three tiers")] = 100,
+    cases: Annotated[int, typer.Option(help="inpatient stays in the year")] = 100_000,
+    year: Annotated[int, typer.Option()] = 2025,
+    seed: Annotated[int, typer.Option()] = 2025,
+    data: DataOption = None,
+) -> None:
+    """Make a synthetic pooling area from the real sample cases (模拟统筹区)."""
+    sample, _ = read_cases(resolve_data_dir(data) / "samples" / "cases_13239_with_cost.csv")
+    made = synthetic_city(sample, hospitals=hospitals, cases=cases, year=year, seed=seed)
+    write_table(output, CITY_COLUMNS, city_rows(made))
+    console.print(f"{len(made):,} stays in {len({c.hospital_id for c in made})} hospitals → {output}")
+
+def settle(
+    input: Annotated[Path, typer.Argument(help="the year's cases, with hospital_id, costs and dates")],
+    budget: Annotated[str, typer.Option(help="the year's fund budget in 元 (统筹基金预算)")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="folder for the statements")],
+    history: Annotated[Path | None, typer.Option(help="cases to learn weights from (default: INPUT)")] = None,
+    provisional_point_value: Annotated[str | None, typer.Option(help="元 per point for monthly prepayment")] = None,
+    dip_catalogue: Annotated[Path | None, typer.Option(help="settle on this DIP catalogue's scores")] = None,
+    excel: Annotated[bool, typer.Option("--excel", help="write .xlsx statements instead of .csv")] = False,
+    scheme: SchemeOption = "chs-drg-2.0",
+    data: DataOption = None,
+    policy: PolicyOption = None,
+) -> None:
+    """Settle a year under a global budget: points, prepayment, point value, statements (年终清算)."""
+    started = time.perf_counter()
+    rules = load_policy(policy)
+    grouper = Grouper.load(scheme, data, rules.grouping)
+    cases, rejected = read_cases(input)
+    results = [grouper.group(case, explain=False) for case in cases]
+    if dip_catalogue:
+        catalogue = load_catalogue(dip_catalogue)
+        classifier = ProcedureClassifier(grouper.scheme.or_procedures, grouper.codebook.names["procedure"])
+        dip = DipGrouper(catalogue, grouper.codebook, classifier)
+        settlement_cases = [SettlementCase.of_dip(case, dip.group(case)) for case in cases]
+        regional = sum((c.total_cost for c in cases if c.total_cost), Decimal(0)) / len(cases)
+        standards, coefficients = Standards.of_dip(catalogue, regional), {}
+    else:
+        past, past_results = (cases, results) if history is None else _grouped(history, grouper)
+        weights = WeightCalibrator(rules.weights).fit(history_frame(
+            past_results, [c.total_cost for c in past], hospital_level=[c.hospital_level for c in past]))
+        standards = Standards.of(weights)
+        levels = weights.cost_coefficients(history_frame(
+            past_results, [c.total_cost for c in past], hospital_level=[c.hospital_level for c in past]),
+            by="hospital_level")
+        coefficients = {c.hospital_id: levels.get(c.hospital_level, Decimal(1)) for c in cases if c.hospital_id}
+        settlement_cases = [SettlementCase.of(case, result) for case, result in zip(cases, results)]
+    points = score_cases(settlement_cases, standards, rules.settlement, coefficients)
+    prepaid = {}
+    if provisional_point_value:
+        months = monthly_prepayments(points, money(provisional_point_value), rules.settlement)
+        prepaid = {hospital: sum(m.values(), Decimal(0)) for hospital, m in months.items()}
+    settled = settle_year(points, money(budget), rules.settlement, prepaid=prepaid)
+    files = write_statements(settled, output, ".xlsx" if excel else ".csv")
+    console.print(f"{len(cases):,} cases settled ({rejected} rejected rows left out) in "
+                  f"{len(settled.statements)} hospitals, {time.perf_counter() - started:.1f} s")
+    console.print(f"pool {settled.pool} 元 = budget + patients' payments" if rules.settlement.include_patient_payments
+                  else f"pool {settled.pool} 元 (fund budget)")
+    console.print(f"reserve {settled.reserve} 元; point value {settled.point_value:.4f} 元/点; "
+                  f"paid out {settled.total_paid} 元 (= pool: {settled.total_paid == settled.pool})")
+    console.print(f"statements → {files[0].parent} ({len(files)} files)")
+
+
+def _grouped(path: Path, grouper: Grouper) -> tuple[list[Case], list]:
+    cases, _ = read_cases(path)
+    return cases, [grouper.group(case, explain=False) for case in cases]
