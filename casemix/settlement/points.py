@@ -112,54 +112,81 @@ def _points(value: Decimal) -> Decimal:
     return max(value, Decimal(0)).quantize(POINT, ROUND_HALF_UP)
 
 
-def high_threshold(base_points: Decimal, policy: SettlementPolicy) -> Decimal:
-    for highest, multiplier in policy.high_multiplier_bands:
-        if base_points <= Decimal(repr(float(highest))):
-            return Decimal(repr(float(multiplier)))
-    return Decimal(repr(float(policy.high_multiplier_bands[-1][1])))
+def _decimal(value: float) -> Decimal:
+    return Decimal(repr(float(value)))
+
+
+@dataclass(frozen=True)
+class _Rules:
+    """The policy's thresholds as Decimals, converted once per run rather than once per case."""
+
+    bands: tuple[tuple[Decimal, Decimal], ...]
+    review_above: Decimal
+    low: Decimal
+    incomplete_modes: frozenset[str]
+    departments: tuple[tuple[str, Decimal], ...]
+    tcm_groups: frozenset[str]
+    tcm_bonus: Decimal
+
+    @classmethod
+    def of(cls, policy: SettlementPolicy) -> _Rules:
+        return cls(tuple((_decimal(top), _decimal(m)) for top, m in policy.high_multiplier_bands),
+                   _decimal(policy.special_review_above_ratio), _decimal(policy.low_multiplier),
+                   frozenset(policy.incomplete_discharge_modes),
+                   tuple((k, _decimal(v)) for k, v in policy.priority_departments.items()),
+                   frozenset(policy.tcm_groups), _decimal(policy.tcm_bonus))
+
+    def high_threshold(self, base_points: Decimal) -> Decimal:
+        return next((m for top, m in self.bands if base_points <= top), self.bands[-1][1])
+
+    def bonus(self, case: SettlementCase) -> tuple[Decimal, str]:
+        found = [(share, f"priority specialty {key}") for key, share in self.departments if key in case.department]
+        if self.tcm_bonus and case.drg in self.tcm_groups:
+            found.append((self.tcm_bonus, "TCM group"))
+        return max(found, default=(Decimal(0), ""))
 
 
 def score_case(case: SettlementCase, standards: Standards, coefficient: Decimal,
                policy: SettlementPolicy) -> CasePoints:
     """Points before special-review admission and readmission (those need the other cases)."""
-    scored = _base_points(case, standards, coefficient, policy)
-    bonus, why = _priority_bonus(case, policy)
-    if not bonus or scored.kind == "review":
+    return _score(case, standards, coefficient, _Rules.of(policy))
+
+
+def _score(case: SettlementCase, standards: Standards, coefficient: Decimal, rules: _Rules) -> CasePoints:
+    scored = _base_points(case, standards, coefficient, rules)
+    if scored.kind == "review" or not (rules.departments or rules.tcm_bonus):
+        return scored
+    bonus, why = rules.bonus(case)
+    if not bonus:
         return scored
     return replace(scored, points=_points(scored.points * (1 + bonus)), detail=f"{scored.detail}; {why} +{bonus:%}")
 
 
-def _priority_bonus(case: SettlementCase, policy: SettlementPolicy) -> tuple[Decimal, str]:
-    found = [(Decimal(repr(float(share))), f"priority specialty {key}")
-             for key, share in policy.priority_departments.items() if key in case.department]
-    if case.drg in policy.tcm_groups and policy.tcm_bonus:
-        found.append((Decimal(repr(policy.tcm_bonus)), "TCM group"))
-    return max(found, default=(Decimal(0), ""))
-
-
-def _base_points(case: SettlementCase, standards: Standards, coefficient: Decimal,
-                 policy: SettlementPolicy) -> CasePoints:
+def _base_points(case: SettlementCase, standards: Standards, coefficient: Decimal, rules: _Rules) -> CasePoints:
     bp = standards.base_points.get(case.drg)
     mean = standards.standard_cost.get(case.drg)
-    cost_points = _points(case.cost / standards.overall_mean * standards.scale)
     if case.status != "grouped" or bp is None or not mean:
         why = f"{case.status} {case.drg}" if case.status != "grouped" else f"{case.drg} has no weight"
-        return CasePoints(case, "review", cost_points, None, f"special review candidate: {why}")
+        return CasePoints(case, "review", _cost_points(case, standards), None, f"special review candidate: {why}")
     ratio = (case.cost / mean).quantize(POINT, ROUND_HALF_UP)
-    high = high_threshold(bp, policy)
-    if ratio > Decimal(repr(policy.special_review_above_ratio)):
-        return CasePoints(case, "review", cost_points, ratio,
+    if ratio > rules.review_above:
+        return CasePoints(case, "review", _cost_points(case, standards), ratio,
                           f"special review candidate: cost {ratio}× the {case.drg} standard")
+    high = rules.high_threshold(bp)
     if ratio > high:
         return CasePoints(case, "high", _points(bp * coefficient + bp * (ratio - high)), ratio,
                           f"high multiplier: {ratio}× > {high}×, BP {bp} × k {coefficient} + BP × ({ratio} − {high})")
-    if ratio < Decimal(repr(policy.low_multiplier)):
+    if ratio < rules.low:
         return CasePoints(case, "low", _points(bp * ratio), ratio,
-                          f"low multiplier: {ratio}× < {policy.low_multiplier}×, BP {bp} × {ratio}")
-    if case.discharge_mode in policy.incomplete_discharge_modes and ratio < ONE:
+                          f"low multiplier: {ratio}× < {rules.low}×, BP {bp} × {ratio}")
+    if ratio < ONE and case.discharge_mode in rules.incomplete_modes:
         return CasePoints(case, "incomplete", _points(bp * coefficient * ratio), ratio,
                           f"incomplete stay (离院方式 {case.discharge_mode}): BP {bp} × k {coefficient} × {ratio}")
     return CasePoints(case, "normal", _points(bp * coefficient), ratio, f"normal: BP {bp} × k {coefficient}")
+
+
+def _cost_points(case: SettlementCase, standards: Standards) -> Decimal:
+    return _points(case.cost / standards.overall_mean * standards.scale)
 
 
 def resolve_special_review(scored: list[CasePoints], policy: SettlementPolicy) -> list[CasePoints]:
@@ -211,5 +238,6 @@ def score_cases(cases: list[SettlementCase], standards: Standards, policy: Settl
                 coefficients: dict[str, Decimal] | None = None) -> list[CasePoints]:
     """Every case's points, in input order: scored, special review resolved, readmissions applied."""
     coefficients = coefficients or {}
-    scored = [score_case(case, standards, coefficients.get(case.hospital_id, ONE), policy) for case in cases]
+    rules = _Rules.of(policy)
+    scored = [_score(case, standards, coefficients.get(case.hospital_id, ONE), rules) for case in cases]
     return apply_readmissions(resolve_special_review(scored, policy), policy)
