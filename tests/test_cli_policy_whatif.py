@@ -109,3 +109,12 @@ def test_cli_city_then_settle_reconciles_to_the_pool(tmp_path):
     assert sum(int(row[1]) for row in summary.rows) == 3000
     lines = sum(len(read_table(out / f"hospital-{row[0]}.csv").rows) for row in summary.rows)
     assert lines == 3000
+
+
+def test_packaged_policies_load_by_name_and_unknown_names_are_listed():
+    from casemix.policy import packaged_policies
+
+    assert {"default", "zhejiang-drg-points-2019", "pingdingshan-dip-2025"} <= set(packaged_policies())
+    assert load_policy("zhejiang-drg-points-2019").settlement.monthly_holdback_share == 0.15
+    with pytest.raises(PolicyError, match="packaged policies"):
+        load_policy("atlantis-2030")

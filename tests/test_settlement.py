@@ -106,7 +106,7 @@ def test_dip_standards_reproduce_the_deviation_example():
     """DOMAIN.md §4.5: G45.9:88.4101, score 1,332.08; a ¥20,000 case has factor 1.63, score ≈ 2,166."""
     catalogue = load_catalogue(DATA / "dip-pingdingshan-2025" / "目录.csv")
     standards = Standards.of_dip(catalogue, D("5718.153489"))
-    dip = load_policy("policies/pingdingshan-dip-2025.toml").settlement
+    dip = load_policy("pingdingshan-dip-2025").settlement
     points = score_case(stay("20000", drg="G45.9:88.4101", adrg="G45.9:88.4101"), standards, D(1), dip)
     assert points.kind == "high"
     assert points.points == pytest.approx(D("2166"), abs=D("1"))
@@ -181,7 +181,7 @@ def city(g20):
 
 def test_synthetic_city_settles_every_case_once_and_reconciles(city, tmp_path):
     cases, results = city
-    policy = load_policy("policies/zhejiang-drg-points-2019.toml")
+    policy = load_policy("zhejiang-drg-points-2019")
     weights = WeightCalibrator(policy.weights).fit(history_frame(results, [c.total_cost for c in cases]))
     settlement_cases = [SettlementCase.of(c, r) for c, r in zip(cases, results)]
     points = score_cases(settlement_cases, Standards.of(weights), policy.settlement)
@@ -206,3 +206,27 @@ def test_priority_specialty_and_tcm_points():
     assert score_case(pediatric, STANDARDS, D(1), policy).points == D("137.5000")      # larger bonus wins
     assert score_case(stay("10000"), STANDARDS, D(1), policy).points == D("131.2500")  # TCM only
     assert score_case(pediatric, STANDARDS, D(1), POLICY).points == D("125.0000")      # none by default
+
+
+def test_reserve_cap_and_incentive_parameters_do_what_they_say():
+    points = _scored_hospitals()
+    base = settle_year(points, D("150000.00"), POLICY)
+    no_reserve = settle_year(points, D("150000.00"), replace(POLICY, reserve_share=0.0))
+    assert no_reserve.reserve == 0 and no_reserve.point_value > base.point_value
+    generous = settle_year(points, D("150000.00"), replace(POLICY, deficit_bands=[[1.0, 1.0]]))
+    assert generous.statements["HB"].overspend_share > base.statements["HB"].overspend_share
+    assert generous.total_paid == generous.pool
+    ranked = settle_year(points, D("150000.00"), replace(POLICY, incentive_top_share=0.5),
+                         assessment={"HA": 99.0, "HB": 90.0})
+    assert ranked.statements["HA"].adjusted_points == ranked.statements["HA"].points * D("1.01")
+    assert ranked.statements["HB"].adjusted_points == ranked.statements["HB"].points
+
+
+def test_special_review_cap_share_and_unreviewed_factor_follow_policy():
+    cases = [stay("10000", case_id=f"n{i}") for i in range(18)] + [
+        stay("9000", drg="EQY", status="qy", case_id="q1"), stay("8000", drg="EQY", status="qy", case_id="q2")]
+    none_admitted = score_cases(cases, STANDARDS, replace(POLICY, special_review_cap_share=0.0, unreviewed_factor=0.5))
+    assert [p.kind for p in none_admitted[-2:]] == ["unreviewed", "unreviewed"]
+    assert none_admitted[-1].points == D("50.0000")      # 8000 / 8000 × 100 × 0.5
+    all_admitted = score_cases(cases, STANDARDS, replace(POLICY, special_review_cap_share=0.1))
+    assert [p.kind for p in all_admitted[-2:]] == ["reviewed", "reviewed"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
@@ -127,7 +128,7 @@ def demo(
     output: Annotated[Path, typer.Option("--output", "-o", help="folder for the demo's result files")] = Path(
         "casemix-demo"),
 ) -> None:
-    """Group the sample hospital's 13,239 real cases under CHS-DRG 2.0 and 1.1 and show what came out."""
+    """Group the 13,239 real sample cases under CHS-DRG 2.0 and 1.1, explain a case, settle a synthetic city."""
     try:
         root = resolve_data_dir(data)
     except DataDirError as error:
@@ -153,6 +154,13 @@ def demo(
     for variant in each_diagnosis_as_principal(grouper, example) + without_each_secondary(grouper, example):
         console.print(f"  {variant.change:<32} {variant.result.drg:<6} {variant.result.drg_name}"
                       f"{'  ← moves' if variant.moved else ''}", highlight=False, markup=False)
+    console.rule("a synthetic city of 20 hospitals, one year settled under a Zhejiang-style policy")
+    city_file = output / "city.csv"
+    settle_commands.city(output=city_file, hospitals=20, cases=20_000, year=2025, seed=2025, data=root)
+    cases, _ = settle_commands.read_cases(city_file)
+    budget = (sum(c.total_cost for c in cases if c.total_cost) * Decimal("0.6")).quantize(Decimal("0.01"))
+    settle_commands.settle(input=city_file, budget=str(budget), output=output / "statements",
+                           provisional_point_value="100", data=root, policy=Path("zhejiang-drg-points-2019"))
 
 
 app.command()(settle_commands.city)

@@ -22,6 +22,7 @@ from casemix.schemes.dip import load_catalogue
 from casemix.settlement import (
     SettlementCase,
     Standards,
+    compare_with_actual,
     monthly_prepayments,
     score_cases,
     settle_year,
@@ -80,6 +81,8 @@ def settle(
     provisional_point_value: Annotated[str | None, typer.Option(help="元 per point for monthly prepayment")] = None,
     dip_catalogue: Annotated[Path | None, typer.Option(help="settle on this DIP catalogue's scores")] = None,
     excel: Annotated[bool, typer.Option("--excel", help="write .xlsx statements instead of .csv")] = False,
+    actual: Annotated[Path | None, typer.Option(help="simulation: hospital_id, actual payment per hospital; "
+                                                     "writes comparison and counts gaps under 5 %")] = None,
     scheme: SchemeOption = "chs-drg-2.0",
     data: DataOption = None,
     policy: PolicyOption = None,
@@ -121,6 +124,21 @@ def settle(
     console.print(f"reserve {settled.reserve} 元; point value {settled.point_value:.4f} 元/点; "
                   f"paid out {settled.total_paid} 元 (= pool: {settled.total_paid == settled.pool})")
     console.print(f"statements → {files[0].parent} ({len(files)} files)")
+    if actual:
+        _compare(settled, actual, output, ".xlsx" if excel else ".csv")
+
+
+def _compare(settled, actual: Path, output: Path, suffix: str) -> None:
+    table = read_table(actual)
+    paid = {str(row[0]): money(str(row[1])) for row in table.rows}
+    rows = compare_with_actual(settled, paid)
+    write_table(output / f"comparison{suffix}", ["hospital_id", "simulated", "actual", "difference", "within_5%"],
+                [[r["hospital_id"], str(r["simulated"]), str(r["actual"] or ""),
+                  "" if r["difference"] is None else f"{r['difference']:.4f}", str(r["within_tolerance"])]
+                 for r in rows])
+    within = sum(1 for r in rows if r["within_tolerance"])
+    console.print(f"simulated vs actual payment: {within} of {len(rows)} hospitals within 5 % → "
+                  f"{output / ('comparison' + suffix)}")
 
 
 def _grouped(path: Path, grouper: Grouper) -> tuple[list[Case], list]:

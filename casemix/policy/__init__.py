@@ -8,8 +8,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-DEFAULT_POLICY = "default.toml"
-
 
 class PolicyError(ValueError):
     """A policy file is missing a key or holds a value of the wrong kind."""
@@ -115,9 +113,19 @@ def parse_policy(text: str, origin: str = "<policy>") -> Policy:
     )
 
 
+def packaged_policies() -> list[str]:
+    """Names of the policies shipped with casemix (``default`` and the city-style examples)."""
+    return sorted(p.name.removesuffix(".toml") for p in resources.files(__package__).iterdir()
+                  if p.name.endswith(".toml"))
+
+
 def load_policy(path: str | Path | None = None) -> Policy:
-    """Read a policy file; without a path, the packaged national default."""
+    """Read a policy file, or a packaged policy by name; without either, the national default."""
     if path is None:
-        text = resources.files(__package__).joinpath(DEFAULT_POLICY).read_text(encoding="utf-8")
-        return parse_policy(text, DEFAULT_POLICY)
+        path = "default"
+    if not Path(path).is_file() and str(path) in packaged_policies():
+        name = f"{path}.toml"
+        return parse_policy(resources.files(__package__).joinpath(name).read_text(encoding="utf-8"), name)
+    if not Path(path).is_file():
+        raise PolicyError(f"no policy file {path}; packaged policies: {', '.join(packaged_policies())}")
     return parse_policy(Path(path).read_text(encoding="utf-8"), str(path))
