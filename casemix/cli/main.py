@@ -16,9 +16,9 @@ from casemix.cli.options import DataOption, PolicyOption, SchemeOption, console
 from casemix.datadir import DataDirError, resolve_data_dir
 from casemix.grouping import Grouper, each_diagnosis_as_principal, group_file, without_each_secondary
 from casemix.policy import PolicyError, load_policy
-from casemix.records import Case, RowReader
+from casemix.records import Case
 from casemix.records.case import to_case
-from casemix.records.io import TableError, read_table, write_table
+from casemix.records.io import TableError, write_table
 from casemix.schemes import SCHEMES
 from casemix.weights import WeightCalibrator, history_frame
 
@@ -107,18 +107,17 @@ def calibrate(
     """Learn relative weights and base points from history (权重测算): group, trim, weigh, report RIV and CV."""
     grouper = _grouper(scheme, data, policy)
     try:
-        table = read_table(input)
-        reader = RowReader(table.headers)
+        cases, rejected = settle_commands.read_cases(input)
     except (TableError, ValueError) as error:
         console.print(f"[red]error:[/red] {error}")
         raise typer.Exit(2) from None
-    cases = [reader.read(row, number) for number, row in enumerate(table.rows, 1)]
     results = [grouper.group(case, explain=False) for case in cases]
-    history = history_frame(results, [getattr(case, "total_cost", None) for case in cases])
+    history = history_frame(results, [case.total_cost for case in cases])
     weights = WeightCalibrator(load_policy(policy).weights).fit(history)
     headers, rows = weights.rows()
     write_table(output, headers, rows)
-    console.print(f"{len(cases)} rows in; {weights.cases} grouped cases with cost calibrated → {output}")
+    console.print(f"{len(cases) + rejected} rows in ({rejected} rejected); "
+                  f"{weights.cases} grouped cases with cost calibrated → {output}")
     console.print(weights.summary(), highlight=False, markup=False)
 
 

@@ -102,12 +102,11 @@ def settle(
         standards, coefficients = Standards.of_dip(catalogue, regional), {}
     else:
         past, past_results = (cases, results) if history is None else _grouped(history, grouper)
-        weights = WeightCalibrator(rules.weights).fit(history_frame(
-            past_results, [c.total_cost for c in past], hospital_level=[c.hospital_level for c in past]))
+        frame = history_frame(past_results, [c.total_cost for c in past],
+                              hospital_level=[c.hospital_level for c in past])
+        weights = WeightCalibrator(rules.weights).fit(frame)
         standards = Standards.of(weights)
-        levels = weights.cost_coefficients(history_frame(
-            past_results, [c.total_cost for c in past], hospital_level=[c.hospital_level for c in past]),
-            by="hospital_level")
+        levels = weights.cost_coefficients(frame, by="hospital_level")
         coefficients = {c.hospital_id: levels.get(c.hospital_level, Decimal(1)) for c in cases if c.hospital_id}
         settlement_cases = [SettlementCase.of(case, result) for case, result in zip(cases, results)]
     points = score_cases(settlement_cases, standards, rules.settlement, coefficients)
