@@ -118,3 +118,17 @@ def test_packaged_policies_load_by_name_and_unknown_names_are_listed():
     assert load_policy("zhejiang-drg-points-2019").settlement.monthly_holdback_share == 0.15
     with pytest.raises(PolicyError, match="packaged policies"):
         load_policy("atlantis-2030")
+
+
+def test_cli_settles_a_city_on_dip_scores(tmp_path):
+    city = tmp_path / "city.csv"
+    assert runner.invoke(app, ["city", "-o", str(city), "--hospitals", "4", "--cases", "2000",
+                               "--data", str(DATA)]).exit_code == 0
+    out = tmp_path / "dip"
+    settled = runner.invoke(app, ["settle", str(city), "--budget", "9000000", "-o", str(out), "--policy",
+                                  "pingdingshan-dip-2025", "--dip-catalogue",
+                                  str(DATA / "dip-pingdingshan-2025" / "目录.csv"), "--data", str(DATA)])
+    assert settled.exit_code == 0, settled.output
+    assert "pool 9000000.00 元 (fund budget)" in settled.output and "(= pool: True)" in settled.output
+    lines = read_table(out / "hospital-H001.csv").rows
+    assert lines and all(":" in row[1] or row[1][:1].isalpha() for row in lines)

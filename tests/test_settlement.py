@@ -230,3 +230,35 @@ def test_special_review_cap_share_and_unreviewed_factor_follow_policy():
     assert none_admitted[-1].points == D("50.0000")      # 8000 / 8000 × 100 × 0.5
     all_admitted = score_cases(cases, STANDARDS, replace(POLICY, special_review_cap_share=0.1))
     assert [p.kind for p in all_admitted[-2:]] == ["reviewed", "reviewed"]
+
+
+def test_fund_payments_add_up_to_the_budget_when_patients_payments_are_in_the_pool():
+    settled = settle_year(_scored_hospitals(), D("150000.00"), POLICY)
+    assert sum(s.fund_due(True) for s in settled.statements.values()) == D("150000.00")
+
+
+@pytest.mark.parametrize("change, case_args, expected", [
+    ({"readmission_factor": 0.3}, None, D("37.5000")),                           # 125 × 0.3
+    ({"incomplete_discharge_modes": ["5"]}, ("8000", "4"), D("131.2500")),       # mode 4 no longer incomplete
+    ({"special_review_factor": 0.9}, ("60000", "1"), D("675.0000")),             # 750 × 0.9, admitted
+])
+def test_more_parameters_change_points_as_their_rules_say(change, case_args, expected):
+    policy = replace(POLICY, **change)
+    if case_args is None:
+        first = stay("10000", case_id="a", patient="P1", admitted=date(2025, 3, 1), discharged=date(2025, 3, 8))
+        second = replace(first, case_id="b", admission_date=date(2025, 3, 10), discharge_date=date(2025, 3, 12))
+        assert score_cases([first, second], STANDARDS, policy)[0].points == expected
+    else:
+        cases = [stay(case_args[0], mode=case_args[1])] + [stay("10000", case_id=f"n{i}") for i in range(30)]
+        assert score_cases(cases, STANDARDS, policy, {"H1": D("1.05")})[0].points == expected
+
+
+def test_holdback_and_assessment_parameters():
+    case = stay("10000", self_pay="0", discharged=date(2025, 2, 3), admitted=date(2025, 1, 28))
+    points = score_cases([case], STANDARDS, POLICY)
+    assert monthly_prepayments(points, D("80"), replace(POLICY, monthly_holdback_share=0.03))["H1"]["2025-02"] == (
+        D("125") * 80 * D("0.97")).quantize(D("0.01"))
+    scored = _scored_hospitals()
+    strict = settle_year(scored, D("150000.00"), replace(POLICY, assessment_threshold=90.0, deduction_per_point=0.01),
+                         assessment={"HA": 80.0})
+    assert strict.statements["HA"].adjusted_points == strict.statements["HA"].points * D("0.9")
