@@ -132,3 +132,15 @@ def test_cli_settles_a_city_on_dip_scores(tmp_path):
     assert "pool 9000000.00 元 (fund budget)" in settled.output and "(= pool: True)" in settled.output
     lines = read_table(out / "hospital-H001.csv").rows
     assert lines and all(":" in row[1] or row[1][:1].isalpha() for row in lines)
+
+
+def test_cli_qc_writes_findings_and_a_summary(tmp_path):
+    out = tmp_path / "findings.csv"
+    result = runner.invoke(app, ["qc", str(DATA / "samples" / "cases_30.csv"), "-o", str(out), "--data", str(DATA)])
+    assert result.exit_code == 0, result.output
+    assert "30 rows: 30 checked" in result.output
+    findings = read_table(out)
+    assert findings.headers[:4] == ["case_id", "hospital_id", "department", "rule"]
+    assert {row[3] for row in findings.rows} >= {"C08", "K21"}       # no cost column; duplicated procedures
+    summary = read_table(tmp_path / "findings-summary.csv")
+    assert {row[0] for row in summary.rows} == {"rule", "hospital", "department"}

@@ -16,9 +16,10 @@ from casemix.cli.options import DataOption, PolicyOption, SchemeOption, console
 from casemix.datadir import DataDirError, resolve_data_dir
 from casemix.grouping import Grouper, each_diagnosis_as_principal, group_file, without_each_secondary
 from casemix.policy import PolicyError, load_policy
-from casemix.records import Case
+from casemix.qc import FINDING_COLUMNS, QcEngine, finding_rows, summarise
+from casemix.records import Case, RowReader
 from casemix.records.case import to_case
-from casemix.records.io import TableError, write_table
+from casemix.records.io import TableError, read_table, write_table
 from casemix.schemes import SCHEMES
 from casemix.weights import WeightCalibrator, history_frame
 
@@ -119,6 +120,48 @@ def calibrate(
     console.print(f"{len(cases) + rejected} rows in ({rejected} rejected); "
                   f"{weights.cases} grouped cases with cost calibrated → {output}")
     console.print(weights.summary(), highlight=False, markup=False)
+
+
+@app.command()
+def qc(
+    input: Annotated[Path, typer.Argument(help="settlement-list cases: .csv, .xlsx or .parquet")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="findings: .csv, .xlsx or .parquet")],
+    scheme: SchemeOption = "chs-drg-2.0",
+    data: DataOption = None,
+    policy: PolicyOption = None,
+    rules: Annotated[Path | None, typer.Option(help="rule catalogue TOML (default: the packaged one)")] = None,
+) -> None:
+    """Quality-check settlement lists (结算清单质控): one row per finding with its grouping impact, and a summary."""
+    grouper = _grouper(scheme, data, policy)
+    engine = QcEngine.load(grouper, rules)
+    try:
+        table = read_table(input)
+        reader = RowReader(table.headers)
+    except (TableError, ValueError) as error:
+        console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(2) from None
+    checked, rows, rejected = [], [], 0
+    for number, values in enumerate(table.rows, 1):
+        case = reader.read(values, number)
+        if not isinstance(case, Case):
+            rejected += 1
+            rows.append([case.record_id, "", "", "R00", "validity 规范性", "E", case.field, "", "记录无法读取",
+                         "record cannot be read", case.reason, ""])
+            continue
+        findings = engine.check(case)
+        checked.append((case, findings))
+        rows.extend(finding_rows(case, findings))
+    write_table(output, FINDING_COLUMNS, rows)
+    summary = summarise(checked)
+    summary_path = output.with_name(f"{output.stem}-summary{output.suffix}")
+    counts = [[by, key, str(n)] for by in ("rule", "hospital", "department") for key, n in summary[by].most_common()]
+    write_table(summary_path, ["by", "key", "findings"], counts)
+    cases = summary["cases"]
+    console.print(f"{len(table.rows)} rows: {cases['checked']} checked, {rejected} unreadable; "
+                  f"{cases['with findings']} with findings, {cases['blocked (E)']} blocked by an E rule")
+    console.print(f"{len(rows)} findings → {output}; counts by rule, hospital, department → {summary_path}")
+    for key, n in summary["rule"].most_common(10):
+        console.print(f"  {n:>7}  {key}", highlight=False, markup=False)
 
 
 @app.command()
