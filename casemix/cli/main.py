@@ -11,6 +11,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table as RichTable
 
+from casemix.cli import audit as audit_commands
 from casemix.cli import settle as settle_commands
 from casemix.cli.options import DataOption, PolicyOption, SchemeOption, console
 from casemix.datadir import DataDirError, resolve_data_dir
@@ -207,6 +208,8 @@ def demo(
 
 app.command()(settle_commands.city)
 app.command()(settle_commands.settle)
+app.command()(audit_commands.audit)
+app.command("audit-precision")(audit_commands.audit_precision)
 
 
 if __name__ == "__main__":

@@ -60,6 +60,22 @@ class SettlementPolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class AuditPolicy:
+    split_window_days: int = 15
+    split_exempt_adrg_prefixes: list = field(default_factory=lambda: ["RK", "RL", "RN", "RE", "RB", "RC", "RG"])
+    low_standard_max_los: int = 2
+    low_standard_max_ratio: float = 0.4
+    unsupported_severity_max_ratio: float = 1.0
+    unsupported_severity_max_pairs: int = 1
+    padded_min_procedures: int = 6
+    peer_z: float = 2.0
+    bunching_threshold: float = 2.0
+    bunching_band: float = 0.2
+    bunching_factor: float = 2.0
+    bunching_min_cases: int = 10
+
+
+@dataclass(frozen=True, slots=True)
 class Policy:
     name: str
     version: str
@@ -68,6 +84,7 @@ class Policy:
     grouping: GroupingPolicy
     weights: WeightsPolicy = WeightsPolicy()
     settlement: SettlementPolicy = SettlementPolicy()
+    audit: AuditPolicy = AuditPolicy()
 
 
 _CHOICES = {
@@ -110,6 +127,7 @@ def parse_policy(text: str, origin: str = "<policy>") -> Policy:
         source=meta["source"], grouping=_section(data, "grouping", GroupingPolicy, origin),
         weights=_section(data, "weights", WeightsPolicy, origin),
         settlement=_section(data, "settlement", SettlementPolicy, origin),
+        audit=_section(data, "audit", AuditPolicy, origin),
     )
 
 

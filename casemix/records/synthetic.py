@@ -30,8 +30,9 @@ TIERS = (Tier("三级", 0.1, 8.0, 1.25), Tier("二级", 0.3, 3.0, 1.0), Tier("�
 
 
 def synthetic_city(sample: list[Case], hospitals: int = 100, cases: int = 100_000, year: int = 2025,
-                   readmission_share: float = 0.03, seed: int = 2025) -> list[Case]:
-    """``cases`` stays over ``hospitals`` hospitals, resampled from ``sample`` (cases with a cost)."""
+                   readmission_share: float = 0.03, seed: int = 2025, patients: int | None = None) -> list[Case]:
+    """``cases`` stays over ``hospitals`` hospitals, resampled from ``sample`` (cases with a cost);
+    ``patients`` distinct patients (default 0.8 × cases, so some return by chance)."""
     rng = random.Random(seed)
     pool = [c for c in sample if c.total_cost]
     if not pool:
@@ -51,7 +52,7 @@ def synthetic_city(sample: list[Case], hospitals: int = 100, cases: int = 100_00
         cost = (real.total_cost * Decimal(repr(level * rng.lognormvariate(0, 0.1)))).quantize(CENT, ROUND_HALF_UP)
         out.append(real.model_copy(update={
             "id": f"S{number:07d}", "hospital_id": hospital_id, "hospital_level": tier.level,
-            "patient_id": f"P{rng.randrange(int(cases * 0.8) + 1):07d}", "admission_date": admitted,
+            "patient_id": f"P{rng.randrange(patients or int(cases * 0.8) + 1):07d}", "admission_date": admitted,
             "discharge_date": admitted + timedelta(days=los), "total_cost": cost,
             "self_pay": (cost * Decimal(repr(rng.uniform(0.15, 0.35)))).quantize(CENT, ROUND_HALF_UP),
         }))

@@ -1,0 +1,216 @@
+"""Intelligent audit (智能审核) over submitted cases and across cases (DOMAIN.md §7).
+
+Case rules look at one stay or at a patient's stays together; hospital signals compare a hospital
+with its level peers. Every flag carries the records involved, the numbers behind it and a score
+in [0, 1] (how far past the threshold), so a reviewer can sort and check.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+
+from casemix.grouping import GroupResult
+from casemix.policy import AuditPolicy
+from casemix.records import Case
+
+RULES = {
+    "split_admission": "分解住院 / split admission",
+    "duplicate_claim": "重复结算 / duplicate claim",
+    "unsupported_severity": "高套：合并症无资源消耗支持 / MCC or CC without matching resource use",
+    "low_standard_admission": "低标准入院 / low-standard admission",
+    "padded_procedures": "虚增手术操作 / padded procedures",
+    "severity_share": "高套信号：伴合并症病例占比高于同级 / severity share above level peers",
+    "threshold_bunching": "费用堆积于高倍率界值之上 / costs bunched just above the high-cost threshold",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Flag:
+    rule: str
+    hospital_id: str
+    case_ids: tuple[str, ...]
+    score: float
+    evidence: str
+
+    @property
+    def title(self) -> str:
+        return RULES[self.rule]
+
+
+@dataclass(frozen=True, slots=True)
+class _Stay:
+    case: Case
+    result: GroupResult
+
+
+def _score(excess: float) -> float:
+    """0.5 at the threshold, rising towards 1 the further past it."""
+    return round(min(1.0, 0.5 + max(excess, 0.0) / 2), 3)
+
+
+class Auditor:
+    def __init__(self, policy: AuditPolicy, standard_cost: dict[str, Decimal], severity_codes: frozenset[str]):
+        self.policy = policy
+        self.standard_cost = standard_cost
+        self._severity_codes = severity_codes       # the scheme's MCC and CC codes
+        self._pairs: Counter = Counter()
+
+    def audit(self, cases: list[Case], results: list[GroupResult]) -> list[Flag]:
+        stays = [_Stay(c, r) for c, r in zip(cases, results, strict=True)]
+        self._pairs = Counter((s.result.principal_dx[:3], code) for s in stays for code in s.case.secondary_dx
+                              if code in self._severity_codes)
+        flags = [*self._by_patient(stays), *self._duplicates(stays)]
+        for stay in stays:
+            flags.extend(self._case_rules(stay))
+        flags.extend(self._padded(stays))
+        flags.extend(self._severity_share(stays))
+        flags.extend(self._bunching(stays))
+        return flags
+
+    # ---- across a patient's stays ------------------------------------------------------------------
+
+    def _by_patient(self, stays: list[_Stay]) -> list[Flag]:
+        window = self.policy.split_window_days
+        exempt = tuple(self.policy.split_exempt_adrg_prefixes)
+        by_patient: dict[str, list[_Stay]] = defaultdict(list)
+        for stay in stays:
+            if stay.case.patient_id and stay.case.admission_date and stay.case.discharge_date:
+                by_patient[stay.case.patient_id].append(stay)
+        flags = []
+        for patient_stays in by_patient.values():
+            patient_stays.sort(key=lambda s: (s.case.admission_date, s.case.id))
+            for i, first in enumerate(patient_stays):
+                for then in patient_stays[i + 1:]:
+                    gap = (then.case.admission_date - first.case.discharge_date).days
+                    if gap > window:
+                        break
+                    adrg = first.result.adrg
+                    if (gap < 0 or not adrg or adrg != then.result.adrg or adrg.startswith(exempt)
+                            or first.case.admission_date == then.case.admission_date):
+                        continue
+                    flags.append(Flag("split_admission", first.case.hospital_id or "", (first.case.id, then.case.id),
+                                      _score((window - gap) / window),
+                                      f"readmitted in {adrg} {gap} days after discharge "
+                                      f"({first.case.discharge_date} → {then.case.admission_date})"))
+        return flags
+
+    def _duplicates(self, stays: list[_Stay]) -> list[Flag]:
+        seen: dict[tuple, list[str]] = defaultdict(list)
+        for stay in stays:
+            c = stay.case
+            if c.patient_id and c.admission_date:
+                seen[(c.patient_id, c.hospital_id, c.admission_date, c.discharge_date)].append(c.id)
+        return [Flag("duplicate_claim", key[1] or "", tuple(ids), 1.0,
+                     f"{len(ids)} claims for patient {key[0]} admitted {key[2]}")
+                for key, ids in seen.items() if len(ids) > 1]
+
+    # ---- one stay ----------------------------------------------------------------------------------
+
+    def _case_rules(self, stay: _Stay) -> list[Flag]:
+        case, result = stay.case, stay.result
+        standard = self.standard_cost.get(result.drg)
+        if result.status != "grouped" or not standard or not case.total_cost:
+            return []
+        flags = []
+        ratio = float(case.total_cost / standard)
+        limit = self.policy.low_standard_max_ratio
+        if case.los_days is not None and case.los_days <= self.policy.low_standard_max_los and ratio < limit:
+            flags.append(Flag("low_standard_admission", case.hospital_id or "", (case.id,),
+                              _score((limit - ratio) / limit),
+                              f"{case.los_days} days, cost {ratio:.2f}× the {result.drg} standard"))
+        if result.drg[-1] in "13":
+            flags.extend(self._unsupported_severity(stay))
+        return flags
+
+    def _unsupported_severity(self, stay: _Stay) -> list[Flag]:
+        """An x1/x3 case whose every MCC/CC is rarely seen with its principal, at the cost of an x5 case."""
+        case, result = stay.case, stay.result
+        base = self.standard_cost.get(result.adrg + "5")
+        severity_codes = [c for c in case.secondary_dx if c in self._severity_codes]
+        if not base or not severity_codes:
+            return []
+        base_ratio = float(case.total_cost / base)
+        cap = self.policy.unsupported_severity_max_ratio
+        category = result.principal_dx[:3]
+        seen = max(self._pairs[(category, code)] for code in severity_codes)
+        if base_ratio > cap or seen > self.policy.unsupported_severity_max_pairs:
+            return []
+        return [Flag("unsupported_severity", case.hospital_id or "", (case.id,), _score((cap - base_ratio) / cap),
+                     f"{result.drg} ({result.severity}) from {', '.join(severity_codes)}, seen with {category} "
+                     f"in {seen} case(s); cost {base_ratio:.2f}× the {result.adrg}5 standard")]
+
+    def _padded(self, stays: list[_Stay]) -> list[Flag]:
+        counts: dict[str, list[int]] = defaultdict(list)
+        for stay in stays:
+            counts[stay.result.drg].append(len(stay.case.procedures))
+        overall = _quantile([n for values in counts.values() for n in values], 0.9)
+        limits = {drg: max(self.policy.padded_min_procedures,
+                           2 * (_quantile(values, 0.9) if len(values) >= 20 else overall))
+                  for drg, values in counts.items()}
+        return [Flag("padded_procedures", s.case.hospital_id or "", (s.case.id,),
+                     _score((len(s.case.procedures) - limits[s.result.drg]) / max(limits[s.result.drg], 1)),
+                     f"{len(s.case.procedures)} procedures; the limit for {s.result.drg} (twice its 90th "
+                     f"percentile, or the batch's for a DRG under 20 cases) is {limits[s.result.drg]}")
+                for s in stays if len(s.case.procedures) > limits[s.result.drg]]
+
+    # ---- hospital signals --------------------------------------------------------------------------
+
+    def _severity_share(self, stays: list[_Stay]) -> list[Flag]:
+        """Share of cases in suffix-1/3 DRGs, among ADRGs that split, against hospitals of the same level."""
+        counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+        level: dict[str, str] = {}
+        for stay in stays:
+            drg = stay.result.drg
+            if stay.result.status == "grouped" and drg[-1] in "135" and stay.case.hospital_id:
+                counts[stay.case.hospital_id][0] += drg[-1] in "13"
+                counts[stay.case.hospital_id][1] += 1
+                level[stay.case.hospital_id] = stay.case.hospital_level or ""
+        return _peer_outliers("severity_share", counts, level, self.policy.peer_z, "cases with MCC/CC")
+
+    def _bunching(self, stays: list[_Stay]) -> list[Flag]:
+        """Cases just above the high-cost threshold against just below it, per hospital."""
+        above: dict[str, int] = defaultdict(int)
+        below: dict[str, int] = defaultdict(int)
+        threshold, band = self.policy.bunching_threshold, self.policy.bunching_band
+        for stay in stays:
+            standard = self.standard_cost.get(stay.result.drg)
+            if not standard or not stay.case.total_cost or not stay.case.hospital_id:
+                continue
+            ratio = float(stay.case.total_cost / standard)
+            if threshold < ratio <= threshold + band:
+                above[stay.case.hospital_id] += 1
+            elif threshold - band < ratio <= threshold:
+                below[stay.case.hospital_id] += 1
+        flags = []
+        for hospital, n_above in above.items():
+            n_below = below.get(hospital, 0)
+            if n_above >= self.policy.bunching_min_cases and n_above > self.policy.bunching_factor * max(n_below, 1):
+                flags.append(Flag("threshold_bunching", hospital, (), _score(n_above / max(n_below, 1) / 10),
+                                  f"{n_above} cases at {threshold}–{threshold + band}× the standard against "
+                                  f"{n_below} at {threshold - band}–{threshold}×"))
+        return flags
+
+
+def _quantile(values: list[int], q: float) -> int:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def _peer_outliers(rule: str, counts: dict[str, list[int]], level: dict[str, str], z_limit: float,
+                   what: str) -> list[Flag]:
+    shares = {h: hits / total for h, (hits, total) in counts.items() if total >= 30}
+    flags = []
+    for hospital, share in shares.items():
+        peers = [s for h, s in shares.items() if h != hospital and level.get(h) == level.get(hospital)]
+        if len(peers) < 3:
+            continue
+        mean, sd = statistics.fmean(peers), statistics.pstdev(peers)
+        z = (share - mean) / sd if sd else 0.0
+        if z > z_limit:
+            flags.append(Flag(rule, hospital, (), _score((z - z_limit) / z_limit),
+                              f"{share:.1%} {what} against {mean:.1%} ± {sd:.1%} at {len(peers)} "
+                              f"{level.get(hospital) or 'same-level'} peers (z = {z:.1f})"))
+    return flags

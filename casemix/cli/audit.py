@@ -1,0 +1,72 @@
+"""``casemix audit`` and ``casemix audit-precision``."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from casemix.audit import RULES, Auditor, measure
+from casemix.cli.options import DataOption, PolicyOption, SchemeOption, console
+from casemix.cli.settle import read_cases
+from casemix.datadir import resolve_data_dir
+from casemix.grouping import Grouper
+from casemix.policy import load_policy
+from casemix.records.io import write_table
+from casemix.settlement import Standards
+from casemix.weights import WeightCalibrator, history_frame
+
+FLAG_COLUMNS = ["rule", "title", "hospital_id", "case_ids", "score", "evidence"]
+
+
+def audit(
+    input: Annotated[Path, typer.Argument(help="submitted cases with hospital, patient, dates and costs")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="flags: .csv, .xlsx or .parquet")],
+    history: Annotated[Path | None, typer.Option(help="cases to learn standards from (default: INPUT)")] = None,
+    scheme: SchemeOption = "chs-drg-2.0",
+    data: DataOption = None,
+    policy: PolicyOption = None,
+) -> None:
+    """Audit submitted cases (智能审核): split admissions, duplicates, upcoding signals, low-standard
+    admissions, padded procedures, and hospital signals against level peers; flags sorted by score."""
+    rules = load_policy(policy)
+    grouper = Grouper.load(scheme, data, rules.grouping)
+    cases, rejected = read_cases(input)
+    results = [grouper.group(case, explain=False) for case in cases]
+    past, past_results = (cases, results) if history is None else _grouped(history, grouper)
+    weights = WeightCalibrator(rules.weights).fit(history_frame(past_results, [c.total_cost for c in past]))
+    auditor = Auditor(rules.audit, Standards.of(weights).standard_cost,
+                      frozenset(grouper.scheme.mcc) | frozenset(grouper.scheme.cc))
+    flags = sorted(auditor.audit(cases, results), key=lambda f: (-f.score, f.rule, f.case_ids))
+    write_table(output, FLAG_COLUMNS, [[f.rule, f.title, f.hospital_id, " ".join(f.case_ids), f"{f.score:.3f}",
+                                        f.evidence] for f in flags])
+    console.print(f"{len(cases):,} cases audited ({rejected} unreadable rows left out); "
+                  f"{len(flags):,} flags → {output}")
+    for rule, n in Counter(f.rule for f in flags).most_common():
+        console.print(f"  {n:>7}  {RULES[rule]}", highlight=False, markup=False)
+
+
+def audit_precision(
+    cases: Annotated[int, typer.Option(help="stays in the synthetic city")] = 50_000,
+    share: Annotated[float, typer.Option(help="share of cases injected per irregularity")] = 0.01,
+    seed: Annotated[int, typer.Option()] = 11,
+    data: DataOption = None,
+    policy: PolicyOption = None,
+) -> None:
+    """Measure the audit: inject labelled irregularities into a synthetic city and report precision and recall."""
+    rules = load_policy(policy)
+    root = resolve_data_dir(data)
+    grouper = Grouper.load("chs-drg-2.0", root, rules.grouping)
+    sample, _ = read_cases(root / "samples" / "cases_13239_with_cost.csv")
+    report = measure(grouper, sample, rules, cases=cases, share=share, seed=seed)
+    console.print(f"{'rule':<26} {'injected':>8} {'flagged':>8} {'precision':>9} {'recall':>7}")
+    for rule, row in report.items():
+        console.print(f"{rule:<26} {row['injected']:>8} {row['flagged']:>8} {row['precision']:>9.1%} "
+                      f"{row['recall']:>7.1%}", highlight=False)
+
+
+def _grouped(path: Path, grouper: Grouper):
+    cases, _ = read_cases(path)
+    return cases, [grouper.group(case, explain=False) for case in cases]
