@@ -27,6 +27,9 @@ RULES = {
 }
 
 
+MEDICAL_LETTERS = "RSTUVWXYZ"        # ADRG second letters of the medical partition
+
+
 @dataclass(frozen=True, slots=True)
 class Flag:
     rule: str
@@ -117,7 +120,9 @@ class Auditor:
         flags = []
         ratio = float(case.total_cost / standard)
         limit = self.policy.low_standard_max_ratio
-        if case.los_days is not None and case.los_days <= self.policy.low_standard_max_los and ratio < limit:
+        medical = len(result.adrg) > 1 and result.adrg[1] in MEDICAL_LETTERS
+        if (medical and case.los_days is not None and case.los_days <= self.policy.low_standard_max_los
+                and ratio < limit and (case.discharge_mode or "1") == "1"):
             flags.append(Flag("low_standard_admission", case.hospital_id or "", (case.id,),
                               _score((limit - ratio) / limit),
                               f"{case.los_days} days, cost {ratio:.2f}× the {result.drg} standard"))

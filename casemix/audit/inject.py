@@ -3,7 +3,8 @@
 Each injection changes or adds stays the way the irregularity does in practice (DOMAIN.md §7.2):
 a stay split in two with a short gap (分解住院), a second claim for the same stay (重复结算), an MCC
 added without any change in cost (高套), a one-day low-cost admission (低标准入院), extra procedures
-(虚增操作). The labels say which case ids carry which irregularity.
+(虚增操作). The labels say which case ids carry which irregularity. Low-standard admissions are
+injected into medical groups only: they are stays an outpatient visit would have served.
 """
 
 from __future__ import annotations
@@ -61,7 +62,10 @@ def inject_irregularities(cases: list[Case], grouper: Grouper, share: float = 0.
                     out[index] = upcoded
                     labels[case.id] = kind
             elif kind == "low_standard_admission":
-                out[index] = case.model_copy(update={
+                adrg = grouper.group(case, explain=False).adrg
+                if len(adrg) < 2 or adrg[1] not in "RSTUVWXYZ":      # admitting what an outpatient visit would treat
+                    continue
+                out[index] = case.model_copy(update={"discharge_mode": "1",
                     "los_days": 1, "discharge_date": case.admission_date + timedelta(days=1),
                     "total_cost": (case.total_cost * Decimal("0.15")).quantize(CENT, ROUND_HALF_UP)})
                 labels[case.id] = kind
