@@ -101,7 +101,7 @@ def test_costs_bunched_just_above_the_high_threshold_are_signalled():
     assert not [f for f in run(pairs, replace(AuditPolicy(), bunching_factor=10.0)) if f.rule == "threshold_bunching"]
 
 
-@pytest.mark.parametrize("rule", ["split_admission", "duplicate_claim", "padded_procedures"])
+@pytest.mark.parametrize("rule", ["split_admission", "duplicate_claim", "padded_procedures", "cost_shifting"])
 def test_measured_precision_and_recall_on_injected_irregularities(g20, rule, measured):
     assert measured[rule]["injected"] > 50
     assert measured[rule]["precision"] >= 0.95 and measured[rule]["recall"] >= 0.9
@@ -117,3 +117,22 @@ def measured(g20):
     reader = RowReader(rows[0])
     sample = [c for c in (reader.read(r, i) for i, r in enumerate(rows[1:], 1)) if isinstance(c, Case)]
     return measure(g20, sample, load_policy(), cases=10_000, share=0.01)
+
+
+def test_outpatient_spending_just_before_admission_is_cost_shifting():
+    from casemix.records.outpatient import OutpatientVisit, read_visit
+
+    case, result = stay("a", cost="6000")
+    before = OutpatientVisit(id="v1", patient_id="P1", hospital_id="H1", visit_date=date(2025, 2, 27),
+                             total_cost=D("3000.00"))
+    auditor = Auditor(AuditPolicy(), STANDARDS, SEVERITY)
+    flags = [f for f in auditor.audit([case], [result], [before]) if f.rule == "cost_shifting"]
+    assert flags and flags[0].case_ids == ("a", "v1") and "50%" in flags[0].evidence
+    far = before.model_copy(update={"visit_date": date(2025, 1, 20)})
+    small = before.model_copy(update={"total_cost": D("300.00")})
+    other_hospital = before.model_copy(update={"hospital_id": "H2"})
+    for visit in (far, small, other_hospital):
+        assert "cost_shifting" not in rules(auditor.audit([case], [result], [visit]))
+    parsed = read_visit(["人员编号", "定点医疗机构代码", "就诊日期", "门诊费用", "就诊流水号"],
+                        ["P1", "H1", "2025-02-27", "3000", "v1"], 1)
+    assert parsed == before

@@ -144,3 +144,17 @@ def test_cli_qc_writes_findings_and_a_summary(tmp_path):
     assert {row[3] for row in findings.rows} >= {"C08", "K21"}       # no cost column; duplicated procedures
     summary = read_table(tmp_path / "findings-summary.csv")
     assert {row[0] for row in summary.rows} == {"rule", "hospital", "department"}
+
+
+def test_cli_audit_writes_flags_sorted_by_score(tmp_path):
+    city = tmp_path / "city.csv"
+    assert runner.invoke(app, ["city", "-o", str(city), "--hospitals", "6", "--cases", "3000",
+                               "--data", str(DATA)]).exit_code == 0
+    out = tmp_path / "flags.csv"
+    result = runner.invoke(app, ["audit", str(city), "-o", str(out), "--data", str(DATA)])
+    assert result.exit_code == 0, result.output
+    flags = read_table(out)
+    assert flags.headers == ["rule", "title", "hospital_id", "case_ids", "score", "evidence"]
+    scores = [float(row[4]) for row in flags.rows]
+    assert scores == sorted(scores, reverse=True)
+    assert "split_admission" in {row[0] for row in flags.rows}      # the city's built-in readmissions

@@ -10,11 +10,13 @@ from __future__ import annotations
 import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 
 from casemix.grouping import GroupResult
 from casemix.policy import AuditPolicy
 from casemix.records import Case
+from casemix.records.outpatient import OutpatientVisit
 
 RULES = {
     "split_admission": "分解住院 / split admission",
@@ -22,6 +24,7 @@ RULES = {
     "unsupported_severity": "高套：合并症无资源消耗支持 / MCC or CC without matching resource use",
     "low_standard_admission": "低标准入院 / low-standard admission",
     "padded_procedures": "虚增手术操作 / padded procedures",
+    "cost_shifting": "费用转移至门诊 / costs shifted to outpatient visits around the stay",
     "severity_share": "高套信号：伴合并症病例占比高于同级 / severity share above level peers",
     "threshold_bunching": "费用堆积于高倍率界值之上 / costs bunched just above the high-cost threshold",
 }
@@ -61,7 +64,8 @@ class Auditor:
         self._severity_codes = severity_codes       # the scheme's MCC and CC codes
         self._pairs: Counter = Counter()
 
-    def audit(self, cases: list[Case], results: list[GroupResult]) -> list[Flag]:
+    def audit(self, cases: list[Case], results: list[GroupResult],
+              outpatient: list[OutpatientVisit] | None = None) -> list[Flag]:
         stays = [_Stay(c, r) for c, r in zip(cases, results, strict=True)]
         self._pairs = Counter((s.result.principal_dx[:3], code) for s in stays for code in s.case.secondary_dx
                               if code in self._severity_codes)
@@ -69,6 +73,7 @@ class Auditor:
         for stay in stays:
             flags.extend(self._case_rules(stay))
         flags.extend(self._padded(stays))
+        flags.extend(self._cost_shifting(stays, outpatient or []))
         flags.extend(self._severity_share(stays))
         flags.extend(self._bunching(stays))
         return flags
@@ -160,6 +165,31 @@ class Auditor:
                      f"{len(s.case.procedures)} procedures; the limit for {s.result.drg} (twice its 90th "
                      f"percentile, or the batch's for a DRG under 20 cases) is {limits[s.result.drg]}")
                 for s in stays if len(s.case.procedures) > limits[s.result.drg]]
+
+    def _cost_shifting(self, stays: list[_Stay], visits: list[OutpatientVisit]) -> list[Flag]:
+        """Outpatient spending at the same hospital just before admission or after discharge, large
+        against the stay's own cost: work-up or treatment moved out of the DRG payment."""
+        by_patient: dict[tuple[str, str], list[OutpatientVisit]] = defaultdict(list)
+        for visit in visits:
+            by_patient[(visit.patient_id, visit.hospital_id)].append(visit)
+        window = timedelta(days=self.policy.shift_window_days)
+        flags = []
+        for stay in stays:
+            c = stay.case
+            near = [v for v in by_patient.get((c.patient_id or "", c.hospital_id or ""), ())
+                    if c.admission_date and c.discharge_date
+                    and (c.admission_date - window <= v.visit_date < c.admission_date
+                         or c.discharge_date < v.visit_date <= c.discharge_date + window)]
+            moved = sum((v.total_cost for v in near), Decimal(0))
+            if not near or not c.total_cost or moved < Decimal(repr(self.policy.shift_min_amount)):
+                continue
+            share = float(moved / c.total_cost)
+            if share >= self.policy.shift_min_share:
+                flags.append(Flag("cost_shifting", c.hospital_id or "", (c.id, *(v.id for v in near)),
+                                  _score(share - self.policy.shift_min_share),
+                                  f"{len(near)} outpatient visit(s) within {self.policy.shift_window_days} days "
+                                  f"of the stay cost {moved} 元, {share:.0%} of the stay's {c.total_cost} 元"))
+        return flags
 
     # ---- hospital signals --------------------------------------------------------------------------
 

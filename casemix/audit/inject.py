@@ -3,8 +3,9 @@
 Each injection changes or adds stays the way the irregularity does in practice (DOMAIN.md §7.2):
 a stay split in two with a short gap (分解住院), a second claim for the same stay (重复结算), an MCC
 added without any change in cost (高套), a one-day low-cost admission (低标准入院), extra procedures
-(虚增操作). The labels say which case ids carry which irregularity. Low-standard admissions are
-injected into medical groups only: they are stays an outpatient visit would have served.
+(虚增操作), part of a stay's cost moved to outpatient visits in the days before it (费用转移).
+The labels say which case ids carry which irregularity. Low-standard admissions are injected into
+medical groups only: they are stays an outpatient visit would have served.
 """
 
 from __future__ import annotations
@@ -18,26 +19,29 @@ from decimal import ROUND_HALF_UP, Decimal
 from casemix.audit.engine import Flag
 from casemix.grouping import Grouper
 from casemix.records import Case
+from casemix.records.outpatient import OutpatientVisit, synthetic_visits
 
 CENT = Decimal("0.01")
 INJECTED = ("split_admission", "duplicate_claim", "unsupported_severity", "low_standard_admission",
-            "padded_procedures")
+            "padded_procedures", "cost_shifting")
 
 
 @dataclass(frozen=True)
 class Injected:
     cases: list[Case]
     labels: dict[str, str]          # case id → rule
+    visits: list[OutpatientVisit]   # outpatient visits: the background ones plus the shifted ones
 
 
 def inject_irregularities(cases: list[Case], grouper: Grouper, share: float = 0.01, seed: int = 7,
-                          split_exempt: tuple[str, ...] = ()) -> Injected:
+                          split_exempt: tuple[str, ...] = (), visits: list[OutpatientVisit] | None = None) -> Injected:
     """Replace ``share`` of the cases, for each kind, with an irregular version (or add one).
 
     Splits are not injected into ADRGs exempt from the readmission rule (chemotherapy cycles)."""
     rng = random.Random(seed)
     out = list(cases)
     labels: dict[str, str] = {}
+    all_visits = list(visits or [])
     per_kind = max(1, int(len(cases) * share))
     chosen = rng.sample(range(len(cases)), per_kind * len(INJECTED))
     extra_procedures = sorted(p for p in grouper.codebook.names["procedure"] if p.startswith("88.")
@@ -69,11 +73,29 @@ def inject_irregularities(cases: list[Case], grouper: Grouper, share: float = 0.
                     "los_days": 1, "discharge_date": case.admission_date + timedelta(days=1),
                     "total_cost": (case.total_cost * Decimal("0.15")).quantize(CENT, ROUND_HALF_UP)})
                 labels[case.id] = kind
-            else:
+            elif kind == "padded_procedures":
                 padding = tuple(rng.sample(extra_procedures, 10))
                 out[index] = case.model_copy(update={"procedures": case.procedures + padding})
                 labels[case.id] = kind
-    return Injected(out, labels)
+            else:
+                shifted, moved = _shift(case, rng, len(all_visits))
+                out[index] = shifted
+                all_visits.extend(moved)
+                labels[case.id] = kind
+    return Injected(out, labels, all_visits)
+
+
+def _shift(case: Case, rng: random.Random, numbered_from: int) -> tuple[Case, list[OutpatientVisit]]:
+    """Move 40–60 % of the stay's cost to 1–3 outpatient visits in the days before admission."""
+    moved_total = (case.total_cost * Decimal(repr(rng.uniform(0.4, 0.6)))).quantize(CENT, ROUND_HALF_UP)
+    count = rng.randint(1, 3)
+    parts = [(moved_total / count).quantize(CENT, ROUND_HALF_UP)] * (count - 1)
+    parts.append(moved_total - sum(parts, Decimal(0)))
+    visits = [OutpatientVisit(id=f"V-shift{numbered_from + i}", patient_id=case.patient_id,
+                              hospital_id=case.hospital_id, total_cost=part,
+                              visit_date=case.admission_date - timedelta(days=rng.randint(1, 5)))
+              for i, part in enumerate(parts)]
+    return case.model_copy(update={"total_cost": case.total_cost - moved_total}), visits
 
 
 def _split(case: Case, rng: random.Random) -> tuple[Case, Case]:
@@ -111,7 +133,8 @@ def precision_recall(flags: list[Flag], labels: dict[str, str]) -> dict[str, dic
     flagged: dict[str, set[str]] = {rule: set() for rule in INJECTED}
     for flag in flags:
         if flag.rule in flagged:
-            flagged[flag.rule].update(flag.case_ids[:1] if flag.rule == "split_admission" else flag.case_ids)
+            first_only = flag.rule in ("split_admission", "cost_shifting")      # the stay, not its partner
+            flagged[flag.rule].update(flag.case_ids[:1] if first_only else flag.case_ids)
     expected = Counter(labels.values())
     report = {}
     for rule in INJECTED:
@@ -143,8 +166,9 @@ def measure(grouper: Grouper, sample: list[Case], policy, cases: int = 50_000, h
                           patients=cases * 10)
     clean = [grouper.group(case, explain=False) for case in city]
     weights = WeightCalibrator(policy.weights).fit(history_frame(clean, [c.total_cost for c in city]))
-    injected = inject_irregularities(city, grouper, share, seed, tuple(policy.audit.split_exempt_adrg_prefixes))
+    injected = inject_irregularities(city, grouper, share, seed, tuple(policy.audit.split_exempt_adrg_prefixes),
+                                     synthetic_visits(city, seed=seed))
     results = [grouper.group(case, explain=False) for case in injected.cases]
     auditor = Auditor(policy.audit, Standards.of(weights).standard_cost,
                       frozenset(grouper.scheme.mcc) | frozenset(grouper.scheme.cc))
-    return precision_recall(auditor.audit(injected.cases, results), injected.labels)
+    return precision_recall(auditor.audit(injected.cases, results, injected.visits), injected.labels)

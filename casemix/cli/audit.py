@@ -14,7 +14,8 @@ from casemix.cli.settle import read_cases
 from casemix.datadir import resolve_data_dir
 from casemix.grouping import Grouper
 from casemix.policy import load_policy
-from casemix.records.io import write_table
+from casemix.records.io import read_table, write_table
+from casemix.records.outpatient import OutpatientVisit, read_visit
 from casemix.settlement import Standards
 from casemix.weights import WeightCalibrator, history_frame
 
@@ -25,6 +26,8 @@ def audit(
     input: Annotated[Path, typer.Argument(help="submitted cases with hospital, patient, dates and costs")],
     output: Annotated[Path, typer.Option("--output", "-o", help="flags: .csv, .xlsx or .parquet")],
     history: Annotated[Path | None, typer.Option(help="cases to learn standards from (default: INPUT)")] = None,
+    outpatient: Annotated[Path | None, typer.Option(help="outpatient visits (patient, hospital, date, cost) "
+                                                         "for the cost-shifting rule")] = None,
     scheme: SchemeOption = "chs-drg-2.0",
     data: DataOption = None,
     policy: PolicyOption = None,
@@ -39,7 +42,8 @@ def audit(
     weights = WeightCalibrator(rules.weights).fit(history_frame(past_results, [c.total_cost for c in past]))
     auditor = Auditor(rules.audit, Standards.of(weights).standard_cost,
                       frozenset(grouper.scheme.mcc) | frozenset(grouper.scheme.cc))
-    flags = sorted(auditor.audit(cases, results), key=lambda f: (-f.score, f.rule, f.case_ids))
+    visits = _visits(outpatient) if outpatient else []
+    flags = sorted(auditor.audit(cases, results, visits), key=lambda f: (-f.score, f.rule, f.case_ids))
     write_table(output, FLAG_COLUMNS, [[f.rule, f.title, f.hospital_id, " ".join(f.case_ids), f"{f.score:.3f}",
                                         f.evidence] for f in flags])
     console.print(f"{len(cases):,} cases audited ({rejected} unreadable rows left out); "
@@ -65,6 +69,15 @@ def audit_precision(
     for rule, row in report.items():
         console.print(f"{rule:<26} {row['injected']:>8} {row['flagged']:>8} {row['precision']:>9.1%} "
                       f"{row['recall']:>7.1%}", highlight=False)
+
+
+def _visits(path: Path) -> list[OutpatientVisit]:
+    table = read_table(path)
+    read = [read_visit(table.headers, row, number) for number, row in enumerate(table.rows, 1)]
+    rejected = [r for r in read if not isinstance(r, OutpatientVisit)]
+    if rejected:
+        console.print(f"{len(rejected)} outpatient rows left out, e.g. {rejected[0]}")
+    return [r for r in read if isinstance(r, OutpatientVisit)]
 
 
 def _grouped(path: Path, grouper: Grouper):

@@ -73,6 +73,9 @@ class AuditPolicy:
     bunching_band: float = 0.2
     bunching_factor: float = 2.0
     bunching_min_cases: int = 10
+    shift_window_days: int = 7
+    shift_min_share: float = 0.3
+    shift_min_amount: float = 1000.0
 
 
 @dataclass(frozen=True, slots=True)
