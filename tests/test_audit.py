@@ -136,3 +136,14 @@ def test_outpatient_spending_just_before_admission_is_cost_shifting():
     parsed = read_visit(["人员编号", "定点医疗机构代码", "就诊日期", "门诊费用", "就诊流水号"],
                         ["P1", "H1", "2025-02-27", "3000", "v1"], 1)
     assert parsed == before
+
+
+def test_a_hospital_whose_case_mix_index_stands_out_from_its_peers_is_signalled():
+    pairs = []
+    for h, heavy in (("H1", 4), ("H2", 5), ("H3", 6), ("H4", 5), ("H9", 35)):
+        for i in range(40):
+            drg = "BR21" if i < heavy else "GG19"
+            pairs.append(stay(f"{h}-{i}", drg=drg, adrg=drg[:3], hospital=h, patient=f"{h}P{i}",
+                              cost="14000" if drg == "BR21" else "6000"))
+    flags = [f for f in run(pairs) if f.rule == "cmi_peer"]
+    assert [f.hospital_id for f in flags] == ["H9"] and "CMI" in flags[0].evidence

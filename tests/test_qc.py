@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from conftest import DATA
 
-from casemix.qc import CATEGORIES, QcEngine, load_rules, summarise
+from casemix.qc import CATEGORIES, QcEngine, load_rules, rules_version, summarise
 from casemix.records import Case
 from casemix.records.case import to_case
 
@@ -26,12 +26,15 @@ def with_example(example: dict) -> Case:
     fields = dict(CLEAN)
     for key, value in example.items():
         fields[key] = None if value == "" else tuple(value) if isinstance(value, list) else value
+    if "fees" not in example:
+        fields["fees"] = {"bed": "1000.00", "western_drugs": "7000.00"}      # adds up to the clean total
     case = to_case(fields)
     assert isinstance(case, Case), case
     return case
 
 
 def test_the_catalogue_has_at_least_100_rules_in_the_national_categories():
+    assert rules_version() == "2026.1"
     assert len(RULES) >= 100
     assert {r.category for r in RULES} == set(CATEGORIES)
     assert all(r.message_zh and r.message_en and r.example for r in RULES)

@@ -26,6 +26,7 @@ RULES = {
     "padded_procedures": "虚增手术操作 / padded procedures",
     "cost_shifting": "费用转移至门诊 / costs shifted to outpatient visits around the stay",
     "severity_share": "高套信号：伴合并症病例占比高于同级 / severity share above level peers",
+    "cmi_peer": "高套信号：CMI高于同级 / case-mix index above level peers",
     "threshold_bunching": "费用堆积于高倍率界值之上 / costs bunched just above the high-cost threshold",
 }
 
@@ -75,6 +76,7 @@ class Auditor:
         flags.extend(self._padded(stays))
         flags.extend(self._cost_shifting(stays, outpatient or []))
         flags.extend(self._severity_share(stays))
+        flags.extend(self._cmi(stays))
         flags.extend(self._bunching(stays))
         return flags
 
@@ -203,7 +205,23 @@ class Auditor:
                 counts[stay.case.hospital_id][0] += drg[-1] in "13"
                 counts[stay.case.hospital_id][1] += 1
                 level[stay.case.hospital_id] = stay.case.hospital_level or ""
-        return _peer_outliers("severity_share", counts, level, self.policy.peer_z, "cases with MCC/CC")
+        shares = {h: hits / total for h, (hits, total) in counts.items() if total >= 30}
+        return _peer_outliers("severity_share", shares, level, self.policy.peer_z, "{:.1%} cases with MCC/CC")
+
+    def _cmi(self, stays: list[_Stay]) -> list[Flag]:
+        """Case-mix index (mean relative weight, here mean standard cost ÷ all cases' mean) against peers."""
+        weights: dict[str, list[float]] = defaultdict(list)
+        level: dict[str, str] = {}
+        for stay in stays:
+            standard = self.standard_cost.get(stay.result.drg)
+            if standard and stay.case.hospital_id:
+                weights[stay.case.hospital_id].append(float(standard))
+                level[stay.case.hospital_id] = stay.case.hospital_level or ""
+        if not weights:
+            return []
+        overall = statistics.fmean(w for values in weights.values() for w in values)
+        cmi = {h: statistics.fmean(values) / overall for h, values in weights.items() if len(values) >= 30}
+        return _peer_outliers("cmi_peer", cmi, level, self.policy.peer_z, "CMI {:.2f}")
 
     def _bunching(self, stays: list[_Stay]) -> list[Flag]:
         """Cases just above the high-cost threshold against just below it, per hospital."""
@@ -234,18 +252,18 @@ def _quantile(values: list[int], q: float) -> int:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def _peer_outliers(rule: str, counts: dict[str, list[int]], level: dict[str, str], z_limit: float,
-                   what: str) -> list[Flag]:
-    shares = {h: hits / total for h, (hits, total) in counts.items() if total >= 30}
+def _peer_outliers(rule: str, values: dict[str, float], level: dict[str, str], z_limit: float,
+                   label: str) -> list[Flag]:
+    """Hospitals whose value is more than ``z_limit`` standard deviations above their level peers'."""
     flags = []
-    for hospital, share in shares.items():
-        peers = [s for h, s in shares.items() if h != hospital and level.get(h) == level.get(hospital)]
+    for hospital, share in values.items():
+        peers = [s for h, s in values.items() if h != hospital and level.get(h) == level.get(hospital)]
         if len(peers) < 3:
             continue
         mean, sd = statistics.fmean(peers), statistics.pstdev(peers)
         z = (share - mean) / sd if sd else 0.0
         if z > z_limit:
             flags.append(Flag(rule, hospital, (), _score((z - z_limit) / z_limit),
-                              f"{share:.1%} {what} against {mean:.1%} ± {sd:.1%} at {len(peers)} "
+                              f"{label.format(share)} against {label.format(mean)} ± {sd:.3f} at {len(peers)} "
                               f"{level.get(hospital) or 'same-level'} peers (z = {z:.1f})"))
     return flags

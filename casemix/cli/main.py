@@ -17,7 +17,7 @@ from casemix.cli.options import DataOption, PolicyOption, SchemeOption, console
 from casemix.datadir import DataDirError, resolve_data_dir
 from casemix.grouping import Grouper, each_diagnosis_as_principal, group_file, without_each_secondary
 from casemix.policy import PolicyError, load_policy
-from casemix.qc import FINDING_COLUMNS, QcEngine, finding_rows, summarise
+from casemix.qc import FINDING_COLUMNS, QcEngine, finding_rows, rules_version, summarise
 from casemix.records import Case, RowReader
 from casemix.records.case import to_case
 from casemix.records.io import TableError, read_table, write_table
@@ -158,6 +158,7 @@ def qc(
     counts = [[by, key, str(n)] for by in ("rule", "hospital", "department") for key, n in summary[by].most_common()]
     write_table(summary_path, ["by", "key", "findings"], counts)
     cases = summary["cases"]
+    console.print(f"rule catalogue {rules_version(rules)}, {len(engine.rules)} rules")
     console.print(f"{len(table.rows)} rows: {cases['checked']} checked, {rejected} unreadable; "
                   f"{cases['with findings']} with findings, {cases['blocked (E)']} blocked by an E rule")
     console.print(f"{len(rows)} findings → {output}; counts by rule, hospital, department → {summary_path}")

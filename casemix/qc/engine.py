@@ -155,6 +155,7 @@ class QcEngine:
             "principal_repeated": _principal_repeated, "asterisk_alone": _asterisk_alone,
             "needs_secondary": _needs_secondary, "needs_companion": _needs_companion,
             "symptom_principal": _symptom_principal, "not_greater": _not_greater, "grouping": _grouping,
+            "fees_sum": _fees_sum, "within_stay": _within_stay,
         }
 
     def _code_valid(self, rule: Rule, case: Case, result: GroupResult) -> Iterator[Hit]:
@@ -305,6 +306,22 @@ def _not_greater(rule: Rule, case: Case, result: GroupResult) -> Iterator[Hit]:
         yield rule.fields[0], "", f"{rule.fields[0]} {small} exceeds {rule.fields[1]} {big}"
 
 
+def _fees_sum(rule: Rule, case: Case, result: GroupResult) -> Iterator[Hit]:
+    if case.fees and case.total_cost is not None:
+        items = sum(case.fees.values(), Decimal(0))
+        if abs(items - case.total_cost) > Decimal(repr(rule.params.get("tolerance", 0.0))):
+            yield "fees", "", f"charge categories add up to {items}, total_cost is {case.total_cost}"
+
+
+def _within_stay(rule: Rule, case: Case, result: GroupResult) -> Iterator[Hit]:
+    if not (case.admission_date and case.discharge_date):
+        return
+    for field in rule.fields:
+        day = getattr(case, field)
+        if day and not case.admission_date <= day <= case.discharge_date:
+            yield field, "", f"{field} {day} is outside the stay {case.admission_date} – {case.discharge_date}"
+
+
 def _grouping(rule: Rule, case: Case, result: GroupResult) -> Iterator[Hit]:
     if result.status == rule.params["status"]:
         code = case.procedures[-1] if result.status == "qy" and case.procedures else case.principal_dx
@@ -340,14 +357,24 @@ def _fixed(case: Case, field: str, code: str, kind: str, grouper: Grouper) -> tu
 
 # ---- the catalogue -------------------------------------------------------------------------------
 
-def load_rules(path: str | Path | None = None) -> list[Rule]:
-    """Rules from a TOML catalogue; without a path, the packaged ``rules.toml``."""
+def _catalogue(path: str | Path | None) -> tuple[dict[str, Any], str]:
     if path is None:
         text, origin = resources.files(__package__).joinpath("rules.toml").read_text(encoding="utf-8"), "rules.toml"
     else:
         text, origin = Path(path).read_text(encoding="utf-8"), str(path)
+    return tomllib.loads(text), origin
+
+
+def rules_version(path: str | Path | None = None) -> str:
+    """The catalogue's version string (rules are versioned data, like policies)."""
+    return str(_catalogue(path)[0].get("version", "unversioned"))
+
+
+def load_rules(path: str | Path | None = None) -> list[Rule]:
+    """Rules from a TOML catalogue; without a path, the packaged ``rules.toml``."""
+    data, origin = _catalogue(path)
     rules = []
-    for entry in tomllib.loads(text)["rule"]:
+    for entry in data["rule"]:
         rule = Rule(entry["id"], entry["category"], entry["severity"], entry["kind"], entry["message_zh"],
                     entry["message_en"], tuple(entry.get("fields", ())), entry.get("params", {}),
                     entry.get("example", {}))

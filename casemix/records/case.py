@@ -52,6 +52,9 @@ class Case(BaseModel):
     patient_id: str | None = None
     admission_date: date | None = None
     discharge_date: date | None = None
+    icu_start: date | None = None
+    icu_end: date | None = None
+    fees: dict[str, Decimal] | None = Field(default=None, description="charges by settlement-list category")
 
     @property
     def age_in_days(self) -> int | None:
@@ -99,7 +102,15 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "patient_id": ("patient_id", "人员编号", "患者编号", "身份证号", "psn_no"),
     "admission_date": ("admission_date", "入院日期", "入院时间", "adm_date"),
     "discharge_date": ("discharge_date", "出院日期", "出院时间", "dscg_date"),
+    "icu_start": ("icu_start", "重症监护进入时间", "进重症监护室时间", "scs_cutd_inpool_time"),
+    "icu_end": ("icu_end", "重症监护退出时间", "出重症监护室时间", "scs_cutd_exit_time"),
 }
+# settlement-list charge categories (医疗收费信息): header → fee key
+FEE_COLUMNS = {"床位费": "bed", "诊察费": "consultation", "检查费": "examination", "化验费": "laboratory",
+               "治疗费": "treatment", "手术费": "surgery", "护理费": "nursing", "卫生材料费": "materials",
+               "西药费": "western_drugs", "中药饮片费": "herbal_pieces", "中成药费": "patent_chinese_drugs",
+               "一般诊疗费": "general_care", "挂号费": "registration", "其他费": "other"}
+FEE_COLUMNS |= {f"fee_{key}": key for key in list(FEE_COLUMNS.values())}
 _NUMBERED = {"secondary_dx": re.compile(r"^(其他诊断编码|次要诊断编码)(\d+)$"),
              "procedures": re.compile(r"^(手术及操作编码|手术操作编码)(\d+)$")}
 
@@ -126,6 +137,7 @@ class RowReader:
                 if match:
                     numbered[name].append((int(match[2]), index))
         self.numbered = {name: [i for _, i in sorted(cols)] for name, cols in numbered.items() if cols}
+        self._fees = tuple((FEE_COLUMNS[h.strip()], i) for i, h in enumerate(self.headers) if h.strip() in FEE_COLUMNS)
         self._single = tuple(self.single.items())
         self._numbered = tuple(self.numbered.items())
         if not ({"principal_dx", "diagnoses"} & set(self.single)):
@@ -150,6 +162,9 @@ class RowReader:
             codes = [str(values[i]).strip() for i in indexes if i < width and values[i] not in (None, "")]
             if codes:
                 out[field] = (*out.get(field, ()), *codes)
+        fees = {key: values[i] for key, i in self._fees if i < width and values[i] not in (None, "")}
+        if fees:
+            out["fees"] = fees
         if "main_procedure" in out:     # a separate main-procedure column goes first
             out["procedures"] = (*out.pop("main_procedure"), *out.get("procedures", ()))
         if "diagnoses" in out:
@@ -192,16 +207,22 @@ def normalise(fields: dict[str, Any]) -> dict[str, Any]:
     for money in ("total_cost", "self_pay"):
         value = fields.get(money)
         if isinstance(value, (float, int, str)) and value != "":
-            try:
-                fields[money] = Decimal(str(value)).quantize(CENT, ROUND_HALF_UP)
-            except InvalidOperation:
-                pass
-    for day in ("admission_date", "discharge_date"):
+            fields[money] = _cents(value)
+    if isinstance(fields.get("fees"), dict):
+        fields["fees"] = {key: _cents(value) for key, value in fields["fees"].items()}
+    for day in ("admission_date", "discharge_date", "icu_start", "icu_end"):
         value = fields.get(day)
         if value.__class__ is str:      # 2024-03-01 08:30:00, 2024/03/01, 20240301 → 2024-03-01
             value = value[:10].replace("/", "-").replace(".", "-")
             fields[day] = f"{value[:4]}-{value[4:6]}-{value[6:8]}" if value.isdigit() and len(value) == 8 else value
     return fields
+
+
+def _cents(value: Any) -> Any:
+    try:
+        return Decimal(str(value)).quantize(CENT, ROUND_HALF_UP)
+    except InvalidOperation:
+        return value
 
 
 def to_case(fields: dict[str, Any], row_number: int = 0) -> Case | Rejection:
