@@ -147,3 +147,11 @@ def test_a_hospital_whose_case_mix_index_stands_out_from_its_peers_is_signalled(
                               cost="14000" if drg == "BR21" else "6000"))
     flags = [f for f in run(pairs) if f.rule == "cmi_peer"]
     assert [f.hospital_id for f in flags] == ["H9"] and "CMI" in flags[0].evidence
+
+
+def test_no_procedure_where_the_drg_nearly_always_has_one_is_flagged():
+    usual = [stay(f"c{i}", patient=f"Q{i}", procedures=("99.2503",)) for i in range(25)]
+    bare = stay("bare", patient="Z")
+    flags = [f for f in run(usual + [bare]) if f.rule == "missing_procedures"]
+    assert [f.case_ids for f in flags] == [("bare",)] and "96%" in flags[0].evidence
+    assert "missing_procedures" not in rules(run(usual[:10] + [bare]))       # too few cases to tell

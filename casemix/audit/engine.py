@@ -24,6 +24,7 @@ RULES = {
     "unsupported_severity": "高套：合并症无资源消耗支持 / MCC or CC without matching resource use",
     "low_standard_admission": "低标准入院 / low-standard admission",
     "padded_procedures": "虚增手术操作 / padded procedures",
+    "missing_procedures": "手术操作缺失 / no procedure where the DRG's cases nearly always have one",
     "cost_shifting": "费用转移至门诊 / costs shifted to outpatient visits around the stay",
     "severity_share": "高套信号：伴合并症病例占比高于同级 / severity share above level peers",
     "cmi_peer": "高套信号：CMI高于同级 / case-mix index above level peers",
@@ -74,6 +75,7 @@ class Auditor:
         for stay in stays:
             flags.extend(self._case_rules(stay))
         flags.extend(self._padded(stays))
+        flags.extend(self._missing(stays))
         flags.extend(self._cost_shifting(stays, outpatient or []))
         flags.extend(self._severity_share(stays))
         flags.extend(self._cmi(stays))
@@ -167,6 +169,20 @@ class Auditor:
                      f"{len(s.case.procedures)} procedures; the limit for {s.result.drg} (twice its 90th "
                      f"percentile, or the batch's for a DRG under 20 cases) is {limits[s.result.drg]}")
                 for s in stays if len(s.case.procedures) > limits[s.result.drg]]
+
+    def _missing(self, stays: list[_Stay]) -> list[Flag]:
+        """A case without procedures in a DRG whose cases (at least 20) nearly all have one."""
+        with_procedure: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+        for stay in stays:
+            with_procedure[stay.result.drg][0] += bool(stay.case.procedures)
+            with_procedure[stay.result.drg][1] += 1
+        usual = {drg: hits / total for drg, (hits, total) in with_procedure.items()
+                 if total >= 20 and hits / total >= self.policy.missing_procedure_share}
+        return [Flag("missing_procedures", s.case.hospital_id or "", (s.case.id,),
+                     _score(usual[s.result.drg] - self.policy.missing_procedure_share),
+                     f"no procedure coded; {usual[s.result.drg]:.0%} of {with_procedure[s.result.drg][1]} "
+                     f"{s.result.drg} cases have one")
+                for s in stays if s.result.drg in usual and not s.case.procedures]
 
     def _cost_shifting(self, stays: list[_Stay], visits: list[OutpatientVisit]) -> list[Flag]:
         """Outpatient spending at the same hospital just before admission or after discharge, large

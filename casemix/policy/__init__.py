@@ -68,6 +68,7 @@ class AuditPolicy:
     unsupported_severity_max_ratio: float = 1.0
     unsupported_severity_max_pairs: int = 1
     padded_min_procedures: int = 6
+    missing_procedure_share: float = 0.95
     peer_z: float = 2.0
     bunching_threshold: float = 2.0
     bunching_band: float = 0.2
