@@ -19,8 +19,7 @@ from casemix.datadir import resolve_data_dir
 from casemix.grouping import Grouper
 from casemix.policy import load_policy
 from casemix.qc import QcEngine, summarise
-from casemix.records import Case, RowReader
-from casemix.records.io import read_table
+from casemix.records.io import read_cases
 from casemix.records.synthetic import synthetic_city
 from casemix.settlement import Standards
 from casemix.weights import WeightCalibrator, history_frame
@@ -32,9 +31,7 @@ def main() -> None:
     parser.add_argument("--data", default=None)
     args = parser.parse_args()
     data = resolve_data_dir(args.data)
-    table = read_table(data / "samples" / "cases_13239_with_cost.csv")
-    reader = RowReader(table.headers)
-    sample = [c for c in (reader.read(r, i) for i, r in enumerate(table.rows, 1)) if isinstance(c, Case)]
+    sample, _ = read_cases(data / "samples" / "cases_13239_with_cost.csv")
     rng = random.Random(2026)
     cases = [rng.choice(sample) for _ in range(args.cases)]
     engine = QcEngine.load(Grouper.load("chs-drg-2.0", data))

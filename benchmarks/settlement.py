@@ -17,8 +17,7 @@ from decimal import Decimal
 from casemix.datadir import resolve_data_dir
 from casemix.grouping import Grouper
 from casemix.policy import load_policy
-from casemix.records import Case, RowReader
-from casemix.records.io import read_table
+from casemix.records.io import read_cases
 from casemix.records.synthetic import synthetic_city
 from casemix.settlement import SettlementCase, Standards, monthly_prepayments, score_cases, settle_year
 from casemix.weights import WeightCalibrator, history_frame
@@ -40,9 +39,7 @@ def main() -> None:
     policy = load_policy()
 
     started = time.perf_counter()
-    table = read_table(data / "samples" / "cases_13239_with_cost.csv")
-    reader = RowReader(table.headers)
-    sample = [c for c in (reader.read(r, i) for i, r in enumerate(table.rows, 1)) if isinstance(c, Case)]
+    sample, _ = read_cases(data / "samples" / "cases_13239_with_cost.csv")
     cases = synthetic_city(sample, hospitals=args.hospitals, cases=args.cases)
     now = timed(f"synthetic city: {len(cases):,} stays, {args.hospitals} hospitals", started)
     grouper = Grouper.load("chs-drg-2.0", data)

@@ -12,6 +12,7 @@ from casemix.grouping import GroupResult
 from casemix.policy import AuditPolicy, load_policy
 from casemix.records import Case
 from casemix.records.case import to_case
+from casemix.records.io import read_cases
 
 D = Decimal
 STANDARDS = {"BR25": D("8000"), "BR21": D("14000"), "BR23": D("10000"), "GG19": D("6000")}
@@ -109,14 +110,9 @@ def test_measured_precision_and_recall_on_injected_irregularities(g20, rule, mea
 
 @pytest.fixture(scope="module")
 def measured(g20):
-    import csv
-
-    from casemix.records import RowReader
-    with (DATA / "samples" / "cases_13239_with_cost.csv").open(encoding="utf-8-sig", newline="") as f:
-        rows = list(csv.reader(f))
-    reader = RowReader(rows[0])
-    sample = [c for c in (reader.read(r, i) for i, r in enumerate(rows[1:], 1)) if isinstance(c, Case)]
+    sample, _ = read_cases(DATA / "samples" / "cases_13239_with_cost.csv")
     return measure(g20, sample, load_policy(), cases=10_000, share=0.01)
+
 
 
 def test_outpatient_spending_just_before_admission_is_cost_shifting():

@@ -1,6 +1,5 @@
 """Settlement: each rule on hand-made cases, exact money, and a synthetic city end to end."""
 
-import csv
 from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
@@ -11,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from casemix.policy import SettlementPolicy, load_policy
-from casemix.records import RowReader
+from casemix.records.io import read_cases
 from casemix.records.synthetic import synthetic_city
 from casemix.schemes.dip import load_catalogue
 from casemix.settlement import (
@@ -170,10 +169,7 @@ def test_monthly_prepayment_holds_back_its_share():
 
 @pytest.fixture(scope="module")
 def city(g20):
-    with (DATA / "samples" / "cases_13239_with_cost.csv").open(encoding="utf-8-sig", newline="") as f:
-        rows = list(csv.reader(f))
-    reader = RowReader(rows[0])
-    sample = [c for c in (reader.read(r, i) for i, r in enumerate(rows[1:], 1)) if hasattr(c, "total_cost")]
+    sample, _ = read_cases(DATA / "samples" / "cases_13239_with_cost.csv")
     cases = synthetic_city(sample, hospitals=20, cases=20_000, seed=7)
     results = [g20.group(c, explain=False) for c in cases]
     return cases, results

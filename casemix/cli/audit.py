@@ -10,11 +10,11 @@ import typer
 
 from casemix.audit import RULES, Auditor, measure
 from casemix.cli.options import DataOption, PolicyOption, SchemeOption, console
-from casemix.cli.settle import read_cases
+from casemix.cli.settle import grouped_cases
 from casemix.datadir import resolve_data_dir
 from casemix.grouping import Grouper
 from casemix.policy import load_policy
-from casemix.records.io import read_table, write_table
+from casemix.records.io import read_cases, read_table, write_table
 from casemix.records.outpatient import OutpatientVisit, read_visit
 from casemix.settlement import Standards
 from casemix.weights import WeightCalibrator, history_frame
@@ -37,8 +37,9 @@ def audit(
     rules = load_policy(policy)
     grouper = Grouper.load(scheme, data, rules.grouping)
     cases, rejected = read_cases(input)
+    rejected = len(rejected)
     results = [grouper.group(case, explain=False) for case in cases]
-    past, past_results = (cases, results) if history is None else _grouped(history, grouper)
+    past, past_results = (cases, results) if history is None else grouped_cases(history, grouper)
     weights = WeightCalibrator(rules.weights).fit(history_frame(past_results, [c.total_cost for c in past]))
     auditor = Auditor(rules.audit, Standards.of(weights).standard_cost,
                       frozenset(grouper.scheme.mcc) | frozenset(grouper.scheme.cc))
@@ -78,8 +79,3 @@ def _visits(path: Path) -> list[OutpatientVisit]:
     if rejected:
         console.print(f"{len(rejected)} outpatient rows left out, e.g. {rejected[0]}")
     return [r for r in read if isinstance(r, OutpatientVisit)]
-
-
-def _grouped(path: Path, grouper: Grouper):
-    cases, _ = read_cases(path)
-    return cases, [grouper.group(case, explain=False) for case in cases]

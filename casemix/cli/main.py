@@ -20,7 +20,7 @@ from casemix.policy import PolicyError, load_policy
 from casemix.qc import FINDING_COLUMNS, QcEngine, finding_rows, rules_version, summarise
 from casemix.records import Case, RowReader
 from casemix.records.case import to_case
-from casemix.records.io import TableError, read_table, write_table
+from casemix.records.io import TableError, read_cases, read_table, write_table
 from casemix.schemes import SCHEMES
 from casemix.weights import WeightCalibrator, history_frame
 
@@ -109,7 +109,8 @@ def calibrate(
     """Learn relative weights and base points from history (权重测算): group, trim, weigh, report RIV and CV."""
     grouper = _grouper(scheme, data, policy)
     try:
-        cases, rejected = settle_commands.read_cases(input)
+        cases, rejections = read_cases(input)
+        rejected = len(rejections)
     except (TableError, ValueError) as error:
         console.print(f"[red]error:[/red] {error}")
         raise typer.Exit(2) from None
@@ -201,7 +202,7 @@ def demo(
     console.rule("a synthetic city of 20 hospitals, one year settled under a Zhejiang-style policy")
     city_file = output / "city.csv"
     settle_commands.city(output=city_file, hospitals=20, cases=20_000, year=2025, seed=2025, data=root)
-    cases, _ = settle_commands.read_cases(city_file)
+    cases, _ = read_cases(city_file)
     budget = (sum(c.total_cost for c in cases if c.total_cost) * Decimal("0.6")).quantize(Decimal("0.01"))
     settle_commands.settle(input=city_file, budget=str(budget), output=output / "statements",
                            provisional_point_value="100", data=root, policy=Path("zhejiang-drg-points-2019"))

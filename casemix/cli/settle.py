@@ -12,11 +12,11 @@ import typer
 from casemix.cli.options import DataOption, PolicyOption, SchemeOption, console
 from casemix.codes.procedure_class import ProcedureClassifier
 from casemix.datadir import resolve_data_dir
-from casemix.grouping import Grouper
+from casemix.grouping import Grouper, GroupResult
 from casemix.grouping.dip import DipGrouper
 from casemix.policy import load_policy
-from casemix.records import Case, RowReader
-from casemix.records.io import read_table, write_table
+from casemix.records import Case
+from casemix.records.io import read_cases, read_table, write_table
 from casemix.records.synthetic import synthetic_city
 from casemix.schemes.dip import load_catalogue
 from casemix.settlement import (
@@ -43,15 +43,6 @@ def city_rows(cases: list[Case]) -> list[list[str]]:
     return [[text(getattr(case, column)) for column in CITY_COLUMNS] for case in cases]
 
 
-def read_cases(path: Path) -> tuple[list[Case], int]:
-    """Valid cases of a file, and how many rows were rejected (settlement needs valid records)."""
-    table = read_table(path)
-    reader = RowReader(table.headers)
-    parsed = [reader.read(row, number) for number, row in enumerate(table.rows, 1)]
-    cases = [c for c in parsed if isinstance(c, Case)]
-    return cases, len(parsed) - len(cases)
-
-
 def money(text: str) -> Decimal:
     try:
         return Decimal(text).quantize(Decimal("0.01"))
@@ -73,6 +64,7 @@ def city(
     write_table(output, CITY_COLUMNS, city_rows(made))
     console.print(f"{len(made):,} stays in {len({c.hospital_id for c in made})} hospitals → {output}")
 
+
 def settle(
     input: Annotated[Path, typer.Argument(help="the year's cases, with hospital_id, costs and dates")],
     budget: Annotated[str, typer.Option(help="the year's fund budget in 元 (统筹基金预算)")],
@@ -92,6 +84,7 @@ def settle(
     rules = load_policy(policy)
     grouper = Grouper.load(scheme, data, rules.grouping)
     cases, rejected = read_cases(input)
+    rejected = len(rejected)
     results = [grouper.group(case, explain=False) for case in cases]
     if dip_catalogue:
         catalogue = load_catalogue(dip_catalogue)
@@ -101,7 +94,7 @@ def settle(
         regional = sum((c.total_cost for c in cases if c.total_cost), Decimal(0)) / len(cases)
         standards, coefficients = Standards.of_dip(catalogue, regional), {}
     else:
-        past, past_results = (cases, results) if history is None else _grouped(history, grouper)
+        past, past_results = (cases, results) if history is None else grouped_cases(history, grouper)
         frame = history_frame(past_results, [c.total_cost for c in past],
                               hospital_level=[c.hospital_level for c in past])
         weights = WeightCalibrator(rules.weights).fit(frame)
@@ -140,6 +133,7 @@ def _compare(settled, actual: Path, output: Path, suffix: str) -> None:
                   f"{output / ('comparison' + suffix)}")
 
 
-def _grouped(path: Path, grouper: Grouper) -> tuple[list[Case], list]:
+def grouped_cases(path: Path, grouper: Grouper) -> tuple[list[Case], list[GroupResult]]:
+    """The valid cases of a file with their (unexplained) groups: the history that standards are learned from."""
     cases, _ = read_cases(path)
     return cases, [grouper.group(case, explain=False) for case in cases]

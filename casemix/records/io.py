@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from casemix.records.case import Case, Rejection, RowReader
+
 ENCODINGS = ("utf-8-sig", "gb18030")
 
 
@@ -99,6 +101,14 @@ def _read_parquet(path: Path) -> Table:
     frame = pl.read_parquet(path)
     frame = frame.with_columns(pl.all().cast(pl.String))
     return Table(frame.columns, [list(row) for row in frame.iter_rows()], "parquet")
+
+
+def read_cases(path: str | Path) -> tuple[list[Case], list[Rejection]]:
+    """The valid cases of a file and the rows rejected (each naming its record and field)."""
+    table = read_table(path)
+    reader = RowReader(table.headers)
+    parsed = [reader.read(row, number) for number, row in enumerate(table.rows, 1)]
+    return [c for c in parsed if isinstance(c, Case)], [r for r in parsed if isinstance(r, Rejection)]
 
 
 def write_table(path: str | Path, headers: list[str], rows: Iterator[list[Any]] | list[list[Any]],
