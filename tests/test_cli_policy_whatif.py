@@ -158,3 +158,11 @@ def test_cli_audit_writes_flags_sorted_by_score(tmp_path):
     scores = [float(row[4]) for row in flags.rows]
     assert scores == sorted(scores, reverse=True)
     assert "split_admission" in {row[0] for row in flags.rows}      # the city's built-in readmissions
+
+
+@pytest.mark.parametrize("command", [["settle", "--budget", "1"], ["audit"], ["qc"], ["calibrate"], ["group"]])
+def test_every_command_reports_a_missing_input_file_by_name(tmp_path, command):
+    missing = tmp_path / "absent.csv"
+    result = runner.invoke(app, [command[0], str(missing), *command[1:], "-o", str(tmp_path / "out.csv"),
+                                 "--data", str(DATA)])
+    assert result.exit_code == 2 and "absent.csv: no such file" in result.output

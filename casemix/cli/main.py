@@ -13,28 +13,25 @@ from rich.table import Table as RichTable
 
 from casemix.cli import audit as audit_commands
 from casemix.cli import settle as settle_commands
-from casemix.cli.options import DataOption, PolicyOption, SchemeOption, console
-from casemix.datadir import DataDirError, resolve_data_dir
+from casemix.cli.options import DataOption, PolicyOption, SchemeOption, console, reported
+from casemix.datadir import resolve_data_dir
 from casemix.grouping import Grouper, each_diagnosis_as_principal, group_file, without_each_secondary
-from casemix.policy import PolicyError, load_policy
+from casemix.policy import load_policy
 from casemix.qc import FINDING_COLUMNS, QcEngine, finding_rows, rules_version, summarise
 from casemix.records import Case, RowReader
 from casemix.records.case import to_case
-from casemix.records.io import TableError, read_cases, read_table, write_table
+from casemix.records.io import read_cases, read_table, write_table
 from casemix.schemes import SCHEMES
 from casemix.weights import WeightCalibrator, history_frame
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="casemix — CHS-DRG grouping for bureaus and hospitals (病组分组、解释与模拟)")
 def _grouper(scheme: str, data: Path | None, policy: Path | None) -> Grouper:
-    try:
-        return Grouper.load(scheme, data, policy)
-    except (DataDirError, PolicyError) as error:
-        console.print(f"[red]error:[/red] {error}")
-        raise typer.Exit(2) from None
+    return Grouper.load(scheme, data, policy)
 
 
 @app.command()
+@reported
 def group(
     input: Annotated[Path, typer.Argument(help="cases: .csv (UTF-8 or GBK/GB18030), .xlsx or .parquet")],
     output: Annotated[Path, typer.Option("--output", "-o", help="result file: .csv, .xlsx or .parquet")],
@@ -50,13 +47,9 @@ def group(
     with Progress(TextColumn("grouping"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=console, disable=quiet, transient=True) as bar:
         task = bar.add_task("group", total=None)
-        try:
-            summary = group_file(grouper, input, output, workers or None,
-                                 progress=lambda n: bar.advance(task, n),
-                                 on_start=lambda total: bar.update(task, total=total))
-        except TableError as error:
-            console.print(f"[red]error:[/red] {error}")
-            raise typer.Exit(2) from None
+        summary = group_file(grouper, input, output, workers or None,
+                             progress=lambda n: bar.advance(task, n),
+                             on_start=lambda total: bar.update(task, total=total))
     seconds = time.perf_counter() - started
     console.print(f"{summary.rows_in} rows in ({summary.encoding}), {summary.rows_out} rows out → {output}")
     for status, count in summary.by_status.most_common():
@@ -66,6 +59,7 @@ def group(
 
 
 @app.command()
+@reported
 def explain(
     principal: Annotated[str, typer.Option("--pdx", help="principal diagnosis code (主要诊断)")],
     secondary: Annotated[list[str] | None, typer.Option("--sdx", help="secondary diagnosis (其他诊断), repeatable")
@@ -99,6 +93,7 @@ def explain(
 
 
 @app.command()
+@reported
 def calibrate(
     input: Annotated[Path, typer.Argument(help="historical cases with 总费用 / total_cost")],
     output: Annotated[Path, typer.Option("--output", "-o", help="weight table: .csv, .xlsx or .parquet")],
@@ -108,12 +103,8 @@ def calibrate(
 ) -> None:
     """Learn relative weights and base points from history (权重测算): group, trim, weigh, report RIV and CV."""
     grouper = _grouper(scheme, data, policy)
-    try:
-        cases, rejections = read_cases(input)
-        rejected = len(rejections)
-    except (TableError, ValueError) as error:
-        console.print(f"[red]error:[/red] {error}")
-        raise typer.Exit(2) from None
+    cases, rejections = read_cases(input)
+    rejected = len(rejections)
     results = [grouper.group(case, explain=False) for case in cases]
     history = history_frame(results, [case.total_cost for case in cases])
     weights = WeightCalibrator(load_policy(policy).weights).fit(history)
@@ -125,6 +116,7 @@ def calibrate(
 
 
 @app.command()
+@reported
 def qc(
     input: Annotated[Path, typer.Argument(help="settlement-list cases: .csv, .xlsx or .parquet")],
     output: Annotated[Path, typer.Option("--output", "-o", help="findings: .csv, .xlsx or .parquet")],
@@ -136,12 +128,8 @@ def qc(
     """Quality-check settlement lists (结算清单质控): one row per finding with its grouping impact, and a summary."""
     grouper = _grouper(scheme, data, policy)
     engine = QcEngine.load(grouper, rules)
-    try:
-        table = read_table(input)
-        reader = RowReader(table.headers)
-    except (TableError, ValueError) as error:
-        console.print(f"[red]error:[/red] {error}")
-        raise typer.Exit(2) from None
+    table = read_table(input)
+    reader = RowReader(table.headers)
     checked, rows, rejected = [], [], 0
     for number, values in enumerate(table.rows, 1):
         case = reader.read(values, number)
@@ -168,17 +156,14 @@ def qc(
 
 
 @app.command()
+@reported
 def demo(
     data: DataOption = None,
     output: Annotated[Path, typer.Option("--output", "-o", help="folder for the demo's result files")] = Path(
         "casemix-demo"),
 ) -> None:
     """Group the 13,239 real sample cases under CHS-DRG 2.0 and 1.1, explain a case, settle a synthetic city."""
-    try:
-        root = resolve_data_dir(data)
-    except DataDirError as error:
-        console.print(f"[red]error:[/red] {error}")
-        raise typer.Exit(2) from None
+    root = resolve_data_dir(data)
     sample = root / "samples" / "cases_13239_with_cost.csv"
     for scheme in SCHEMES:
         grouper = _grouper(scheme, root, None)
@@ -208,10 +193,10 @@ def demo(
                            provisional_point_value="100", data=root, policy=Path("zhejiang-drg-points-2019"))
 
 
-app.command()(settle_commands.city)
-app.command()(settle_commands.settle)
-app.command()(audit_commands.audit)
-app.command("audit-precision")(audit_commands.audit_precision)
+app.command()(reported(settle_commands.city))
+app.command()(reported(settle_commands.settle))
+app.command()(reported(audit_commands.audit))
+app.command("audit-precision")(reported(audit_commands.audit_precision))
 
 
 if __name__ == "__main__":

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
-from casemix.datadir import ENV_VAR
+from casemix.datadir import ENV_VAR, DataDirError
 from casemix.schemes import SCHEMES
 
 console = Console(soft_wrap=True)
@@ -18,3 +20,16 @@ DataOption = Annotated[Path | None, typer.Option("--data", help=f"reference data
 SchemeOption = Annotated[str, typer.Option("--scheme", help=f"one of {', '.join(SCHEMES)}")]
 PolicyOption = Annotated[Path | None, typer.Option("--policy", help="policy TOML file or packaged name, e.g. "
                                                    "zhejiang-drg-points-2019 (default: national default)")]
+
+
+def reported(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Bad input (missing data directory, bad policy or rule file, unreadable table, a table without a
+    diagnosis column) ends the command with its message and exit status 2, not a traceback."""
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except (ValueError, DataDirError) as error:     # PolicyError, TableError, RuleError are ValueErrors
+            console.print(f"[red]error:[/red] {error}")
+            raise typer.Exit(2) from None
+    return run
