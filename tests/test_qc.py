@@ -83,3 +83,11 @@ def test_qc_over_the_real_samples_finds_real_errors(qc):
     rules = {key.split()[0] for key in summary["rule"]}
     assert {"V09", "P02", "K20"} <= rules            # non-standard codes, 0000 cases, duplicated codes
     assert summary["department"]
+
+
+def test_a_rule_of_an_unknown_kind_is_refused(g20):
+    from casemix.qc import Rule, RuleError
+
+    odd = Rule("X1", "validity", "E", "telepathy", "未知", "unknown", (), {}, {})
+    with pytest.raises(RuleError, match="telepathy"):
+        QcEngine([odd], g20)

@@ -111,10 +111,11 @@ class QcEngine:
         self.base_points = base_points or {}
         self.point_value = point_value
         checks = self._checks()
-        unknown = {r.kind for r in rules} - set(checks)
+        unknown = {r.kind for r in rules} - set(checks) - set(_CODE_SCANNED)
         if unknown:
             raise RuleError(f"rules name unknown kinds: {sorted(unknown)}")
-        self._compiled = [(rule, checks[rule.kind]) for rule in rules]
+        self._compiled = [(rule, checks[rule.kind]) for rule in rules if rule.kind not in _CODE_SCANNED]
+        self._scanned = _CodeIndex([rule for rule in rules if rule.kind in _CODE_SCANNED])
 
     @classmethod
     def load(cls, grouper: Grouper, path: str | Path | None = None, **pricing: Any) -> QcEngine:
@@ -123,10 +124,11 @@ class QcEngine:
     def check(self, case: Case, impact: bool = True) -> list[Finding]:
         result = self.grouper.group(case, explain=False)
         findings = []
-        for rule, check in self._compiled:
-            for field, code, detail in check(rule, case, result):
-                fix = self._impact(rule, case, result, field, code) if impact else None
-                findings.append(Finding(case.id, rule, field, code, detail, fix))
+        hits = [(rule, hit) for rule, check in self._compiled for hit in check(rule, case, result)]
+        hits += self._scanned.hits(case)
+        for rule, (field, code, detail) in hits:
+            fix = self._impact(rule, case, result, field, code) if impact else None
+            findings.append(Finding(case.id, rule, field, code, detail, fix))
         return findings
 
     # ---- impact -------------------------------------------------------------------------------
@@ -150,7 +152,7 @@ class QcEngine:
             "required": _required, "one_of": _one_of, "range": _range, "code_valid": self._code_valid,
             "code_normalised": self._code_normalised, "code_pattern": _code_pattern,
             "principal_codes": _principal_codes, "principal_invalid": self._principal_invalid,
-            "sex_codes": _sex_codes, "age_codes": _age_codes, "newborn_weight": _newborn_weight,
+            "newborn_weight": _newborn_weight,
             "date_order": _date_order, "los_matches": _los_matches, "duplicates": _duplicates,
             "principal_repeated": _principal_repeated, "asterisk_alone": _asterisk_alone,
             "needs_secondary": _needs_secondary, "needs_companion": _needs_companion,
@@ -220,28 +222,10 @@ def _principal_codes(rule: Rule, case: Case, result: GroupResult) -> Iterator[Hi
         yield "principal_dx", case.principal_dx, f"{case.principal_dx} may not be the principal diagnosis"
 
 
-def _sex_codes(rule: Rule, case: Case, result: GroupResult) -> Iterator[Hit]:
-    if case.sex != rule.params["sex"]:
-        return
-    for field, code in _codes(case, "diagnoses"):
-        if _code_in(code, tuple(rule.params["codes"])):
-            yield field, code, f"{code} conflicts with sex {case.sex}"
-
-
 def _age_years(case: Case) -> float | None:
     if case.age_days is not None:
         return case.age_days / 365.25
     return case.age
-
-
-def _age_codes(rule: Rule, case: Case, result: GroupResult) -> Iterator[Hit]:
-    age = _age_years(case)
-    low, high = rule.params.get("min_years"), rule.params.get("max_years")
-    if age is None or not ((low is not None and age < low) or (high is not None and age > high)):
-        return
-    for field, code in _codes(case, rule.fields[0] if rule.fields else "diagnoses"):
-        if _code_in(code, tuple(rule.params["codes"])):
-            yield field, code, f"{code} is not expected at age {age:.1f} years (expected {low}–{high})"
 
 
 def _newborn_weight(rule: Rule, case: Case, result: GroupResult) -> Iterator[Hit]:
@@ -326,6 +310,46 @@ def _grouping(rule: Rule, case: Case, result: GroupResult) -> Iterator[Hit]:
     if result.status == rule.params["status"]:
         code = case.procedures[-1] if result.status == "qy" and case.procedures else case.principal_dx
         yield "procedures" if result.status == "qy" else "principal_dx", code, result.reason
+
+
+_CODE_SCANNED = ("sex_codes", "age_codes")
+
+
+class _CodeIndex:
+    """Sex and age rules, indexed by the 3-character categories and prefixes they name, so each
+    diagnosis is looked up once instead of every rule scanning every diagnosis."""
+
+    def __init__(self, rules: list[Rule]):
+        self.by_category: dict[str, list[Rule]] = {}
+        self.by_prefix: list[tuple[str, Rule]] = []
+        for rule in rules:
+            spec = tuple(rule.params["codes"])
+            categories, prefixes = _matcher(spec)
+            for category in categories:
+                self.by_category.setdefault(category, []).append(rule)
+            self.by_prefix.extend((prefix, rule) for prefix in prefixes)
+
+    def hits(self, case: Case) -> list[tuple[Rule, Hit]]:
+        out = []
+        age = _age_years(case)
+        for field, code in _codes(case, "diagnoses"):
+            candidates = self.by_category.get(code[:3], []) + [r for p, r in self.by_prefix if code.startswith(p)]
+            for rule in candidates:
+                detail = _sex_detail(rule, case, code) if rule.kind == "sex_codes" else _age_detail(rule, age, code)
+                if detail:
+                    out.append((rule, (field, code, detail)))
+        return out
+
+
+def _sex_detail(rule: Rule, case: Case, code: str) -> str:
+    return f"{code} conflicts with sex {case.sex}" if case.sex == rule.params["sex"] else ""
+
+
+def _age_detail(rule: Rule, age: float | None, code: str) -> str:
+    low, high = rule.params.get("min_years"), rule.params.get("max_years")
+    if age is None or not ((low is not None and age < low) or (high is not None and age > high)):
+        return ""
+    return f"{code} is not expected at age {age:.1f} years (expected {low}–{high})"
 
 
 # ---- fixes for the impact ------------------------------------------------------------------------
