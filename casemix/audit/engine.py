@@ -64,16 +64,15 @@ class Auditor:
         self.policy = policy
         self.standard_cost = standard_cost
         self._severity_codes = severity_codes       # the scheme's MCC and CC codes
-        self._pairs: Counter = Counter()
 
     def audit(self, cases: list[Case], results: list[GroupResult],
               outpatient: list[OutpatientVisit] | None = None) -> list[Flag]:
         stays = [_Stay(c, r) for c, r in zip(cases, results, strict=True)]
-        self._pairs = Counter((s.result.principal_dx[:3], code) for s in stays for code in s.case.secondary_dx
-                              if code in self._severity_codes)
-        flags = [*self._by_patient(stays), *self._duplicates(stays)]
+        pairs = Counter((s.result.principal_dx[:3], code) for s in stays for code in s.case.secondary_dx
+                        if code in self._severity_codes)
+        flags = [*self._split_admissions(stays), *self._duplicates(stays)]
         for stay in stays:
-            flags.extend(self._case_rules(stay))
+            flags.extend(self._case_rules(stay, pairs))
         flags.extend(self._padded(stays))
         flags.extend(self._missing(stays))
         flags.extend(self._cost_shifting(stays, outpatient or []))
@@ -84,7 +83,7 @@ class Auditor:
 
     # ---- across a patient's stays ------------------------------------------------------------------
 
-    def _by_patient(self, stays: list[_Stay]) -> list[Flag]:
+    def _split_admissions(self, stays: list[_Stay]) -> list[Flag]:
         window = self.policy.split_window_days
         exempt = tuple(self.policy.split_exempt_adrg_prefixes)
         by_patient: dict[str, list[_Stay]] = defaultdict(list)
@@ -121,7 +120,7 @@ class Auditor:
 
     # ---- one stay ----------------------------------------------------------------------------------
 
-    def _case_rules(self, stay: _Stay) -> list[Flag]:
+    def _case_rules(self, stay: _Stay, pairs: Counter) -> list[Flag]:
         case, result = stay.case, stay.result
         standard = self.standard_cost.get(result.drg)
         if result.status != "grouped" or not standard or not case.total_cost:
@@ -136,11 +135,13 @@ class Auditor:
                               _score((limit - ratio) / limit),
                               f"{case.los_days} days, cost {ratio:.2f}× the {result.drg} standard"))
         if result.drg[-1] in "13":
-            flags.extend(self._unsupported_severity(stay))
+            flags.extend(self._unsupported_severity(stay, pairs))
         return flags
 
-    def _unsupported_severity(self, stay: _Stay) -> list[Flag]:
-        """An x1/x3 case whose every MCC/CC is rarely seen with its principal, at the cost of an x5 case."""
+    def _unsupported_severity(self, stay: _Stay, pairs: Counter) -> list[Flag]:
+        """An x1/x3 case whose every MCC/CC is rarely seen with its principal, at the cost of an x5 case.
+
+        ``pairs`` counts (principal category, MCC/CC code) over the whole batch."""
         case, result = stay.case, stay.result
         base = self.standard_cost.get(result.adrg + "5")
         severity_codes = [c for c in case.secondary_dx if c in self._severity_codes]
@@ -149,7 +150,7 @@ class Auditor:
         base_ratio = float(case.total_cost / base)
         cap = self.policy.unsupported_severity_max_ratio
         category = result.principal_dx[:3]
-        seen = max(self._pairs[(category, code)] for code in severity_codes)
+        seen = max(pairs[(category, code)] for code in severity_codes)
         if base_ratio > cap or seen > self.policy.unsupported_severity_max_pairs:
             return []
         return [Flag("unsupported_severity", case.hospital_id or "", (case.id,), _score((cap - base_ratio) / cap),
