@@ -166,3 +166,13 @@ def test_every_command_reports_a_missing_input_file_by_name(tmp_path, command):
     result = runner.invoke(app, [command[0], str(missing), *command[1:], "-o", str(tmp_path / "out.csv"),
                                  "--data", str(DATA)])
     assert result.exit_code == 2 and "absent.csv: no such file" in result.output
+
+
+def test_cli_indicators_by_department(tmp_path):
+    out = tmp_path / "indicators.csv"
+    result = runner.invoke(app, ["indicators", str(DATA / "samples" / "frontpage_763_with_cost.csv"), "-o", str(out),
+                                 "--by", "department", "--data", str(DATA)])
+    assert result.exit_code == 0, result.output
+    table = read_table(out)
+    assert table.headers[:5] == ["key", "cases", "drg_count", "total_weight", "cmi"]
+    assert {"儿科", "中医科"} <= {row[0] for row in table.rows}

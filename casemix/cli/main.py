@@ -11,6 +11,8 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table as RichTable
 
+from casemix.analytics import Indicators
+from casemix.analytics import indicators as compute_indicators
 from casemix.cli import audit as audit_commands
 from casemix.cli import settle as settle_commands
 from casemix.cli.options import DataOption, PolicyOption, SchemeOption, console, reported
@@ -153,6 +155,33 @@ def qc(
     console.print(f"{len(rows)} findings → {output}; counts by rule, hospital, department → {summary_path}")
     for key, n in summary["rule"].most_common(10):
         console.print(f"  {n:>7}  {key}", highlight=False, markup=False)
+
+
+@app.command()
+@reported
+def indicators(
+    input: Annotated[Path, typer.Argument(help="cases with costs (and hospital, department, physician)")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="indicator table: .csv, .xlsx or .parquet")],
+    by: Annotated[str, typer.Option(help="hospital_id, department or physician")] = "hospital_id",
+    scheme: SchemeOption = "chs-drg-2.0",
+    data: DataOption = None,
+    policy: PolicyOption = None,
+) -> None:
+    """DRG performance by hospital, department or physician (绩效指标): DRG count, CMI, cost and time
+    consumption indices, risk-stratified mortality, surplus or deficit, drug and material shares."""
+    grouper = _grouper(scheme, data, policy)
+    cases, rejections = read_cases(input)
+    results = [grouper.group(case, explain=False) for case in cases]
+    weights = WeightCalibrator(load_policy(policy).weights).fit(history_frame(results, [c.total_cost for c in cases]))
+    table = weights.table.filter(weights.table["source"] != "none")
+    rw = dict(zip(table["drg"], table["rw"]))
+    standard = dict(zip(table["drg"], table["standard_cost"]))
+    rows = compute_indicators(cases, results, rw, standard, by=by)
+    columns = list(Indicators.__dataclass_fields__)
+    write_table(output, columns, [["" if getattr(r, c) is None else str(getattr(r, c)) for c in columns]
+                                  for r in rows])
+    console.print(f"{len(cases):,} cases ({len(rejections)} rejected rows left out) → {len(rows)} rows by {by} "
+                  f"→ {output}")
 
 
 @app.command()

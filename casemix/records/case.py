@@ -41,6 +41,7 @@ class Case(BaseModel):
     los_days: int | None = Field(default=None, ge=0, le=36500)
     discharge_mode: str | None = None
     department: str | None = None
+    physician: str | None = Field(default=None, description="attending physician (主诊医师)")
     principal_dx: str = Field(min_length=1)
     secondary_dx: tuple[str, ...] = ()
     procedures: tuple[str, ...] = Field(default=(), description="main procedure first")
@@ -90,6 +91,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "los_days": ("los_days", "los", "inhospitaltime", "住院天数", "实际住院天数", "act_ipt_days"),
     "discharge_mode": ("discharge_mode", "leavingtype", "离院方式", "dscg_way"),
     "department": ("department", "dept", "科室", "出院科别", "dscg_caty"),
+    "physician": ("physician", "主诊医师", "主诊医师姓名", "主治医师", "chfpdr_name"),
     "principal_dx": ("principal_dx", "主要诊断编码", "主诊断编码", "主要诊断代码"),
     "secondary_dx": ("secondary_dx", "其他诊断编码", "次要诊断编码"),
     "diagnoses": ("diagnoses", "诊断编码", "dx_codes_pipe", "dx_codes"),
