@@ -14,6 +14,7 @@ from rich.table import Table as RichTable
 from casemix.analytics import Indicators
 from casemix.analytics import indicators as compute_indicators
 from casemix.cli import audit as audit_commands
+from casemix.cli import service as service_commands
 from casemix.cli import settle as settle_commands
 from casemix.cli.options import DataOption, PolicyOption, SchemeOption, console, reported
 from casemix.datadir import resolve_data_dir
@@ -226,6 +227,8 @@ app.command()(reported(settle_commands.city))
 app.command()(reported(settle_commands.settle))
 app.command()(reported(audit_commands.audit))
 app.command("audit-precision")(reported(audit_commands.audit_precision))
+app.command("import")(reported(service_commands.import_cases))
+app.command()(reported(service_commands.serve))
 
 
 if __name__ == "__main__":

@@ -80,6 +80,12 @@ class AuditPolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class WarningPolicy:
+    # cost so far ÷ payment standard at which an in-stay case turns "warning", then "over"
+    cost_levels: list = field(default_factory=lambda: [0.8, 1.0])
+
+
+@dataclass(frozen=True, slots=True)
 class Policy:
     name: str
     version: str
@@ -89,6 +95,7 @@ class Policy:
     weights: WeightsPolicy = WeightsPolicy()
     settlement: SettlementPolicy = SettlementPolicy()
     audit: AuditPolicy = AuditPolicy()
+    early_warning: WarningPolicy = WarningPolicy()
 
 
 _CHOICES = {
@@ -132,6 +139,7 @@ def parse_policy(text: str, origin: str = "<policy>") -> Policy:
         weights=_section(data, "weights", WeightsPolicy, origin),
         settlement=_section(data, "settlement", SettlementPolicy, origin),
         audit=_section(data, "audit", AuditPolicy, origin),
+        early_warning=_section(data, "early_warning", WarningPolicy, origin),
     )
 
 

@@ -1,0 +1,63 @@
+"""``casemix import`` and ``casemix serve``: the case store and the HTTP service."""
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from casemix.cli.options import DataOption, PolicyOption, SchemeOption, console
+from casemix.cli.settle import grouped_cases
+from casemix.grouping import Grouper
+from casemix.policy import load_policy
+from casemix.qc import QcEngine
+from casemix.service import Store, create_app, load_tokens
+from casemix.settlement import Standards
+from casemix.weights import WeightCalibrator, history_frame
+
+DbOption = Annotated[Path, typer.Option("--db", help="DuckDB file of the case store")]
+
+
+def import_cases(
+    input: Annotated[Path, typer.Argument(help="a batch of cases: .csv, .xlsx or .parquet")],
+    db: DbOption = Path("casemix.duckdb"),
+    scheme: SchemeOption = "chs-drg-2.0",
+    data: DataOption = None,
+    policy: PolicyOption = None,
+) -> None:
+    """Import a batch into the store with its groups and QC findings; the same file twice changes nothing."""
+    grouper = Grouper.load(scheme, data, load_policy(policy).grouping)
+    store = Store(db)
+    try:
+        result = store.import_file(input, grouper, QcEngine.load(grouper))
+    finally:
+        store.close()
+    state = "imported" if result.new else "already imported, nothing changed"
+    console.print(f"batch {result.batch_id}: {state}; {result.rows_in} rows, {result.cases} cases, "
+                  f"{result.rejected} rejected → {db}")
+
+
+def serve(
+    tokens: Annotated[Path, typer.Option(help="TOML [tokens] table: token = { role, hospital_id }")],
+    db: DbOption = Path("casemix.duckdb"),
+    history: Annotated[Path | None, typer.Option(help="cases to learn payment standards from")] = None,
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8000,
+    scheme: SchemeOption = "chs-drg-2.0",
+    data: DataOption = None,
+    policy: PolicyOption = None,
+) -> None:
+    """Serve the HTTP API (OpenAPI at /docs): group, QC, in-stay prediction, stored cases and findings."""
+    import uvicorn
+
+    rules = load_policy(policy)
+    grouper = Grouper.load(scheme, data, rules.grouping)
+    standards: dict[str, Decimal] = {}
+    if history:
+        cases, results = grouped_cases(history, grouper)
+        weights = WeightCalibrator(rules.weights).fit(history_frame(results, [c.total_cost for c in cases]))
+        standards = Standards.of(weights).standard_cost
+    low, high = rules.early_warning.cost_levels
+    app = create_app(grouper, Store(db), load_tokens(tokens), standard_cost=standards, cost_levels=(low, high))
+    console.print(f"casemix service on http://{host}:{port} (OpenAPI: /docs)")
+    uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -1,0 +1,6 @@
+"""The store (DuckDB) and the HTTP service in front of the engines."""
+
+from casemix.service.app import Principal, create_app, load_tokens, mask
+from casemix.service.store import ImportResult, Store
+
+__all__ = ["ImportResult", "Principal", "Store", "create_app", "load_tokens", "mask"]

@@ -1,0 +1,98 @@
+"""The store and the HTTP service, through FastAPI's TestClient against a real DuckDB file."""
+
+from decimal import Decimal
+
+import pytest
+from conftest import DATA
+from fastapi.testclient import TestClient
+
+from casemix.qc import QcEngine
+from casemix.records import Case
+from casemix.records.io import read_table, write_table
+from casemix.service import Principal, Store, create_app, mask
+
+TOKENS = {"bureau-token": Principal("bureau"), "h1-token": Principal("hospital", "H001"),
+          "h2-token": Principal("hospital", "H002")}
+CASE = {"id": "c-1", "sex": 1, "age": 70, "principal_dx": "I63.900", "secondary_dx": ["J96.900x001"],
+        "hospital_id": "H001", "patient_id": "P20250001"}
+
+
+@pytest.fixture(scope="module")
+def stored(g20, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("store")
+    source = read_table(DATA / "samples" / "cases_30.csv")
+    rows = [[*row[:-1], "H001" if i % 2 else "H002", f"P{i:04d}"] for i, row in enumerate(source.rows)]
+    path = write_table(folder / "batch.csv", [*source.headers[:-1], "hospital_id", "patient_id"], rows)
+    store = Store(folder / "casemix.duckdb")
+    first = store.import_file(path, g20, QcEngine.load(g20))
+    counts = {t: store.count(t) for t in ("cases", "groups", "qc_findings")}
+    again = store.import_file(path, g20, QcEngine.load(g20))
+    yield store, first, again, counts
+    store.close()
+
+
+@pytest.fixture(scope="module")
+def client(g20, stored):
+    return TestClient(create_app(g20, stored[0], TOKENS, standard_cost={"BR21": Decimal("15000.00")}))
+
+
+def auth(token):
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_import_is_idempotent(stored):
+    store, first, again, counts = stored
+    assert first.new and first.cases == 30 and first.rejected == 0
+    assert not again.new and again.batch_id == first.batch_id
+    assert {t: store.count(t) for t in ("cases", "groups", "qc_findings")} == counts
+    assert counts["cases"] == counts["groups"] == 30 and counts["qc_findings"] > 0
+
+
+def test_group_one_case_with_its_path(client):
+    response = client.post("/v1/group", json=CASE, headers=auth("h1-token"))
+    assert response.status_code == 200
+    body = response.json()
+    assert body["path"] == "MDCB → BR2 → BR21"
+    assert [step["stage"] for step in body["trace"]] == ["codes", "mdc", "adrg", "severity", "drg"]
+
+
+def test_tokens_are_required_and_checked(client):
+    assert client.post("/v1/group", json=CASE).status_code == 401
+    assert client.post("/v1/group", json=CASE, headers=auth("nobody")).status_code == 401
+    assert client.post("/v1/group", json=CASE, headers=auth("h2-token")).status_code == 403
+
+
+def test_a_hospital_token_cannot_read_another_hospitals_case(client, g20):
+    assert client.get("/v1/cases/H002/S00001", headers=auth("h1-token")).status_code == 403
+    own = client.get("/v1/cases/H002/S00001", headers=auth("h2-token"))
+    assert own.status_code == 200 and own.json()["record"]["patient_id"] == "P0000"
+    stored_group = own.json()["groups"][0]
+    assert stored_group["drg"] == g20.group(Case(**own.json()["record"])).drg     # the store keeps the grouping
+
+
+def test_patient_identifiers_are_masked_for_the_bureau(client):
+    body = client.get("/v1/cases/H002/S00001", headers=auth("bureau-token")).json()
+    assert body["record"]["patient_id"] == mask("P0000") != "P0000"
+    assert client.get("/v1/cases/H001/nothing", headers=auth("bureau-token")).status_code == 404
+
+
+def test_findings_are_scoped_to_the_hospital(client):
+    mine = client.get("/v1/findings", headers=auth("h1-token")).json()
+    assert mine and {f["hospital_id"] for f in mine} == {"H001"}
+    assert client.get("/v1/findings?hospital_id=H002", headers=auth("h1-token")).status_code == 403
+    everything = client.get("/v1/findings", headers=auth("bureau-token")).json()
+    assert {f["hospital_id"] for f in everything} == {"H001", "H002"}
+
+
+def test_qc_one_case(client):
+    response = client.post("/v1/qc", json={**CASE, "secondary_dx": ["J96.900x001", "O99.000"]},
+                           headers=auth("h1-token"))
+    rules = {f["rule"] for f in response.json()["findings"]}
+    assert "F08" in rules                                # a pregnancy code on a man
+
+
+@pytest.mark.parametrize("cost, level", [("6000", "ok"), ("12500", "warning"), ("16000", "over")])
+def test_in_stay_prediction_and_cost_warning(client, cost, level):
+    response = client.post("/v1/predict", json={"case": CASE, "cost_so_far": cost}, headers=auth("h1-token"))
+    body = response.json()
+    assert (body["drg"], body["payment_standard"], body["level"]) == ("BR21", "15000.00", level)
