@@ -221,6 +221,8 @@ def demo(
     budget = (sum(c.total_cost for c in cases if c.total_cost) * Decimal("0.6")).quantize(Decimal("0.01"))
     settle_commands.settle(input=city_file, budget=str(budget), output=output / "statements",
                            provisional_point_value="100", data=root, policy=Path("zhejiang-drg-points-2019"))
+    console.rule("the same city audited: flags with their evidence")
+    audit_commands.audit(input=city_file, output=output / "audit-flags.csv", data=root)
 
 
 app.command()(reported(settle_commands.city))
