@@ -21,8 +21,9 @@ CASE = {"id": "c-1", "sex": 1, "age": 70, "principal_dx": "I63.900", "secondary_
 def stored(g20, tmp_path_factory):
     folder = tmp_path_factory.mktemp("store")
     source = read_table(DATA / "samples" / "cases_30.csv")
-    rows = [[*row[:-1], "H001" if i % 2 else "H002", f"P{i:04d}"] for i, row in enumerate(source.rows)]
-    path = write_table(folder / "batch.csv", [*source.headers[:-1], "hospital_id", "patient_id"], rows)
+    rows = [[*row[:-1], "H001" if i % 2 else "H002", f"P{i:04d}", str(3000 + 250 * i)]
+            for i, row in enumerate(source.rows)]
+    path = write_table(folder / "batch.csv", [*source.headers[:-1], "hospital_id", "patient_id", "总费用"], rows)
     store = Store(folder / "casemix.duckdb")
     first = store.import_file(path, g20, QcEngine.load(g20))
     counts = {t: store.count(t) for t in ("cases", "groups", "qc_findings")}
@@ -96,3 +97,41 @@ def test_in_stay_prediction_and_cost_warning(client, cost, level):
     response = client.post("/v1/predict", json={"case": CASE, "cost_so_far": cost}, headers=auth("h1-token"))
     body = response.json()
     assert (body["drg"], body["payment_standard"], body["level"]) == ("BR21", "15000.00", level)
+
+
+@pytest.fixture(scope="module")
+def browser(g20, stored):
+    from casemix.web import mount_ui
+
+    app = create_app(g20, stored[0], TOKENS)
+    mount_ui(app, stored[0], TOKENS, g20)
+    return app
+
+
+def signed_in(app, token):
+    client = TestClient(app)
+    assert client.get(f"/ui/login?token={token}", follow_redirects=False).status_code == 303
+    return client
+
+
+def test_dashboard_needs_a_token(browser):
+    assert TestClient(browser).get("/ui/").status_code == 401
+    assert TestClient(browser).get("/ui/login?token=wrong").status_code == 401
+
+
+def test_hospital_view_lists_its_departments_and_only_its_cases(browser):
+    client = signed_in(browser, "h1-token")
+    html = client.get("/ui/").text
+    assert "医院视图 Hospital view · H001" in html and "科室绩效 Departments" in html and "<svg" in html
+    assert "/ui/case/H001/S00002" in html and "/ui/case/H002/" not in html
+    assert client.get("/ui/case/H002/S00001").status_code == 403
+
+
+def test_bureau_view_and_case_page_show_the_path_findings_and_a_masked_patient(browser, g20):
+    client = signed_in(browser, "bureau-token")
+    html = client.get("/ui/").text
+    assert "医保局视图 Bureau view" in html and "H001" in html and "H002" in html
+    page = client.get("/ui/case/H002/S00001").text
+    assert mask("P0000") in page and "P0000<" not in page
+    assert "分组过程 How it was grouped" in page and "mdc_principal_dx.csv" in page
+    assert "质控问题 QC findings" in page and ">C06<" in page         # the sample has no admission dates

@@ -13,6 +13,7 @@ from casemix.policy import load_policy
 from casemix.qc import QcEngine
 from casemix.service import Store, create_app, load_tokens
 from casemix.settlement import Standards
+from casemix.web import mount_ui
 from casemix.weights import WeightCalibrator, history_frame
 
 DbOption = Annotated[Path, typer.Option("--db", help="DuckDB file of the case store")]
@@ -58,6 +59,8 @@ def serve(
         weights = WeightCalibrator(rules.weights).fit(history_frame(results, [c.total_cost for c in cases]))
         standards = Standards.of(weights).standard_cost
     low, high = rules.early_warning.cost_levels
-    app = create_app(grouper, Store(db), load_tokens(tokens), standard_cost=standards, cost_levels=(low, high))
-    console.print(f"casemix service on http://{host}:{port} (OpenAPI: /docs)")
+    store, principals = Store(db), load_tokens(tokens)
+    app = create_app(grouper, store, principals, standard_cost=standards, cost_levels=(low, high))
+    mount_ui(app, store, principals, grouper, rules.weights)
+    console.print(f"casemix service on http://{host}:{port}: dashboard /ui/login?token=…, OpenAPI /docs")
     uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -15,7 +15,7 @@ from typing import Any
 
 import duckdb
 
-from casemix.grouping import Grouper
+from casemix.grouping import Grouper, GroupResult
 from casemix.qc import QcEngine
 from casemix.records import Case
 from casemix.records.io import read_cases
@@ -100,6 +100,26 @@ class Store:
         findings = self._rows("SELECT * FROM qc_findings WHERE hospital_id = ? AND case_id = ?",
                               [hospital_id, case_id])
         return {"record": json.loads(row[0]), "groups": groups, "findings": findings}
+
+    def case_list(self, hospital_id: str | None = None) -> list[dict[str, Any]]:
+        """Cases with their group and count of QC findings, for tables."""
+        where, params = ("WHERE c.hospital_id = ?", [hospital_id]) if hospital_id else ("", [])
+        return self._rows(f"""
+            SELECT c.hospital_id, c.case_id, c.department, c.physician, g.drg, g.drg_name, g.status,
+                   (SELECT count(*) FROM qc_findings f
+                     WHERE f.hospital_id = c.hospital_id AND f.case_id = c.case_id) AS findings
+            FROM cases c LEFT JOIN groups g ON g.hospital_id = c.hospital_id AND g.case_id = c.case_id
+            {where} ORDER BY c.hospital_id, c.case_id""", params)
+
+    def grouped(self, hospital_id: str | None = None) -> tuple[list[Case], list[GroupResult]]:
+        """Stored cases and their stored groups, as the engines' types (for analytics)."""
+        where, params = ("WHERE c.hospital_id = ?", [hospital_id]) if hospital_id else ("", [])
+        rows = self.connection.execute(f"""
+            SELECT c.record, g.case_id, g.scheme, g.status, g.drg, g.drg_name, g.mdc, g.adrg, g.reason, g.severity
+            FROM cases c JOIN groups g ON g.hospital_id = c.hospital_id AND g.case_id = c.case_id
+            {where} ORDER BY c.hospital_id, c.case_id""", params).fetchall()
+        cases = [Case.model_validate_json(row[0]) for row in rows]
+        return cases, [GroupResult(*row[1:]) for row in rows]
 
     def findings(self, hospital_id: str | None = None) -> list[dict[str, Any]]:
         if hospital_id is None:
