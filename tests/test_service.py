@@ -135,3 +135,18 @@ def test_bureau_view_and_case_page_show_the_path_findings_and_a_masked_patient(b
     assert mask("P0000") in page and "P0000<" not in page
     assert "分组过程 How it was grouped" in page and "mdc_principal_dx.csv" in page
     assert "质控问题 QC findings" in page and ">C06<" in page         # the sample has no admission dates
+
+
+def test_a_corrected_resubmission_replaces_the_case_and_its_findings(g20, tmp_path):
+    store = Store(tmp_path / "s.duckdb")
+    headers = ["病案号", "定点医疗机构代码", "性别", "年龄", "主要诊断编码", "其他诊断编码"]
+    first = write_table(tmp_path / "a.csv", headers, [["r1", "H001", "1", "60", "I63.900", "O99.000,O99.000"]])
+    second = write_table(tmp_path / "b.csv", headers, [["r1", "H001", "1", "60", "I63.900", ""]])
+    qc = QcEngine.load(g20)
+    store.import_file(first, g20, qc)
+    before = {f["rule"] for f in store.findings("H001")}
+    store.import_file(second, g20, qc)
+    after = {f["rule"] for f in store.findings("H001")}
+    assert store.count("cases") == 1 and store.count("batches") == 2
+    assert {"F08", "K20"} <= before and not {"F08", "K20"} & after
+    store.close()

@@ -191,8 +191,10 @@ def demo(
     data: DataOption = None,
     output: Annotated[Path, typer.Option("--output", "-o", help="folder for the demo's result files")] = Path(
         "casemix-demo"),
+    serve: Annotated[bool, typer.Option("--serve/--no-serve", help="end by serving the dashboard")] = True,
+    port: Annotated[int, typer.Option(help="port for the dashboard")] = 8000,
 ) -> None:
-    """Group the 13,239 real sample cases under CHS-DRG 2.0 and 1.1, explain a case, settle a synthetic city."""
+    """Group the 13,239 real sample cases, explain a case, settle and audit a synthetic city, serve the dashboard."""
     root = resolve_data_dir(data)
     sample = root / "samples" / "cases_13239_with_cost.csv"
     for scheme in SCHEMES:
@@ -223,6 +225,10 @@ def demo(
                            provisional_point_value="100", data=root, policy=Path("zhejiang-drg-points-2019"))
     console.rule("the same city audited: flags with their evidence")
     audit_commands.audit(input=city_file, output=output / "audit-flags.csv", data=root)
+    console.rule("the city in the case store, behind the API and the dashboard")
+    service_commands.import_cases(input=city_file, db=output / "casemix.duckdb", data=root)
+    if serve:
+        service_commands.serve_demo(output / "casemix.duckdb", root, port)
 
 
 app.command()(reported(settle_commands.city))

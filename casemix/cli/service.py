@@ -11,7 +11,7 @@ from casemix.cli.settle import grouped_cases
 from casemix.grouping import Grouper
 from casemix.policy import load_policy
 from casemix.qc import QcEngine
-from casemix.service import Store, create_app, load_tokens
+from casemix.service import Principal, Store, create_app, load_tokens
 from casemix.settlement import Standards
 from casemix.web import mount_ui
 from casemix.weights import WeightCalibrator, history_frame
@@ -64,3 +64,21 @@ def serve(
     mount_ui(app, store, principals, grouper, rules.weights)
     console.print(f"casemix service on http://{host}:{port}: dashboard /ui/login?token=…, OpenAPI /docs")
     uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+def serve_demo(db: Path, data: Path, port: int) -> None:
+    """Serve the demo store with fresh one-off tokens and print where to sign in."""
+    import secrets
+
+    import uvicorn
+
+    tokens = {secrets.token_urlsafe(12): Principal("bureau"), secrets.token_urlsafe(12): Principal("hospital", "H001")}
+    grouper = Grouper.load("chs-drg-2.0", data)
+    store = Store(db)
+    app = create_app(grouper, store, tokens)
+    mount_ui(app, store, tokens, grouper)
+    for token, who in tokens.items():
+        label = "医保局 bureau" if who.role == "bureau" else f"医院 hospital {who.hospital_id}"
+        console.print(f"{label}: http://127.0.0.1:{port}/ui/login?token={token}")
+    console.print(f"API docs: http://127.0.0.1:{port}/docs — Ctrl-C to stop")
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")

@@ -206,8 +206,10 @@ def _one_of(rule: Rule, case: Case, result: GroupResult) -> Iterator[Hit]:
 def _range(rule: Rule, case: Case, result: GroupResult) -> Iterator[Hit]:
     value = getattr(case, rule.fields[0])
     low, high = rule.params.get("min"), rule.params.get("max")
-    if value is not None and ((low is not None and value < low) or (high is not None and value > high)):
-        yield rule.fields[0], "", f"{value} is outside [{low}, {high}]"
+    if value is not None and low is not None and value < low:
+        yield rule.fields[0], "", f"{value} is below {low}"
+    elif value is not None and high is not None and value > high:
+        yield rule.fields[0], "", f"{value} is above {high}"
 
 
 def _code_pattern(rule: Rule, case: Case, result: GroupResult) -> Iterator[Hit]:

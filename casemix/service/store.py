@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import polars as pl
 
 from casemix.grouping import Grouper, GroupResult
 from casemix.qc import QcEngine
@@ -33,6 +35,12 @@ CREATE TABLE IF NOT EXISTS qc_findings (hospital_id VARCHAR, case_id VARCHAR, ru
                                         field VARCHAR, code VARCHAR, message_zh VARCHAR, message_en VARCHAR,
                                         detail VARCHAR, impact VARCHAR);
 """
+
+
+GROUP_COLUMNS = {name: pl.String for name in ("hospital_id", "case_id", "scheme", "mdc", "adrg", "drg", "drg_name",
+                                              "status", "severity", "reason")}
+FINDING_COLUMNS = {name: pl.String for name in ("hospital_id", "case_id", "rule", "severity", "field", "code",
+                                                "message_zh", "message_en", "detail", "impact")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,26 +73,44 @@ class Store:
         return ImportResult(batch_id, True, len(cases) + len(rejections), len(cases), len(rejections))
 
     def _write(self, batch_id: str, cases: list[Case], grouper: Grouper, qc: QcEngine | None) -> None:
+        """Bulk-load through DuckDB's view of Polars frames (row-by-row executemany is far too slow)."""
         if not cases:
             return
         results = [grouper.group(case, explain=False) for case in cases]
-        keys = [(c.hospital_id or "", c.id) for c in cases]
-        self.connection.executemany(
-            "INSERT OR REPLACE INTO cases VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [(h, c.id, batch_id, c.department, c.physician, c.patient_id, c.discharge_date, c.model_dump_json())
-             for (h, _), c in zip(keys, cases)])
-        self.connection.executemany(
-            "INSERT OR REPLACE INTO groups VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        hospitals = [c.hospital_id or "" for c in cases]
+        incoming = pl.DataFrame({
+            "hospital_id": hospitals, "case_id": [c.id for c in cases], "batch_id": [batch_id] * len(cases),
+            "department": [c.department for c in cases], "physician": [c.physician for c in cases],
+            "patient_id": [c.patient_id for c in cases], "discharge_date": [c.discharge_date for c in cases],
+            "record": [c.model_dump_json() for c in cases]},
+            schema={"hospital_id": pl.String, "case_id": pl.String, "batch_id": pl.String, "department": pl.String,
+                    "physician": pl.String, "patient_id": pl.String, "discharge_date": pl.Date, "record": pl.String})
+        groups = pl.DataFrame(
             [(h, r.case_id, r.scheme, r.mdc, r.adrg, r.drg, r.drg_name, r.status, r.severity, r.reason)
-             for (h, _), r in zip(keys, results)])
+             for h, r in zip(hospitals, results)], schema=GROUP_COLUMNS, orient="row")
+        self._load("INSERT OR REPLACE INTO cases SELECT * FROM {incoming}", incoming=incoming)
+        self._load("INSERT OR REPLACE INTO groups SELECT * FROM {incoming}", incoming=groups)
         if qc is None:
             return
-        self.connection.executemany("DELETE FROM qc_findings WHERE hospital_id = ? AND case_id = ?", keys)
-        rows = [(h, f.case_id, f.rule.id, f.rule.severity, f.field, f.code, f.rule.message_zh, f.rule.message_en,
-                 f.detail, "" if f.impact is None else str(f.impact))
-                for (h, _), case in zip(keys, cases) for f in qc.check(case, impact=False)]
-        if rows:
-            self.connection.executemany("INSERT INTO qc_findings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        findings = pl.DataFrame(
+            [(h, f.case_id, f.rule.id, f.rule.severity, f.field, f.code, f.rule.message_zh, f.rule.message_en,
+              f.detail, "" if f.impact is None else str(f.impact))
+             for h, case in zip(hospitals, cases) for f in qc.check(case, impact=False)],
+            schema=FINDING_COLUMNS, orient="row")
+        self._load("DELETE FROM qc_findings WHERE (hospital_id, case_id) IN (SELECT hospital_id, case_id FROM {keys})",
+                   keys=incoming.select("hospital_id", "case_id"))
+        self._load("INSERT INTO qc_findings SELECT * FROM {incoming}", incoming=findings)
+
+    def _load(self, sql: str, **frames: pl.DataFrame) -> None:
+        """Run ``sql`` with each named frame readable as a table, handed over as Parquet (DuckDB reads it
+        natively; registering Polars frames directly would need pyarrow)."""
+        with tempfile.TemporaryDirectory() as folder:
+            tables = {}
+            for name, frame in frames.items():
+                path = Path(folder) / f"{name}.parquet"
+                frame.write_parquet(path)
+                tables[name] = f"read_parquet('{path.as_posix()}')"
+            self.connection.execute(sql.format(**tables))
 
     def count(self, table: str) -> int:
         if table not in ("batches", "cases", "groups", "qc_findings"):

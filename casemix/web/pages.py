@@ -8,7 +8,7 @@ from html import escape
 from typing import Any
 
 STYLE = """
-body{font-family:"Noto Sans CJK SC","Microsoft YaHei",sans-serif;margin:1.5rem;color:#1d2733}
+body{font-family:"Noto Sans CJK SC","WenQuanYi Micro Hei","Microsoft YaHei",sans-serif;margin:1.5rem;color:#1d2733}
 h1{font-size:1.4rem} h2{font-size:1.1rem;margin-top:1.6rem}
 table{border-collapse:collapse;font-size:.85rem;margin-top:.4rem}
 th,td{border:1px solid #cfd6de;padding:.25rem .5rem;text-align:left}
