@@ -61,3 +61,13 @@ def adrg_codes(adrg: str, header: str, scheme: str = "chs-drg-2.0") -> list[str]
 
 def mdc_codes(mdc: str, scheme: str = "chs-drg-2.0") -> list[str]:
     return [r["code"] for r in table(scheme, "mdc_principal_dx.csv") if r["mdc"] == mdc]
+
+
+def two_hospital_batch(folder: Path) -> Path:
+    """cases_30.csv split over hospitals H001 (odd rows) and H002, with patient ids and made-up costs."""
+    from casemix.records.io import read_table, write_table
+
+    source = read_table(DATA / "samples" / "cases_30.csv")
+    rows = [[*row[:-1], "H001" if i % 2 else "H002", f"P{i:04d}", str(3000 + 250 * i)]
+            for i, row in enumerate(source.rows)]
+    return write_table(folder / "batch.csv", [*source.headers[:-1], "hospital_id", "patient_id", "总费用"], rows)

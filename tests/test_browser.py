@@ -10,10 +10,9 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import DATA
+from conftest import two_hospital_batch
 
 from casemix.qc import QcEngine
-from casemix.records.io import read_table, write_table
 from casemix.service import Principal, Store, create_app
 from casemix.web import mount_ui
 
@@ -30,10 +29,7 @@ def site(g20, tmp_path_factory):
     import uvicorn
 
     folder = tmp_path_factory.mktemp("site")
-    source = read_table(DATA / "samples" / "cases_30.csv")
-    rows = [[*row[:-1], "H001" if i % 2 else "H002", f"P{i:04d}", str(3000 + 250 * i)]
-            for i, row in enumerate(source.rows)]
-    batch = write_table(folder / "batch.csv", [*source.headers[:-1], "hospital_id", "patient_id", "总费用"], rows)
+    batch = two_hospital_batch(folder)
     store = Store(folder / "site.duckdb")
     store.import_file(batch, g20, QcEngine.load(g20))
     app = create_app(g20, store, TOKENS)

@@ -3,12 +3,12 @@
 from decimal import Decimal
 
 import pytest
-from conftest import DATA
+from conftest import two_hospital_batch
 from fastapi.testclient import TestClient
 
 from casemix.qc import QcEngine
 from casemix.records import Case
-from casemix.records.io import read_table, write_table
+from casemix.records.io import write_table
 from casemix.service import Principal, Store, create_app, mask
 
 TOKENS = {"bureau-token": Principal("bureau"), "h1-token": Principal("hospital", "H001"),
@@ -20,10 +20,7 @@ CASE = {"id": "c-1", "sex": 1, "age": 70, "principal_dx": "I63.900", "secondary_
 @pytest.fixture(scope="module")
 def stored(g20, tmp_path_factory):
     folder = tmp_path_factory.mktemp("store")
-    source = read_table(DATA / "samples" / "cases_30.csv")
-    rows = [[*row[:-1], "H001" if i % 2 else "H002", f"P{i:04d}", str(3000 + 250 * i)]
-            for i, row in enumerate(source.rows)]
-    path = write_table(folder / "batch.csv", [*source.headers[:-1], "hospital_id", "patient_id", "总费用"], rows)
+    path = two_hospital_batch(folder)
     store = Store(folder / "casemix.duckdb")
     first = store.import_file(path, g20, QcEngine.load(g20))
     counts = {t: store.count(t) for t in ("cases", "groups", "qc_findings")}
