@@ -59,3 +59,23 @@ def test_on_the_real_sample_the_whole_region_has_indices_of_one(g20):
     departments = indicators(cases, results, rw, standard, by="department")
     assert len(departments) > 10 and sum(d.cases for d in departments) == region.cases
     assert region.drg_count > 400 and 0.5 < region.cmi < 2
+
+
+def test_period_over_period_changes_are_measured_on_one_scale():
+    from datetime import date
+
+    from casemix.analytics import indicators_by_period
+
+    data = []
+    for month, costs in ((1, ("1000", "3000")), (2, ("3000", "5000"))):
+        for i, cost in enumerate(costs):
+            case, result = pair(f"m{month}-{i}", "A", "AA15", cost, 5)
+            data.append((case.model_copy(update={"discharge_date": date(2025, month, 10)}), result))
+    cases, results = map(list, zip(*data))
+    january, february = indicators_by_period(cases, results, {"AA15": D("1")}, {}, period="month")
+    assert (january["period"], february["period"]) == ("2025-01", "2025-02")
+    # the batch mean of AA15 is 3000 in both months' index
+    assert january["cost_index"] == pytest.approx(2000 / 3000, abs=1e-4)
+    assert february["cost_index"] == pytest.approx(4000 / 3000, abs=1e-4)
+    assert january["cost_index_change"] is None
+    assert february["cost_index_change"] == pytest.approx(2000 / 3000, abs=1e-3)

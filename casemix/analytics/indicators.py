@@ -73,25 +73,44 @@ def risk_strata(cases: list[Case], results: list[GroupResult]) -> dict[str, str]
     return strata
 
 
+@dataclass(frozen=True)
+class Region:
+    """The references units are measured against: DRG mean cost and stay, and DRG mortality strata."""
+
+    mean_cost: dict[str, float]
+    mean_days: dict[str, float]
+    strata: dict[str, str]
+
+    @classmethod
+    def of(cls, grouped: list[tuple[Case, GroupResult]]) -> Region:
+        costs: dict[str, list[float]] = defaultdict(list)
+        days: dict[str, list[float]] = defaultdict(list)
+        for case, result in grouped:
+            if case.total_cost is not None:
+                costs[result.drg].append(float(case.total_cost))
+            if case.los_days is not None:
+                days[result.drg].append(case.los_days)
+        mean_days = {drg: statistics.fmean(v) for drg, v in days.items()}
+        return cls({drg: statistics.fmean(v) for drg, v in costs.items()},
+                   {drg: m for drg, m in mean_days.items() if m > 0},
+                   risk_strata([c for c, _ in grouped], [r for _, r in grouped]))
+
+
+def _weighted(cases: list[Case], results: list[GroupResult], rw: dict[str, Decimal]) -> list[tuple[Case, GroupResult]]:
+    return [(c, r) for c, r in zip(cases, results) if r.status == "grouped" and r.drg in rw]
+
+
 def indicators(cases: list[Case], results: list[GroupResult], rw: dict[str, Decimal],
-               standard_cost: dict[str, Decimal], by: str = "hospital_id") -> list[Indicators]:
-    """Indicators per value of ``by`` (a Case field: hospital_id, department, physician …)."""
-    grouped = [(c, r) for c, r in zip(cases, results) if r.status == "grouped" and r.drg in rw]
-    region_cost: dict[str, list[float]] = defaultdict(list)
-    region_days: dict[str, list[float]] = defaultdict(list)
-    for case, result in grouped:
-        if case.total_cost is not None:
-            region_cost[result.drg].append(float(case.total_cost))
-        if case.los_days is not None:
-            region_days[result.drg].append(case.los_days)
-    mean_cost = {drg: statistics.fmean(v) for drg, v in region_cost.items()}
-    mean_days = {drg: statistics.fmean(v) for drg, v in region_days.items() if statistics.fmean(v) > 0}
-    strata = risk_strata([c for c, _ in grouped], [r for _, r in grouped])
+               standard_cost: dict[str, Decimal], by: str = "hospital_id",
+               region: Region | None = None) -> list[Indicators]:
+    """Indicators per value of ``by`` (a Case field: hospital_id, department, physician …), against
+    ``region`` (default: the references of these cases themselves)."""
+    grouped = _weighted(cases, results, rw)
+    region = region or Region.of(grouped)
     units: dict[str, list[tuple[Case, GroupResult]]] = defaultdict(list)
     for case, result in grouped:
         units[str(getattr(case, by) or "-")].append((case, result))
-    return [_unit(key, members, rw, standard_cost, mean_cost, mean_days, strata)
-            for key, members in sorted(units.items())]
+    return [_unit(key, members, rw, standard_cost, region) for key, members in sorted(units.items())]
 
 
 def _ratio_index(members: list[tuple[Case, GroupResult]], value, region: dict[str, float]) -> float:
@@ -122,8 +141,7 @@ def _fee_share(members: list[tuple[Case, GroupResult]], keys: tuple[str, ...]) -
 
 
 def _unit(key: str, members: list[tuple[Case, GroupResult]], rw: dict[str, Decimal],
-          standard_cost: dict[str, Decimal], mean_cost: dict[str, float], mean_days: dict[str, float],
-          strata: dict[str, str]) -> Indicators:
+          standard_cost: dict[str, Decimal], region: Region) -> Indicators:
     weights = [float(rw[r.drg]) for _, r in members]
     total_weight = sum(weights)
     cost = sum(float(c.total_cost) for c, _ in members if c.total_cost is not None)
@@ -133,13 +151,46 @@ def _unit(key: str, members: list[tuple[Case, GroupResult]], rw: dict[str, Decim
     return Indicators(
         key=key, cases=len(members), drg_count=len({r.drg for _, r in members}),
         total_weight=round(total_weight, 4), cmi=round(total_weight / len(members), 4),
-        cost_index=round(_ratio_index(members, lambda c: c.total_cost, mean_cost), 4),
-        time_index=round(_ratio_index(members, lambda c: c.los_days, mean_days), 4),
+        cost_index=round(_ratio_index(members, lambda c: c.total_cost, region.mean_cost), 4),
+        time_index=round(_ratio_index(members, lambda c: c.los_days, region.mean_days), 4),
         cost_per_weight=round(cost / total_weight, 2) if total_weight else 0.0,
         days_per_weight=round(days / total_weight, 2) if total_weight else 0.0,
         rw2_share=round(sum(w >= 2 for w in weights) / len(members), 4),
-        low_risk_mortality=_mortality(members, strata, "low"),
-        medium_low_risk_mortality=_mortality(members, strata, "medium-low"),
+        low_risk_mortality=_mortality(members, region.strata, "low"),
+        medium_low_risk_mortality=_mortality(members, region.strata, "medium-low"),
         surplus=surplus.quantize(Decimal("0.01")),
         drug_share=_fee_share(members, DRUG_FEES), material_share=_fee_share(members, MATERIAL_FEES),
     )
+
+
+PERIODS = {"month": lambda d: f"{d.year}-{d.month:02d}", "quarter": lambda d: f"{d.year}-Q{(d.month - 1) // 3 + 1}",
+           "year": lambda d: str(d.year)}
+CHANGED = ("cases", "cmi", "cost_index", "time_index", "cost_per_weight")
+
+
+def indicators_by_period(cases: list[Case], results: list[GroupResult], rw: dict[str, Decimal],
+                         standard_cost: dict[str, Decimal], by: str = "hospital_id",
+                         period: str = "month") -> list[dict[str, object]]:
+    """Indicators per unit and discharge period, each with its change from the unit's previous period.
+
+    The region references stay those of the whole batch, so periods compare on one scale.
+    """
+    label = PERIODS[period]
+    region = Region.of(_weighted(cases, results, rw))
+    by_period: dict[str, tuple[list[Case], list[GroupResult]]] = defaultdict(lambda: ([], []))
+    for case, result in zip(cases, results):
+        if case.discharge_date:
+            by_period[label(case.discharge_date)][0].append(case)
+            by_period[label(case.discharge_date)][1].append(result)
+    rows: list[dict[str, object]] = []
+    previous: dict[str, Indicators] = {}
+    for name in sorted(by_period):
+        for unit in indicators(*by_period[name], rw, standard_cost, by, region):
+            row: dict[str, object] = {"period": name, **{f: getattr(unit, f) for f in unit.__slots__}}
+            before = previous.get(unit.key)
+            for field in CHANGED:
+                change = None if before is None else round(getattr(unit, field) - getattr(before, field), 4)
+                row[f"{field}_change"] = change
+            rows.append(row)
+            previous[unit.key] = unit
+    return rows

@@ -11,7 +11,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table as RichTable
 
-from casemix.analytics import Indicators
+from casemix.analytics import Indicators, indicators_by_period
 from casemix.analytics import indicators as compute_indicators
 from casemix.cli import audit as audit_commands
 from casemix.cli import service as service_commands
@@ -164,6 +164,8 @@ def indicators(
     input: Annotated[Path, typer.Argument(help="cases with costs (and hospital, department, physician)")],
     output: Annotated[Path, typer.Option("--output", "-o", help="indicator table: .csv, .xlsx or .parquet")],
     by: Annotated[str, typer.Option(help="hospital_id, department or physician")] = "hospital_id",
+    period: Annotated[str | None, typer.Option(help="month, quarter or year: one row per unit and discharge "
+                                                     "period, with the change from the previous period")] = None,
     scheme: SchemeOption = "chs-drg-2.0",
     data: DataOption = None,
     policy: PolicyOption = None,
@@ -177,12 +179,15 @@ def indicators(
     table = weights.table.filter(weights.table["source"] != "none")
     rw = dict(zip(table["drg"], table["rw"]))
     standard = dict(zip(table["drg"], table["standard_cost"]))
-    rows = compute_indicators(cases, results, rw, standard, by=by)
-    columns = list(Indicators.__dataclass_fields__)
-    write_table(output, columns, [["" if getattr(r, c) is None else str(getattr(r, c)) for c in columns]
-                                  for r in rows])
-    console.print(f"{len(cases):,} cases ({len(rejections)} rejected rows left out) → {len(rows)} rows by {by} "
-                  f"→ {output}")
+    if period:
+        rows = indicators_by_period(cases, results, rw, standard, by=by, period=period)
+    else:
+        units = compute_indicators(cases, results, rw, standard, by=by)
+        rows = [{f: getattr(r, f) for f in r.__slots__} for r in units]
+    columns = list(rows[0]) if rows else list(Indicators.__slots__)
+    write_table(output, columns, [["" if r[c] is None else str(r[c]) for c in columns] for r in rows])
+    console.print(f"{len(cases):,} cases ({len(rejections)} rejected rows left out) → {len(rows)} rows by {by}"
+                  f"{' and ' + period if period else ''} → {output}")
 
 
 @app.command()
