@@ -147,3 +147,24 @@ def test_a_corrected_resubmission_replaces_the_case_and_its_findings(g20, tmp_pa
     assert store.count("cases") == 1 and store.count("batches") == 2
     assert {"F08", "K20"} <= before and not {"F08", "K20"} & after
     store.close()
+
+
+def test_bureau_runs_a_settlement_and_each_hospital_reads_its_own_statement(client):
+    assert client.post("/v1/settlements", json={"budget": "50000"}, headers=auth("h1-token")).status_code == 403
+    run = client.post("/v1/settlements", json={"budget": "50000.00", "provisional_point_value": "100"},
+                      headers=auth("bureau-token"))
+    assert run.status_code == 200, run.text
+    body = run.json()
+    assert body["paid"] == body["pool"] and body["hospitals"] == 2
+    everything = client.get(f"/v1/settlements/{body['settlement_id']}", headers=auth("bureau-token")).json()
+    assert sum(Decimal(s["total"]) for s in everything["statements"]) == Decimal(body["pool"])
+    own = client.get(f"/v1/settlements/{body['settlement_id']}", headers=auth("h1-token")).json()
+    assert [s["hospital_id"] for s in own["statements"]] == ["H001"]
+    assert len(own["case_points"]) == 15 and all(line["detail"] for line in own["case_points"])
+
+
+def test_bureau_runs_the_audit_and_hospitals_see_only_their_flags(client):
+    assert client.post("/v1/audit", headers=auth("h1-token")).status_code == 403
+    assert client.post("/v1/audit", headers=auth("bureau-token")).status_code == 200
+    mine = client.get("/v1/flags", headers=auth("h1-token")).json()
+    assert all(flag["hospital_id"] == "H001" for flag in mine)

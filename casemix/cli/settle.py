@@ -23,12 +23,10 @@ from casemix.settlement import (
     SettlementCase,
     Standards,
     compare_with_actual,
-    monthly_prepayments,
     score_cases,
-    settle_year,
     write_statements,
 )
-from casemix.weights import WeightCalibrator, history_frame
+from casemix.settlement.run import drg_points, settle_points
 
 CITY_COLUMNS = ["id", "hospital_id", "hospital_level", "patient_id", "sex", "age", "age_days", "birth_weight_g",
                 "department", "admission_date", "discharge_date", "los_days", "discharge_mode", "principal_dx",
@@ -92,22 +90,13 @@ def settle(
         dip = DipGrouper(catalogue, grouper.codebook, classifier)
         settlement_cases = [SettlementCase.of_dip(case, dip.group(case)) for case in cases]
         regional = sum((c.total_cost for c in cases if c.total_cost), Decimal(0)) / len(cases)
-        standards, coefficients = Standards.of_dip(catalogue, regional), {}
+        standards = Standards.of_dip(catalogue, regional)
+        points = score_cases(settlement_cases, standards, rules.settlement)
     else:
-        past, past_results = (cases, results) if history is None else grouped_cases(history, grouper)
-        frame = history_frame(past_results, [c.total_cost for c in past],
-                              hospital_level=[c.hospital_level for c in past])
-        weights = WeightCalibrator(rules.weights).fit(frame)
-        standards = Standards.of(weights)
-        levels = weights.cost_coefficients(frame, by="hospital_level")
-        coefficients = {c.hospital_id: levels.get(c.hospital_level, Decimal(1)) for c in cases if c.hospital_id}
-        settlement_cases = [SettlementCase.of(case, result) for case, result in zip(cases, results)]
-    points = score_cases(settlement_cases, standards, rules.settlement, coefficients)
-    prepaid = {}
-    if provisional_point_value:
-        months = monthly_prepayments(points, money(provisional_point_value), rules.settlement)
-        prepaid = {hospital: sum(m.values(), Decimal(0)) for hospital, m in months.items()}
-    settled = settle_year(points, money(budget), rules.settlement, prepaid=prepaid)
+        past = None if history is None else grouped_cases(history, grouper)
+        points = drg_points(cases, results, rules, past)
+    provisional = money(provisional_point_value) if provisional_point_value else None
+    settled = settle_points(points, money(budget), rules, provisional)
     files = write_statements(settled, output, ".xlsx" if excel else ".csv")
     console.print(f"{len(cases):,} cases settled ({rejected} rejected rows left out) in "
                   f"{len(settled.statements)} hospitals, {time.perf_counter() - started:.1f} s")

@@ -7,6 +7,8 @@ hospital), and shown to the hospital that owns them.
 
 
 import tomllib
+import uuid
+from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -15,10 +17,15 @@ from typing import Annotated, Any, Literal
 from fastapi import Depends, FastAPI, Header, HTTPException
 from pydantic import BaseModel
 
+from casemix.audit import Auditor
 from casemix.grouping import Grouper
+from casemix.policy import load_policy
 from casemix.qc import QcEngine
 from casemix.records import Case
 from casemix.service.store import Store
+from casemix.settlement import Standards
+from casemix.settlement.run import drg_points, settle_points
+from casemix.weights import WeightCalibrator, history_frame
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +50,12 @@ def mask(identifier: str | None) -> str | None:
 class InStay(BaseModel):
     case: Case
     cost_so_far: Decimal
+
+
+class SettlementRequest(BaseModel):
+    budget: Decimal
+    policy: str | None = None
+    provisional_point_value: Decimal | None = None
 
 
 def create_app(grouper: Grouper, store: Store, tokens: dict[str, Principal], qc: QcEngine | None = None,
@@ -104,6 +117,51 @@ def create_app(grouper: Grouper, store: Store, tokens: dict[str, Principal], qc:
         if who.role == "bureau":
             found["record"]["patient_id"] = mask(found["record"].get("patient_id"))
         return found
+
+    def bureau_only(who: Principal) -> None:
+        if who.role != "bureau":
+            raise HTTPException(403, "only a bureau token runs settlements and audits")
+
+    @app.post("/v1/settlements")
+    def run_settlement(request: SettlementRequest, who: Caller) -> dict[str, Any]:
+        """Settle every stored case under ``budget`` and keep the statements (年终清算)."""
+        bureau_only(who)
+        rules = load_policy(request.policy)
+        cases, results = store.grouped()
+        if not cases:
+            raise HTTPException(409, "no stored cases to settle")
+        settled = settle_points(drg_points(cases, results, rules), request.budget, rules,
+                                request.provisional_point_value)
+        settlement_id = uuid.uuid4().hex[:12]
+        store.save_settlement(settlement_id, rules.name, request.budget, settled)
+        return {"settlement_id": settlement_id, "pool": str(settled.pool), "reserve": str(settled.reserve),
+                "point_value": str(settled.point_value.quantize(Decimal("0.000001"))),
+                "paid": str(settled.total_paid), "hospitals": len(settled.statements)}
+
+    @app.get("/v1/settlements/{settlement_id}")
+    def read_settlement(settlement_id: str, who: Caller) -> dict[str, Any]:
+        """The bureau reads every statement; a hospital its own, with each case's points and why."""
+        found = store.settlement(settlement_id, who.hospital_id if who.role == "hospital" else None)
+        if found is None:
+            raise HTTPException(404, f"no settlement {settlement_id}")
+        return found
+
+    @app.post("/v1/audit")
+    def run_audit(who: Caller) -> dict[str, int]:
+        """Audit every stored case and keep the flags; returns counts by rule."""
+        bureau_only(who)
+        rules = load_policy()
+        cases, results = store.grouped()
+        weights = WeightCalibrator(rules.weights).fit(history_frame(results, [c.total_cost for c in cases]))
+        auditor = Auditor(rules.audit, Standards.of(weights).standard_cost,
+                          frozenset(grouper.scheme.mcc) | frozenset(grouper.scheme.cc))
+        flags = auditor.audit(cases, results)
+        store.replace_flags([(f.hospital_id, f.rule, " ".join(f.case_ids), f.score, f.evidence) for f in flags])
+        return dict(Counter(f.rule for f in flags))
+
+    @app.get("/v1/flags")
+    def read_flags(who: Caller) -> list[dict[str, Any]]:
+        return store.flags(who.hospital_id if who.role == "hospital" else None)
 
     @app.get("/v1/findings")
     def findings(who: Caller, hospital_id: str | None = None) -> list[dict[str, Any]]:

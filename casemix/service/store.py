@@ -11,6 +11,7 @@ import hashlib
 import json
 import tempfile
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from casemix.grouping import Grouper, GroupResult
 from casemix.qc import QcEngine
 from casemix.records import Case
 from casemix.records.io import read_cases
+from casemix.settlement import Settlement
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS batches (batch_id VARCHAR PRIMARY KEY, source VARCHAR, rows_in INTEGER,
@@ -34,6 +36,17 @@ CREATE TABLE IF NOT EXISTS groups (hospital_id VARCHAR, case_id VARCHAR, scheme 
 CREATE TABLE IF NOT EXISTS qc_findings (hospital_id VARCHAR, case_id VARCHAR, rule VARCHAR, severity VARCHAR,
                                         field VARCHAR, code VARCHAR, message_zh VARCHAR, message_en VARCHAR,
                                         detail VARCHAR, impact VARCHAR);
+CREATE TABLE IF NOT EXISTS settlements (settlement_id VARCHAR PRIMARY KEY, policy VARCHAR, budget DECIMAL(18, 2),
+                                        pool DECIMAL(18, 2), reserve DECIMAL(18, 2), point_value DOUBLE);
+CREATE TABLE IF NOT EXISTS statements (settlement_id VARCHAR, hospital_id VARCHAR, cases INTEGER,
+                                       points DECIMAL(18, 4), adjusted_points DECIMAL(18, 4), amount DECIMAL(18, 2),
+                                       overspend_share DECIMAL(18, 2), reserve_return DECIMAL(18, 2),
+                                       total DECIMAL(18, 2), self_pay DECIMAL(18, 2), fund_due DECIMAL(18, 2),
+                                       prepaid DECIMAL(18, 2), balance DECIMAL(18, 2), actual_cost DECIMAL(18, 2));
+CREATE TABLE IF NOT EXISTS case_points (settlement_id VARCHAR, hospital_id VARCHAR, case_id VARCHAR, kind VARCHAR,
+                                        points DECIMAL(18, 4), detail VARCHAR);
+CREATE TABLE IF NOT EXISTS audit_flags (hospital_id VARCHAR, rule VARCHAR, case_ids VARCHAR, score DOUBLE,
+                                        evidence VARCHAR);
 """
 
 
@@ -41,6 +54,15 @@ GROUP_COLUMNS = {name: pl.String for name in ("hospital_id", "case_id", "scheme"
                                               "status", "severity", "reason")}
 FINDING_COLUMNS = {name: pl.String for name in ("hospital_id", "case_id", "rule", "severity", "field", "code",
                                                 "message_zh", "message_en", "detail", "impact")}
+
+
+STATEMENT_COLUMNS = {"settlement_id": pl.String, "hospital_id": pl.String, "cases": pl.Int64} | {
+    name: pl.String for name in ("points", "adjusted_points", "amount", "overspend_share", "reserve_return", "total",
+                                 "self_pay", "fund_due", "prepaid", "balance", "actual_cost")}
+LINE_COLUMNS = {name: pl.String for name in ("settlement_id", "hospital_id", "case_id", "kind", "points", "detail")}
+FLAG_COLUMNS = {"hospital_id": pl.String, "rule": pl.String, "case_ids": pl.String, "score": pl.Float64,
+                "evidence": pl.String}
+POINT = Decimal("0.0001")
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,8 +134,48 @@ class Store:
                 tables[name] = f"read_parquet('{path.as_posix()}')"
             self.connection.execute(sql.format(**tables))
 
+    def save_settlement(self, settlement_id: str, policy: str, budget: Decimal, settled: Settlement) -> None:
+        include = settled.policy.include_patient_payments
+        self.connection.execute("INSERT INTO settlements VALUES (?, ?, ?, ?, ?, ?)",
+                                [settlement_id, policy, budget, settled.pool, settled.reserve,
+                                 float(settled.point_value)])
+        statements = sorted(settled.statements.values(), key=lambda x: x.hospital_id)
+        rows = [(settlement_id, x.hospital_id, x.cases, str(x.points), str(x.adjusted_points.quantize(POINT)),
+                 str(x.amount), str(x.overspend_share), str(x.reserve_return), str(x.total), str(x.self_pay),
+                 str(x.fund_due(include)), str(x.prepaid), str(x.balance(include)), str(x.actual_cost))
+                for x in statements]
+        self._load("INSERT INTO statements SELECT * FROM {incoming}",
+                   incoming=pl.DataFrame(rows, schema=STATEMENT_COLUMNS, orient="row"))
+        lines = [(settlement_id, x.hospital_id, line.case.case_id, line.kind, str(line.points), line.detail)
+                 for x in statements for line in x.lines]
+        self._load("INSERT INTO case_points SELECT * FROM {incoming}",
+                   incoming=pl.DataFrame(lines, schema=LINE_COLUMNS, orient="row"))
+
+    def settlement(self, settlement_id: str, hospital_id: str | None = None) -> dict[str, Any] | None:
+        head = self._rows("SELECT * FROM settlements WHERE settlement_id = ?", [settlement_id])
+        if not head:
+            return None
+        where = "settlement_id = ?" + (" AND hospital_id = ?" if hospital_id else "")
+        params = [settlement_id, *([hospital_id] if hospital_id else [])]
+        statements = self._rows(f"SELECT * FROM statements WHERE {where} ORDER BY hospital_id", params)
+        out = {**head[0], "statements": statements}
+        if hospital_id:
+            out["case_points"] = self._rows(f"SELECT * FROM case_points WHERE {where} ORDER BY case_id", params)
+        return out
+
+    def replace_flags(self, flags: list[tuple[str, str, str, float, str]]) -> None:
+        self.connection.execute("DELETE FROM audit_flags")
+        self._load("INSERT INTO audit_flags SELECT * FROM {incoming}",
+                   incoming=pl.DataFrame(flags, schema=FLAG_COLUMNS, orient="row"))
+
+    def flags(self, hospital_id: str | None = None) -> list[dict[str, Any]]:
+        if hospital_id is None:
+            return self._rows("SELECT * FROM audit_flags ORDER BY score DESC, rule", [])
+        return self._rows("SELECT * FROM audit_flags WHERE hospital_id = ? ORDER BY score DESC, rule", [hospital_id])
+
     def count(self, table: str) -> int:
-        if table not in ("batches", "cases", "groups", "qc_findings"):
+        if table not in ("batches", "cases", "groups", "qc_findings", "settlements", "statements", "case_points",
+                         "audit_flags"):
             raise ValueError(f"no table {table}")
         return self.connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
