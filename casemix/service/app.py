@@ -83,7 +83,7 @@ def create_app(grouper: Grouper, store: Store, tokens: dict[str, Principal], qc:
         result = grouper.group(case)
         return {"id": result.case_id, "path": result.path, "drg": result.drg, "drg_name": result.drg_name,
                 "status": result.status, "severity": result.severity, "reason": result.reason,
-                "trace": [vars_of(step) for step in result.trace], "notes": list(result.notes)}
+                "trace": [fields_of(step) for step in result.trace], "notes": list(result.notes)}
 
     @app.post("/v1/qc")
     def quality(case: Case, who: Caller) -> dict[str, Any]:
@@ -174,6 +174,6 @@ def create_app(grouper: Grouper, store: Store, tokens: dict[str, Principal], qc:
     return app
 
 
-def vars_of(step: Any) -> dict[str, str]:
-    return {"stage": step.stage, "outcome": step.outcome, "table": step.table, "code": step.code,
-            "detail": step.detail}
+def fields_of(item: Any) -> dict[str, Any]:
+    """A slotted dataclass (a trace step, an indicator row) as a plain dict for JSON or tables."""
+    return {name: getattr(item, name) for name in item.__slots__}

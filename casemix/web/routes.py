@@ -14,7 +14,7 @@ from casemix.analytics import indicators
 from casemix.grouping import Grouper
 from casemix.policy import WeightsPolicy
 from casemix.records import Case
-from casemix.service.app import Principal, mask
+from casemix.service.app import Principal, fields_of, mask
 from casemix.service.store import Store
 from casemix.web.pages import bar_chart, page, table
 from casemix.weights import WeightCalibrator, history_frame
@@ -72,14 +72,14 @@ def mount_ui(app: FastAPI, store: Store, tokens: dict[str, Principal], grouper: 
         rw, standard = standards()
         if principal.role == "bureau":
             cases, results = store.grouped()
-            rows = [vars_of(i) for i in indicators(cases, results, rw, standard, by="hospital_id")]
+            rows = [fields_of(i) for i in indicators(cases, results, rw, standard, by="hospital_id")]
             body = (bar_chart("各医院CMI CMI by hospital", [(r["key"], r["cmi"]) for r in rows])
                     + "<h2>医院绩效 Hospitals</h2>" + table("hospitals", INDICATOR_COLUMNS, rows)
                     + "<h2>病例 Cases</h2>" + table("cases", [("hospital_id", "医院 Hospital"), *CASE_COLUMNS],
                                                    store.case_list()[:500], {"case_id": CASE_LINK}))
             return page("医保局视图 Bureau view", body, "医保局 bureau")
         cases, results = store.grouped(principal.hospital_id)
-        rows = [vars_of(i) for i in indicators(cases, results, rw, standard, by="department")]
+        rows = [fields_of(i) for i in indicators(cases, results, rw, standard, by="department")]
         body = (bar_chart("各科室CMI CMI by department", [(r["key"], r["cmi"]) for r in rows])
                 + "<h2>科室绩效 Departments</h2>" + table("departments", INDICATOR_COLUMNS, rows)
                 + "<h2>本院病例 Our cases</h2>" + table("cases", CASE_COLUMNS, store.case_list(principal.hospital_id),
@@ -105,13 +105,10 @@ def mount_ui(app: FastAPI, store: Store, tokens: dict[str, Principal], grouper: 
                  ("原因 Reason", result.reason)]
         summary = "".join(f"<tr><th>{label}</th><td>{'' if v is None else v}</td></tr>" for label, v in facts)
         body = (f"<table id='facts'>{summary}</table><h2>分组过程 How it was grouped</h2>"
-                + table("trace", TRACE_COLUMNS, [vars_of(step) for step in result.trace])
+                + table("trace", TRACE_COLUMNS, [fields_of(step) for step in result.trace])
                 + "<h2>质控问题 QC findings</h2>" + table("findings", FINDING_COLUMNS, found["findings"]))
         return page(f"病例 Case {case_id}", body, principal.role)
 
 
 CASE_LINK = "/ui/case/{hospital_id}/{case_id}"
 
-
-def vars_of(item: Any) -> dict[str, Any]:
-    return {name: getattr(item, name) for name in item.__slots__}
