@@ -21,8 +21,6 @@ from casemix.policy import load_policy
 from casemix.qc import QcEngine, summarise
 from casemix.records.io import read_cases
 from casemix.records.synthetic import synthetic_city
-from casemix.settlement import Standards
-from casemix.weights import WeightCalibrator, history_frame
 
 
 def main() -> None:
@@ -55,9 +53,7 @@ def main() -> None:
     city = synthetic_city(sample, hospitals=100, cases=args.cases)
     grouper = engine.grouper
     results = [grouper.group(case, explain=False) for case in city]
-    weights = WeightCalibrator(policy.weights).fit(history_frame(results, [c.total_cost for c in city]))
-    auditor = Auditor(policy.audit, Standards.of(weights).standard_cost,
-                      frozenset(grouper.scheme.mcc) | frozenset(grouper.scheme.cc))
+    auditor = Auditor.learned(policy, grouper.scheme, city, results)
     started = time.perf_counter()
     flags = auditor.audit(city, results)
     seconds = time.perf_counter() - started

@@ -14,9 +14,12 @@ from datetime import timedelta
 from decimal import Decimal
 
 from casemix.grouping import GroupResult
-from casemix.policy import AuditPolicy
+from casemix.policy import AuditPolicy, Policy
 from casemix.records import Case
 from casemix.records.outpatient import OutpatientVisit
+from casemix.schemes import Scheme
+from casemix.settlement import Standards
+from casemix.weights import WeightCalibrator
 
 RULES = {
     "split_admission": "分解住院 / split admission",
@@ -64,6 +67,12 @@ class Auditor:
         self.policy = policy
         self.standard_cost = standard_cost
         self._severity_codes = severity_codes       # the scheme's MCC and CC codes
+
+    @classmethod
+    def learned(cls, policy: Policy, scheme: Scheme, cases: list[Case], results: list[GroupResult]) -> Auditor:
+        """An auditor whose DRG standards are learned from ``cases`` (the history) under ``policy``."""
+        weights = WeightCalibrator(policy.weights).fit_grouped(cases, results)
+        return cls(policy.audit, Standards.of(weights).standard_cost, frozenset(scheme.mcc) | frozenset(scheme.cc))
 
     def audit(self, cases: list[Case], results: list[GroupResult],
               outpatient: list[OutpatientVisit] | None = None) -> list[Flag]:

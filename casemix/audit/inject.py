@@ -16,10 +16,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from casemix.audit.engine import Flag
+from casemix.audit.engine import Auditor, Flag
 from casemix.grouping import Grouper
+from casemix.policy import Policy
 from casemix.records import Case
 from casemix.records.outpatient import OutpatientVisit, synthetic_visits
+from casemix.records.synthetic import synthetic_city
 
 CENT = Decimal("0.01")
 INJECTED = ("split_admission", "duplicate_claim", "unsupported_severity", "low_standard_admission",
@@ -150,25 +152,18 @@ def precision_recall(flags: list[Flag], labels: dict[str, str]) -> dict[str, dic
     return report
 
 
-def measure(grouper: Grouper, sample: list[Case], policy, cases: int = 50_000, hospitals: int = 30,
+def measure(grouper: Grouper, sample: list[Case], policy: Policy, cases: int = 50_000, hospitals: int = 30,
             share: float = 0.01, seed: int = 11) -> dict[str, dict[str, float]]:
     """Precision and recall per rule on a synthetic city with injected, labelled irregularities.
 
     The city has no built-in readmissions and a large patient pool, so the injected cases are the
     only known irregularities; weights are learned from the city before injection.
     """
-    from casemix.audit.engine import Auditor
-    from casemix.records.synthetic import synthetic_city
-    from casemix.settlement import Standards
-    from casemix.weights import WeightCalibrator, history_frame
-
     city = synthetic_city(sample, hospitals=hospitals, cases=cases, readmission_share=0.0, seed=seed,
                           patients=cases * 10)
     clean = [grouper.group(case, explain=False) for case in city]
-    weights = WeightCalibrator(policy.weights).fit(history_frame(clean, [c.total_cost for c in city]))
+    auditor = Auditor.learned(policy, grouper.scheme, city, clean)       # standards from the clean city
     injected = inject_irregularities(city, grouper, share, seed, tuple(policy.audit.split_exempt_adrg_prefixes),
                                      synthetic_visits(city, seed=seed))
     results = [grouper.group(case, explain=False) for case in injected.cases]
-    auditor = Auditor(policy.audit, Standards.of(weights).standard_cost,
-                      frozenset(grouper.scheme.mcc) | frozenset(grouper.scheme.cc))
     return precision_recall(auditor.audit(injected.cases, results, injected.visits), injected.labels)

@@ -16,8 +16,6 @@ from casemix.grouping import Grouper
 from casemix.policy import load_policy
 from casemix.records.io import read_cases, read_table, write_table
 from casemix.records.outpatient import OutpatientVisit, read_visit
-from casemix.settlement import Standards
-from casemix.weights import WeightCalibrator, history_frame
 
 FLAG_COLUMNS = ["rule", "title", "hospital_id", "case_ids", "score", "evidence"]
 
@@ -40,9 +38,7 @@ def audit(
     rejected = len(rejected)
     results = [grouper.group(case, explain=False) for case in cases]
     past, past_results = (cases, results) if history is None else grouped_cases(history, grouper)
-    weights = WeightCalibrator(rules.weights).fit(history_frame(past_results, [c.total_cost for c in past]))
-    auditor = Auditor(rules.audit, Standards.of(weights).standard_cost,
-                      frozenset(grouper.scheme.mcc) | frozenset(grouper.scheme.cc))
+    auditor = Auditor.learned(rules, grouper.scheme, past, past_results)
     visits = _visits(outpatient) if outpatient else []
     flags = sorted(auditor.audit(cases, results, visits), key=lambda f: (-f.score, f.rule, f.case_ids))
     write_table(output, FLAG_COLUMNS, [[f.rule, f.title, f.hospital_id, " ".join(f.case_ids), f"{f.score:.3f}",

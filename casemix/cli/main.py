@@ -175,7 +175,7 @@ def indicators(
     grouper = _grouper(scheme, data, policy)
     cases, rejections = read_cases(input)
     results = [grouper.group(case, explain=False) for case in cases]
-    weights = WeightCalibrator(load_policy(policy).weights).fit(history_frame(results, [c.total_cost for c in cases]))
+    weights = WeightCalibrator(load_policy(policy).weights).fit_grouped(cases, results)
     table = weights.table.filter(weights.table["source"] != "none")
     rw = dict(zip(table["drg"], table["rw"]))
     standard = dict(zip(table["drg"], table["standard_cost"]))

@@ -14,7 +14,7 @@ from casemix.qc import QcEngine
 from casemix.service import Principal, Store, create_app, load_tokens
 from casemix.settlement import Standards
 from casemix.web import mount_ui
-from casemix.weights import WeightCalibrator, history_frame
+from casemix.weights import WeightCalibrator
 
 DbOption = Annotated[Path, typer.Option("--db", help="DuckDB file of the case store")]
 
@@ -56,7 +56,7 @@ def serve(
     standards: dict[str, Decimal] = {}
     if history:
         cases, results = grouped_cases(history, grouper)
-        weights = WeightCalibrator(rules.weights).fit(history_frame(results, [c.total_cost for c in cases]))
+        weights = WeightCalibrator(rules.weights).fit_grouped(cases, results)
         standards = Standards.of(weights).standard_cost
     low, high = rules.early_warning.cost_levels
     store, principals = Store(db), load_tokens(tokens)

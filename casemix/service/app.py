@@ -23,9 +23,7 @@ from casemix.policy import load_policy
 from casemix.qc import QcEngine
 from casemix.records import Case
 from casemix.service.store import Store
-from casemix.settlement import Standards
 from casemix.settlement.run import drg_points, settle_points
-from casemix.weights import WeightCalibrator, history_frame
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,10 +150,7 @@ def create_app(grouper: Grouper, store: Store, tokens: dict[str, Principal], qc:
         bureau_only(who)
         rules = load_policy()
         cases, results = store.grouped()
-        weights = WeightCalibrator(rules.weights).fit(history_frame(results, [c.total_cost for c in cases]))
-        auditor = Auditor(rules.audit, Standards.of(weights).standard_cost,
-                          frozenset(grouper.scheme.mcc) | frozenset(grouper.scheme.cc))
-        flags = auditor.audit(cases, results)
+        flags = Auditor.learned(rules, grouper.scheme, cases, results).audit(cases, results)
         store.replace_flags([(f.hospital_id, f.rule, " ".join(f.case_ids), f.score, f.evidence) for f in flags])
         return dict(Counter(f.rule for f in flags))
 

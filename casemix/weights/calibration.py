@@ -23,6 +23,7 @@ import polars as pl
 
 from casemix.grouping import GroupResult
 from casemix.policy import WeightsPolicy
+from casemix.records import Case
 
 RW_PLACES = Decimal("0.0001")
 POINT_PLACES = Decimal("0.01")
@@ -155,6 +156,10 @@ class WeightCalibrator:
         ).select("drg", "adrg", "cases", "kept", "mean_cost", "sd", "cv", "rw", "base_points", "standard_cost",
                  "source")
         return Weights(table, overall, cases.height, kept.height, riv(cases), riv(kept), self.policy)
+
+    def fit_grouped(self, cases: list[Case], results: list[GroupResult]) -> Weights:
+        """``fit`` on grouped cases and their groups (the usual history)."""
+        return self.fit(history_frame(results, [case.total_cost for case in cases]))
 
     def _standard(self) -> pl.Expr:
         enough = self.policy.min_cases
