@@ -20,10 +20,10 @@ from casemix.audit.engine import Auditor, Flag
 from casemix.grouping import Grouper
 from casemix.policy import Policy
 from casemix.records import Case
+from casemix.records.case import CENT
 from casemix.records.outpatient import OutpatientVisit, synthetic_visits
 from casemix.records.synthetic import synthetic_city
 
-CENT = Decimal("0.01")
 INJECTED = ("split_admission", "duplicate_claim", "unsupported_severity", "low_standard_admission",
             "padded_procedures", "cost_shifting")
 

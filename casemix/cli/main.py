@@ -29,10 +29,6 @@ from casemix.weights import WeightCalibrator, history_frame
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="casemix — CHS-DRG grouping for bureaus and hospitals (病组分组、解释与模拟)")
-def _grouper(scheme: str, data: Path | None, policy: Path | None) -> Grouper:
-    return Grouper.load(scheme, data, policy)
-
-
 @app.command()
 @reported
 def group(
@@ -45,7 +41,7 @@ def group(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
 ) -> None:
     """Group every row of INPUT; write id, mdc, adrg, drg, status, reason … for each row (分组)."""
-    grouper = _grouper(scheme, data, policy)
+    grouper = Grouper.load(scheme, data, policy)
     started = time.perf_counter()
     with Progress(TextColumn("grouping"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=console, disable=quiet, transient=True) as bar:
@@ -80,7 +76,7 @@ def explain(
     policy: PolicyOption = None,
 ) -> None:
     """Group one case and print its path MDC → ADRG → DRG with the table and code behind each step."""
-    grouper = _grouper(scheme, data, policy)
+    grouper = Grouper.load(scheme, data, policy)
     case = to_case({"id": "case", "principal_dx": principal, "secondary_dx": tuple(secondary or ()),
                     "procedures": tuple(procedure or ()), "sex": sex, "age": age, "age_days": age_days,
                     "birth_weight_g": weight})
@@ -105,7 +101,7 @@ def calibrate(
     policy: PolicyOption = None,
 ) -> None:
     """Learn relative weights and base points from history (权重测算): group, trim, weigh, report RIV and CV."""
-    grouper = _grouper(scheme, data, policy)
+    grouper = Grouper.load(scheme, data, policy)
     cases, rejections = read_cases(input)
     rejected = len(rejections)
     results = [grouper.group(case, explain=False) for case in cases]
@@ -129,7 +125,7 @@ def qc(
     rules: Annotated[Path | None, typer.Option(help="rule catalogue TOML (default: the packaged one)")] = None,
 ) -> None:
     """Quality-check settlement lists (结算清单质控): one row per finding with its grouping impact, and a summary."""
-    grouper = _grouper(scheme, data, policy)
+    grouper = Grouper.load(scheme, data, policy)
     engine = QcEngine.load(grouper, rules)
     table = read_table(input)
     reader = RowReader(table.headers)
@@ -172,7 +168,7 @@ def indicators(
 ) -> None:
     """DRG performance by hospital, department or physician (绩效指标): DRG count, CMI, cost and time
     consumption indices, risk-stratified mortality, surplus or deficit, drug and material shares."""
-    grouper = _grouper(scheme, data, policy)
+    grouper = Grouper.load(scheme, data, policy)
     cases, rejections = read_cases(input)
     results = [grouper.group(case, explain=False) for case in cases]
     weights = WeightCalibrator(load_policy(policy).weights).fit_grouped(cases, results)
@@ -203,7 +199,7 @@ def demo(
     root = resolve_data_dir(data)
     sample = root / "samples" / "cases_13239_with_cost.csv"
     for scheme in SCHEMES:
-        grouper = _grouper(scheme, root, None)
+        grouper = Grouper.load(scheme, root, None)
         target = output / f"grouped-{scheme}.csv"
         started = time.perf_counter()
         summary = group_file(grouper, sample, target)
@@ -212,7 +208,7 @@ def demo(
         console.print(f"{summary.rows_in} cases in, {summary.rows_out} results out → {target} ({seconds:.1f} s)")
         console.print("  " + ", ".join(f"{s} {n}" for s, n in summary.by_status.most_common())
                       + f"; grouping rate {summary.grouping_rate:.2%}")
-    grouper = _grouper("chs-drg-2.0", root, None)
+    grouper = Grouper.load("chs-drg-2.0", root, None)
     example = Case(id="demo-1", sex=1, age=67, principal_dx="I63.900", secondary_dx=("J96.900x001", "E11.900"),
                    procedures=())
     console.rule("one case, explained (chs-drg-2.0)")

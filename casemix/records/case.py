@@ -209,9 +209,9 @@ def normalise(fields: dict[str, Any]) -> dict[str, Any]:
     for money in ("total_cost", "self_pay"):
         value = fields.get(money)
         if isinstance(value, (float, int, str)) and value != "":
-            fields[money] = _cents(value)
+            fields[money] = cents_or_given(value)
     if isinstance(fields.get("fees"), dict):
-        fields["fees"] = {key: _cents(value) for key, value in fields["fees"].items()}
+        fields["fees"] = {key: cents_or_given(value) for key, value in fields["fees"].items()}
     for day in ("admission_date", "discharge_date", "icu_start", "icu_end"):
         value = fields.get(day)
         if value.__class__ is str:      # 2024-03-01 08:30:00, 2024/03/01, 20240301 → 2024-03-01
@@ -220,7 +220,8 @@ def normalise(fields: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
-def _cents(value: Any) -> Any:
+def cents_or_given(value: Any) -> Any:
+    """Money to the cent, half up; a value that is not a number is given back for validation to reject."""
     try:
         return Decimal(str(value)).quantize(CENT, ROUND_HALF_UP)
     except InvalidOperation:

@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from casemix.records.case import Case, Rejection
+from casemix.records.case import CENT, Case, Rejection, cents_or_given
 
 VISIT_ALIASES = {
     "id": ("id", "visit_id", "就诊流水号", "门诊号"),
@@ -34,10 +34,7 @@ def read_visit(headers: list[str], values: list[Any], row_number: int) -> Outpat
     lookup = {alias.lower(): field for field, aliases in VISIT_ALIASES.items() for alias in aliases}
     fields = {lookup[h.strip().lower()]: v for h, v in zip(headers, values) if h.strip().lower() in lookup}
     if isinstance(fields.get("total_cost"), str) and fields["total_cost"]:
-        try:
-            fields["total_cost"] = Decimal(fields["total_cost"]).quantize(Decimal("0.01"), ROUND_HALF_UP)
-        except ArithmeticError:
-            pass
+        fields["total_cost"] = cents_or_given(fields["total_cost"])
     try:
         return OutpatientVisit.model_validate(fields)
     except ValidationError as error:
@@ -54,7 +51,7 @@ def synthetic_visits(cases: list[Case], visits_per_patient: float = 2.0, seed: i
     visits = []
     for patient, hospital in patients:
         for _ in range(int(rng.expovariate(1 / visits_per_patient))):
-            cost = Decimal(repr(rng.lognormvariate(5.5, 0.6))).quantize(Decimal("0.01"), ROUND_HALF_UP)
+            cost = Decimal(repr(rng.lognormvariate(5.5, 0.6))).quantize(CENT, ROUND_HALF_UP)
             visits.append(OutpatientVisit(id=f"V{len(visits):07d}", patient_id=patient, hospital_id=hospital,
                                           visit_date=date(year, 1, 1) + timedelta(days=rng.randrange(365)),
                                           total_cost=cost))

@@ -13,9 +13,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from casemix.records.case import Case
-
-CENT = Decimal("0.01")
+from casemix.records.case import CENT, Case
 
 
 @dataclass(frozen=True)

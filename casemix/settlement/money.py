@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
-CENT = Decimal("0.01")
+from casemix.records.case import CENT
 
 
 def cents(amount: Decimal) -> Decimal:
