@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import itertools
+import os
 import re
 from functools import cache
 from pathlib import Path
@@ -19,6 +21,32 @@ DATA = resolve_data_dir()
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     return DATA
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A throwaway PostgreSQL server (see pgserver.py); call it for the URL of a fresh, empty database."""
+    from pgserver import PostgresServer, server_binaries
+
+    binaries = server_binaries()
+    if binaries is None:
+        message = "PostgreSQL server binaries not found (Debian package postgresql)"
+        if os.environ.get("CASEMIX_REQUIRE_POSTGRES") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    server = PostgresServer(binaries)
+    server.start()
+    numbers = itertools.count(1)
+    yield lambda: server.create_database(f"casemix_test_{next(numbers)}")
+    server.stop()
+
+
+@pytest.fixture(params=["duckdb", "postgresql"])
+def store_target(request, tmp_path):
+    """Where a fresh store lives: a DuckDB file, then a new PostgreSQL database (each test runs on both)."""
+    if request.param == "duckdb":
+        return tmp_path / "casemix.duckdb"
+    return request.getfixturevalue("postgres")()
 
 
 @pytest.fixture(scope="session")

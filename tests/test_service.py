@@ -1,15 +1,20 @@
-"""The store and the HTTP service, through FastAPI's TestClient against a real DuckDB file."""
+"""The store and the HTTP service, through FastAPI's TestClient, on a real DuckDB file and on a real
+PostgreSQL server (every test that takes ``stored`` or ``store_target`` runs on both)."""
 
+import threading
 from decimal import Decimal
 
 import pytest
-from conftest import two_hospital_batch
+from conftest import DATA, two_hospital_batch
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
+from casemix.cli.main import app as cli
 from casemix.qc import QcEngine
 from casemix.records import Case
 from casemix.records.io import write_table
 from casemix.service import Principal, Store, create_app, mask
+from casemix.service.databases import DatabaseError
 
 TOKENS = {"bureau-token": Principal("bureau"), "h1-token": Principal("hospital", "H001"),
           "h2-token": Principal("hospital", "H002")}
@@ -17,11 +22,11 @@ CASE = {"id": "c-1", "sex": 1, "age": 70, "principal_dx": "I63.900", "secondary_
         "hospital_id": "H001", "patient_id": "P20250001"}
 
 
-@pytest.fixture(scope="module")
-def stored(g20, tmp_path_factory):
+@pytest.fixture(scope="module", params=["duckdb", "postgresql"])
+def stored(request, g20, tmp_path_factory):
     folder = tmp_path_factory.mktemp("store")
     path = two_hospital_batch(folder)
-    store = Store(folder / "casemix.duckdb")
+    store = Store(folder / "casemix.duckdb" if request.param == "duckdb" else request.getfixturevalue("postgres")())
     first = store.import_file(path, g20, QcEngine.load(g20))
     counts = {t: store.count(t) for t in ("cases", "groups", "qc_findings")}
     again = store.import_file(path, g20, QcEngine.load(g20))
@@ -134,11 +139,13 @@ def test_bureau_view_and_case_page_show_the_path_findings_and_a_masked_patient(b
     assert "质控问题 QC findings" in page and ">C06<" in page         # the sample has no admission dates
 
 
-def test_a_corrected_resubmission_replaces_the_case_and_its_findings(g20, tmp_path):
-    store = Store(tmp_path / "s.duckdb")
-    headers = ["病案号", "定点医疗机构代码", "性别", "年龄", "主要诊断编码", "其他诊断编码"]
-    first = write_table(tmp_path / "a.csv", headers, [["r1", "H001", "1", "60", "I63.900", "O99.000,O99.000"]])
-    second = write_table(tmp_path / "b.csv", headers, [["r1", "H001", "1", "60", "I63.900", ""]])
+HEADERS = ["病案号", "定点医疗机构代码", "性别", "年龄", "主要诊断编码", "其他诊断编码"]
+
+
+def test_a_corrected_resubmission_replaces_the_case_and_its_findings(g20, tmp_path, store_target):
+    store = Store(store_target)
+    first = write_table(tmp_path / "a.csv", HEADERS, [["r1", "H001", "1", "60", "I63.900", "O99.000,O99.000"]])
+    second = write_table(tmp_path / "b.csv", HEADERS, [["r1", "H001", "1", "60", "I63.900", ""]])
     qc = QcEngine.load(g20)
     store.import_file(first, g20, qc)
     before = {f["rule"] for f in store.findings("H001")}
@@ -168,3 +175,86 @@ def test_bureau_runs_the_audit_and_hospitals_see_only_their_flags(client):
     assert client.post("/v1/audit", headers=auth("bureau-token")).status_code == 200
     mine = client.get("/v1/flags", headers=auth("h1-token")).json()
     assert all(flag["hospital_id"] == "H001" for flag in mine)
+
+
+def test_a_case_repeated_within_a_batch_is_rejected_naming_the_row_it_repeats(g20, tmp_path, store_target):
+    store = Store(store_target)
+    batch = write_table(tmp_path / "a.csv", HEADERS, [
+        ["r1", "H001", "1", "60", "I63.900", "O99.000"], ["r2", "H001", "2", "45", "I63.900", ""],
+        ["r1", "H001", "1", "61", "I63.900", ""], ["r1", "H002", "1", "62", "I63.900", ""],
+        ["r3", "H001", "1", "50", "", ""]])
+    result = store.import_file(batch, g20, QcEngine.load(g20))
+    assert (result.rows_in, result.cases, result.rejected) == (5, 3, 2)
+    assert store.count("cases") == 3 and store.count("rejections") == 2
+    assert store.case("H001", "r1")["record"]["age"] == 60                  # the first row is kept
+    repeated, missing_dx = store.rejections(result.batch_id)
+    assert (repeated["row_number"], repeated["record_id"], repeated["field"]) == (3, "r1", "id")
+    assert "repeats row 1" in repeated["reason"]
+    assert (missing_dx["row_number"], missing_dx["record_id"], missing_dx["field"]) == (5, "r3", "principal_dx")
+    f08 = [f for f in store.findings("H001") if f["case_id"] == "r1" and f["rule"] == "F08"]
+    assert len(f08) == 1                                                     # findings of one version only
+    store.close()
+
+
+def test_duckdb_and_postgresql_hold_a_batch_alike(g20, tmp_path, postgres):
+    path = two_hospital_batch(tmp_path)
+    stores = [Store(tmp_path / "same.duckdb"), Store(postgres())]
+    for store in stores:
+        store.import_file(path, g20, QcEngine.load(g20))
+    duck, pg = stores
+    assert duck.kind == "duckdb" and pg.kind == "postgresql"
+    assert duck.case_list() == pg.case_list() and len(pg.case_list()) == 30
+    assert duck.findings() == pg.findings()
+    assert duck.case("H002", "S00001") == pg.case("H002", "S00001")
+    for store in stores:
+        store.close()
+
+
+def test_concurrent_imports_of_one_batch_into_postgresql_write_it_once(g20, tmp_path, postgres):
+    """Four importers, each with its own connection, race on the same file: one writes, three find it done."""
+    path = two_hospital_batch(tmp_path)
+    url, qc = postgres(), QcEngine.load(g20)
+    reference = Store()
+    reference.import_file(path, g20, qc)
+    stores = [Store(url) for _ in range(4)]
+    results = [None] * 4
+    start = threading.Barrier(4)
+
+    def run(i):
+        start.wait()
+        results[i] = stores[i].import_file(path, g20, qc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(r.new for r in results) == [False, False, False, True]
+    for table in ("batches", "cases", "groups", "qc_findings"):
+        assert stores[0].count(table) == reference.count(table)
+    for store in [*stores, reference]:
+        store.close()
+
+
+def test_an_unreachable_postgresql_names_the_server_but_not_the_password():
+    with pytest.raises(DatabaseError) as raised:
+        Store("postgresql://casemix:secret@127.0.0.1:1/casemix")
+    assert "127.0.0.1:1" in str(raised.value) and "secret" not in str(raised.value)
+
+
+def test_cli_import_reports_rejections_and_is_idempotent(tmp_path, store_target):
+    batch = write_table(tmp_path / "a.csv", HEADERS, [["r1", "H001", "1", "60", "I63.900", ""],
+                                                      ["r1", "H001", "1", "61", "I63.900", ""]])
+    command = ["import", str(batch), "--db", str(store_target), "--data", str(DATA)]
+    first, again = CliRunner().invoke(cli, command), CliRunner().invoke(cli, command)
+    assert first.exit_code == 0, first.output
+    assert "imported; 2 rows, 1 cases, 1 rejected" in first.output
+    assert "row 2 record r1 field id: case r1 of hospital H001 repeats row 1" in first.output
+    assert "already imported, nothing changed" in again.output
+
+
+def test_cli_import_names_a_store_it_cannot_open(tmp_path):
+    batch = write_table(tmp_path / "a.csv", HEADERS, [["r1", "H001", "1", "60", "I63.900", ""]])
+    result = CliRunner().invoke(cli, ["import", str(batch), "--db", "postgresql://casemix:pw@127.0.0.1:1/x",
+                                      "--data", str(DATA)])
+    assert result.exit_code == 2 and "cannot connect to PostgreSQL at" in result.output

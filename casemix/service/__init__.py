@@ -1,4 +1,4 @@
-"""The store (DuckDB) and the HTTP service in front of the engines."""
+"""The case store (DuckDB, or PostgreSQL for many users) and the HTTP service in front of the engines."""
 
 from casemix.service.app import Principal, create_app, load_tokens, mask
 from casemix.service.store import ImportResult, Store

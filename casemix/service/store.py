@@ -1,32 +1,38 @@
-"""The case store: one embedded DuckDB file holding cases, groups and QC findings.
+"""The case store: cases, groups, QC findings, settlements and audit flags in one schema.
+
+It lives in an embedded DuckDB file by default, or in PostgreSQL when several users and processes
+share it (``Store("postgresql://…")``); the SQL is the same, see ``databases``.
 
 Imports are idempotent: a batch is known by the SHA-256 of its bytes, so importing the same file
 again changes nothing; a case is keyed by (hospital, case id), so a corrected re-submission
-replaces the earlier version of that case and its findings.
+replaces the earlier version of that case and its findings. Within one batch a case may appear
+once: a later row with the same key is rejected with the row it repeats, and every rejected row is
+kept with its reason, so rows in = cases + rejections.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import tempfile
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import polars as pl
 
 from casemix.grouping import Grouper, GroupResult
 from casemix.qc import QcEngine
-from casemix.records import Case
-from casemix.records.io import read_cases
+from casemix.records import Case, Rejection, RowReader
+from casemix.records.io import read_table
+from casemix.service.databases import connect
 from casemix.settlement import Settlement
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS batches (batch_id VARCHAR PRIMARY KEY, source VARCHAR, rows_in INTEGER,
                                     cases INTEGER, rejected INTEGER);
+CREATE TABLE IF NOT EXISTS rejections (batch_id VARCHAR, row_number INTEGER, record_id VARCHAR, field VARCHAR,
+                                       reason VARCHAR, PRIMARY KEY (batch_id, row_number));
 CREATE TABLE IF NOT EXISTS cases (hospital_id VARCHAR, case_id VARCHAR, batch_id VARCHAR, department VARCHAR,
                                   physician VARCHAR, patient_id VARCHAR, discharge_date DATE, record VARCHAR,
                                   PRIMARY KEY (hospital_id, case_id));
@@ -37,7 +43,7 @@ CREATE TABLE IF NOT EXISTS qc_findings (hospital_id VARCHAR, case_id VARCHAR, ru
                                         field VARCHAR, code VARCHAR, message_zh VARCHAR, message_en VARCHAR,
                                         detail VARCHAR, impact VARCHAR);
 CREATE TABLE IF NOT EXISTS settlements (settlement_id VARCHAR PRIMARY KEY, policy VARCHAR, budget DECIMAL(18, 2),
-                                        pool DECIMAL(18, 2), reserve DECIMAL(18, 2), point_value DOUBLE);
+                                        pool DECIMAL(18, 2), reserve DECIMAL(18, 2), point_value FLOAT8);
 CREATE TABLE IF NOT EXISTS statements (settlement_id VARCHAR, hospital_id VARCHAR, cases INTEGER,
                                        points DECIMAL(18, 4), adjusted_points DECIMAL(18, 4), amount DECIMAL(18, 2),
                                        overspend_share DECIMAL(18, 2), reserve_return DECIMAL(18, 2),
@@ -45,17 +51,20 @@ CREATE TABLE IF NOT EXISTS statements (settlement_id VARCHAR, hospital_id VARCHA
                                        prepaid DECIMAL(18, 2), balance DECIMAL(18, 2), actual_cost DECIMAL(18, 2));
 CREATE TABLE IF NOT EXISTS case_points (settlement_id VARCHAR, hospital_id VARCHAR, case_id VARCHAR, kind VARCHAR,
                                         points DECIMAL(18, 4), detail VARCHAR);
-CREATE TABLE IF NOT EXISTS audit_flags (hospital_id VARCHAR, rule VARCHAR, case_ids VARCHAR, score DOUBLE,
+CREATE TABLE IF NOT EXISTS audit_flags (hospital_id VARCHAR, rule VARCHAR, case_ids VARCHAR, score FLOAT8,
                                         evidence VARCHAR);
 """
+TABLES = ("batches", "rejections", "cases", "groups", "qc_findings", "settlements", "statements", "case_points",
+          "audit_flags")
 
-
+CASE_COLUMNS = {"hospital_id": pl.String, "case_id": pl.String, "batch_id": pl.String, "department": pl.String,
+                "physician": pl.String, "patient_id": pl.String, "discharge_date": pl.Date, "record": pl.String}
+REJECTION_COLUMNS = {"batch_id": pl.String, "row_number": pl.Int64, "record_id": pl.String, "field": pl.String,
+                     "reason": pl.String}
 GROUP_COLUMNS = {name: pl.String for name in ("hospital_id", "case_id", "scheme", "mdc", "adrg", "drg", "drg_name",
                                               "status", "severity", "reason")}
 FINDING_COLUMNS = {name: pl.String for name in ("hospital_id", "case_id", "rule", "severity", "field", "code",
                                                 "message_zh", "message_en", "detail", "impact")}
-
-
 STATEMENT_COLUMNS = {"settlement_id": pl.String, "hospital_id": pl.String, "cases": pl.Int64} | {
     name: pl.String for name in ("points", "adjusted_points", "amount", "overspend_share", "reserve_return", "total",
                                  "self_pay", "fund_due", "prepaid", "balance", "actual_cost")}
@@ -74,125 +83,153 @@ class ImportResult:
     rejected: int
 
 
+def read_batch(path: str | Path) -> tuple[list[Case], list[Rejection]]:
+    """The cases of a file and its rejected rows; a case whose (hospital, case id) an earlier row of the
+    same file already holds is rejected, naming that row (the store keeps one version per key)."""
+    table = read_table(path)
+    reader = RowReader(table.headers)
+    cases: list[Case] = []
+    rejections: list[Rejection] = []
+    first_row: dict[tuple[str, str], int] = {}
+    for number, values in enumerate(table.rows, 1):
+        parsed = reader.read(values, number)
+        if isinstance(parsed, Case):
+            key = (parsed.hospital_id or "", parsed.id)
+            if key in first_row:
+                parsed = Rejection(number, parsed.id, "id", f"case {parsed.id} of hospital {key[0] or '(none)'} "
+                                                            f"repeats row {first_row[key]} of this batch")
+            else:
+                first_row[key] = number
+        (cases if isinstance(parsed, Case) else rejections).append(parsed)
+    return cases, rejections
+
+
 class Store:
-    def __init__(self, path: str | Path = ":memory:"):
-        self.connection = duckdb.connect(str(path))
-        self.connection.execute(SCHEMA)
+    def __init__(self, target: str | Path = ":memory:"):
+        """``target``: a DuckDB file (default: in memory) or a ``postgresql://`` URL."""
+        self.db = connect(target)
+        with self.db.transaction(exclusive=True):
+            for statement in filter(str.strip, SCHEMA.split(";")):
+                self.db.execute(statement)
+
+    @property
+    def kind(self) -> str:
+        return self.db.kind
+
+    def __str__(self) -> str:
+        return f"{self.db.kind} {self.db.where}"
 
     def close(self) -> None:
-        self.connection.close()
+        self.db.close()
 
     def import_file(self, path: str | Path, grouper: Grouper, qc: QcEngine | None = None) -> ImportResult:
+        """Group and check a batch, then write it in one transaction (rows in = cases + rejected)."""
         batch_id = hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
-        known = self.connection.execute("SELECT rows_in, cases, rejected FROM batches WHERE batch_id = ?",
-                                        [batch_id]).fetchone()
-        if known:
-            return ImportResult(batch_id, False, *known)
-        cases, rejections = read_cases(path)
-        self._write(batch_id, cases, grouper, qc)
-        self.connection.execute("INSERT INTO batches VALUES (?, ?, ?, ?, ?)",
-                                [batch_id, str(path), len(cases) + len(rejections), len(cases), len(rejections)])
+        if known := self._batch(batch_id):
+            return known
+        cases, rejections = read_batch(path)
+        frames = self._frames(batch_id, cases, rejections, grouper, qc)
+        with self.db.transaction(exclusive=True):
+            if known := self._batch(batch_id):             # another process imported it meanwhile
+                return known
+            self.db.upsert("cases", frames["cases"], key=("hospital_id", "case_id"))
+            self.db.upsert("groups", frames["groups"], key=("hospital_id", "case_id", "scheme"))
+            if qc is not None:
+                self.db.delete_matching("qc_findings", frames["cases"].select("hospital_id", "case_id"))
+                self.db.append("qc_findings", frames["findings"])
+            self.db.append("rejections", frames["rejections"])
+            self.db.execute("INSERT INTO batches VALUES (?, ?, ?, ?, ?)",
+                            [batch_id, str(path), len(cases) + len(rejections), len(cases), len(rejections)])
         return ImportResult(batch_id, True, len(cases) + len(rejections), len(cases), len(rejections))
 
-    def _write(self, batch_id: str, cases: list[Case], grouper: Grouper, qc: QcEngine | None) -> None:
-        """Bulk-load through DuckDB's view of Polars frames (row-by-row executemany is far too slow)."""
-        if not cases:
-            return
+    def _batch(self, batch_id: str) -> ImportResult | None:
+        known = self.db.one("SELECT rows_in, cases, rejected FROM batches WHERE batch_id = ?", [batch_id])
+        return ImportResult(batch_id, False, *known) if known else None
+
+    @staticmethod
+    def _frames(batch_id: str, cases: list[Case], rejections: list[Rejection], grouper: Grouper,
+                qc: QcEngine | None) -> dict[str, pl.DataFrame]:
+        """The batch as one frame per table, built before any write so the transaction stays short."""
         results = [grouper.group(case, explain=False) for case in cases]
         hospitals = [c.hospital_id or "" for c in cases]
-        incoming = pl.DataFrame({
-            "hospital_id": hospitals, "case_id": [c.id for c in cases], "batch_id": [batch_id] * len(cases),
-            "department": [c.department for c in cases], "physician": [c.physician for c in cases],
-            "patient_id": [c.patient_id for c in cases], "discharge_date": [c.discharge_date for c in cases],
-            "record": [c.model_dump_json() for c in cases]},
-            schema={"hospital_id": pl.String, "case_id": pl.String, "batch_id": pl.String, "department": pl.String,
-                    "physician": pl.String, "patient_id": pl.String, "discharge_date": pl.Date, "record": pl.String})
-        groups = pl.DataFrame(
-            [(h, r.case_id, r.scheme, r.mdc, r.adrg, r.drg, r.drg_name, r.status, r.severity, r.reason)
-             for h, r in zip(hospitals, results)], schema=GROUP_COLUMNS, orient="row")
-        self._load("INSERT OR REPLACE INTO cases SELECT * FROM {incoming}", incoming=incoming)
-        self._load("INSERT OR REPLACE INTO groups SELECT * FROM {incoming}", incoming=groups)
-        if qc is None:
-            return
-        findings = pl.DataFrame(
-            [(h, f.case_id, f.rule.id, f.rule.severity, f.field, f.code, f.rule.message_zh, f.rule.message_en,
-              f.detail, "" if f.impact is None else str(f.impact))
-             for h, case in zip(hospitals, cases) for f in qc.check(case, impact=False)],
-            schema=FINDING_COLUMNS, orient="row")
-        self._load("DELETE FROM qc_findings WHERE (hospital_id, case_id) IN (SELECT hospital_id, case_id FROM {keys})",
-                   keys=incoming.select("hospital_id", "case_id"))
-        self._load("INSERT INTO qc_findings SELECT * FROM {incoming}", incoming=findings)
-
-    def _load(self, sql: str, **frames: pl.DataFrame) -> None:
-        """Run ``sql`` with each named frame readable as a table, handed over as Parquet (DuckDB reads it
-        natively; registering Polars frames directly would need pyarrow)."""
-        with tempfile.TemporaryDirectory() as folder:
-            tables = {}
-            for name, frame in frames.items():
-                path = Path(folder) / f"{name}.parquet"
-                frame.write_parquet(path)
-                tables[name] = f"read_parquet('{path.as_posix()}')"
-            self.connection.execute(sql.format(**tables))
+        frames = {
+            "cases": pl.DataFrame(
+                [(h, c.id, batch_id, c.department, c.physician, c.patient_id, c.discharge_date, c.model_dump_json())
+                 for h, c in zip(hospitals, cases)], schema=CASE_COLUMNS, orient="row"),
+            "groups": pl.DataFrame(
+                [(h, r.case_id, r.scheme, r.mdc, r.adrg, r.drg, r.drg_name, r.status, r.severity, r.reason)
+                 for h, r in zip(hospitals, results)], schema=GROUP_COLUMNS, orient="row"),
+            "rejections": pl.DataFrame(
+                [(batch_id, r.row_number, r.record_id, r.field, r.reason) for r in rejections],
+                schema=REJECTION_COLUMNS, orient="row")}
+        if qc is not None:
+            frames["findings"] = pl.DataFrame(
+                [(h, f.case_id, f.rule.id, f.rule.severity, f.field, f.code, f.rule.message_zh, f.rule.message_en,
+                  f.detail, "" if f.impact is None else str(f.impact))
+                 for h, case in zip(hospitals, cases) for f in qc.check(case, impact=False)],
+                schema=FINDING_COLUMNS, orient="row")
+        return frames
 
     def save_settlement(self, settlement_id: str, policy: str, budget: Decimal, settled: Settlement) -> None:
         include = settled.policy.include_patient_payments
-        self.connection.execute("INSERT INTO settlements VALUES (?, ?, ?, ?, ?, ?)",
-                                [settlement_id, policy, budget, settled.pool, settled.reserve,
-                                 float(settled.point_value)])
         statements = sorted(settled.statements.values(), key=lambda x: x.hospital_id)
         rows = [(settlement_id, x.hospital_id, x.cases, str(x.points), str(x.adjusted_points.quantize(POINT)),
                  str(x.amount), str(x.overspend_share), str(x.reserve_return), str(x.total), str(x.self_pay),
                  str(x.fund_due(include)), str(x.prepaid), str(x.balance(include)), str(x.actual_cost))
                 for x in statements]
-        self._load("INSERT INTO statements SELECT * FROM {incoming}",
-                   incoming=pl.DataFrame(rows, schema=STATEMENT_COLUMNS, orient="row"))
         lines = [(settlement_id, x.hospital_id, line.case.case_id, line.kind, str(line.points), line.detail)
                  for x in statements for line in x.lines]
-        self._load("INSERT INTO case_points SELECT * FROM {incoming}",
-                   incoming=pl.DataFrame(lines, schema=LINE_COLUMNS, orient="row"))
+        with self.db.transaction():
+            self.db.execute("INSERT INTO settlements VALUES (?, ?, ?, ?, ?, ?)",
+                            [settlement_id, policy, budget, settled.pool, settled.reserve,
+                             float(settled.point_value)])
+            self.db.append("statements", pl.DataFrame(rows, schema=STATEMENT_COLUMNS, orient="row"))
+            self.db.append("case_points", pl.DataFrame(lines, schema=LINE_COLUMNS, orient="row"))
 
     def settlement(self, settlement_id: str, hospital_id: str | None = None) -> dict[str, Any] | None:
-        head = self._rows("SELECT * FROM settlements WHERE settlement_id = ?", [settlement_id])
+        head = self.db.rows("SELECT * FROM settlements WHERE settlement_id = ?", [settlement_id])
         if not head:
             return None
         where = "settlement_id = ?" + (" AND hospital_id = ?" if hospital_id else "")
         params = [settlement_id, *([hospital_id] if hospital_id else [])]
-        statements = self._rows(f"SELECT * FROM statements WHERE {where} ORDER BY hospital_id", params)
+        statements = self.db.rows(f"SELECT * FROM statements WHERE {where} ORDER BY hospital_id", params)
         out = {**head[0], "statements": statements}
         if hospital_id:
-            out["case_points"] = self._rows(f"SELECT * FROM case_points WHERE {where} ORDER BY case_id", params)
+            out["case_points"] = self.db.rows(f"SELECT * FROM case_points WHERE {where} ORDER BY case_id", params)
         return out
 
     def replace_flags(self, flags: list[tuple[str, str, str, float, str]]) -> None:
-        self.connection.execute("DELETE FROM audit_flags")
-        self._load("INSERT INTO audit_flags SELECT * FROM {incoming}",
-                   incoming=pl.DataFrame(flags, schema=FLAG_COLUMNS, orient="row"))
+        with self.db.transaction():
+            self.db.execute("DELETE FROM audit_flags")
+            self.db.append("audit_flags", pl.DataFrame(flags, schema=FLAG_COLUMNS, orient="row"))
 
     def flags(self, hospital_id: str | None = None) -> list[dict[str, Any]]:
         if hospital_id is None:
-            return self._rows("SELECT * FROM audit_flags ORDER BY score DESC, rule", [])
-        return self._rows("SELECT * FROM audit_flags WHERE hospital_id = ? ORDER BY score DESC, rule", [hospital_id])
+            return self.db.rows("SELECT * FROM audit_flags ORDER BY score DESC, rule")
+        return self.db.rows("SELECT * FROM audit_flags WHERE hospital_id = ? ORDER BY score DESC, rule",
+                            [hospital_id])
 
     def count(self, table: str) -> int:
-        if table not in ("batches", "cases", "groups", "qc_findings", "settlements", "statements", "case_points",
-                         "audit_flags"):
+        if table not in TABLES:
             raise ValueError(f"no table {table}")
-        return self.connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        return self.db.one(f"SELECT count(*) FROM {table}")[0]
+
+    def rejections(self, batch_id: str) -> list[dict[str, Any]]:
+        return self.db.rows("SELECT * FROM rejections WHERE batch_id = ? ORDER BY row_number", [batch_id])
 
     def case(self, hospital_id: str, case_id: str) -> dict[str, Any] | None:
-        row = self.connection.execute("SELECT record FROM cases WHERE hospital_id = ? AND case_id = ?",
-                                      [hospital_id, case_id]).fetchone()
+        row = self.db.one("SELECT record FROM cases WHERE hospital_id = ? AND case_id = ?", [hospital_id, case_id])
         if row is None:
             return None
-        groups = self._rows("SELECT * FROM groups WHERE hospital_id = ? AND case_id = ?", [hospital_id, case_id])
-        findings = self._rows("SELECT * FROM qc_findings WHERE hospital_id = ? AND case_id = ?",
-                              [hospital_id, case_id])
+        groups = self.db.rows("SELECT * FROM groups WHERE hospital_id = ? AND case_id = ?", [hospital_id, case_id])
+        findings = self.db.rows("SELECT * FROM qc_findings WHERE hospital_id = ? AND case_id = ? ORDER BY rule, field",
+                                [hospital_id, case_id])
         return {"record": json.loads(row[0]), "groups": groups, "findings": findings}
 
     def case_list(self, hospital_id: str | None = None) -> list[dict[str, Any]]:
         """Cases with their group and count of QC findings, for tables."""
         where, params = ("WHERE c.hospital_id = ?", [hospital_id]) if hospital_id else ("", [])
-        return self._rows(f"""
+        return self.db.rows(f"""
             SELECT c.hospital_id, c.case_id, c.department, c.physician, g.drg, g.drg_name, g.status,
                    (SELECT count(*) FROM qc_findings f
                      WHERE f.hospital_id = c.hospital_id AND f.case_id = c.case_id) AS findings
@@ -202,19 +239,15 @@ class Store:
     def grouped(self, hospital_id: str | None = None) -> tuple[list[Case], list[GroupResult]]:
         """Stored cases and their stored groups, as the engines' types (for analytics)."""
         where, params = ("WHERE c.hospital_id = ?", [hospital_id]) if hospital_id else ("", [])
-        rows = self.connection.execute(f"""
+        rows = self.db.rows(f"""
             SELECT c.record, g.case_id, g.scheme, g.status, g.drg, g.drg_name, g.mdc, g.adrg, g.reason, g.severity
             FROM cases c JOIN groups g ON g.hospital_id = c.hospital_id AND g.case_id = c.case_id
-            {where} ORDER BY c.hospital_id, c.case_id""", params).fetchall()
-        cases = [Case.model_validate_json(row[0]) for row in rows]
-        return cases, [GroupResult(*row[1:]) for row in rows]
+            {where} ORDER BY c.hospital_id, c.case_id""", params)
+        cases = [Case.model_validate_json(row.pop("record")) for row in rows]
+        return cases, [GroupResult(*row.values()) for row in rows]
 
     def findings(self, hospital_id: str | None = None) -> list[dict[str, Any]]:
         if hospital_id is None:
-            return self._rows("SELECT * FROM qc_findings ORDER BY hospital_id, case_id, rule", [])
-        return self._rows("SELECT * FROM qc_findings WHERE hospital_id = ? ORDER BY case_id, rule", [hospital_id])
-
-    def _rows(self, sql: str, params: list[Any]) -> list[dict[str, Any]]:
-        cursor = self.connection.execute(sql, params)
-        names = [d[0] for d in cursor.description]
-        return [dict(zip(names, row)) for row in cursor.fetchall()]
+            return self.db.rows("SELECT * FROM qc_findings ORDER BY hospital_id, case_id, rule, field")
+        return self.db.rows("SELECT * FROM qc_findings WHERE hospital_id = ? ORDER BY case_id, rule, field",
+                            [hospital_id])

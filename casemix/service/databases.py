@@ -1,0 +1,192 @@
+"""The two databases behind the store: an embedded DuckDB file, or a PostgreSQL server for many users.
+
+The store writes one SQL dialect (``?`` placeholders, types both engines know) and hands bulk rows
+over as Polars frames; each database loads them its own fast way (DuckDB reads Parquet, PostgreSQL
+takes ``COPY``). Every call holds the database's lock, so one store can serve the request threads of
+a web server; across processes, PostgreSQL's own locking keeps concurrent writers apart.
+"""
+
+from __future__ import annotations
+
+import io
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+
+COPY_ROWS = 50_000          # rows per COPY chunk, so a million-case batch is never one CSV in memory
+
+
+class DatabaseError(RuntimeError):
+    """The database could not be opened (a wrong URL, a server that is down, a missing driver)."""
+
+
+def connect(target: str | Path) -> DuckDb | Postgres:
+    """``postgresql://user@host:port/dbname`` opens PostgreSQL; anything else is a DuckDB file (or ``:memory:``)."""
+    text = str(target)
+    if text.startswith(("postgresql://", "postgres://")):
+        return Postgres(text)
+    return DuckDb(text)
+
+
+def upsert_sql(table: str, columns: list[str], key: tuple[str, ...], source: str) -> str:
+    """Insert rows, replacing those whose key is already stored (both engines speak ``ON CONFLICT``)."""
+    names = ", ".join(columns)
+    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c not in key)
+    return (f"INSERT INTO {table} ({names}) SELECT {names} FROM {source} "
+            f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}")
+
+
+class _Database:
+    """What both engines share: the lock, row dicts, and the three bulk writes built on ``_staged``."""
+
+    kind = ""
+    where = ""              # for messages: the file, or the server URL without its password
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+
+    def rows(self, sql: str, params: list[Any] | tuple = ()) -> list[dict[str, Any]]:
+        with self.lock:
+            cursor = self._run(sql, params)
+            names = [d[0] for d in cursor.description]
+            return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+    def one(self, sql: str, params: list[Any] | tuple = ()) -> tuple | None:
+        with self.lock:
+            return self._run(sql, params).fetchone()
+
+    def execute(self, sql: str, params: list[Any] | tuple = ()) -> None:
+        with self.lock:
+            self._run(sql, params)
+
+    def append(self, table: str, frame: pl.DataFrame) -> None:
+        if frame.height:
+            with self._staged(table, frame) as source:
+                names = ", ".join(frame.columns)
+                self.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {source}")
+
+    def upsert(self, table: str, frame: pl.DataFrame, key: tuple[str, ...]) -> None:
+        if frame.height:
+            with self._staged(table, frame) as source:
+                self.execute(upsert_sql(table, frame.columns, key, source))
+
+    def delete_matching(self, table: str, keys: pl.DataFrame) -> None:
+        """Delete the rows of ``table`` whose values in the frame's columns match a row of the frame."""
+        if keys.height:
+            with self._staged(table, keys) as source:
+                names = ", ".join(keys.columns)
+                self.execute(f"DELETE FROM {table} WHERE ({names}) IN (SELECT {names} FROM {source})")
+
+
+class DuckDb(_Database):
+    kind = "duckdb"
+
+    def __init__(self, path: str):
+        super().__init__()
+        self.where = path
+        try:
+            self.connection = duckdb.connect(path)
+        except duckdb.Error as error:
+            raise DatabaseError(f"cannot open the DuckDB store {path}: {error}") from error
+        self.depth = 0
+
+    def _run(self, sql: str, params: list[Any] | tuple) -> Any:
+        return self.connection.execute(sql, list(params))
+
+    @contextmanager
+    def transaction(self, exclusive: bool = False) -> Iterator[None]:
+        """All or nothing; one DuckDB file has one writing process, so ``exclusive`` needs only the lock."""
+        with self.lock:
+            self.depth += 1
+            if self.depth == 1:
+                self.connection.execute("BEGIN TRANSACTION")
+            try:
+                yield
+            except BaseException:
+                if self.depth == 1:
+                    self.connection.execute("ROLLBACK")
+                raise
+            else:
+                if self.depth == 1:
+                    self.connection.execute("COMMIT")
+            finally:
+                self.depth -= 1
+
+    @contextmanager
+    def _staged(self, table: str, frame: pl.DataFrame) -> Iterator[str]:
+        """The frame as Parquet, which DuckDB reads natively (registering Polars frames would need pyarrow)."""
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "staged.parquet"
+            frame.write_parquet(path)
+            yield f"read_parquet('{path.as_posix()}')"
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+class Postgres(_Database):
+    kind = "postgresql"
+
+    def __init__(self, url: str):
+        super().__init__()
+        self.where = _without_password(url)
+        try:
+            import psycopg
+        except ImportError as error:
+            raise DatabaseError("PostgreSQL needs psycopg: pip install 'casemix[postgres]'") from error
+        try:
+            self.connection = psycopg.connect(url, autocommit=True)
+        except psycopg.Error as error:
+            raise DatabaseError(f"cannot connect to PostgreSQL at {self.where}: {error}") from error
+        self.staged = 0
+
+    def _run(self, sql: str, params: list[Any] | tuple) -> Any:
+        if params:
+            sql = sql.replace("%", "%%").replace("?", "%s")
+        return self.connection.execute(sql, list(params) or None)
+
+    @contextmanager
+    def transaction(self, exclusive: bool = False) -> Iterator[None]:
+        """All or nothing; ``exclusive`` also waits for any other process's exclusive transaction to end
+        (a transaction-level advisory lock), so two importers never interleave their writes."""
+        with self.lock, self.connection.transaction():
+            if exclusive:
+                self.connection.execute("SELECT pg_advisory_xact_lock(hashtext('casemix.store'))")
+            yield
+
+    @contextmanager
+    def _staged(self, table: str, frame: pl.DataFrame) -> Iterator[str]:
+        """COPY the frame into a temporary table shaped like ``table``'s columns, so PostgreSQL parses
+        each value into the target column's type."""
+        with self.lock:
+            self.staged += 1
+            stage = f"casemix_stage_{self.staged}"
+            names = ", ".join(frame.columns)
+            self.connection.execute(f"CREATE TEMPORARY TABLE {stage} AS SELECT {names} FROM {table} WITH NO DATA")
+            try:
+                with self.connection.cursor().copy(f"COPY {stage} ({names}) FROM STDIN (FORMAT csv)") as copy:
+                    for chunk in frame.iter_slices(COPY_ROWS):
+                        buffer = io.BytesIO()
+                        chunk.write_csv(buffer, include_header=False)
+                        copy.write(buffer.getvalue())
+                yield stage
+            finally:
+                self.connection.execute(f"DROP TABLE IF EXISTS {stage}")
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+def _without_password(url: str) -> str:
+    """The URL for an error message, with any password blanked."""
+    head, at, tail = url.rpartition("@")
+    if not at or ":" not in head.split("//", 1)[-1]:
+        return url
+    scheme, _, user = head.partition("//")
+    return f"{scheme}//{user.split(':', 1)[0]}:***@{tail}"
