@@ -111,6 +111,15 @@ def test_cli_city_then_settle_reconciles_to_the_pool(tmp_path):
     assert lines == 3000
 
 
+def test_cli_amounts_round_half_up_to_the_cent_like_settlement():
+    from decimal import Decimal
+
+    from casemix.cli.settle import money
+
+    assert [money(text) for text in ("0.125", "0.135", "20000000.005")] == [
+        Decimal("0.13"), Decimal("0.14"), Decimal("20000000.01")]
+
+
 def test_packaged_policies_load_by_name_and_unknown_names_are_listed():
     from casemix.policy import packaged_policies
 

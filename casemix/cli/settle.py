@@ -16,34 +16,23 @@ from casemix.grouping import Grouper, GroupResult
 from casemix.grouping.dip import DipGrouper
 from casemix.policy import load_policy
 from casemix.records import Case
-from casemix.records.io import read_cases, read_table, write_table
+from casemix.records.io import read_cases, read_table, write_cases, write_table
 from casemix.records.synthetic import synthetic_city
 from casemix.schemes.dip import load_catalogue
 from casemix.settlement import (
     SettlementCase,
     Standards,
+    cents,
     compare_with_actual,
     score_cases,
     write_statements,
 )
 from casemix.settlement.run import drg_points, settle_points
 
-CITY_COLUMNS = ["id", "hospital_id", "hospital_level", "patient_id", "sex", "age", "age_days", "birth_weight_g",
-                "department", "admission_date", "discharge_date", "los_days", "discharge_mode", "principal_dx",
-                "secondary_dx", "procedures", "total_cost", "self_pay"]
-
-
-def city_rows(cases: list[Case]) -> list[list[str]]:
-    def text(value: object) -> str:
-        if value is None:
-            return ""
-        return ",".join(value) if isinstance(value, tuple) else str(value)
-    return [[text(getattr(case, column)) for column in CITY_COLUMNS] for case in cases]
-
 
 def money(text: str) -> Decimal:
     try:
-        return Decimal(text).quantize(Decimal("0.01"))
+        return cents(Decimal(text))
     except InvalidOperation:
         raise typer.BadParameter(f"{text!r} is not an amount in 元") from None
 
@@ -59,7 +48,7 @@ def city(
     """Make a synthetic pooling area from the real sample cases (模拟统筹区)."""
     sample, _ = read_cases(resolve_data_dir(data) / "samples" / "cases_13239_with_cost.csv")
     made = synthetic_city(sample, hospitals=hospitals, cases=cases, year=year, seed=seed)
-    write_table(output, CITY_COLUMNS, city_rows(made))
+    write_cases(output, made)
     console.print(f"{len(made):,} stays in {len({c.hospital_id for c in made})} hospitals → {output}")
 
 

@@ -111,6 +111,21 @@ def read_cases(path: str | Path) -> tuple[list[Case], list[Rejection]]:
     return [c for c in parsed if isinstance(c, Case)], [r for r in parsed if isinstance(r, Rejection)]
 
 
+CASE_COLUMNS = ["id", "hospital_id", "hospital_level", "patient_id", "sex", "age", "age_days", "birth_weight_g",
+                "department", "admission_date", "discharge_date", "los_days", "discharge_mode", "principal_dx",
+                "secondary_dx", "procedures", "total_cost", "self_pay"]
+
+
+def write_cases(path: str | Path, cases: list[Case]) -> Path:
+    """Cases as a table ``read_cases`` reads back (code lists comma-joined), by suffix as ``write_table``."""
+    def text(value: object) -> str:
+        if value is None:
+            return ""
+        return ",".join(value) if isinstance(value, tuple) else str(value)
+    return write_table(path, CASE_COLUMNS, [[text(getattr(case, column)) for column in CASE_COLUMNS]
+                                            for case in cases])
+
+
 def write_table(path: str | Path, headers: list[str], rows: Iterator[list[Any]] | list[list[Any]],
                 encoding: str = "utf-8-sig") -> Path:
     """Write by suffix: .csv (UTF-8 with BOM so Excel shows Chinese; or gb18030), .xlsx, .parquet."""

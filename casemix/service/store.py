@@ -104,6 +104,45 @@ def read_batch(path: str | Path) -> tuple[list[Case], list[Rejection]]:
     return cases, rejections
 
 
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """A file read, grouped and (optionally) QC-checked: one frame per table, ready to write. Built
+    before any write so the writing transaction stays short, and so many workers can prepare while
+    one store writes."""
+
+    batch_id: str
+    source: str
+    frames: dict[str, pl.DataFrame]
+
+
+def batch_id_of(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+
+
+def prepare(path: str | Path, grouper: Grouper, qc: QcEngine | None = None) -> Batch:
+    batch_id = batch_id_of(path)
+    cases, rejections = read_batch(path)
+    results = [grouper.group(case, explain=False) for case in cases]
+    hospitals = [c.hospital_id or "" for c in cases]
+    frames = {
+        "cases": pl.DataFrame(
+            [(h, c.id, batch_id, c.department, c.physician, c.patient_id, c.discharge_date, c.model_dump_json())
+             for h, c in zip(hospitals, cases)], schema=CASE_COLUMNS, orient="row"),
+        "groups": pl.DataFrame(
+            [(h, r.case_id, r.scheme, r.mdc, r.adrg, r.drg, r.drg_name, r.status, r.severity, r.reason)
+             for h, r in zip(hospitals, results)], schema=GROUP_COLUMNS, orient="row"),
+        "rejections": pl.DataFrame(
+            [(batch_id, r.row_number, r.record_id, r.field, r.reason) for r in rejections],
+            schema=REJECTION_COLUMNS, orient="row")}
+    if qc is not None:
+        frames["findings"] = pl.DataFrame(
+            [(h, f.case_id, f.rule.id, f.rule.severity, f.field, f.code, f.rule.message_zh, f.rule.message_en,
+              f.detail, "" if f.impact is None else str(f.impact))
+             for h, case in zip(hospitals, cases) for f in qc.check(case, impact=False)],
+            schema=FINDING_COLUMNS, orient="row")
+    return Batch(batch_id, str(path), frames)
+
+
 class Store:
     def __init__(self, target: str | Path = ":memory:"):
         """``target``: a DuckDB file (default: in memory) or a ``postgresql://`` URL."""
@@ -123,52 +162,32 @@ class Store:
         self.db.close()
 
     def import_file(self, path: str | Path, grouper: Grouper, qc: QcEngine | None = None) -> ImportResult:
-        """Group and check a batch, then write it in one transaction (rows in = cases + rejected)."""
-        batch_id = hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
-        if known := self._batch(batch_id):
+        """Read, group and check a batch, then write it (a file already imported is not read again)."""
+        if known := self._batch(batch_id_of(path)):
             return known
-        cases, rejections = read_batch(path)
-        frames = self._frames(batch_id, cases, rejections, grouper, qc)
+        return self.write(prepare(path, grouper, qc))
+
+    def write(self, batch: Batch) -> ImportResult:
+        """Write a prepared batch in one transaction; rows in = cases + rejected."""
+        frames = batch.frames
         with self.db.transaction(exclusive=True):
-            if known := self._batch(batch_id):             # another process imported it meanwhile
+            if known := self._batch(batch.batch_id):        # another process imported it meanwhile
                 return known
             self.db.upsert("cases", frames["cases"], key=("hospital_id", "case_id"))
             self.db.upsert("groups", frames["groups"], key=("hospital_id", "case_id", "scheme"))
-            if qc is not None:
+            if "findings" in frames:
                 self.db.delete_matching("qc_findings", frames["cases"].select("hospital_id", "case_id"))
                 self.db.append("qc_findings", frames["findings"])
             self.db.append("rejections", frames["rejections"])
+            result = ImportResult(batch.batch_id, True, frames["cases"].height + frames["rejections"].height,
+                                  frames["cases"].height, frames["rejections"].height)
             self.db.execute("INSERT INTO batches VALUES (?, ?, ?, ?, ?)",
-                            [batch_id, str(path), len(cases) + len(rejections), len(cases), len(rejections)])
-        return ImportResult(batch_id, True, len(cases) + len(rejections), len(cases), len(rejections))
+                            [batch.batch_id, batch.source, result.rows_in, result.cases, result.rejected])
+        return result
 
     def _batch(self, batch_id: str) -> ImportResult | None:
         known = self.db.one("SELECT rows_in, cases, rejected FROM batches WHERE batch_id = ?", [batch_id])
         return ImportResult(batch_id, False, *known) if known else None
-
-    @staticmethod
-    def _frames(batch_id: str, cases: list[Case], rejections: list[Rejection], grouper: Grouper,
-                qc: QcEngine | None) -> dict[str, pl.DataFrame]:
-        """The batch as one frame per table, built before any write so the transaction stays short."""
-        results = [grouper.group(case, explain=False) for case in cases]
-        hospitals = [c.hospital_id or "" for c in cases]
-        frames = {
-            "cases": pl.DataFrame(
-                [(h, c.id, batch_id, c.department, c.physician, c.patient_id, c.discharge_date, c.model_dump_json())
-                 for h, c in zip(hospitals, cases)], schema=CASE_COLUMNS, orient="row"),
-            "groups": pl.DataFrame(
-                [(h, r.case_id, r.scheme, r.mdc, r.adrg, r.drg, r.drg_name, r.status, r.severity, r.reason)
-                 for h, r in zip(hospitals, results)], schema=GROUP_COLUMNS, orient="row"),
-            "rejections": pl.DataFrame(
-                [(batch_id, r.row_number, r.record_id, r.field, r.reason) for r in rejections],
-                schema=REJECTION_COLUMNS, orient="row")}
-        if qc is not None:
-            frames["findings"] = pl.DataFrame(
-                [(h, f.case_id, f.rule.id, f.rule.severity, f.field, f.code, f.rule.message_zh, f.rule.message_en,
-                  f.detail, "" if f.impact is None else str(f.impact))
-                 for h, case in zip(hospitals, cases) for f in qc.check(case, impact=False)],
-                schema=FINDING_COLUMNS, orient="row")
-        return frames
 
     def save_settlement(self, settlement_id: str, policy: str, budget: Decimal, settled: Settlement) -> None:
         include = settled.policy.include_patient_payments
