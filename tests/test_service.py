@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from casemix.cli.main import app as cli
 from casemix.qc import QcEngine
 from casemix.records import Case
-from casemix.records.io import write_table
+from casemix.records.io import read_table, write_table
 from casemix.service import Principal, Store, create_app, mask
 from casemix.service.databases import DatabaseError
 
@@ -140,6 +140,29 @@ def test_bureau_view_and_case_page_show_the_path_findings_and_a_masked_patient(b
 
 
 HEADERS = ["病案号", "定点医疗机构代码", "性别", "年龄", "主要诊断编码", "其他诊断编码"]
+
+
+def test_dashboard_shows_a_batch_added_after_it_was_first_read(g20, tmp_path, store_target):
+    from casemix.web import mount_ui
+
+    store = Store(store_target)
+    path = two_hospital_batch(tmp_path)
+    store.import_file(path, g20)
+    app = create_app(g20, store, TOKENS)
+    mount_ui(app, store, TOKENS, g20)
+    client = signed_in(app, "bureau-token")
+
+    def hospitals_in_the_indicator_table():
+        html = client.get("/ui/").text
+        return html[html.index("<table id='hospitals'>"):].split("</table>")[0]
+
+    assert ">H001<" in hospitals_in_the_indicator_table() and ">H003<" not in hospitals_in_the_indicator_table()
+    batch = read_table(path)                  # the same stays again at H003: DRGs that have weights
+    moved = [dict(zip(batch.headers, row)) | {"Index": f"n{i}", "hospital_id": "H003"}
+             for i, row in enumerate(batch.rows)]
+    store.import_file(write_table(tmp_path / "b.csv", batch.headers, [list(r.values()) for r in moved]), g20)
+    assert ">H003<" in hospitals_in_the_indicator_table()
+    store.close()
 
 
 def test_a_corrected_resubmission_replaces_the_case_and_its_findings(g20, tmp_path, store_target):

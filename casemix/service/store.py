@@ -245,15 +245,16 @@ class Store:
                                 [hospital_id, case_id])
         return {"record": json.loads(row[0]), "groups": groups, "findings": findings}
 
-    def case_list(self, hospital_id: str | None = None) -> list[dict[str, Any]]:
-        """Cases with their group and count of QC findings, for tables."""
+    def case_list(self, hospital_id: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        """Cases with their group and count of QC findings, for tables (the first ``limit`` by hospital, case)."""
         where, params = ("WHERE c.hospital_id = ?", [hospital_id]) if hospital_id else ("", [])
+        first = "" if limit is None else f"LIMIT {int(limit)}"
         return self.db.rows(f"""
             SELECT c.hospital_id, c.case_id, c.department, c.physician, g.drg, g.drg_name, g.status,
                    (SELECT count(*) FROM qc_findings f
                      WHERE f.hospital_id = c.hospital_id AND f.case_id = c.case_id) AS findings
             FROM cases c LEFT JOIN groups g ON g.hospital_id = c.hospital_id AND g.case_id = c.case_id
-            {where} ORDER BY c.hospital_id, c.case_id""", params)
+            {where} ORDER BY c.hospital_id, c.case_id {first}""", params)
 
     def grouped(self, hospital_id: str | None = None) -> tuple[list[Case], list[GroupResult]]:
         """Stored cases and their stored groups, as the engines' types (for analytics)."""

@@ -4,7 +4,7 @@ Sign in with ``/ui/login?token=…`` (the API's tokens): the token is kept in a 
 every hospital with patient identifiers masked; a hospital sees its departments and its own cases.
 """
 
-from decimal import Decimal
+import threading
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
@@ -20,6 +20,7 @@ from casemix.web.pages import bar_chart, page, table
 from casemix.weights import WeightCalibrator, history_frame
 
 COOKIE = "casemix_token"
+BUREAU_CASES = 500              # the bureau's case table shows the first cases; a hospital sees all of its own
 INDICATOR_COLUMNS = [("key", "单位 Unit"), ("cases", "病例数 Cases"), ("drg_count", "DRG组数 DRGs"),
                      ("cmi", "CMI"), ("cost_index", "费用消耗指数 Cost index"),
                      ("time_index", "时间消耗指数 Time index"), ("rw2_share", "RW≥2占比 RW≥2 share"),
@@ -35,7 +36,8 @@ TRACE_COLUMNS = [("stage", "步骤 Stage"), ("outcome", "结果 Outcome"), ("cod
 
 def mount_ui(app: FastAPI, store: Store, tokens: dict[str, Principal], grouper: Grouper,
              weights_policy: WeightsPolicy | None = None) -> None:
-    cache: dict[str, Any] = {}
+    learned: dict[str, Any] = {}         # what was learned from the store, while no batch has been added
+    learning = threading.Lock()
 
     def who(request: Request) -> Principal:
         token = request.cookies.get(COOKIE, "")
@@ -43,20 +45,35 @@ def mount_ui(app: FastAPI, store: Store, tokens: dict[str, Principal], grouper: 
             raise HTTPException(401, "sign in at /ui/login?token=…")
         return tokens[token]
 
-    def standards() -> tuple[dict[str, Decimal], dict[str, Decimal]]:
-        """Weights learned from every stored case, refreshed when a batch is added."""
-        batches = store.count("batches")
-        if cache.get("batches") != batches:
-            cases, results = store.grouped()
-            history = history_frame(results, [c.total_cost for c in cases])
-            if history.is_empty():          # no costs stored yet: no weights, no indicators
-                cache.update(batches=batches, rw={}, standard={})
-            else:
-                weights = WeightCalibrator(weights_policy).fit(history)
-                kept = weights.table.filter(weights.table["source"] != "none")
-                cache.update(batches=batches, rw=dict(zip(kept["drg"], kept["rw"])),
-                             standard=dict(zip(kept["drg"], kept["standard_cost"])))
-        return cache["rw"], cache["standard"]
+    def relearn() -> None:
+        """Learn again once a batch has been added, here or by another process sharing the store."""
+        with learning:
+            batches = store.count("batches")
+            if learned.get("batches") != batches:
+                learn(batches)
+
+    def learn(batches: int) -> None:
+        """Weights and the bureau's indicators from every stored case: one read of the store per added
+        batch, since reading every case back is the slow part of a page."""
+        cases, results = store.grouped()
+        history = history_frame(results, [c.total_cost for c in cases])
+        rw, standard = {}, {}
+        if not history.is_empty():          # no costs stored yet: no weights, no indicators
+            weights = WeightCalibrator(weights_policy).fit(history)
+            kept = weights.table.filter(weights.table["source"] != "none")
+            rw, standard = dict(zip(kept["drg"], kept["rw"])), dict(zip(kept["drg"], kept["standard_cost"]))
+        bureau = [fields_of(i) for i in indicators(cases, results, rw, standard, by="hospital_id")]
+        learned.update(batches=batches, rw=rw, standard=standard, performance={None: bureau})
+
+    def performance(hospital_id: str | None) -> list[dict[str, Any]]:
+        """Indicator rows by hospital (bureau, ``None``) or by department of one hospital."""
+        relearn()
+        rows = learned["performance"]
+        if hospital_id not in rows:
+            cases, results = store.grouped(hospital_id)
+            rows[hospital_id] = [fields_of(i) for i in indicators(cases, results, learned["rw"], learned["standard"],
+                                                                  by="department")]
+        return rows[hospital_id]
 
     @app.get("/ui/login")
     def login(token: str) -> RedirectResponse:
@@ -69,17 +86,14 @@ def mount_ui(app: FastAPI, store: Store, tokens: dict[str, Principal], grouper: 
     @app.get("/ui/", response_class=HTMLResponse)
     def home(request: Request) -> str:
         principal = who(request)
-        rw, standard = standards()
         if principal.role == "bureau":
-            cases, results = store.grouped()
-            rows = [fields_of(i) for i in indicators(cases, results, rw, standard, by="hospital_id")]
+            rows = performance(None)
             body = (bar_chart("各医院CMI CMI by hospital", [(r["key"], r["cmi"]) for r in rows])
                     + "<h2>医院绩效 Hospitals</h2>" + table("hospitals", INDICATOR_COLUMNS, rows)
                     + "<h2>病例 Cases</h2>" + table("cases", [("hospital_id", "医院 Hospital"), *CASE_COLUMNS],
-                                                   store.case_list()[:500], {"case_id": CASE_LINK}))
+                                                   store.case_list(limit=BUREAU_CASES), {"case_id": CASE_LINK}))
             return page("医保局视图 Bureau view", body, "医保局 bureau")
-        cases, results = store.grouped(principal.hospital_id)
-        rows = [fields_of(i) for i in indicators(cases, results, rw, standard, by="department")]
+        rows = performance(principal.hospital_id)
         body = (bar_chart("各科室CMI CMI by department", [(r["key"], r["cmi"]) for r in rows])
                 + "<h2>科室绩效 Departments</h2>" + table("departments", INDICATOR_COLUMNS, rows)
                 + "<h2>本院病例 Our cases</h2>" + table("cases", CASE_COLUMNS, store.case_list(principal.hospital_id),

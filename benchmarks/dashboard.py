@@ -1,0 +1,69 @@
+"""Dashboard page times over a city-sized store: the bureau view, a hospital view and a case page.
+
+    python benchmarks/dashboard.py [--cases 100000] [--db FILE-or-postgresql-URL] [--data DIR]
+
+A synthetic city resampled from the real 13,239-case sample is imported into the store (a fresh
+DuckDB file unless --db is given; a PostgreSQL database should be empty), then each page is fetched
+through FastAPI's TestClient: the first load (which learns weights and indicators) and the median of
+the next five (served while no batch has been added).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from casemix.datadir import resolve_data_dir
+from casemix.grouping import Grouper
+from casemix.qc import QcEngine
+from casemix.records.io import read_cases, write_cases
+from casemix.records.synthetic import synthetic_city
+from casemix.service import Principal, Store, create_app
+from casemix.web import mount_ui
+
+REPEATS = 5
+
+
+def page_times(client: TestClient, path: str) -> tuple[float, float]:
+    """Milliseconds of the first load and the median of the next ``REPEATS``."""
+    times = []
+    for _ in range(REPEATS + 1):
+        started = time.perf_counter()
+        client.get(path).raise_for_status()
+        times.append((time.perf_counter() - started) * 1000)
+    return times[0], statistics.median(times[1:])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=int, default=100_000)
+    parser.add_argument("--db", default=None)
+    parser.add_argument("--data", default=None)
+    args = parser.parse_args()
+    data = resolve_data_dir(args.data)
+    grouper = Grouper.load("chs-drg-2.0", data)
+    sample, _ = read_cases(data / "samples" / "cases_13239_with_cost.csv")
+    with tempfile.TemporaryDirectory() as folder:
+        city = synthetic_city(sample, 50, args.cases)
+        store = Store(args.db or Path(folder) / "dashboard.duckdb")
+        store.import_file(write_cases(Path(folder) / "city.parquet", city), grouper, QcEngine.load(grouper))
+        tokens = {"bureau": Principal("bureau"), "hospital": Principal("hospital", city[0].hospital_id)}
+        app = create_app(grouper, store, tokens)
+        mount_ui(app, store, tokens, grouper)
+        print(f"{store}: {store.count('cases'):,} cases")
+        for token, path in [("bureau", "/ui/"), ("hospital", "/ui/"),
+                            ("hospital", f"/ui/case/{city[0].hospital_id}/{city[0].id}")]:
+            client = TestClient(app)
+            client.get(f"/ui/login?token={token}", follow_redirects=False)
+            first, warm = page_times(client, path)
+            print(f"  {token:<9} {path:<36} first {first:8.1f} ms   then median {warm:8.1f} ms")
+        store.close()
+
+
+if __name__ == "__main__":
+    main()
