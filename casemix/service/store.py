@@ -42,6 +42,7 @@ CREATE TABLE IF NOT EXISTS groups (hospital_id VARCHAR, case_id VARCHAR, scheme 
 CREATE TABLE IF NOT EXISTS qc_findings (hospital_id VARCHAR, case_id VARCHAR, rule VARCHAR, severity VARCHAR,
                                         field VARCHAR, code VARCHAR, message_zh VARCHAR, message_en VARCHAR,
                                         detail VARCHAR, impact VARCHAR);
+CREATE INDEX IF NOT EXISTS qc_findings_by_case ON qc_findings (hospital_id, case_id);
 CREATE TABLE IF NOT EXISTS settlements (settlement_id VARCHAR PRIMARY KEY, policy VARCHAR, budget DECIMAL(18, 2),
                                         pool DECIMAL(18, 2), reserve DECIMAL(18, 2), point_value FLOAT8);
 CREATE TABLE IF NOT EXISTS statements (settlement_id VARCHAR, hospital_id VARCHAR, cases INTEGER,
@@ -251,9 +252,10 @@ class Store:
         first = "" if limit is None else f"LIMIT {int(limit)}"
         return self.db.rows(f"""
             SELECT c.hospital_id, c.case_id, c.department, c.physician, g.drg, g.drg_name, g.status,
-                   (SELECT count(*) FROM qc_findings f
-                     WHERE f.hospital_id = c.hospital_id AND f.case_id = c.case_id) AS findings
+                   coalesce(f.findings, 0) AS findings
             FROM cases c LEFT JOIN groups g ON g.hospital_id = c.hospital_id AND g.case_id = c.case_id
+            LEFT JOIN (SELECT hospital_id, case_id, count(*) AS findings FROM qc_findings
+                       GROUP BY hospital_id, case_id) f ON f.hospital_id = c.hospital_id AND f.case_id = c.case_id
             {where} ORDER BY c.hospital_id, c.case_id {first}""", params)
 
     def grouped(self, hospital_id: str | None = None) -> tuple[list[Case], list[GroupResult]]:
