@@ -18,7 +18,11 @@ from pathlib import Path
 
 def server_binaries() -> Path | None:
     """The newest /usr/lib/postgresql/N/bin (Debian), or the folder of an ``initdb`` on PATH."""
-    folders = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda f: int(Path(f).parent.name), reverse=True)
+    def version(folder: str) -> int:
+        name = Path(folder).parent.name
+        return int(name) if name.isdigit() else 0
+
+    folders = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=version, reverse=True)
     if initdb := shutil.which("initdb"):
         folders.append(str(Path(initdb).resolve().parent))
     return next((Path(f) for f in folders if (Path(f) / "postgres").exists()), None)
