@@ -57,3 +57,11 @@ def test_a_main_procedure_column_goes_first():
     reader = RowReader(["病案号", "主要诊断编码", "手术操作编码", "主要手术操作编码"])
     case = reader.read(["M1", "K35.800", "54.9101", "47.0901"], 1)
     assert case.procedures == ("47.0901", "54.9101")
+
+
+@pytest.mark.parametrize("column, value, field", [
+    ("出院科别", "内科\x00", "department"), ("其他诊断编码", "I10.x00,E11.9\x0000", "secondary_dx")])
+def test_a_nul_byte_in_any_text_rejects_the_row_naming_the_field(column, value, field):
+    rejection = RowReader(["病案号", "主要诊断编码", column]).read(["R9", "I63.900", value], 3)
+    assert isinstance(rejection, Rejection)
+    assert (rejection.record_id, rejection.field) == ("R9", field) and "NUL" in rejection.reason

@@ -228,9 +228,20 @@ def cents_or_given(value: Any) -> Any:
         return value
 
 
+def _with_nul(fields: dict[str, Any]) -> str | None:
+    """The first field whose text holds a NUL byte, which no record field may (PostgreSQL cannot store it)."""
+    for field, value in fields.items():
+        if value.__class__ is str and "\x00" in value or value.__class__ is tuple and "\x00" in "".join(value):
+            return field
+    return None
+
+
 def to_case(fields: dict[str, Any], row_number: int = 0) -> Case | Rejection:
     """Validate one record; a bad field becomes a Rejection that names it."""
     record_id = str(fields.get("id", ""))
+    if corrupt := _with_nul(fields):
+        return Rejection(row_number, record_id, corrupt, "contains a NUL character (\\x00): the file is damaged "
+                                                         "or not text in this column")
     try:
         return Case.model_validate(normalise(dict(fields)))
     except ValidationError as error:
