@@ -219,6 +219,19 @@ def test_a_case_repeated_within_a_batch_is_rejected_naming_the_row_it_repeats(g2
     store.close()
 
 
+def test_a_row_with_a_nul_byte_is_rejected_and_the_rest_stored(g20, tmp_path, store_target):
+    """PostgreSQL cannot store a NUL in text: such a row is rejected by field, not the whole batch lost."""
+    store = Store(store_target)
+    batch = tmp_path / "nul.csv"
+    batch.write_bytes("病案号,定点医疗机构代码,性别,年龄,主要诊断编码,出院科别\n"
+                      "r1,H001,1,60,I63.900,内科\x00\nr2,H001,1,60,I63.900,外科\n".encode())
+    result = store.import_file(batch, g20, QcEngine.load(g20))
+    assert (result.rows_in, result.cases, result.rejected) == (2, 1, 1)
+    assert [(r["record_id"], r["field"]) for r in store.rejections(result.batch_id)] == [("r1", "department")]
+    assert store.case("H001", "r2")["record"]["department"] == "外科"
+    store.close()
+
+
 def test_duckdb_and_postgresql_hold_a_batch_alike(g20, tmp_path, postgres):
     path = two_hospital_batch(tmp_path)
     stores = [Store(tmp_path / "same.duckdb"), Store(postgres())]
@@ -281,3 +294,17 @@ def test_cli_import_names_a_store_it_cannot_open(tmp_path):
     result = CliRunner().invoke(cli, ["import", str(batch), "--db", "postgresql://casemix:pw@127.0.0.1:1/x",
                                       "--data", str(DATA)])
     assert result.exit_code == 2 and "cannot connect to PostgreSQL at" in result.output
+
+
+def test_a_postgresql_store_reconnects_after_the_server_drops_its_connection(g20, tmp_path, postgres):
+    import psycopg
+
+    url = postgres()
+    store = Store(url)
+    store.import_file(two_hospital_batch(tmp_path), g20)
+    with psycopg.connect(url, autocommit=True) as admin:               # as a server restart would
+        admin.execute("SELECT pg_terminate_backend(%s)", [store.db.connection.info.backend_pid])
+    with pytest.raises(psycopg.OperationalError):
+        store.count("cases")                                           # the call that meets the drop fails
+    assert store.count("cases") == 30                                  # the next one reconnects
+    store.close()

@@ -135,49 +135,62 @@ class Postgres(_Database):
 
     def __init__(self, url: str):
         super().__init__()
-        self.where = _without_password(url)
+        self.url, self.where = url, _without_password(url)
+        self.depth = 0              # transactions open on this connection
+        self.staged = 0
+        self.connection = self._connect()
+
+    def _connect(self) -> Any:
         try:
             import psycopg
         except ImportError as error:
             raise DatabaseError("PostgreSQL needs psycopg: pip install 'casemix[postgres]'") from error
         try:
-            self.connection = psycopg.connect(url, autocommit=True)
+            return psycopg.connect(self.url, autocommit=True)
         except psycopg.Error as error:
             raise DatabaseError(f"cannot connect to PostgreSQL at {self.where}: {error}") from error
-        self.staged = 0
+
+    def _live(self) -> Any:
+        """The connection, opened again if the server dropped it (a restart): the call that met the drop
+        failed, the next one works. Never replaced inside a transaction, which must fail whole."""
+        if self.connection.broken and not self.depth:
+            self.connection = self._connect()
+        return self.connection
 
     def _run(self, sql: str, params: list[Any] | tuple) -> Any:
         if params:
             sql = sql.replace("%", "%%").replace("?", "%s")
-        return self.connection.execute(sql, list(params) or None)
+        return self._live().execute(sql, list(params) or None)
 
     @contextmanager
     def transaction(self, exclusive: bool = False) -> Iterator[None]:
         """All or nothing; ``exclusive`` also waits for any other process's exclusive transaction to end
         (a transaction-level advisory lock), so two importers never interleave their writes."""
-        with self.lock, self.connection.transaction():
-            if exclusive:
-                self.connection.execute("SELECT pg_advisory_xact_lock(hashtext('casemix.store'))")
-            yield
+        with self.lock, self._live().transaction():
+            self.depth += 1
+            try:
+                if exclusive:
+                    self.connection.execute("SELECT pg_advisory_xact_lock(hashtext('casemix.store'))")
+                yield
+            finally:
+                self.depth -= 1
 
     @contextmanager
     def _staged(self, table: str, frame: pl.DataFrame) -> Iterator[str]:
         """COPY the frame into a temporary table shaped like ``table``'s columns, so PostgreSQL parses
-        each value into the target column's type."""
-        with self.lock:
+        each value into the target column's type; the table and what is done with it commit together."""
+        with self.transaction():
             self.staged += 1
             stage = f"casemix_stage_{self.staged}"
             names = ", ".join(frame.columns)
-            self.connection.execute(f"CREATE TEMPORARY TABLE {stage} AS SELECT {names} FROM {table} WITH NO DATA")
-            try:
-                with self.connection.cursor().copy(f"COPY {stage} ({names}) FROM STDIN (FORMAT csv)") as copy:
-                    for chunk in frame.iter_slices(COPY_ROWS):
-                        buffer = io.BytesIO()
-                        chunk.write_csv(buffer, include_header=False)
-                        copy.write(buffer.getvalue())
-                yield stage
-            finally:
-                self.connection.execute(f"DROP TABLE IF EXISTS {stage}")
+            self.connection.execute(f"CREATE TEMPORARY TABLE {stage} ON COMMIT DROP AS "
+                                    f"SELECT {names} FROM {table} WITH NO DATA")
+            with self.connection.cursor().copy(f"COPY {stage} ({names}) FROM STDIN (FORMAT csv)") as copy:
+                for chunk in frame.iter_slices(COPY_ROWS):
+                    buffer = io.BytesIO()
+                    chunk.write_csv(buffer, include_header=False)
+                    copy.write(buffer.getvalue())
+            yield stage
 
     def close(self) -> None:
         self.connection.close()
