@@ -57,6 +57,10 @@ class _Database:
             names = [d[0] for d in cursor.description]
             return [dict(zip(names, row)) for row in cursor.fetchall()]
 
+    def tuples(self, sql: str, params: list[Any] | tuple = ()) -> list[tuple]:
+        with self.lock:
+            return self._run(sql, params).fetchall()
+
     def one(self, sql: str, params: list[Any] | tuple = ()) -> tuple | None:
         with self.lock:
             return self._run(sql, params).fetchone()

@@ -261,12 +261,11 @@ class Store:
     def grouped(self, hospital_id: str | None = None) -> tuple[list[Case], list[GroupResult]]:
         """Stored cases and their stored groups, as the engines' types (for analytics)."""
         where, params = ("WHERE c.hospital_id = ?", [hospital_id]) if hospital_id else ("", [])
-        rows = self.db.rows(f"""
+        rows = self.db.tuples(f"""
             SELECT c.record, g.case_id, g.scheme, g.status, g.drg, g.drg_name, g.mdc, g.adrg, g.reason, g.severity
             FROM cases c JOIN groups g ON g.hospital_id = c.hospital_id AND g.case_id = c.case_id
             {where} ORDER BY c.hospital_id, c.case_id""", params)
-        cases = [Case.model_validate_json(row.pop("record")) for row in rows]
-        return cases, [GroupResult(*row.values()) for row in rows]
+        return [Case.model_validate_json(row[0]) for row in rows], [GroupResult(*row[1:]) for row in rows]
 
     def findings(self, hospital_id: str | None = None) -> list[dict[str, Any]]:
         if hospital_id is None:
