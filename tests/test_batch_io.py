@@ -81,3 +81,23 @@ def test_a_table_without_diagnosis_column_names_what_it_expected(g20, tmp_path):
         csv.writer(f).writerows([["id", "sex"], ["1", "1"]])
     with pytest.raises(ValueError, match="主要诊断编码"):
         group_file(g20, path, tmp_path / "out.csv")
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx", ".parquet"])
+def test_written_cases_read_back_equal(tmp_path, suffix):
+    from datetime import date
+    from decimal import Decimal
+
+    from casemix.records import Case
+    from casemix.records.io import read_cases, write_cases
+
+    sample, _ = read_cases(FRONT_PAGE)
+    full = Case(id="F1", sex=2, age=0, age_days=12, birth_weight_g=2450.0, los_days=9, discharge_mode="1",
+                department="新生儿科", physician="王医生", principal_dx="P07.100", secondary_dx=("P22.000", "P59.900"),
+                procedures=("96.0401",), total_cost=Decimal("18234.56"), self_pay=Decimal("1200.00"),
+                hospital_id="H001", hospital_level="三级", patient_id="P1", admission_date=date(2025, 3, 1),
+                discharge_date=date(2025, 3, 10), icu_start=date(2025, 3, 1), icu_end=date(2025, 3, 4),
+                fees={"bed": Decimal("900.00"), "western_drugs": Decimal("4021.10")})
+    cases = [*sample[:200], full]
+    back, rejected = read_cases(write_cases(tmp_path / f"cases{suffix}", cases))
+    assert not rejected and back == cases

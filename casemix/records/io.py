@@ -111,19 +111,26 @@ def read_cases(path: str | Path) -> tuple[list[Case], list[Rejection]]:
     return [c for c in parsed if isinstance(c, Case)], [r for r in parsed if isinstance(r, Rejection)]
 
 
-CASE_COLUMNS = ["id", "hospital_id", "hospital_level", "patient_id", "sex", "age", "age_days", "birth_weight_g",
-                "department", "admission_date", "discharge_date", "los_days", "discharge_mode", "principal_dx",
-                "secondary_dx", "procedures", "total_cost", "self_pay"]
+CASE_FILE_COLUMNS = ["id", "hospital_id", "hospital_level", "patient_id", "sex", "age", "age_days", "birth_weight_g",
+                     "department", "physician", "admission_date", "discharge_date", "icu_start", "icu_end", "los_days",
+                     "discharge_mode", "principal_dx", "secondary_dx", "procedures", "total_cost", "self_pay"]
 
 
 def write_cases(path: str | Path, cases: list[Case]) -> Path:
-    """Cases as a table ``read_cases`` reads back (code lists comma-joined), by suffix as ``write_table``."""
+    """Cases as a table that ``read_cases`` reads back to equal cases: every field, code lists
+    comma-joined, charges in ``fee_<category>`` columns; by suffix as ``write_table``."""
+    fee_keys = sorted({key for case in cases for key in case.fees or {}})
+
     def text(value: object) -> str:
         if value is None:
             return ""
         return ",".join(value) if isinstance(value, tuple) else str(value)
-    return write_table(path, CASE_COLUMNS, [[text(getattr(case, column)) for column in CASE_COLUMNS]
-                                            for case in cases])
+
+    def row(case: Case) -> list[str]:
+        fees = case.fees or {}
+        return [text(getattr(case, column)) for column in CASE_FILE_COLUMNS] + [text(fees.get(k)) for k in fee_keys]
+
+    return write_table(path, CASE_FILE_COLUMNS + [f"fee_{key}" for key in fee_keys], [row(case) for case in cases])
 
 
 def write_table(path: str | Path, headers: list[str], rows: Iterator[list[Any]] | list[list[Any]],
