@@ -200,6 +200,19 @@ def test_bureau_runs_the_audit_and_hospitals_see_only_their_flags(client):
     assert all(flag["hospital_id"] == "H001" for flag in mine)
 
 
+def test_a_case_regrouped_under_another_scheme_keeps_one_grouping(g20, g11, tmp_path, store_target):
+    store = Store(store_target)
+    first = write_table(tmp_path / "a.csv", HEADERS, [["r1", "H001", "1", "60", "I63.900", "J96.900x001"]])
+    again = write_table(tmp_path / "b.csv", [*HEADERS, "出院科别"],
+                        [["r1", "H001", "1", "60", "I63.900", "J96.900x001", "神经内科"]])
+    store.import_file(first, g20)
+    store.import_file(again, g11)
+    cases, results = store.grouped()
+    assert store.count("groups") == 1 and len(cases) == 1 and results[0].scheme == g11.group(cases[0]).scheme
+    assert [row["case_id"] for row in store.case_list()] == ["r1"]
+    store.close()
+
+
 def test_a_case_repeated_within_a_batch_is_rejected_naming_the_row_it_repeats(g20, tmp_path, store_target):
     store = Store(store_target)
     batch = write_table(tmp_path / "a.csv", HEADERS, [

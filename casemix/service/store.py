@@ -108,8 +108,7 @@ def read_batch(path: str | Path) -> tuple[list[Case], list[Rejection]]:
 @dataclass(frozen=True, slots=True)
 class Batch:
     """A file read, grouped and (optionally) QC-checked: one frame per table, ready to write. Built
-    before any write so the writing transaction stays short, and so many workers can prepare while
-    one store writes."""
+    before any write so the writing transaction stays short."""
 
     batch_id: str
     source: str
@@ -174,10 +173,12 @@ class Store:
         with self.db.transaction(exclusive=True):
             if known := self._batch(batch.batch_id):        # another process imported it meanwhile
                 return known
+            keys = frames["cases"].select("hospital_id", "case_id")
             self.db.upsert("cases", frames["cases"], key=("hospital_id", "case_id"))
-            self.db.upsert("groups", frames["groups"], key=("hospital_id", "case_id", "scheme"))
+            self.db.delete_matching("groups", keys)          # a case keeps the grouping of its latest import only,
+            self.db.append("groups", frames["groups"])        # whatever scheme grouped it before
             if "findings" in frames:
-                self.db.delete_matching("qc_findings", frames["cases"].select("hospital_id", "case_id"))
+                self.db.delete_matching("qc_findings", keys)
                 self.db.append("qc_findings", frames["findings"])
             self.db.append("rejections", frames["rejections"])
             result = ImportResult(batch.batch_id, True, frames["cases"].height + frames["rejections"].height,
