@@ -133,6 +133,7 @@ def test_bureau_view_and_case_page_show_the_path_findings_and_a_masked_patient(b
     client = signed_in(browser, "bureau-token")
     html = client.get("/ui/").text
     assert "医保局视图 Bureau view" in html and "H001" in html and "H002" in html
+    assert "共 30 例 · 30 cases" in html and html.count("/ui/case/") == 30
     page = client.get("/ui/case/H002/S00001").text
     assert mask("P0000") in page and "P0000<" not in page
     assert "分组过程 How it was grouped" in page and "mdc_principal_dx.csv" in page
@@ -162,6 +163,21 @@ def test_dashboard_shows_a_batch_added_after_it_was_first_read(g20, tmp_path, st
              for i, row in enumerate(batch.rows)]
     store.import_file(write_table(tmp_path / "b.csv", batch.headers, [list(r.values()) for r in moved]), g20)
     assert ">H003<" in hospitals_in_the_indicator_table()
+    store.close()
+
+
+def test_the_bureau_case_table_shows_the_first_500_and_says_so(g20, tmp_path, store_target):
+    from casemix.records.io import read_cases, write_cases
+    from casemix.records.synthetic import synthetic_city
+    from casemix.web import mount_ui
+
+    sample, _ = read_cases(DATA / "samples" / "cases_13239_with_cost.csv")
+    store = Store(store_target)
+    store.import_file(write_cases(tmp_path / "city.parquet", synthetic_city(sample, 5, 600)), g20)
+    app = create_app(g20, store, TOKENS)
+    mount_ui(app, store, TOKENS, g20)
+    html = signed_in(app, "bureau-token").get("/ui/").text
+    assert html.count("/ui/case/") == 500 and "the first 500 of 600 cases" in html
     store.close()
 
 

@@ -34,6 +34,14 @@ TRACE_COLUMNS = [("stage", "步骤 Stage"), ("outcome", "结果 Outcome"), ("cod
                  ("table", "依据表 Table"), ("detail", "说明 Detail")]
 
 
+def shown(total: int) -> str:
+    """What the bureau's case table holds, when it cannot hold every case."""
+    if total <= BUREAU_CASES:
+        return f"共 {total:,} 例 · {total:,} cases"
+    return (f"显示前 {BUREAU_CASES} 例，共 {total:,} 例；各医院病例见医院视图 · "
+            f"the first {BUREAU_CASES} of {total:,} cases by hospital and case; each hospital sees all of its own")
+
+
 def mount_ui(app: FastAPI, store: Store, tokens: dict[str, Principal], grouper: Grouper,
              weights_policy: WeightsPolicy | None = None) -> None:
     learned: dict[str, Any] = {}         # what was learned from the store, while no batch has been added
@@ -90,7 +98,8 @@ def mount_ui(app: FastAPI, store: Store, tokens: dict[str, Principal], grouper: 
             rows = performance(None)
             body = (bar_chart("各医院CMI CMI by hospital", [(r["key"], r["cmi"]) for r in rows])
                     + "<h2>医院绩效 Hospitals</h2>" + table("hospitals", INDICATOR_COLUMNS, rows)
-                    + "<h2>病例 Cases</h2>" + table("cases", [("hospital_id", "医院 Hospital"), *CASE_COLUMNS],
+                    + f"<h2>病例 Cases</h2><p>{shown(store.count('cases'))}</p>"
+                    + table("cases", [("hospital_id", "医院 Hospital"), *CASE_COLUMNS],
                                                    store.case_list(limit=BUREAU_CASES), {"case_id": CASE_LINK}))
             return page("医保局视图 Bureau view", body, "医保局 bureau")
         rows = performance(principal.hospital_id)
