@@ -172,9 +172,7 @@ def indicators(
     cases, rejections = read_cases(input)
     results = [grouper.group(case, explain=False) for case in cases]
     weights = WeightCalibrator(load_policy(policy).weights).fit_grouped(cases, results)
-    table = weights.table.filter(weights.table["source"] != "none")
-    rw = dict(zip(table["drg"], table["rw"]))
-    standard = dict(zip(table["drg"], table["standard_cost"]))
+    rw, standard = weights.by_drg("rw"), weights.by_drg("standard_cost")
     if period:
         rows = indicators_by_period(cases, results, rw, standard, by=by, period=period)
     else:

@@ -19,8 +19,6 @@ from dataclasses import dataclass, replace
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
-import polars as pl
-
 from casemix.grouping import GroupResult
 from casemix.grouping.dip import DipResult
 from casemix.policy import SettlementPolicy
@@ -89,8 +87,7 @@ class Standards:
 
     @classmethod
     def of(cls, weights: Weights) -> Standards:
-        table = weights.table.filter(pl.col("source") != "none")
-        return cls(dict(zip(table["drg"], table["base_points"])), dict(zip(table["drg"], table["standard_cost"])),
+        return cls(weights.by_drg("base_points"), weights.by_drg("standard_cost"),
                    Decimal(repr(weights.overall_mean)), Decimal(weights.policy.base_point_scale))
 
 

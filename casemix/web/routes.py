@@ -68,8 +68,7 @@ def mount_ui(app: FastAPI, store: Store, tokens: dict[str, Principal], grouper: 
         rw, standard = {}, {}
         if not history.is_empty():          # no costs stored yet: no weights, no indicators
             weights = WeightCalibrator(weights_policy).fit(history)
-            kept = weights.table.filter(weights.table["source"] != "none")
-            rw, standard = dict(zip(kept["drg"], kept["rw"])), dict(zip(kept["drg"], kept["standard_cost"]))
+            rw, standard = weights.by_drg("rw"), weights.by_drg("standard_cost")
         bureau = [fields_of(i) for i in indicators(cases, results, rw, standard, by="hospital_id")]
         learned.update(batches=batches, rw=rw, standard=standard, performance={None: bureau})
 

@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cached_property
+from typing import Any
 
 import polars as pl
 
@@ -66,6 +67,12 @@ class Weights:
 
     def rw(self, drg: str) -> Decimal | None:
         return self._lookup.get(drg)
+
+    def by_drg(self, column: str) -> dict[str, Any]:
+        """``column`` (rw, base_points, standard_cost …) of each DRG that has a weight: enough cases in the
+        DRG or its ADRG (source not "none")."""
+        weighted = self.table.filter(pl.col("source") != "none")
+        return dict(zip(weighted["drg"], weighted[column]))
 
     @cached_property
     def _lookup(self) -> dict[str, Decimal | None]:
