@@ -103,11 +103,16 @@ def _read_parquet(path: Path) -> Table:
     return Table(frame.columns, [list(row) for row in frame.iter_rows()], "parquet")
 
 
-def read_cases(path: str | Path) -> tuple[list[Case], list[Rejection]]:
-    """The valid cases of a file and the rows rejected (each naming its record and field)."""
+def read_rows(path: str | Path) -> list[tuple[int, Case | Rejection]]:
+    """Each row of a file with its number (1 = the first row under the header), as a case or a rejection."""
     table = read_table(path)
     reader = RowReader(table.headers)
-    parsed = [reader.read(row, number) for number, row in enumerate(table.rows, 1)]
+    return [(number, reader.read(row, number)) for number, row in enumerate(table.rows, 1)]
+
+
+def read_cases(path: str | Path) -> tuple[list[Case], list[Rejection]]:
+    """The valid cases of a file and the rows rejected (each naming its record and field)."""
+    parsed = [row for _, row in read_rows(path)]
     return [c for c in parsed if isinstance(c, Case)], [r for r in parsed if isinstance(r, Rejection)]
 
 

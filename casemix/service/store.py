@@ -23,8 +23,8 @@ import polars as pl
 
 from casemix.grouping import Grouper, GroupResult
 from casemix.qc import QcEngine
-from casemix.records import Case, Rejection, RowReader
-from casemix.records.io import read_table
+from casemix.records import Case, Rejection
+from casemix.records.io import read_rows
 from casemix.service.databases import connect
 from casemix.settlement import Settlement
 
@@ -87,13 +87,10 @@ class ImportResult:
 def read_batch(path: str | Path) -> tuple[list[Case], list[Rejection]]:
     """The cases of a file and its rejected rows; a case whose (hospital, case id) an earlier row of the
     same file already holds is rejected, naming that row (the store keeps one version per key)."""
-    table = read_table(path)
-    reader = RowReader(table.headers)
     cases: list[Case] = []
     rejections: list[Rejection] = []
     first_row: dict[tuple[str, str], int] = {}
-    for number, values in enumerate(table.rows, 1):
-        parsed = reader.read(values, number)
+    for number, parsed in read_rows(path):
         if isinstance(parsed, Case):
             key = (parsed.hospital_id or "", parsed.id)
             if key in first_row:
