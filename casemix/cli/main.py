@@ -25,6 +25,7 @@ from casemix.records import Case, RowReader
 from casemix.records.case import to_case
 from casemix.records.io import read_cases, read_table, write_table
 from casemix.schemes import SCHEMES
+from casemix.service.app import fields_of
 from casemix.weights import WeightCalibrator, history_frame
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -177,7 +178,7 @@ def indicators(
         rows = indicators_by_period(cases, results, rw, standard, by=by, period=period)
     else:
         units = compute_indicators(cases, results, rw, standard, by=by)
-        rows = [{f: getattr(r, f) for f in r.__slots__} for r in units]
+        rows = [fields_of(unit) for unit in units]
     columns = list(rows[0]) if rows else list(Indicators.__slots__)
     write_table(output, columns, [["" if r[c] is None else str(r[c]) for c in columns] for r in rows])
     console.print(f"{len(cases):,} cases ({len(rejections)} rejected rows left out) → {len(rows)} rows by {by}"
