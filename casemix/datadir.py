@@ -10,11 +10,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from casemix.errors import DataDirError
+
 ENV_VAR = "CASEMIX_DATA"
-
-
-class DataDirError(RuntimeError):
-    """The reference data directory cannot be found or lacks a table."""
 
 
 def resolve_data_dir(explicit: str | os.PathLike[str] | None = None) -> Path:

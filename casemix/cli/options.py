@@ -10,7 +10,8 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from casemix.datadir import ENV_VAR, DataDirError
+from casemix.datadir import ENV_VAR
+from casemix.errors import InputError
 from casemix.schemes import SCHEMES
 
 console = Console(soft_wrap=True)
@@ -23,13 +24,14 @@ PolicyOption = Annotated[Path | None, typer.Option("--policy", help="policy TOML
 
 
 def reported(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Bad input (missing data directory, bad policy or rule file, unreadable table, a table without a
-    diagnosis column) ends the command with its message and exit status 2, not a traceback."""
+    """Bad input (an ``InputError``: missing data directory, bad policy or rule file, unreadable table, a
+    table without a diagnosis column) ends the command with its one-line message and exit status 2. Any
+    other exception is a bug and keeps its traceback."""
     @functools.wraps(command)
     def run(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
-        except (ValueError, DataDirError) as error:     # PolicyError, TableError, RuleError are ValueErrors
+        except InputError as error:
             console.print(f"[red]error:[/red] {error}")
             raise typer.Exit(2) from None
     return run

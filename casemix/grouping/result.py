@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from casemix.records import Case
+
 Status = Literal["grouped", "qy", "ungroupable", "rejected"]
 UNGROUPABLE = "0000"
 
@@ -57,3 +59,11 @@ class GroupResult:
         """The flat columns a batch output carries for this case (batch.OUTPUT_COLUMNS)."""
         return [self.case_id, self.mdc, self.adrg, self.drg, self.drg_name, self.status, self.severity,
                 self.reason, "; ".join(self.notes)]
+
+
+@dataclass(frozen=True, slots=True)
+class GroupedCase:
+    """A case and its grouping, travelling together from the grouper to settlement, audit and analytics."""
+
+    case: Case
+    result: GroupResult

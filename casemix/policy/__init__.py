@@ -8,9 +8,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-
-class PolicyError(ValueError):
-    """A policy file is missing a key or holds a value of the wrong kind."""
+from casemix.errors import PolicyError
 
 
 @dataclass(frozen=True, slots=True)

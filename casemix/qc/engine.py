@@ -20,6 +20,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from casemix.errors import RuleError
 from casemix.grouping import Grouper, GroupResult
 from casemix.records import Case
 
@@ -72,10 +73,6 @@ class Finding:
     @property
     def message(self) -> str:
         return f"{self.rule.message_zh} / {self.rule.message_en}"
-
-
-class RuleError(ValueError):
-    """A rule catalogue entry that names an unknown kind, category or severity."""
 
 
 @cache

@@ -17,6 +17,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from casemix.errors import TableError
+
 _SEX_WORDS = {"男": 1, "女": 2, "M": 1, "F": 2, "男性": 1, "女性": 2, "未知": 0, "未知的性别": 0, "未说明": 9,
               "未说明的性别": 9}
 CENT = Decimal("0.01")
@@ -143,7 +145,7 @@ class RowReader:
         self._single = tuple(self.single.items())
         self._numbered = tuple(self.numbered.items())
         if not ({"principal_dx", "diagnoses"} & set(self.single)):
-            raise ValueError(
+            raise TableError(
                 "no diagnosis column: expected one of 主要诊断编码 / 诊断编码 / principal_dx / dx_codes_pipe; "
                 f"found {self.headers}"
             )

@@ -15,13 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from casemix.errors import TableError
 from casemix.records.case import Case, Rejection, RowReader
 
 ENCODINGS = ("utf-8-sig", "gb18030")
-
-
-class TableError(ValueError):
-    """A file that cannot be read as a case table."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
+from casemix.errors import InputError
 from casemix.records.case import CENT, Case
 
 
@@ -34,7 +35,7 @@ def synthetic_city(sample: list[Case], hospitals: int = 100, cases: int = 100_00
     rng = random.Random(seed)
     pool = [c for c in sample if c.total_cost]
     if not pool:
-        raise ValueError("the sample has no case with a cost to resample")
+        raise InputError("the sample has no case with a cost to resample")
     plan = _hospitals(hospitals, rng)
     weights = [tier.volume for _, tier, _ in plan]
     start = date(year, 1, 1)

@@ -14,7 +14,8 @@ from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 
-from casemix.datadir import DataDirError, require_file
+from casemix.datadir import require_file
+from casemix.errors import SchemeError
 from casemix.schemes.rules import CodeList, EntryRule, Role, parse_entry_rule
 
 SCHEMES = ("chs-drg-2.0", "chs-drg-1.1")
@@ -75,7 +76,7 @@ def _partition(adrg: str, overrides: dict[str, list[str]]) -> str:
 
 def _overlay(name: str) -> dict:
     if name not in SCHEMES:
-        raise DataDirError(f"unknown scheme {name!r}: choose one of {', '.join(SCHEMES)}")
+        raise SchemeError(f"unknown scheme {name!r}: choose one of {', '.join(SCHEMES)}")
     return tomllib.loads(resources.files(__package__).joinpath(f"{name}.toml").read_text(encoding="utf-8"))
 
 
@@ -163,7 +164,7 @@ def load_scheme(name: str, data_dir: Path) -> Scheme:
                            birth_weight_g=(float(weight[0]), float(weight[1])) if weight else None)
     missing = set(names) - set(adrgs)
     if missing:
-        raise DataDirError(f"{name}: ADRGs with no place in the check order: {sorted(missing)}")
+        raise SchemeError(f"{name}: ADRGs with no place in the check order: {sorted(missing)}")
 
     by_mdc: dict[str, list[Adrg]] = defaultdict(list)
     for adrg in adrgs.values():

@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass, field
 from enum import Enum
 
+from casemix.errors import SchemeError
+
 
 class Role(str, Enum):
     PRINCIPAL_DX = "principal diagnosis"
@@ -56,8 +58,8 @@ _ALL_PROCEDURES = ("包含全部手术或操作", "全部手术", "包含全部�
 _NO_PROCEDURE = re.compile(r"且无手术")
 
 
-class RuleParseError(ValueError):
-    pass
+class RuleParseError(SchemeError):
+    """An ADRG rule header or formula the parser does not recognise."""
 
 
 def role_of(header: str) -> Role:

@@ -19,11 +19,9 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from casemix.errors import DatabaseError
+
 COPY_ROWS = 50_000          # rows per COPY chunk, so a million-case batch is never one CSV in memory
-
-
-class DatabaseError(RuntimeError):
-    """The database could not be opened (a wrong URL, a server that is down, a missing driver)."""
 
 
 def connect(target: str | Path) -> DuckDb | Postgres:

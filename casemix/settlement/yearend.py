@@ -14,6 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from casemix.errors import SettlementError
 from casemix.policy import SettlementPolicy
 from casemix.settlement.money import allocate, cents
 from casemix.settlement.points import CasePoints
@@ -118,7 +119,7 @@ def settle_year(points: list[CasePoints], fund_budget: Decimal, policy: Settleme
     weights = [statements[h].adjusted_points for h in hospitals]
     total_points = sum(weights, ZERO)
     if total_points == 0:
-        raise ValueError("no points to settle")
+        raise SettlementError("no points to settle: every case has zero points")
     for hospital, amount in zip(hospitals, allocate(distributable, weights)):
         statements[hospital].amount = amount
     _share_reserve(statements, hospitals, reserve, weights, policy)

@@ -22,6 +22,7 @@ from typing import Any
 
 import polars as pl
 
+from casemix.errors import InputError
 from casemix.grouping import GroupResult
 from casemix.policy import WeightsPolicy
 from casemix.records import Case
@@ -137,7 +138,7 @@ class WeightCalibrator:
         """``frame``: one row per grouped case with columns ``drg``, ``adrg`` and ``cost`` (元)."""
         cases = frame.select("drg", "adrg", pl.col("cost").cast(pl.Float64)).filter(pl.col("cost") > 0)
         if cases.is_empty():
-            raise ValueError("no grouped case with a positive cost to calibrate on")
+            raise InputError("no grouped case with a positive cost to calibrate on")
         low, high = _bounds(self.policy)
         kept = cases.filter((pl.col("cost") >= low) & (pl.col("cost") <= high))
         overall = kept["cost"].mean()
