@@ -15,7 +15,8 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
 
 from casemix.errors import TableError
 
@@ -23,6 +24,40 @@ _SEX_WORDS = {"男": 1, "女": 2, "M": 1, "F": 2, "男性": 1, "女性": 2, "未
               "未说明的性别": 9}
 CENT = Decimal("0.01")
 _CODE_SPLIT = re.compile(r"[,，;；|、\s]+")
+MAX_TEXT = 1000         # characters in one text field: more is a damaged file or an attack, not a record
+MAX_CODES = 200         # codes in one list (a settlement list holds tens): bounds the work one case can cost
+MAX_CODE = 40           # characters in one code
+# no code of any Chinese or international classification holds these; in a code they can only be markup
+_NOT_IN_CODES = re.compile(r"[<>\"'&`\\=]")
+_UNSAFE_TEXT = re.compile(r"[\x00\ud800-\udfff]")
+
+
+def text_problem(fields: dict[str, Any]) -> tuple[str, str] | None:
+    """The first field whose text no record may hold, and why: a NUL byte or a lone surrogate (not
+    text at all), a field over ``MAX_TEXT`` characters, a code list over ``MAX_CODES`` codes, or a
+    code with characters no classification uses."""
+    for field, value in fields.items():
+        if value.__class__ is str:
+            problem = _text_problem(value, MAX_TEXT, field in _CODE_TEXT)
+        elif value.__class__ in (tuple, list) and field in _CODE_FIELDS:
+            problem = (f"lists {len(value):,} codes; at most {MAX_CODES} are accepted" if len(value) > MAX_CODES
+                       else next(filter(None, (_text_problem(c, MAX_CODE, True) for c in value
+                                               if c.__class__ is str)), None))
+        else:
+            continue
+        if problem:
+            return field, problem
+    return None
+
+
+def _text_problem(text: str, longest: int, code: bool) -> str | None:
+    if len(text) > longest:
+        return f"is {len(text):,} characters long; at most {longest:,} are accepted"
+    if _UNSAFE_TEXT.search(text):
+        return "contains a NUL character (\\x00) or a lone surrogate: the file is damaged or not text in this column"
+    if code and _NOT_IN_CODES.search(text):
+        return f"{text[:60]!r} holds characters that no diagnosis or procedure code uses"
+    return None
 
 
 class Case(BaseModel):
@@ -32,7 +67,7 @@ class Case(BaseModel):
     write (男/女, code lists in one cell, money with any decimals) into these types.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     id: str = Field(min_length=1)
     sex: Literal[0, 1, 2, 9] | None = Field(default=None,
@@ -58,6 +93,15 @@ class Case(BaseModel):
     icu_start: date | None = None
     icu_end: date | None = None
     fees: dict[str, Decimal] | None = Field(default=None, description="charges by settlement-list category")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_text(cls, data: Any) -> Any:
+        """Every way in (a file row, an API body, Python) passes the same text checks."""
+        if isinstance(data, dict) and (problem := text_problem(data)):
+            field, reason = problem
+            raise PydanticCustomError("unsafe_text", "{field}: {reason}", {"field": field, "reason": reason})
+        return data
 
     @property
     def age_in_days(self) -> int | None:
@@ -185,6 +229,7 @@ class RowReader:
 
 
 _CODE_FIELDS = ("secondary_dx", "procedures", "diagnoses", "main_procedure")
+_CODE_TEXT = ("principal_dx", *_CODE_FIELDS)
 
 
 def _split(value: Any) -> tuple[str, ...]:
@@ -230,26 +275,17 @@ def cents_or_given(value: Any) -> Any:
         return value
 
 
-def _with_nul(fields: dict[str, Any]) -> str | None:
-    """The first field whose text holds a NUL byte, which no record field may (PostgreSQL cannot store it)."""
-    for field, value in fields.items():
-        if value.__class__ is str and "\x00" in value or value.__class__ is tuple and "\x00" in "".join(value):
-            return field
-    return None
-
-
 def to_case(fields: dict[str, Any], row_number: int = 0) -> Case | Rejection:
     """Validate one record; a bad field becomes a Rejection that names it."""
-    record_id = str(fields.get("id", ""))
-    if corrupt := _with_nul(fields):
-        return Rejection(row_number, record_id, corrupt, "contains a NUL character (\\x00): the file is damaged "
-                                                         "or not text in this column")
+    record_id = str(fields.get("id", ""))[:MAX_CODE]
     try:
         return Case.model_validate(normalise(dict(fields)))
     except ValidationError as error:
         first = error.errors()[0]
+        if first["type"] == "unsafe_text":
+            return Rejection(row_number, record_id, first["ctx"]["field"], first["ctx"]["reason"])
         field = str(first["loc"][0])
         message = "is required" if first["type"] == "missing" else first["msg"]
         given = fields.get(field)
-        detail = f"{message} (given {given!r})" if given is not None else message
+        detail = f"{message} (given {str(given)[:60]!r})" if given is not None else message
         return Rejection(row_number, record_id, field, detail)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,10 @@ from casemix.errors import TableError
 from casemix.records.case import Case, Rejection, RowReader
 
 ENCODINGS = ("utf-8-sig", "gb18030")
+csv.field_size_limit(2**31 - 1)     # a huge cell is read, then its row rejected naming the field (case.MAX_TEXT)
+# Text a spreadsheet would run as a formula (=, +, -, @) or that hides one behind a tab or carriage return
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,15 +36,25 @@ class Table:
 
 
 def read_table(path: str | Path) -> Table:
+    """Every row of a CSV, xlsx (first sheet) or Parquet file as text cells; a file that is missing, a
+    folder, or damaged raises :class:`TableError` naming it."""
     path = Path(path)
+    if path.is_dir():
+        raise TableError(f"{path}: is a folder, not a table file")
     if not path.is_file():
         raise TableError(f"{path}: no such file")
     suffix = path.suffix.lower()
-    if suffix in (".xlsx", ".xlsm"):
-        return _read_xlsx(path)
-    if suffix == ".parquet":
-        return _read_parquet(path)
-    return _read_csv(path)
+    try:
+        if suffix in (".xlsx", ".xlsm"):
+            return _read_xlsx(path)
+        if suffix == ".parquet":
+            return _read_parquet(path)
+        return _read_csv(path)
+    except TableError:
+        raise
+    except Exception as error:          # each reader's own damage errors: zip, XML, Parquet footer, CSV
+        raise TableError(f"{path}: cannot be read as {suffix.lstrip('.') or 'CSV'} "
+                         f"({type(error).__name__}: {str(error)[:200]})") from None
 
 
 def decode(raw: bytes, origin: str = "<bytes>") -> tuple[str, str]:
@@ -113,6 +128,25 @@ def read_cases(path: str | Path) -> tuple[list[Case], list[Rejection]]:
     return [c for c in parsed if isinstance(c, Case)], [r for r in parsed if isinstance(r, Rejection)]
 
 
+def read_distinct_cases(path: str | Path) -> tuple[list[Case], list[Rejection]]:
+    """As :func:`read_cases`, but a case whose (hospital, case id) an earlier row of the same file
+    already holds is rejected, naming that row: a store keeps one version per key, and a settlement
+    must not pay one stay twice."""
+    cases: list[Case] = []
+    rejections: list[Rejection] = []
+    first_row: dict[tuple[str, str], int] = {}
+    for number, parsed in read_rows(path):
+        if isinstance(parsed, Case):
+            key = (parsed.hospital_id or "", parsed.id)
+            if key in first_row:
+                parsed = Rejection(number, parsed.id, "id", f"case {parsed.id} of hospital {key[0] or '(none)'} "
+                                                            f"repeats row {first_row[key]} of this file")
+            else:
+                first_row[key] = number
+        (cases if isinstance(parsed, Case) else rejections).append(parsed)
+    return cases, rejections
+
+
 CASE_FILE_COLUMNS = ["id", "hospital_id", "hospital_level", "patient_id", "sex", "age", "age_days", "birth_weight_g",
                      "department", "physician", "admission_date", "discharge_date", "icu_start", "icu_end", "los_days",
                      "discharge_mode", "principal_dx", "secondary_dx", "procedures", "total_cost", "self_pay"]
@@ -135,21 +169,38 @@ def write_cases(path: str | Path, cases: list[Case]) -> Path:
     return write_table(path, CASE_FILE_COLUMNS + [f"fee_{key}" for key in fee_keys], [row(case) for case in cases])
 
 
+def inert(value: Any) -> Any:
+    """A cell as a spreadsheet may show it: text that would start a formula gets a leading apostrophe
+    (OWASP's CSV-injection advice); numbers, signed ones included, stay as they are."""
+    if value.__class__ is str and value.startswith(_FORMULA_START) and not _NUMBER.match(value):
+        return "'" + value
+    return value
+
+
+def check_output(output: str | Path, *inputs: str | Path | None) -> Path:
+    """``output`` unless it is one of ``inputs`` or a folder, which a command would overwrite."""
+    output = Path(output)
+    if output.is_dir():
+        raise TableError(f"{output}: is a folder; name a file to write")
+    for source in inputs:
+        if source is not None and Path(source).exists() and output.exists() and output.samefile(source):
+            raise TableError(f"{output}: is also an input; choose another output file")
+    return output
+
+
 def write_table(path: str | Path, headers: list[str], rows: Iterator[list[Any]] | list[list[Any]],
                 encoding: str = "utf-8-sig") -> Path:
-    """Write by suffix: .csv (UTF-8 with BOM so Excel shows Chinese; or gb18030), .xlsx, .parquet."""
+    """Write by suffix: .csv (UTF-8 with BOM so Excel shows Chinese; or gb18030), .xlsx, .parquet.
+
+    Text cells are made inert (:func:`inert`) in CSV and xlsx, and xlsx text cells are always strings,
+    never formulas, so nothing from the data runs when a bureau opens the file."""
     path = Path(path)
+    if path.is_dir():
+        raise TableError(f"{path}: is a folder; name a file to write")
     path.parent.mkdir(parents=True, exist_ok=True)
     suffix = path.suffix.lower()
     if suffix == ".xlsx":
-        from openpyxl import Workbook
-
-        workbook = Workbook(write_only=True)
-        sheet = workbook.create_sheet("cases")
-        sheet.append(headers)
-        for row in rows:
-            sheet.append(row)
-        workbook.save(path)
+        _write_xlsx(path, headers, rows)
     elif suffix == ".parquet":
         import polars as pl
 
@@ -159,6 +210,27 @@ def write_table(path: str | Path, headers: list[str], rows: Iterator[list[Any]] 
     else:
         with path.open("w", encoding=encoding, newline="") as f:
             writer = csv.writer(f)
-            writer.writerow(headers)
-            writer.writerows(rows)
+            writer.writerow([inert(h) for h in headers])
+            writer.writerows([inert(v) for v in row] for row in rows)
     return path
+
+
+def _write_xlsx(path: Path, headers: list[str], rows: Iterator[list[Any]] | list[list[Any]]) -> None:
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("cases")
+
+    def cell(value: Any) -> Any:
+        if value.__class__ is not str:
+            return value
+        text = WriteOnlyCell(sheet, ILLEGAL_CHARACTERS_RE.sub("\ufffd", inert(value)))
+        text.data_type = "s"            # a string even where it starts with "=": never a formula
+        return text
+
+    sheet.append([cell(h) for h in headers])
+    for row in rows:
+        sheet.append([cell(v) for v in row])
+    workbook.save(path)
