@@ -7,14 +7,17 @@ which ``.ci/run`` installs from Debian's packages.
 import shutil
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from conftest import two_hospital_batch
 
+from casemix.policy import load_policy
 from casemix.qc import QcEngine
-from casemix.service import Principal, Store, create_app
-from casemix.web import mount_ui
+from casemix.records.io import write_table
+from casemix.service import Principal, Store, mask
+from casemix.web import build_service
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = Path(__file__).resolve().parents[1] / "browser-screenshots"
@@ -24,24 +27,28 @@ PORT = 8791
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed")
 
 
-@pytest.fixture(scope="module")
-def site(g20, tmp_path_factory):
+@contextmanager
+def served(app, port):
     import uvicorn
 
-    folder = tmp_path_factory.mktemp("site")
-    batch = two_hospital_batch(folder)
-    store = Store(folder / "site.duckdb")
-    store.import_file(batch, g20, QcEngine.load(g20))
-    app = create_app(g20, store, TOKENS)
-    mount_ui(app, store, TOKENS, g20)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=PORT, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{PORT}"
+    yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def site(g20, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("site")
+    batch = two_hospital_batch(folder)
+    store = Store(folder / "site.duckdb")
+    store.import_file(batch, g20, QcEngine.load(g20))
+    with served(build_service(g20, store, TOKENS, load_policy()), PORT) as url:
+        yield url
     store.close()
 
 
@@ -60,7 +67,7 @@ def browser():
 
 def test_hospital_view_sorts_filters_and_opens_a_case(site, browser):
     page = browser.new_page(viewport={"width": 1280, "height": 900})
-    page.goto(f"{site}/ui/login?token=h1-token")
+    sign_in(page, site, "h1-token")
     assert page.title() == "医院视图 Hospital view · H001"
     cases = page.locator("#cases tbody tr")
     assert cases.count() == 15                                   # H001's 15 of the 30 cases
@@ -74,18 +81,62 @@ def test_hospital_view_sorts_filters_and_opens_a_case(site, browser):
     assert page.title() == "病例 Case S00002"
     assert page.locator("#trace tbody tr").count() >= 4          # codes, mdc, adrg, …, drg
     page.screenshot(path=str(SHOTS / "case-page.png"), full_page=True)
-    page.goto(f"{site}/ui/case/H002/S00001")
-    assert "403" in page.content() or "only its own" in page.content()
+    assert page.goto(f"{site}/ui/case/H002/S00001").status == 403
 
 
 def test_bureau_view_shows_every_hospital_and_masks_patients(site, browser):
     page = browser.new_page(viewport={"width": 1280, "height": 900})
-    page.goto(f"{site}/ui/login?token=bureau-token")
+    sign_in(page, site, "bureau-token")
     assert page.title() == "医保局视图 Bureau view"
     assert set(page.locator("#cases tbody tr td:first-child").all_inner_texts()) == {"H001", "H002"}
     assert page.locator("svg[role='img']").count() == 1
     page.screenshot(path=str(SHOTS / "bureau-view.png"), full_page=True)
     page.click("text=S00001")
     patient = page.locator("#facts tr", has_text="Patient").locator("td").inner_text()
-    assert patient.startswith("P0") and "*" in patient
+    assert patient == mask("P0000") and "P0" not in patient
     page.screenshot(path=str(SHOTS / "bureau-case-page.png"), full_page=True)
+
+
+def sign_in(page, site, token):
+    """Type the token into the sign-in form, as a person does (it never appears in a URL)."""
+    page.goto(f"{site}/ui/login")
+    page.fill("input[name='token']", token)
+    page.click("button[type='submit']")
+
+
+def test_signing_out_ends_the_session(site, browser):
+    page = browser.new_page()
+    sign_in(page, site, "h1-token")
+    assert page.title() == "医院视图 Hospital view · H001"
+    page.click("text=退出 Sign out")
+    assert page.title() == "登录 Sign in"
+    page.goto(f"{site}/ui/")
+    assert "sign in" in page.content()
+
+
+def test_hostile_values_in_every_field_run_no_script_in_the_bureaus_browser(g20, tmp_path, browser):
+    """A hospital's free text (department, physician, patient id, case id, hospital id) holding markup is
+    shown as text on every page the bureau opens: no dialog fires, the literal text is there."""
+    batch = write_table(tmp_path / "hostile.csv", HOSTILE_HEADERS, HOSTILE_ROWS)
+    store = Store(tmp_path / "hostile.duckdb")
+    store.import_file(batch, g20, QcEngine.load(g20))
+    page = browser.new_page()
+    dialogs = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    with served(build_service(g20, store, TOKENS, load_policy()), PORT + 1) as url:
+        sign_in(page, url, "bureau-token")
+        assert page.title() == "医保局视图 Bureau view"
+        assert "<script>alert('dept')</script>" in page.locator("#cases").inner_text()
+        page.locator("#cases a").first.click()
+        assert page.title().startswith("病例 Case")
+        assert "alert('doc')" in page.locator("#facts").inner_text()
+        page.screenshot(path=str(SHOTS / "hostile-case-page.png"), full_page=True)
+    store.close()
+    assert dialogs == []
+
+
+HOSTILE_HEADERS = ["病案号", "定点医疗机构代码", "人员编号", "出院科别", "主诊医师", "性别", "年龄", "主要诊断编码",
+                   "总费用"]
+HOSTILE_ROWS = [["x'><svg onload=alert('id')>", "H9<img src=x onerror=alert('h')>",
+                 "<svg/onload=alert('pid')>", "<script>alert('dept')</script>", "\"><img src=x onerror=alert('doc')>",
+                 "1", "60", "I63.900", "8000"]]

@@ -21,7 +21,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 
-from casemix.grouping import GroupResult
+from casemix.grouping import GroupedCase, GroupResult
 from casemix.records import Case
 
 DRUG_FEES = ("western_drugs", "patent_chinese_drugs", "herbal_pieces")
@@ -96,19 +96,19 @@ class Region:
                    risk_strata([c for c, _ in grouped], [r for _, r in grouped]))
 
 
-def _weighted(cases: list[Case], results: list[GroupResult], rw: dict[str, Decimal]) -> list[tuple[Case, GroupResult]]:
-    return [(c, r) for c, r in zip(cases, results) if r.status == "grouped" and r.drg in rw]
+def _weighted(grouped: list[GroupedCase], rw: dict[str, Decimal]) -> list[tuple[Case, GroupResult]]:
+    return [(g.case, g.result) for g in grouped if g.result.status == "grouped" and g.result.drg in rw]
 
 
-def indicators(cases: list[Case], results: list[GroupResult], rw: dict[str, Decimal],
+def indicators(grouped: list[GroupedCase], rw: dict[str, Decimal],
                standard_cost: dict[str, Decimal], by: str = "hospital_id",
                region: Region | None = None) -> list[Indicators]:
     """Indicators per value of ``by`` (a Case field: hospital_id, department, physician …), against
     ``region`` (default: the references of these cases themselves)."""
-    grouped = _weighted(cases, results, rw)
-    region = region or Region.of(grouped)
+    weighted = _weighted(grouped, rw)
+    region = region or Region.of(weighted)
     units: dict[str, list[tuple[Case, GroupResult]]] = defaultdict(list)
-    for case, result in grouped:
+    for case, result in weighted:
         units[str(getattr(case, by) or "-")].append((case, result))
     return [_unit(key, members, rw, standard_cost, region) for key, members in sorted(units.items())]
 
@@ -163,12 +163,13 @@ def _unit(key: str, members: list[tuple[Case, GroupResult]], rw: dict[str, Decim
     )
 
 
+UNITS = ("hospital_id", "department", "physician")      # the Case fields indicators are computed by
 PERIODS = {"month": lambda d: f"{d.year}-{d.month:02d}", "quarter": lambda d: f"{d.year}-Q{(d.month - 1) // 3 + 1}",
            "year": lambda d: str(d.year)}
 CHANGED = ("cases", "cmi", "cost_index", "time_index", "cost_per_weight")
 
 
-def indicators_by_period(cases: list[Case], results: list[GroupResult], rw: dict[str, Decimal],
+def indicators_by_period(grouped: list[GroupedCase], rw: dict[str, Decimal],
                          standard_cost: dict[str, Decimal], by: str = "hospital_id",
                          period: str = "month") -> list[dict[str, object]]:
     """Indicators per unit and discharge period, each with its change from the unit's previous period.
@@ -176,16 +177,15 @@ def indicators_by_period(cases: list[Case], results: list[GroupResult], rw: dict
     The region references stay those of the whole batch, so periods compare on one scale.
     """
     label = PERIODS[period]
-    region = Region.of(_weighted(cases, results, rw))
-    by_period: dict[str, tuple[list[Case], list[GroupResult]]] = defaultdict(lambda: ([], []))
-    for case, result in zip(cases, results):
-        if case.discharge_date:
-            by_period[label(case.discharge_date)][0].append(case)
-            by_period[label(case.discharge_date)][1].append(result)
+    region = Region.of(_weighted(grouped, rw))
+    by_period: dict[str, list[GroupedCase]] = defaultdict(list)
+    for one in grouped:
+        if one.case.discharge_date:
+            by_period[label(one.case.discharge_date)].append(one)
     rows: list[dict[str, object]] = []
     previous: dict[str, Indicators] = {}
     for name in sorted(by_period):
-        for unit in indicators(*by_period[name], rw, standard_cost, by, region):
+        for unit in indicators(by_period[name], rw, standard_cost, by, region):
             row: dict[str, object] = {"period": name, **{f: getattr(unit, f) for f in unit.__slots__}}
             before = previous.get(unit.key)
             for field in CHANGED:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
-from casemix.grouping import GroupResult
+from casemix.grouping import GroupedCase, GroupResult
 from casemix.policy import AuditPolicy, Policy
 from casemix.records import Case
 from casemix.records.outpatient import OutpatientVisit
@@ -71,7 +71,7 @@ class Auditor:
     @classmethod
     def learned(cls, policy: Policy, scheme: Scheme, cases: list[Case], results: list[GroupResult]) -> Auditor:
         """An auditor whose DRG standards are learned from ``cases`` (the history) under ``policy``."""
-        weights = WeightCalibrator(policy.weights).fit_grouped(cases, results)
+        weights = WeightCalibrator(policy.weights).fit_grouped([GroupedCase(c, r) for c, r in zip(cases, results)])
         return cls(policy.audit, Standards.of(weights).standard_cost, frozenset(scheme.mcc) | frozenset(scheme.cc))
 
     def audit(self, cases: list[Case], results: list[GroupResult],

@@ -8,13 +8,13 @@ from typing import Annotated
 
 import typer
 
-from casemix.audit import RULES, Auditor, measure
+from casemix.audit import RULES, measure
 from casemix.cli.options import DataOption, PolicyOption, SchemeOption, console
-from casemix.cli.settle import grouped_cases
 from casemix.datadir import resolve_data_dir
 from casemix.grouping import Grouper
+from casemix.pipelines import audit_grouped, read_grouped
 from casemix.policy import load_policy
-from casemix.records.io import read_cases, read_table, write_table
+from casemix.records.io import check_output, read_cases, read_table, write_table
 from casemix.records.outpatient import OutpatientVisit, read_visit
 
 FLAG_COLUMNS = ["rule", "title", "hospital_id", "case_ids", "score", "evidence"]
@@ -32,18 +32,16 @@ def audit(
 ) -> None:
     """Audit submitted cases (智能审核): split admissions, duplicates, upcoding signals, low-standard
     admissions, padded procedures, and hospital signals against level peers; flags sorted by score."""
+    check_output(output, input, history, outpatient)
     rules = load_policy(policy)
     grouper = Grouper.load(scheme, data, rules.grouping)
-    cases, rejected = read_cases(input)
-    rejected = len(rejected)
-    results = [grouper.group(case, explain=False) for case in cases]
-    past, past_results = (cases, results) if history is None else grouped_cases(history, grouper)
-    auditor = Auditor.learned(rules, grouper.scheme, past, past_results)
+    read = read_grouped(input, grouper)
+    past = None if history is None else read_grouped(history, grouper).grouped
     visits = _visits(outpatient) if outpatient else []
-    flags = sorted(auditor.audit(cases, results, visits), key=lambda f: (-f.score, f.rule, f.case_ids))
+    flags = audit_grouped(read.grouped, rules, grouper, past, visits)
     write_table(output, FLAG_COLUMNS, [[f.rule, f.title, f.hospital_id, " ".join(f.case_ids), f"{f.score:.3f}",
                                         f.evidence] for f in flags])
-    console.print(f"{len(cases):,} cases audited ({rejected} unreadable rows left out); "
+    console.print(f"{len(read.grouped):,} cases audited ({len(read.rejections)} unreadable rows left out); "
                   f"{len(flags):,} flags → {output}")
     for rule, n in Counter(f.rule for f in flags).most_common():
         console.print(f"  {n:>7}  {RULES[rule]}", highlight=False, markup=False)

@@ -11,22 +11,21 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table as RichTable
 
-from casemix.analytics import Indicators, indicators_by_period
-from casemix.analytics import indicators as compute_indicators
+from casemix.analytics import PERIODS, UNITS, Indicators
 from casemix.cli import audit as audit_commands
 from casemix.cli import service as service_commands
 from casemix.cli import settle as settle_commands
 from casemix.cli.options import DataOption, PolicyOption, SchemeOption, console, reported
 from casemix.datadir import resolve_data_dir
 from casemix.grouping import Grouper, each_diagnosis_as_principal, group_file, without_each_secondary
+from casemix.pipelines import calibrate as calibrate_file
+from casemix.pipelines import indicator_rows, qc_file, read_grouped
 from casemix.policy import load_policy
-from casemix.qc import FINDING_COLUMNS, QcEngine, finding_rows, rules_version, summarise
-from casemix.records import Case, RowReader
+from casemix.qc import FINDING_COLUMNS, QcEngine, rules_version
+from casemix.records import Case
 from casemix.records.case import to_case
-from casemix.records.io import read_cases, read_table, write_table
+from casemix.records.io import check_output, read_cases, write_table
 from casemix.schemes import SCHEMES
-from casemix.service.app import fields_of
-from casemix.weights import WeightCalibrator, history_frame
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="casemix — CHS-DRG grouping for bureaus and hospitals (病组分组、解释与模拟)")
@@ -42,6 +41,7 @@ def group(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
 ) -> None:
     """Group every row of INPUT; write id, mdc, adrg, drg, status, reason … for each row (分组)."""
+    check_output(output, input)
     grouper = Grouper.load(scheme, data, policy)
     started = time.perf_counter()
     with Progress(TextColumn("grouping"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
@@ -102,15 +102,12 @@ def calibrate(
     policy: PolicyOption = None,
 ) -> None:
     """Learn relative weights and base points from history (权重测算): group, trim, weigh, report RIV and CV."""
-    grouper = Grouper.load(scheme, data, policy)
-    cases, rejections = read_cases(input)
-    rejected = len(rejections)
-    results = [grouper.group(case, explain=False) for case in cases]
-    history = history_frame(results, [case.total_cost for case in cases])
-    weights = WeightCalibrator(load_policy(policy).weights).fit(history)
+    check_output(output, input)
+    rules = load_policy(policy)
+    weights, read = calibrate_file(input, Grouper.load(scheme, data, rules.grouping), rules)
     headers, rows = weights.rows()
     write_table(output, headers, rows)
-    console.print(f"{len(cases) + rejected} rows in ({rejected} rejected); "
+    console.print(f"{read.rows_in} rows in ({len(read.rejections)} rejected); "
                   f"{weights.cases} grouped cases with cost calibrated → {output}")
     console.print(weights.summary(), highlight=False, markup=False)
 
@@ -126,32 +123,20 @@ def qc(
     rules: Annotated[Path | None, typer.Option(help="rule catalogue TOML (default: the packaged one)")] = None,
 ) -> None:
     """Quality-check settlement lists (结算清单质控): one row per finding with its grouping impact, and a summary."""
-    grouper = Grouper.load(scheme, data, policy)
-    engine = QcEngine.load(grouper, rules)
-    table = read_table(input)
-    reader = RowReader(table.headers)
-    checked, rows, rejected = [], [], 0
-    for number, values in enumerate(table.rows, 1):
-        case = reader.read(values, number)
-        if not isinstance(case, Case):
-            rejected += 1
-            rows.append([case.record_id, "", "", "R00", "validity 规范性", "E", case.field, "", "记录无法读取",
-                         "record cannot be read", case.reason, ""])
-            continue
-        findings = engine.check(case)
-        checked.append((case, findings))
-        rows.extend(finding_rows(case, findings))
-    write_table(output, FINDING_COLUMNS, rows)
-    summary = summarise(checked)
     summary_path = output.with_name(f"{output.stem}-summary{output.suffix}")
-    counts = [[by, key, str(n)] for by in ("rule", "hospital", "department") for key, n in summary[by].most_common()]
-    write_table(summary_path, ["by", "key", "findings"], counts)
-    cases = summary["cases"]
+    check_output(output, input, rules)
+    check_output(summary_path, input, rules)
+    grouper = Grouper.load(scheme, data, load_policy(policy).grouping)
+    engine = QcEngine.load(grouper, rules)
+    report = qc_file(input, engine)
+    write_table(output, FINDING_COLUMNS, report.rows)
+    write_table(summary_path, ["by", "key", "findings"], report.summary_rows())
+    cases = report.summary["cases"]
     console.print(f"rule catalogue {rules_version(rules)}, {len(engine.rules)} rules")
-    console.print(f"{len(table.rows)} rows: {cases['checked']} checked, {rejected} unreadable; "
+    console.print(f"{report.rows_in} rows: {cases['checked']} checked, {report.rejected} unreadable; "
                   f"{cases['with findings']} with findings, {cases['blocked (E)']} blocked by an E rule")
-    console.print(f"{len(rows)} findings → {output}; counts by rule, hospital, department → {summary_path}")
-    for key, n in summary["rule"].most_common(10):
+    console.print(f"{len(report.rows)} findings → {output}; counts by rule, hospital, department → {summary_path}")
+    for key, n in report.summary["rule"].most_common(10):
         console.print(f"  {n:>7}  {key}", highlight=False, markup=False)
 
 
@@ -169,19 +154,18 @@ def indicators(
 ) -> None:
     """DRG performance by hospital, department or physician (绩效指标): DRG count, CMI, cost and time
     consumption indices, risk-stratified mortality, surplus or deficit, drug and material shares."""
-    grouper = Grouper.load(scheme, data, policy)
-    cases, rejections = read_cases(input)
-    results = [grouper.group(case, explain=False) for case in cases]
-    weights = WeightCalibrator(load_policy(policy).weights).fit_grouped(cases, results)
-    rw, standard = weights.by_drg("rw"), weights.by_drg("standard_cost")
-    if period:
-        rows = indicators_by_period(cases, results, rw, standard, by=by, period=period)
-    else:
-        units = compute_indicators(cases, results, rw, standard, by=by)
-        rows = [fields_of(unit) for unit in units]
+    check_output(output, input)
+    if by not in UNITS:
+        raise typer.BadParameter(f"{by!r}: choose one of {', '.join(UNITS)}", param_hint="--by")
+    if period is not None and period not in PERIODS:
+        raise typer.BadParameter(f"{period!r}: choose one of {', '.join(PERIODS)}", param_hint="--period")
+    rules = load_policy(policy)
+    read = read_grouped(input, Grouper.load(scheme, data, rules.grouping))
+    rows = indicator_rows(read.grouped, rules, by, period)
     columns = list(rows[0]) if rows else list(Indicators.__slots__)
     write_table(output, columns, [["" if r[c] is None else str(r[c]) for c in columns] for r in rows])
-    console.print(f"{len(cases):,} cases ({len(rejections)} rejected rows left out) → {len(rows)} rows by {by}"
+    console.print(f"{len(read.grouped):,} cases ({len(read.rejections)} rejected rows left out) → "
+                  f"{len(rows)} rows by {by}"
                   f"{' and ' + period if period else ''} → {output}")
 
 

@@ -1,21 +1,19 @@
 """``casemix import`` and ``casemix serve``: the case store and the HTTP service."""
 
-from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from casemix.cli.options import DataOption, PolicyOption, SchemeOption, console
-from casemix.cli.settle import grouped_cases
+from casemix.errors import DatabaseError
 from casemix.grouping import Grouper
+from casemix.pipelines import payment_standards
 from casemix.policy import load_policy
 from casemix.qc import QcEngine
-from casemix.service import Principal, Store, create_app, load_tokens
-from casemix.service.databases import DatabaseError
-from casemix.settlement import Standards
-from casemix.web import mount_ui
-from casemix.weights import WeightCalibrator
+from casemix.schemes.dip import load_catalogue
+from casemix.service import Limits, Principal, Store, load_tokens
+from casemix.web import build_service
 
 DbOption = Annotated[str, typer.Option("--db", envvar="CASEMIX_DB",
                                         help="the case store: a DuckDB file, or a postgresql://user@host/dbname URL")]
@@ -57,43 +55,43 @@ def serve(
     tokens: Annotated[Path, typer.Option(help="TOML [tokens] table: token = { role, hospital_id }")],
     db: DbOption = "casemix.duckdb",
     history: Annotated[Path | None, typer.Option(help="cases to learn payment standards from")] = None,
+    dip_catalogue: Annotated[Path | None, typer.Option(help="DIP catalogue for settlements with method dip")] = None,
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 8000,
+    max_body_bytes: Annotated[int, typer.Option(help="largest request body accepted")] = Limits.max_body_bytes,
+    request_timeout: Annotated[float, typer.Option(help="seconds before a request is answered 503")
+                               ] = Limits.request_timeout_s,
     scheme: SchemeOption = "chs-drg-2.0",
     data: DataOption = None,
     policy: PolicyOption = None,
 ) -> None:
-    """Serve the HTTP API (OpenAPI at /docs): group, QC, in-stay prediction, stored cases and findings."""
+    """Serve the HTTP API (OpenAPI at /docs) and the dashboard (/ui/login), settling and auditing under --policy."""
     import uvicorn
 
+    principals = load_tokens(tokens)
     rules = load_policy(policy)
     grouper = Grouper.load(scheme, data, rules.grouping)
-    standards: dict[str, Decimal] = {}
-    if history:
-        cases, results = grouped_cases(history, grouper)
-        weights = WeightCalibrator(rules.weights).fit_grouped(cases, results)
-        standards = Standards.of(weights).standard_cost
-    low, high = rules.early_warning.cost_levels
-    store, principals = open_store(db), load_tokens(tokens)
-    app = create_app(grouper, store, principals, standard_cost=standards, cost_levels=(low, high))
-    mount_ui(app, store, principals, grouper, rules.weights)
-    console.print(f"casemix service on http://{host}:{port}: dashboard /ui/login?token=…, OpenAPI /docs")
+    standards = payment_standards(history, grouper, rules) if history else {}
+    catalogue = load_catalogue(dip_catalogue) if dip_catalogue else None
+    store = open_store(db)
+    app = build_service(grouper, store, principals, rules, standards, catalogue,
+                        Limits(max_body_bytes, request_timeout))
+    console.print(f"casemix service on http://{host}:{port} under policy {rules.name}: dashboard /ui/login, "
+                  "OpenAPI /docs")
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
 def serve_demo(db: Path, data: Path, port: int) -> None:
-    """Serve the demo store with fresh one-off tokens and print where to sign in."""
+    """Serve the demo store with fresh one-off tokens and print how to sign in."""
     import secrets
 
     import uvicorn
 
-    tokens = {secrets.token_urlsafe(12): Principal("bureau"), secrets.token_urlsafe(12): Principal("hospital", "H001")}
+    tokens = {secrets.token_urlsafe(32): Principal("bureau"), secrets.token_urlsafe(32): Principal("hospital", "H001")}
     grouper = Grouper.load("chs-drg-2.0", data)
-    store = Store(db)
-    app = create_app(grouper, store, tokens)
-    mount_ui(app, store, tokens, grouper)
+    app = build_service(grouper, Store(db), tokens, load_policy())
+    console.print(f"sign in at http://127.0.0.1:{port}/ui/login with one of these tokens (valid until Ctrl-C):")
     for token, who in tokens.items():
-        label = "医保局 bureau" if who.role == "bureau" else f"医院 hospital {who.hospital_id}"
-        console.print(f"{label}: http://127.0.0.1:{port}/ui/login?token={token}")
+        console.print(f"  {who.label}: {token}", highlight=False, markup=False)
     console.print(f"API docs: http://127.0.0.1:{port}/docs — Ctrl-C to stop")
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")

@@ -10,31 +10,29 @@ from typing import Annotated
 import typer
 
 from casemix.cli.options import DataOption, PolicyOption, SchemeOption, console
-from casemix.codes.procedure_class import ProcedureClassifier
 from casemix.datadir import resolve_data_dir
-from casemix.grouping import Grouper, GroupResult
-from casemix.grouping.dip import DipGrouper
+from casemix.errors import TableError
+from casemix.grouping import Grouper
+from casemix.pipelines import read_grouped, read_settlement_cases
+from casemix.pipelines import settle as pipelines_settle
+from casemix.pipelines.settle import MAX_BUDGET
 from casemix.policy import load_policy
-from casemix.records import Case
-from casemix.records.io import read_cases, read_table, write_cases, write_table
+from casemix.records.io import check_output, read_cases, read_table, write_cases, write_table
 from casemix.records.synthetic import synthetic_city
 from casemix.schemes.dip import load_catalogue
-from casemix.settlement import (
-    SettlementCase,
-    Standards,
-    cents,
-    compare_with_actual,
-    score_cases,
-    write_statements,
-)
-from casemix.settlement.run import drg_points, settle_points
+from casemix.settlement import cents, compare_with_actual, write_statements
 
+SHOWN_REJECTIONS = 10
 
 def money(text: str) -> Decimal:
+    """An amount in 元 as typed, to the cent; a word or a non-finite number is a one-line error."""
     try:
-        return cents(Decimal(text))
+        amount = Decimal(text)
     except InvalidOperation:
         raise typer.BadParameter(f"{text!r} is not an amount in 元") from None
+    if not amount.is_finite() or abs(amount) >= MAX_BUDGET:
+        raise typer.BadParameter(f"{text!r} is not an amount in 元 (finite, under {MAX_BUDGET:.0e})")
+    return cents(amount)
 
 
 def city(
@@ -47,6 +45,7 @@ def city(
 ) -> None:
     """Make a synthetic pooling area from the real sample cases (模拟统筹区)."""
     sample, _ = read_cases(resolve_data_dir(data) / "samples" / "cases_13239_with_cost.csv")
+    check_output(output)
     made = synthetic_city(sample, hospitals=hospitals, cases=cases, year=year, seed=seed)
     write_cases(output, made)
     console.print(f"{len(made):,} stays in {len({c.hospital_id for c in made})} hospitals → {output}")
@@ -55,40 +54,37 @@ def city(
 def settle(
     input: Annotated[Path, typer.Argument(help="the year's cases, with hospital_id, costs and dates")],
     budget: Annotated[str, typer.Option(help="the year's fund budget in 元 (统筹基金预算)")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="folder for the statements")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="folder for the statements (new, empty, or "
+                                                                 "one casemix wrote before: replaced whole)")],
     history: Annotated[Path | None, typer.Option(help="cases to learn weights from (default: INPUT)")] = None,
     provisional_point_value: Annotated[str | None, typer.Option(help="元 per point for monthly prepayment")] = None,
     dip_catalogue: Annotated[Path | None, typer.Option(help="settle on this DIP catalogue's scores")] = None,
     excel: Annotated[bool, typer.Option("--excel", help="write .xlsx statements instead of .csv")] = False,
     actual: Annotated[Path | None, typer.Option(help="simulation: hospital_id, actual payment per hospital; "
                                                      "writes comparison and counts gaps under 5 %")] = None,
+    single_hospital: Annotated[str | None, typer.Option(help="the file is one hospital's: cases without "
+                                                              "hospital_id are this hospital's")] = None,
     scheme: SchemeOption = "chs-drg-2.0",
     data: DataOption = None,
     policy: PolicyOption = None,
 ) -> None:
     """Settle a year under a global budget: points, prepayment, point value, statements (年终清算)."""
     started = time.perf_counter()
+    refuse_folder_over_inputs(output, input, history, dip_catalogue, actual)
     rules = load_policy(policy)
     grouper = Grouper.load(scheme, data, rules.grouping)
-    cases, rejected = read_cases(input)
-    rejected = len(rejected)
-    results = [grouper.group(case, explain=False) for case in cases]
-    if dip_catalogue:
-        catalogue = load_catalogue(dip_catalogue)
-        classifier = ProcedureClassifier(grouper.scheme.or_procedures, grouper.codebook.names["procedure"])
-        dip = DipGrouper(catalogue, grouper.codebook, classifier)
-        settlement_cases = [SettlementCase.of_dip(case, dip.group(case)) for case in cases]
-        regional = sum((c.total_cost for c in cases if c.total_cost), Decimal(0)) / len(cases)
-        standards = Standards.of_dip(catalogue, regional)
-        points = score_cases(settlement_cases, standards, rules.settlement)
-    else:
-        past = None if history is None else grouped_cases(history, grouper)
-        points = drg_points(cases, results, rules, past)
+    amount = money(budget)
     provisional = money(provisional_point_value) if provisional_point_value else None
-    settled = settle_points(points, money(budget), rules, provisional)
+    read = read_settlement_cases(input, grouper, single_hospital)
+    past = None if history is None else read_grouped(history, grouper).grouped
+    catalogue = load_catalogue(dip_catalogue) if dip_catalogue else None
+    settled = pipelines_settle(read.grouped, amount, rules, grouper, history=past, dip_catalogue=catalogue,
+                               provisional_point_value=provisional)
     files = write_statements(settled, output, ".xlsx" if excel else ".csv")
-    console.print(f"{len(cases):,} cases settled ({rejected} rejected rows left out) in "
-                  f"{len(settled.statements)} hospitals, {time.perf_counter() - started:.1f} s")
+    console.print(f"{read.rows_in:,} rows: {len(read.grouped):,} cases settled, {len(read.rejections)} rejected, "
+                  f"in {len(settled.statements)} hospitals, {time.perf_counter() - started:.1f} s")
+    for rejection in read.rejections[:SHOWN_REJECTIONS]:
+        console.print(f"  rejected: {rejection}", highlight=False, markup=False)
     console.print(f"pool {settled.pool} 元 = budget + patients' payments" if rules.settlement.include_patient_payments
                   else f"pool {settled.pool} 元 (fund budget)")
     console.print(f"reserve {settled.reserve} 元; point value {settled.point_value:.4f} 元/点; "
@@ -96,6 +92,13 @@ def settle(
     console.print(f"statements → {files[0].parent} ({len(files)} files)")
     if actual:
         _compare(settled, actual, output, ".xlsx" if excel else ".csv")
+
+
+def refuse_folder_over_inputs(folder: Path, *inputs: Path | None) -> None:
+    """The statements folder is replaced whole, so no input may live inside it."""
+    for source in inputs:
+        if source is not None and folder.resolve() in (source.resolve(), *source.resolve().parents):
+            raise TableError(f"{folder}: holds the input {source}; the statements need a folder of their own")
 
 
 def _compare(settled, actual: Path, output: Path, suffix: str) -> None:
@@ -109,9 +112,3 @@ def _compare(settled, actual: Path, output: Path, suffix: str) -> None:
     within = sum(1 for r in rows if r["within_tolerance"])
     console.print(f"simulated vs actual payment: {within} of {len(rows)} hospitals within 5 % → "
                   f"{output / ('comparison' + suffix)}")
-
-
-def grouped_cases(path: Path, grouper: Grouper) -> tuple[list[Case], list[GroupResult]]:
-    """The valid cases of a file with their (unexplained) groups: the history that standards are learned from."""
-    cases, _ = read_cases(path)
-    return cases, [grouper.group(case, explain=False) for case in cases]

@@ -126,7 +126,10 @@ def _section(data: dict, name: str, cls: type, origin: str):
 
 
 def parse_policy(text: str, origin: str = "<policy>") -> Policy:
-    data = tomllib.loads(text)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise PolicyError(f"{origin}: not valid TOML ({error})") from None
     meta = data.get("policy", {})
     missing = [k for k in ("name", "version", "effective_from", "source") if k not in meta]
     if missing:
@@ -147,13 +150,24 @@ def packaged_policies() -> list[str]:
                   if p.name.endswith(".toml"))
 
 
+def named_policy(name: str) -> Policy:
+    """A packaged policy by name, never a file: for names that arrive from a request."""
+    if name not in packaged_policies():
+        raise PolicyError(f"unknown policy {name[:100]!r}; packaged policies: {', '.join(packaged_policies())}")
+    return parse_policy(resources.files(__package__).joinpath(f"{name}.toml").read_text(encoding="utf-8"),
+                        f"{name}.toml")
+
+
 def load_policy(path: str | Path | None = None) -> Policy:
     """Read a policy file, or a packaged policy by name; without either, the national default."""
     if path is None:
         path = "default"
     if not Path(path).is_file() and str(path) in packaged_policies():
-        name = f"{path}.toml"
-        return parse_policy(resources.files(__package__).joinpath(name).read_text(encoding="utf-8"), name)
+        return named_policy(str(path))
     if not Path(path).is_file():
         raise PolicyError(f"no policy file {path}; packaged policies: {', '.join(packaged_policies())}")
-    return parse_policy(Path(path).read_text(encoding="utf-8"), str(path))
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise PolicyError(f"{path}: cannot be read as a policy file ({error})") from None
+    return parse_policy(text, str(path))

@@ -384,8 +384,15 @@ def _catalogue(path: str | Path | None) -> tuple[dict[str, Any], str]:
     if path is None:
         text, origin = resources.files(__package__).joinpath("rules.toml").read_text(encoding="utf-8"), "rules.toml"
     else:
-        text, origin = Path(path).read_text(encoding="utf-8"), str(path)
-    return tomllib.loads(text), origin
+        origin = str(path)
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise RuleError(f"{path}: cannot be read as a rule catalogue ({error})") from None
+    try:
+        return tomllib.loads(text), origin
+    except tomllib.TOMLDecodeError as error:
+        raise RuleError(f"{origin}: not valid TOML ({error})") from None
 
 
 def rules_version(path: str | Path | None = None) -> str:
@@ -397,10 +404,13 @@ def load_rules(path: str | Path | None = None) -> list[Rule]:
     """Rules from a TOML catalogue; without a path, the packaged ``rules.toml``."""
     data, origin = _catalogue(path)
     rules = []
-    for entry in data["rule"]:
-        rule = Rule(entry["id"], entry["category"], entry["severity"], entry["kind"], entry["message_zh"],
-                    entry["message_en"], tuple(entry.get("fields", ())), entry.get("params", {}),
-                    entry.get("example", {}))
+    for number, entry in enumerate(data.get("rule", ()), 1):
+        try:
+            rule = Rule(entry["id"], entry["category"], entry["severity"], entry["kind"], entry["message_zh"],
+                        entry["message_en"], tuple(entry.get("fields", ())), entry.get("params", {}),
+                        entry.get("example", {}))
+        except (KeyError, TypeError) as error:
+            raise RuleError(f"{origin}: [[rule]] number {number} lacks or mistypes {error}") from None
         if rule.category not in CATEGORIES or rule.severity not in SEVERITIES:
             raise RuleError(f"{origin}: rule {rule.id} has category {rule.category!r} / severity {rule.severity!r}")
         rules.append(rule)

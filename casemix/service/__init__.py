@@ -1,6 +1,7 @@
 """The case store (DuckDB, or PostgreSQL for many users) and the HTTP service in front of the engines."""
 
-from casemix.service.app import Principal, create_app, load_tokens, mask
+from casemix.service.access import Principal, load_tokens, mask
+from casemix.service.app import Limits, create_app
 from casemix.service.store import ImportResult, Store
 
-__all__ = ["ImportResult", "Principal", "Store", "create_app", "load_tokens", "mask"]
+__all__ = ["ImportResult", "Limits", "Principal", "Store", "create_app", "load_tokens", "mask"]

@@ -1,83 +1,91 @@
-"""The HTTP service (FastAPI): group, QC and predict one case; read stored cases and findings.
+"""The HTTP service (FastAPI): group, QC and predict one case; read stored cases and findings; settle and
+audit the stored year.
 
-Tokens carry a role: a bureau token sees every hospital, a hospital token only its own cases.
-Patient identifiers are masked in everything the service returns to a bureau token (they leave the
-hospital), and shown to the hospital that owns them.
+Who may do what is decided in :mod:`casemix.service.access` (a bureau token sees every hospital, a
+hospital token only its own; patient identifiers are masked for a bureau). Every invalid value gets
+a 4xx answer with one JSON shape ``{"error": …}``; a request larger than ``Limits.max_body_bytes`` is
+refused before it is read, and one that runs past ``Limits.request_timeout_s`` is answered 503. The
+service settles and audits under the ``Policy`` it was started with; a request may name another
+*packaged* policy, never a file.
 """
 
-
-import tomllib
+import asyncio
 import uuid
 from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, Header, HTTPException
-from pydantic import BaseModel
+from fastapi import Depends, FastAPI, Header, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from casemix.audit import Auditor
+from casemix.errors import InputError
 from casemix.grouping import Grouper
-from casemix.policy import load_policy
+from casemix.pipelines import audit_grouped, settle
+from casemix.policy import Policy, load_policy, named_policy
 from casemix.qc import QcEngine
 from casemix.records import Case
+from casemix.schemes.dip import DipCatalogue
+from casemix.serialise import fields_of
+from casemix.service import access
+from casemix.service.access import Forbidden, Principal
 from casemix.service.store import Store
-from casemix.settlement.run import drg_points, settle_points
+
+SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY",
+                    "Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
 
 
 @dataclass(frozen=True, slots=True)
-class Principal:
-    role: Literal["bureau", "hospital"]
-    hospital_id: str | None = None
+class Limits:
+    """What one request may cost. A case's codes are bounded by the record itself (``records.case.MAX_CODES``)."""
 
-
-def load_tokens(path: str | Path) -> dict[str, Principal]:
-    """``[tokens]`` table: token = { role = "bureau" } or { role = "hospital", hospital_id = "H001" }."""
-    table = tomllib.loads(Path(path).read_text(encoding="utf-8"))["tokens"]
-    return {token: Principal(entry["role"], entry.get("hospital_id")) for token, entry in table.items()}
-
-
-def mask(identifier: str | None) -> str | None:
-    """Keep the first and last two characters: enough to match by eye, not to identify."""
-    if not identifier:
-        return identifier
-    return identifier[:2] + "*" * max(len(identifier) - 4, 2) + identifier[-2:]
+    max_body_bytes: int = 1_000_000
+    request_timeout_s: float = 120.0
 
 
 class InStay(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
     case: Case
-    cost_so_far: Decimal
+    cost_so_far: Decimal = Field(ge=0, max_digits=14, decimal_places=2)
 
 
 class SettlementRequest(BaseModel):
-    budget: Decimal
-    policy: str | None = None
-    provisional_point_value: Decimal | None = None
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    budget: Decimal = Field(gt=0, lt=Decimal("1e13"), decimal_places=2, description="the fund budget in 元")
+    policy: str | None = Field(default=None, max_length=100,
+                               description="a packaged policy's name; default: the policy the service runs under")
+    method: Literal["drg", "dip"] = Field(default="drg", description="DRG points, or the service's DIP catalogue")
+    provisional_point_value: Decimal | None = Field(default=None, gt=0, lt=Decimal("1e13"), decimal_places=2)
 
 
-def create_app(grouper: Grouper, store: Store, tokens: dict[str, Principal], qc: QcEngine | None = None,
-               standard_cost: dict[str, Decimal] | None = None,
-               cost_levels: tuple[float, float] = (0.8, 1.0)) -> FastAPI:
+def create_app(grouper: Grouper, store: Store, tokens: dict[str, Principal], policy: Policy | None = None,
+               qc: QcEngine | None = None, standard_cost: dict[str, Decimal] | None = None,
+               dip_catalogue: DipCatalogue | None = None, limits: Limits = Limits()) -> FastAPI:
+    """The API alone (see :func:`casemix.web.build_service` for API and dashboard together)."""
     app = FastAPI(title="casemix", description="CHS-DRG grouping, QC and in-stay prediction (分组、质控、预测)")
+    app.state.policy = policy = policy or load_policy()
     standards = standard_cost or {}
     engine = qc or QcEngine.load(grouper)
+    low, high = policy.early_warning.cost_levels
+    protect(app, limits)
 
     def principal(authorization: Annotated[str | None, Header()] = None) -> Principal:
-        token = (authorization or "").removeprefix("Bearer ").strip()
-        if token not in tokens:
-            raise HTTPException(401, "a valid Bearer token is required")
-        return tokens[token]
+        who = access.identify(tokens, access.bearer_token(authorization))
+        if who is None:
+            raise HTTPException(401, "a valid token is required: Authorization: Bearer <token>",
+                                headers={"WWW-Authenticate": "Bearer"})
+        return who
 
     Caller = Annotated[Principal, Depends(principal)]
 
-    def owned(who: Principal, case: Case) -> None:
-        if who.role == "hospital" and case.hospital_id not in (None, who.hospital_id):
-            raise HTTPException(403, f"a {who.hospital_id} token cannot submit cases of {case.hospital_id}")
-
     @app.post("/v1/group")
     def group(case: Case, who: Caller) -> dict[str, Any]:
-        owned(who, case)
+        access.check_submit(who, case.hospital_id)
         result = grouper.group(case)
         return {"id": result.case_id, "path": result.path, "drg": result.drg, "drg_name": result.drg_name,
                 "status": result.status, "severity": result.severity, "reason": result.reason,
@@ -85,7 +93,7 @@ def create_app(grouper: Grouper, store: Store, tokens: dict[str, Principal], qc:
 
     @app.post("/v1/qc")
     def quality(case: Case, who: Caller) -> dict[str, Any]:
-        owned(who, case)
+        access.check_submit(who, case.hospital_id)
         return {"id": case.id, "findings": [
             {"rule": f.rule.id, "severity": f.rule.severity, "field": f.field, "code": f.code,
              "message_zh": f.rule.message_zh, "message_en": f.rule.message_en, "detail": f.detail,
@@ -94,81 +102,156 @@ def create_app(grouper: Grouper, store: Store, tokens: dict[str, Principal], qc:
     @app.post("/v1/predict")
     def predict(stay: InStay, who: Caller) -> dict[str, Any]:
         """Likely group of an admitted patient, its payment standard and the cost progress bar."""
-        owned(who, stay.case)
+        access.check_submit(who, stay.case.hospital_id)
         result = grouper.group(stay.case, explain=False)
         standard = standards.get(result.drg)
         progress = None if not standard else float(stay.cost_so_far / standard)
         level = None
         if progress is not None:
-            level = "over" if progress >= cost_levels[1] else "warning" if progress >= cost_levels[0] else "ok"
+            level = "over" if progress >= high else "warning" if progress >= low else "ok"
         return {"drg": result.drg, "drg_name": result.drg_name, "status": result.status,
                 "payment_standard": None if standard is None else str(standard), "cost_so_far": str(stay.cost_so_far),
                 "progress": progress, "level": level}
 
     @app.get("/v1/cases/{hospital_id}/{case_id}")
     def stored_case(hospital_id: str, case_id: str, who: Caller) -> dict[str, Any]:
-        if who.role == "hospital" and who.hospital_id != hospital_id:
-            raise HTTPException(403, "a hospital token reads only its own hospital's cases")
+        access.check_read(who, hospital_id)
         found = store.case(hospital_id, case_id)
         if found is None:
             raise HTTPException(404, f"no case {case_id} at {hospital_id}")
-        if who.role == "bureau":
-            found["record"]["patient_id"] = mask(found["record"].get("patient_id"))
+        if who.is_bureau:
+            found["record"]["patient_id"] = access.mask(found["record"].get("patient_id"))
         return found
-
-    def bureau_only(who: Principal) -> None:
-        if who.role != "bureau":
-            raise HTTPException(403, "only a bureau token runs settlements and audits")
 
     @app.post("/v1/settlements")
     def run_settlement(request: SettlementRequest, who: Caller) -> dict[str, Any]:
         """Settle every stored case under ``budget`` and keep the statements (年终清算)."""
-        bureau_only(who)
-        rules = load_policy(request.policy)
-        cases, results = store.grouped()
-        if not cases:
+        access.check_bureau(who, "run settlements")
+        rules = policy if request.policy in (None, policy.name) else named_policy(request.policy)
+        if request.method == "dip" and dip_catalogue is None:
+            raise HTTPException(409, "this service was started without a DIP catalogue (--dip-catalogue)")
+        grouped = store.grouped()
+        if not grouped:
             raise HTTPException(409, "no stored cases to settle")
-        settled = settle_points(drg_points(cases, results, rules), request.budget, rules,
-                                request.provisional_point_value)
+        settled = settle(grouped, request.budget, rules, grouper,
+                         dip_catalogue=dip_catalogue if request.method == "dip" else None,
+                         provisional_point_value=request.provisional_point_value)
         settlement_id = uuid.uuid4().hex[:12]
         store.save_settlement(settlement_id, rules.name, request.budget, settled)
-        return {"settlement_id": settlement_id, "pool": str(settled.pool), "reserve": str(settled.reserve),
+        return {"settlement_id": settlement_id, "policy": rules.name, "method": request.method,
+                "pool": str(settled.pool), "reserve": str(settled.reserve),
                 "point_value": str(settled.point_value.quantize(Decimal("0.000001"))),
                 "paid": str(settled.total_paid), "hospitals": len(settled.statements)}
 
     @app.get("/v1/settlements/{settlement_id}")
     def read_settlement(settlement_id: str, who: Caller) -> dict[str, Any]:
         """The bureau reads every statement; a hospital its own, with each case's points and why."""
-        found = store.settlement(settlement_id, who.hospital_id if who.role == "hospital" else None)
+        found = store.settlement(settlement_id, access.scope(who))
         if found is None:
             raise HTTPException(404, f"no settlement {settlement_id}")
         return found
 
     @app.post("/v1/audit")
     def run_audit(who: Caller) -> dict[str, int]:
-        """Audit every stored case and keep the flags; returns counts by rule."""
-        bureau_only(who)
-        rules = load_policy()
-        cases, results = store.grouped()
-        flags = Auditor.learned(rules, grouper.scheme, cases, results).audit(cases, results)
+        """Audit every stored case under the service's policy and keep the flags; returns counts by rule."""
+        access.check_bureau(who, "run audits")
+        flags = audit_grouped(store.grouped(), policy, grouper)
         store.replace_flags([(f.hospital_id, f.rule, " ".join(f.case_ids), f.score, f.evidence) for f in flags])
         return dict(Counter(f.rule for f in flags))
 
     @app.get("/v1/flags")
     def read_flags(who: Caller) -> list[dict[str, Any]]:
-        return store.flags(who.hospital_id if who.role == "hospital" else None)
+        flags = store.flags(access.scope(who))
+        if who.is_bureau:
+            patients = store.patient_ids()
+            flags = [{**flag, "evidence": access.mask_in(flag["evidence"], patients)} for flag in flags]
+        return flags
 
     @app.get("/v1/findings")
     def findings(who: Caller, hospital_id: str | None = None) -> list[dict[str, Any]]:
-        if who.role == "hospital":
-            if hospital_id not in (None, who.hospital_id):
-                raise HTTPException(403, "a hospital token reads only its own hospital's findings")
-            hospital_id = who.hospital_id
-        return store.findings(hospital_id)
+        if hospital_id is not None:
+            access.check_read(who, hospital_id)
+        return store.findings(hospital_id if who.is_bureau else access.scope(who))
 
     return app
 
 
-def fields_of(item: Any) -> dict[str, Any]:
-    """A slotted dataclass (a trace step, an indicator row) as a plain dict for JSON or tables."""
-    return {name: getattr(item, name) for name in item.__slots__}
+def protect(app: FastAPI, limits: Limits) -> None:
+    """Error answers in one JSON shape, the body-size cap, the request timeout and security headers."""
+
+    @app.exception_handler(InputError)
+    def input_error(request: Request, error: InputError) -> JSONResponse:
+        return JSONResponse({"error": str(error)}, status_code=400)
+
+    @app.exception_handler(Forbidden)
+    def forbidden(request: Request, error: Forbidden) -> JSONResponse:
+        return JSONResponse({"error": str(error)}, status_code=403)
+
+    @app.exception_handler(HTTPException)
+    def http_error(request: Request, error: HTTPException) -> JSONResponse:
+        return JSONResponse({"error": error.detail}, status_code=error.status_code, headers=error.headers)
+
+    @app.exception_handler(RequestValidationError)
+    def invalid(request: Request, error: RequestValidationError) -> JSONResponse:
+        """Where and what, never the value given back (it may be huge, or not encodable as text)."""
+        problems = [{"field": ".".join(str(part) for part in e.get("loc", ())), "message": _text(e.get("msg", ""))}
+                    for e in error.errors()[:20]]
+        return JSONResponse({"error": "invalid request", "problems": problems}, status_code=422)
+
+    @app.middleware("http")
+    async def time_limit(request: Request, call_next):
+        try:
+            response = await asyncio.wait_for(call_next(request), limits.request_timeout_s)
+        except TimeoutError:
+            response = JSONResponse({"error": f"the request took longer than {limits.request_timeout_s:g} s"},
+                                    status_code=503)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
+
+    app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes)
+
+
+def _text(message: str) -> str:
+    return message.encode("utf-8", "replace").decode("utf-8")[:300]
+
+
+class BodyLimit:
+    """Refuse a request body over ``max_bytes`` with 413: by its Content-Length before reading, and by
+    counting while reading when it has none (chunked)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers", [])).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            await self._refuse(send)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.max_bytes:
+                raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, counted, send)
+        except _TooLarge:
+            await self._refuse(send)
+
+    async def _refuse(self, send: Send) -> None:
+        response = JSONResponse({"error": f"the request body is over {self.max_bytes:,} bytes"}, status_code=413)
+        await send({"type": "http.response.start", "status": 413, "headers": response.raw_headers})
+        await send({"type": "http.response.body", "body": response.body})
+
+
+class _TooLarge(Exception):
+    pass

@@ -21,10 +21,10 @@ from typing import Any
 
 import polars as pl
 
-from casemix.grouping import Grouper, GroupResult
+from casemix.grouping import GroupedCase, Grouper, GroupResult
 from casemix.qc import QcEngine
-from casemix.records import Case, Rejection
-from casemix.records.io import read_rows
+from casemix.records import Case
+from casemix.records.io import read_distinct_cases
 from casemix.service.databases import connect
 from casemix.settlement import Settlement
 
@@ -84,24 +84,6 @@ class ImportResult:
     rejected: int
 
 
-def read_batch(path: str | Path) -> tuple[list[Case], list[Rejection]]:
-    """The cases of a file and its rejected rows; a case whose (hospital, case id) an earlier row of the
-    same file already holds is rejected, naming that row (the store keeps one version per key)."""
-    cases: list[Case] = []
-    rejections: list[Rejection] = []
-    first_row: dict[tuple[str, str], int] = {}
-    for number, parsed in read_rows(path):
-        if isinstance(parsed, Case):
-            key = (parsed.hospital_id or "", parsed.id)
-            if key in first_row:
-                parsed = Rejection(number, parsed.id, "id", f"case {parsed.id} of hospital {key[0] or '(none)'} "
-                                                            f"repeats row {first_row[key]} of this batch")
-            else:
-                first_row[key] = number
-        (cases if isinstance(parsed, Case) else rejections).append(parsed)
-    return cases, rejections
-
-
 @dataclass(frozen=True, slots=True)
 class Batch:
     """A file read, grouped and (optionally) QC-checked: one frame per table, ready to write. Built
@@ -118,7 +100,7 @@ def batch_id_of(path: str | Path) -> str:
 
 def prepare(path: str | Path, grouper: Grouper, qc: QcEngine | None = None) -> Batch:
     batch_id = batch_id_of(path)
-    cases, rejections = read_batch(path)
+    cases, rejections = read_distinct_cases(path)
     results = [grouper.group(case, explain=False) for case in cases]
     hospitals = [c.hospital_id or "" for c in cases]
     frames = {
@@ -227,6 +209,10 @@ class Store:
         return self.db.rows("SELECT * FROM audit_flags WHERE hospital_id = ? ORDER BY score DESC, rule",
                             [hospital_id])
 
+    def patient_ids(self) -> set[str]:
+        """Every stored patient identifier: what must be masked wherever it appears for a bureau."""
+        return {row[0] for row in self.db.tuples("SELECT DISTINCT patient_id FROM cases WHERE patient_id IS NOT NULL")}
+
     def count(self, table: str) -> int:
         if table not in TABLES:
             raise ValueError(f"no table {table}")
@@ -256,14 +242,14 @@ class Store:
                        GROUP BY hospital_id, case_id) f ON f.hospital_id = c.hospital_id AND f.case_id = c.case_id
             {where} ORDER BY c.hospital_id, c.case_id {first}""", params)
 
-    def grouped(self, hospital_id: str | None = None) -> tuple[list[Case], list[GroupResult]]:
-        """Stored cases and their stored groups, as the engines' types (for analytics)."""
+    def grouped(self, hospital_id: str | None = None) -> list[GroupedCase]:
+        """Stored cases with their stored groups, as the engines' types (for analytics)."""
         where, params = ("WHERE c.hospital_id = ?", [hospital_id]) if hospital_id else ("", [])
         rows = self.db.tuples(f"""
             SELECT c.record, g.case_id, g.scheme, g.status, g.drg, g.drg_name, g.mdc, g.adrg, g.reason, g.severity
             FROM cases c JOIN groups g ON g.hospital_id = c.hospital_id AND g.case_id = c.case_id
             {where} ORDER BY c.hospital_id, c.case_id""", params)
-        return [Case.model_validate_json(row[0]) for row in rows], [GroupResult(*row[1:]) for row in rows]
+        return [GroupedCase(Case.model_validate_json(row[0]), GroupResult(*row[1:])) for row in rows]
 
     def findings(self, hospital_id: str | None = None) -> list[dict[str, Any]]:
         if hospital_id is None:

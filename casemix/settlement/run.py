@@ -2,23 +2,22 @@
 
 from decimal import Decimal
 
-from casemix.grouping import GroupResult
+from casemix.grouping import GroupedCase
 from casemix.policy import Policy
-from casemix.records import Case
 from casemix.settlement.points import CasePoints, SettlementCase, Standards, score_cases
 from casemix.settlement.yearend import Settlement, monthly_prepayments, settle_year
-from casemix.weights import WeightCalibrator, history_frame
+from casemix.weights import WeightCalibrator, history_of
 
 
-def drg_points(cases: list[Case], results: list[GroupResult], policy: Policy,
-               history: tuple[list[Case], list[GroupResult]] | None = None) -> list[CasePoints]:
+def drg_points(grouped: list[GroupedCase], policy: Policy,
+               history: list[GroupedCase] | None = None) -> list[CasePoints]:
     """Every case's points: weights and level cost coefficients learned from ``history`` (default: the cases)."""
-    past, past_results = history or (cases, results)
-    frame = history_frame(past_results, [c.total_cost for c in past], hospital_level=[c.hospital_level for c in past])
+    frame = history_of(history or grouped, "hospital_level")
     weights = WeightCalibrator(policy.weights).fit(frame)
     levels = weights.cost_coefficients(frame, by="hospital_level")
-    coefficients = {c.hospital_id: levels.get(c.hospital_level, Decimal(1)) for c in cases if c.hospital_id}
-    settlement_cases = [SettlementCase.of(case, result) for case, result in zip(cases, results)]
+    coefficients = {g.case.hospital_id: levels.get(g.case.hospital_level, Decimal(1))
+                    for g in grouped if g.case.hospital_id}
+    settlement_cases = [SettlementCase.of(g.case, g.result) for g in grouped]
     return score_cases(settlement_cases, Standards.of(weights), policy.settlement, coefficients)
 
 

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
+import shutil
+import tempfile
 from decimal import Decimal
 from pathlib import Path
 
+from casemix.errors import SettlementError
 from casemix.records.io import write_table
 from casemix.settlement.yearend import Settlement
 
@@ -26,15 +31,56 @@ def summary_rows(settlement: Settlement) -> list[list[str]]:
     return rows
 
 
+MARKER = ".casemix-statements"       # names a folder casemix wrote, which a new run may replace whole
+_UNSAFE_NAME = re.compile(r"[^0-9A-Za-z_\-\u4e00-\u9fff]")
+
+
+def file_name(hospital_id: str) -> str:
+    """A file-name stem for a hospital id that can never leave its folder: unsafe characters become
+    ``_``, and an id that had any (or was empty) gets a short hash so two ids never share a file."""
+    safe = _UNSAFE_NAME.sub("_", hospital_id)[:64]
+    if safe == hospital_id and safe:
+        return safe
+    return f"{safe}-{hashlib.sha256(hospital_id.encode()).hexdigest()[:8]}"
+
+
 def write_statements(settlement: Settlement, folder: Path, suffix: str = ".csv") -> list[Path]:
-    """``summary`` for all hospitals, then one file per hospital listing every case's points and why."""
-    written = [write_table(folder / f"summary{suffix}", SUMMARY_COLUMNS, summary_rows(settlement))]
+    """``summary`` for all hospitals, then one file per hospital listing every case's points and why.
+
+    The folder is written whole: it must not exist, be empty, or be one casemix wrote before (it is
+    then replaced, so no statement of an earlier run stays beside the new ones). Anything else is
+    refused with :class:`SettlementError`."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise SettlementError(f"{folder}: is a file; name a folder for the statements")
+    if folder.is_dir() and any(folder.iterdir()) and not (folder / MARKER).is_file():
+        raise SettlementError(f"{folder}: holds other files; name an empty or new folder for the statements")
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+    try:
+        names = _write_into(settlement, staging, suffix)
+        (staging / MARKER).write_text("statements written by casemix settle; the next run replaces this folder\n")
+        if folder.exists():
+            shutil.rmtree(folder)
+        staging.rename(folder)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return [folder / name for name in names]
+
+
+def _write_into(settlement: Settlement, folder: Path, suffix: str) -> list[str]:
+    names = [f"summary{suffix}"]
+    write_table(folder / names[0], SUMMARY_COLUMNS, summary_rows(settlement))
     for hospital, statement in sorted(settlement.statements.items()):
         lines = [[line.case.case_id, line.case.drg, line.case.status, line.kind, str(line.case.cost),
                   "" if line.ratio is None else str(line.ratio), str(line.points), line.detail]
                  for line in statement.lines]
-        written.append(write_table(folder / f"hospital-{hospital}{suffix}", LINE_COLUMNS, lines))
-    return written
+        names.append(f"hospital-{file_name(hospital)}{suffix}")
+        target = (folder / names[-1]).resolve()
+        if target.parent != folder.resolve():
+            raise SettlementError(f"hospital id {hospital!r} would write outside the statements folder")
+        write_table(target, LINE_COLUMNS, lines)
+    return names
 
 
 def compare_with_actual(settlement: Settlement, actual: dict[str, Decimal],

@@ -1,11 +1,18 @@
-"""Server-rendered dashboard pages: bilingual labels, sortable and filterable tables, SVG bar charts.
+"""Every dashboard page's HTML, and the one place it is made: bilingual labels, sortable and filterable
+tables, SVG bar charts.
 
-No front-end build and no external assets (the machines here reach no CDN): the pages are HTML with
-a few lines of inline script for sorting and filtering, and charts drawn as inline SVG.
+Nothing from the data reaches a page except through :func:`escape` (cells, labels, titles, links,
+chart labels): the route functions hand over values, never markup. The pages carry no inline script
+or style, so the Content-Security-Policy can forbid both; the few lines of script that sort and filter
+tables are served as ``/ui/static/casemix.js``. No front-end build and no external assets (the
+machines here reach no CDN).
 """
+
+from __future__ import annotations
 
 from html import escape
 from typing import Any
+from urllib.parse import quote
 
 STYLE = """
 body{font-family:"Noto Sans CJK SC","WenQuanYi Micro Hei","Microsoft YaHei",sans-serif;margin:1.5rem;color:#1d2733}
@@ -14,7 +21,8 @@ table{border-collapse:collapse;font-size:.85rem;margin-top:.4rem}
 th,td{border:1px solid #cfd6de;padding:.25rem .5rem;text-align:left}
 th{background:#eef2f6;cursor:pointer;user-select:none} td.n{text-align:right}
 input.filter{margin:.3rem 0;padding:.2rem .4rem;width:18rem}
-.E{color:#b3261e;font-weight:bold} .W{color:#8a5a00} nav a{margin-right:1rem}
+.E{color:#b3261e;font-weight:bold} .W{color:#8a5a00} nav a,nav span{margin-right:1rem} nav form{display:inline}
+form.login label{display:block;margin:.6rem 0} form.login input{width:24rem;padding:.3rem} .error{color:#b3261e}
 """
 
 SCRIPT = """
@@ -25,35 +33,67 @@ function sortTable(th){const t=th.closest('table'),i=[...th.parentNode.children]
  rows.forEach(r=>t.tBodies[0].appendChild(r))}
 function filterTable(input){const t=document.getElementById(input.dataset.table),q=input.value.toLowerCase();
  [...t.tBodies[0].rows].forEach(r=>{r.style.display=r.innerText.toLowerCase().includes(q)?'':'none'})}
+document.addEventListener('DOMContentLoaded',()=>{
+ document.querySelectorAll('th[data-sort]').forEach(th=>th.addEventListener('click',()=>sortTable(th)));
+ document.querySelectorAll('input.filter').forEach(i=>i.addEventListener('input',()=>filterTable(i)))});
 """
 
+STATIC = {"casemix.js": (SCRIPT, "text/javascript; charset=utf-8"), "casemix.css": (STYLE, "text/css; charset=utf-8")}
 
-def page(title: str, body: str, role: str) -> str:
+
+def page(title: str, body: str, who: str = "", csrf: str = "") -> str:
+    """A whole page; ``body`` is markup made by the functions below. With ``csrf`` the page shows who is
+    signed in and a sign-out form."""
+    account = ""
+    if csrf:
+        account = (f"<span>角色 Role: {escape(who)}</span><form method='post' action='/ui/logout'>"
+                   f"<input type='hidden' name='csrf' value='{escape(csrf)}'>"
+                   f"<button type='submit'>退出 Sign out</button></form>")
     return (f"<!doctype html><html lang='zh-CN'><head><meta charset='utf-8'><title>{escape(title)}</title>"
-            f"<style>{STYLE}</style><script>{SCRIPT}</script></head><body>"
-            f"<nav><a href='/ui/'>首页 Home</a><span>角色 Role: {escape(role)}</span></nav>"
+            f"<link rel='stylesheet' href='/ui/static/casemix.css'><script src='/ui/static/casemix.js'></script>"
+            f"</head><body><nav><a href='/ui/'>首页 Home</a>{account}</nav>"
             f"<h1>{escape(title)}</h1>{body}</body></html>")
+
+
+def heading(text: str) -> str:
+    return f"<h2>{escape(text)}</h2>"
+
+
+def paragraph(text: str) -> str:
+    return f"<p>{escape(text)}</p>"
+
+
+def facts(table_id: str, pairs: list[tuple[str, Any]]) -> str:
+    """A two-column table of (label, value)."""
+    rows = "".join(f"<tr><th>{escape(label)}</th><td>{escape(_text(value))}</td></tr>" for label, value in pairs)
+    return f"<table id='{escape(table_id)}'>{rows}</table>"
 
 
 def table(table_id: str, columns: list[tuple[str, str]], rows: list[dict[str, Any]],
           links: dict[str, str] | None = None) -> str:
-    """``columns``: (key, bilingual label). ``links``: key → URL template filled from the row."""
-    head = "".join(f"<th onclick='sortTable(this)'>{escape(label)}</th>" for _, label in columns)
+    """``columns``: (key, bilingual label). ``links``: key → URL template whose fields are filled from
+    the row, each value URL-quoted."""
+    head = "".join(f"<th data-sort='1'>{escape(label)}</th>" for _, label in columns)
     body = []
     for row in rows:
         cells = []
         for key, _ in columns:
             value = row.get(key)
-            text = "" if value is None else f"{value:,.4g}" if isinstance(value, float) else str(value)
+            text = _text(value)
             cell = escape(text)
             if links and key in links:
-                cell = f"<a href='{escape(links[key].format(**row))}'>{cell}</a>"
+                url = links[key].format(**{k: quote(str(v), safe="") for k, v in row.items()})
+                cell = f"<a href='{escape(url)}'>{cell}</a>"
             numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
             css = " class='n'" if numeric else f" class='{escape(text)}'" if key == "severity" else ""
             cells.append(f"<td{css}>{cell}</td>")
         body.append(f"<tr>{''.join(cells)}</tr>")
-    return (f"<input class='filter' placeholder='筛选 Filter' data-table='{table_id}' oninput='filterTable(this)'>"
-            f"<table id='{table_id}'><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
+    return (f"<input class='filter' placeholder='筛选 Filter' data-table='{escape(table_id)}'>"
+            f"<table id='{escape(table_id)}'><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else f"{value:,.4g}" if isinstance(value, float) else str(value)
 
 
 def bar_chart(title: str, values: list[tuple[str, float]], width: int = 640) -> str:
@@ -66,8 +106,18 @@ def bar_chart(title: str, values: list[tuple[str, float]], width: int = 640) -> 
     for i, (label, value) in enumerate(values):
         length = (width - 170) * value / top
         y = 24 + 22 * i
-        bars.append(f"<text x='0' y='{y + 12}' font-size='12'>{escape(label)}</text>"
+        bars.append(f"<text x='0' y='{y + 12}' font-size='12'>{escape(str(label))}</text>"
                     f"<rect x='120' y='{y}' width='{length:.1f}' height='16' fill='#3b73b9'/>"
                     f"<text x='{125 + length:.1f}' y='{y + 12}' font-size='12'>{value:.3g}</text>")
     return (f"<svg role='img' aria-label='{escape(title)}' width='{width}' height='{height}'>"
             f"<text x='0' y='14' font-size='13' font-weight='bold'>{escape(title)}</text>{''.join(bars)}</svg>")
+
+
+def login_page(csrf: str, error: str = "") -> str:
+    """The sign-in form: the token is posted, never put in a URL."""
+    message = f"<p class='error'>{escape(error)}</p>" if error else ""
+    form = (f"{message}<form class='login' method='post' action='/ui/login'>"
+            f"<input type='hidden' name='csrf' value='{escape(csrf)}'>"
+            f"<label>访问令牌 Access token <input type='password' name='token' autocomplete='off' required></label>"
+            f"<button type='submit'>登录 Sign in</button></form>")
+    return page("登录 Sign in", form)

@@ -1,26 +1,38 @@
 """The dashboard, served by the same FastAPI process as the API: bureau view, hospital view, case page.
 
-Sign in with ``/ui/login?token=…`` (the API's tokens): the token is kept in a cookie. A bureau sees
-every hospital with patient identifiers masked; a hospital sees its departments and its own cases.
+Sign in at ``/ui/login`` by posting an API token in the form; the browser then holds only a
+server-side session id (see :mod:`casemix.web.sessions`). What a principal may read is decided by
+:mod:`casemix.service.access`, as for the API: a bureau sees every hospital with patient identifiers
+masked; a hospital sees its departments and its own cases. Every page is made in
+:mod:`casemix.web.pages`, which escapes every value.
 """
 
+from __future__ import annotations
+
+import secrets
 import threading
 from typing import Any
+from urllib.parse import parse_qs
 
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from casemix.analytics import indicators
 from casemix.grouping import Grouper
 from casemix.policy import WeightsPolicy
 from casemix.records import Case
-from casemix.service.app import Principal, fields_of, mask
+from casemix.serialise import fields_of
+from casemix.service import access
+from casemix.service.access import Principal
 from casemix.service.store import Store
-from casemix.web.pages import bar_chart, page, table
-from casemix.weights import WeightCalibrator, history_frame
+from casemix.web import pages
+from casemix.web.sessions import COOKIE, LOGIN_COOKIE, Session, Sessions, same
+from casemix.weights import WeightCalibrator, history_of
 
-COOKIE = "casemix_token"
 BUREAU_CASES = 500              # the bureau's case table shows the first cases; a hospital sees all of its own
+MAX_FORM_BYTES = 4096
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+       "frame-ancestors 'none'; base-uri 'none'")
 INDICATOR_COLUMNS = [("key", "单位 Unit"), ("cases", "病例数 Cases"), ("drg_count", "DRG组数 DRGs"),
                      ("cmi", "CMI"), ("cost_index", "费用消耗指数 Cost index"),
                      ("time_index", "时间消耗指数 Time index"), ("rw2_share", "RW≥2占比 RW≥2 share"),
@@ -32,6 +44,7 @@ FINDING_COLUMNS = [("rule", "规则 Rule"), ("severity", "级别 Severity"), ("f
                    ("detail", "说明 Detail")]
 TRACE_COLUMNS = [("stage", "步骤 Stage"), ("outcome", "结果 Outcome"), ("code", "编码 Code"),
                  ("table", "依据表 Table"), ("detail", "说明 Detail")]
+CASE_LINK = "/ui/case/{hospital_id}/{case_id}"
 
 
 def shown(total: int) -> str:
@@ -43,15 +56,23 @@ def shown(total: int) -> str:
 
 
 def mount_ui(app: FastAPI, store: Store, tokens: dict[str, Principal], grouper: Grouper,
-             weights_policy: WeightsPolicy | None = None) -> None:
+             weights_policy: WeightsPolicy | None = None, sessions: Sessions | None = None) -> None:
     learned: dict[str, Any] = {}         # what was learned from the store, while no batch has been added
     learning = threading.Lock()
+    sessions = sessions or Sessions()
 
-    def who(request: Request) -> Principal:
-        token = request.cookies.get(COOKIE, "")
-        if token not in tokens:
-            raise HTTPException(401, "sign in at /ui/login?token=…")
-        return tokens[token]
+    @app.middleware("http")
+    async def page_headers(request: Request, call_next):
+        response = await call_next(request)
+        if request.url.path.startswith("/ui/"):
+            response.headers["Content-Security-Policy"] = CSP
+        return response
+
+    def signed_in(request: Request) -> Session:
+        session = sessions.get(request.cookies.get(COOKIE))
+        if session is None:
+            raise HTTPException(401, "sign in at /ui/login")
+        return session
 
     def relearn() -> None:
         """Learn again once a batch has been added, here or by another process sharing the store."""
@@ -63,13 +84,13 @@ def mount_ui(app: FastAPI, store: Store, tokens: dict[str, Principal], grouper: 
     def learn(batches: int) -> None:
         """Weights and the bureau's indicators from every stored case: one read of the store per added
         batch, since reading every case back is the slow part of a page."""
-        cases, results = store.grouped()
-        history = history_frame(results, [c.total_cost for c in cases])
+        grouped = store.grouped()
+        history = history_of(grouped)
         rw, standard = {}, {}
         if not history.is_empty():          # no costs stored yet: no weights, no indicators
             weights = WeightCalibrator(weights_policy).fit(history)
             rw, standard = weights.by_drg("rw"), weights.by_drg("standard_cost")
-        bureau = [fields_of(i) for i in indicators(cases, results, rw, standard, by="hospital_id")]
+        bureau = [fields_of(i) for i in indicators(grouped, rw, standard, by="hospital_id")]
         learned.update(batches=batches, rw=rw, standard=standard, performance={None: bureau})
 
     def performance(hospital_id: str | None) -> list[dict[str, Any]]:
@@ -77,60 +98,116 @@ def mount_ui(app: FastAPI, store: Store, tokens: dict[str, Principal], grouper: 
         relearn()
         rows = learned["performance"]
         if hospital_id not in rows:
-            cases, results = store.grouped(hospital_id)
-            rows[hospital_id] = [fields_of(i) for i in indicators(cases, results, learned["rw"], learned["standard"],
-                                                                  by="department")]
+            rows[hospital_id] = [fields_of(i) for i in indicators(store.grouped(hospital_id), learned["rw"],
+                                                                  learned["standard"], by="department")]
         return rows[hospital_id]
 
-    @app.get("/ui/login")
-    def login(token: str) -> RedirectResponse:
-        if token not in tokens:
-            raise HTTPException(401, "unknown token")
+    @app.get("/ui/static/{name}")
+    def static(name: str) -> Response:
+        if name not in pages.STATIC:
+            raise HTTPException(404, "no such file")
+        text, media_type = pages.STATIC[name]
+        return Response(text, media_type=media_type, headers={"Cache-Control": "max-age=3600"})
+
+    @app.get("/ui/login", response_class=HTMLResponse)
+    def login_form(request: Request) -> HTMLResponse:
+        return _login(request, "")
+
+    @app.post("/ui/login")
+    async def login(request: Request) -> Response:
+        form = await _form(request)
+        if not same(form.get("csrf"), request.cookies.get(LOGIN_COOKIE)):
+            return _login(request, "表单已过期，请重试 · the form expired; please sign in again", 403)
+        principal = access.identify(tokens, form.get("token"))
+        if principal is None:
+            return _login(request, "令牌无效 · unknown token", 401)
+        session_id, _ = sessions.start(principal)
         response = RedirectResponse("/ui/", status_code=303)
-        response.set_cookie(COOKIE, token, httponly=True, samesite="strict")
+        response.set_cookie(COOKIE, session_id, httponly=True, samesite="strict", path="/ui",
+                            secure=_secure(request), max_age=int(sessions.lifetime_s))
+        response.delete_cookie(LOGIN_COOKIE, path="/ui")
+        return response
+
+    @app.post("/ui/logout")
+    async def logout(request: Request) -> Response:
+        session = signed_in(request)
+        form = await _form(request)
+        if not same(form.get("csrf"), session.csrf):
+            raise HTTPException(403, "the sign-out form does not belong to this session")
+        sessions.end(request.cookies.get(COOKIE))
+        response = RedirectResponse("/ui/login", status_code=303)
+        response.delete_cookie(COOKIE, path="/ui")
         return response
 
     @app.get("/ui/", response_class=HTMLResponse)
     def home(request: Request) -> str:
-        principal = who(request)
-        if principal.role == "bureau":
-            rows = performance(None)
-            body = (bar_chart("各医院CMI CMI by hospital", [(r["key"], r["cmi"]) for r in rows])
-                    + "<h2>医院绩效 Hospitals</h2>" + table("hospitals", INDICATOR_COLUMNS, rows)
-                    + f"<h2>病例 Cases</h2><p>{shown(store.count('cases'))}</p>"
-                    + table("cases", [("hospital_id", "医院 Hospital"), *CASE_COLUMNS],
-                                                   store.case_list(limit=BUREAU_CASES), {"case_id": CASE_LINK}))
-            return page("医保局视图 Bureau view", body, "医保局 bureau")
-        rows = performance(principal.hospital_id)
-        body = (bar_chart("各科室CMI CMI by department", [(r["key"], r["cmi"]) for r in rows])
-                + "<h2>科室绩效 Departments</h2>" + table("departments", INDICATOR_COLUMNS, rows)
-                + "<h2>本院病例 Our cases</h2>" + table("cases", CASE_COLUMNS, store.case_list(principal.hospital_id),
-                                                     {"case_id": CASE_LINK}))
-        return page(f"医院视图 Hospital view · {principal.hospital_id}", body, f"医院 hospital {principal.hospital_id}")
+        session = signed_in(request)
+        principal = session.principal
+        hospital = access.scope(principal)
+        rows = performance(hospital)
+        if hospital is None:
+            body = (pages.bar_chart("各医院CMI CMI by hospital", [(r["key"], r["cmi"]) for r in rows])
+                    + pages.heading("医院绩效 Hospitals") + pages.table("hospitals", INDICATOR_COLUMNS, rows)
+                    + pages.heading("病例 Cases") + pages.paragraph(shown(store.count("cases")))
+                    + pages.table("cases", [("hospital_id", "医院 Hospital"), *CASE_COLUMNS],
+                                  store.case_list(limit=BUREAU_CASES), {"case_id": CASE_LINK}))
+            return pages.page("医保局视图 Bureau view", body, principal.label, session.csrf)
+        body = (pages.bar_chart("各科室CMI CMI by department", [(r["key"], r["cmi"]) for r in rows])
+                + pages.heading("科室绩效 Departments") + pages.table("departments", INDICATOR_COLUMNS, rows)
+                + pages.heading("本院病例 Our cases")
+                + pages.table("cases", CASE_COLUMNS, store.case_list(hospital), {"case_id": CASE_LINK}))
+        return pages.page(f"医院视图 Hospital view · {hospital}", body, principal.label, session.csrf)
 
     @app.get("/ui/case/{hospital_id}/{case_id}", response_class=HTMLResponse)
     def case_page(hospital_id: str, case_id: str, request: Request) -> str:
-        principal = who(request)
-        if principal.role == "hospital" and principal.hospital_id != hospital_id:
-            raise HTTPException(403, "a hospital token reads only its own hospital's cases")
+        session = signed_in(request)
+        principal = session.principal
+        access.check_read(principal, hospital_id)
         found = store.case(hospital_id, case_id)
         if found is None:
             raise HTTPException(404, f"no case {case_id} at {hospital_id}")
-        case = Case.model_validate(found["record"])
-        result = grouper.group(case)
-        patient = mask(case.patient_id) if principal.role == "bureau" else case.patient_id
+        try:
+            case, result = Case.model_validate(found["record"]), None
+            result = grouper.group(case)
+        except ValueError:          # stored before today's checks: shown as stored, not regrouped
+            case = Case.model_construct(**found["record"])
+        patient = access.mask(case.patient_id) if principal.is_bureau else case.patient_id
         facts = [("医院 Hospital", hospital_id), ("患者 Patient", patient), ("科室 Department", case.department),
+                 ("主诊医师 Physician", case.physician),
                  ("主要诊断 Principal diagnosis", case.principal_dx),
-                 ("其他诊断 Secondary diagnoses", "，".join(case.secondary_dx)),
-                 ("手术操作 Procedures", "，".join(case.procedures)), ("总费用 Total cost", case.total_cost),
-                 ("分组路径 Path", result.path), ("病组 Group", f"{result.drg} {result.drg_name}"),
-                 ("原因 Reason", result.reason)]
-        summary = "".join(f"<tr><th>{label}</th><td>{'' if v is None else v}</td></tr>" for label, v in facts)
-        body = (f"<table id='facts'>{summary}</table><h2>分组过程 How it was grouped</h2>"
-                + table("trace", TRACE_COLUMNS, [fields_of(step) for step in result.trace])
-                + "<h2>质控问题 QC findings</h2>" + table("findings", FINDING_COLUMNS, found["findings"]))
-        return page(f"病例 Case {case_id}", body, principal.role)
+                 ("其他诊断 Secondary diagnoses", "，".join(case.secondary_dx or ())),
+                 ("手术操作 Procedures", "，".join(case.procedures or ())), ("总费用 Total cost", case.total_cost)]
+        if result is not None:
+            facts += [("分组路径 Path", result.path), ("病组 Group", f"{result.drg} {result.drg_name}"),
+                      ("原因 Reason", result.reason)]
+        trace = [fields_of(step) for step in result.trace] if result is not None else []
+        body = (pages.facts("facts", facts) + pages.heading("分组过程 How it was grouped")
+                + pages.table("trace", TRACE_COLUMNS, trace)
+                + pages.heading("质控问题 QC findings") + pages.table("findings", FINDING_COLUMNS, found["findings"]))
+        return pages.page(f"病例 Case {case_id}", body, principal.label, session.csrf)
 
 
-CASE_LINK = "/ui/case/{hospital_id}/{case_id}"
+def _login(request: Request, error: str, status: int = 200) -> HTMLResponse:
+    """The sign-in form with a fresh CSRF value, also set as a cookie the post must send back."""
+    csrf = secrets.token_urlsafe(24)
+    response = HTMLResponse(pages.login_page(csrf, error), status_code=status)
+    response.set_cookie(LOGIN_COOKIE, csrf, httponly=True, samesite="strict", path="/ui", secure=_secure(request),
+                        max_age=3600)
+    return response
 
+
+async def _form(request: Request) -> dict[str, str]:
+    """A small url-encoded form body (the sign-in and sign-out forms), first value per name."""
+    body = await request.body()
+    if len(body) > MAX_FORM_BYTES:
+        raise HTTPException(413, "the form is too large")
+    try:
+        fields = parse_qs(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
+    except UnicodeDecodeError:
+        raise HTTPException(400, "the form is not UTF-8 text") from None
+    return {name: values[0] for name, values in fields.items()}
+
+
+def _secure(request: Request) -> bool:
+    """Mark cookies Secure when the browser reached us over TLS (directly, or through a proxy that says so)."""
+    return request.url.scheme == "https" or request.headers.get("x-forwarded-proto") == "https"

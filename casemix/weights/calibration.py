@@ -23,9 +23,8 @@ from typing import Any
 import polars as pl
 
 from casemix.errors import InputError
-from casemix.grouping import GroupResult
+from casemix.grouping import GroupedCase, GroupResult
 from casemix.policy import WeightsPolicy
-from casemix.records import Case
 
 RW_PLACES = Decimal("0.0001")
 POINT_PLACES = Decimal("0.01")
@@ -165,9 +164,9 @@ class WeightCalibrator:
                  "source")
         return Weights(table, overall, cases.height, kept.height, riv(cases), riv(kept), self.policy)
 
-    def fit_grouped(self, cases: list[Case], results: list[GroupResult]) -> Weights:
-        """``fit`` on grouped cases and their groups (the usual history)."""
-        return self.fit(history_frame(results, [case.total_cost for case in cases]))
+    def fit_grouped(self, grouped: list[GroupedCase]) -> Weights:
+        """``fit`` on grouped cases (the usual history)."""
+        return self.fit(history_of(grouped))
 
     def _standard(self) -> pl.Expr:
         enough = self.policy.min_cases
@@ -191,6 +190,12 @@ def history_frame(results: Iterable[GroupResult], costs: Iterable[Decimal | None
             if r.status == "grouped" and cost is not None]
     schema = {"drg": pl.String, "adrg": pl.String, "cost": pl.Float64} | {n: pl.String for n in names}
     return pl.DataFrame(rows, schema=schema, orient="row")
+
+
+def history_of(grouped: list[GroupedCase], *columns: str) -> pl.DataFrame:
+    """:func:`history_frame` of grouped cases, with the named Case fields as extra columns."""
+    return history_frame([g.result for g in grouped], [g.case.total_cost for g in grouped],
+                         **{name: [getattr(g.case, name) for g in grouped] for name in columns})
 
 
 def _quantize(value: float | None, places: Decimal) -> Decimal | None:

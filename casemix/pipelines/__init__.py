@@ -1,0 +1,15 @@
+"""Use cases, each written once below the faces: the CLI, the API, the dashboard and the demo call these.
+
+Each takes the whole :class:`~casemix.policy.Policy` and a grouper (the scheme), reads or receives
+grouped cases (:class:`~casemix.grouping.GroupedCase`) and returns typed results; none prints, serves
+or knows who called it.
+"""
+
+from casemix.pipelines.analysis import calibrate, indicator_rows, payment_standards
+from casemix.pipelines.audit import audit_grouped
+from casemix.pipelines.grouped import GroupedFile, group_cases, read_grouped
+from casemix.pipelines.qc import QcReport, qc_file
+from casemix.pipelines.settle import check_budget, read_settlement_cases, settle
+
+__all__ = ["GroupedFile", "QcReport", "audit_grouped", "calibrate", "check_budget", "group_cases", "indicator_rows",
+           "payment_standards", "qc_file", "read_grouped", "read_settlement_cases", "settle"]

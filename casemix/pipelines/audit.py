@@ -1,0 +1,19 @@
+"""Audit grouped cases under a policy: standards learned from history, flags sorted by score."""
+
+from __future__ import annotations
+
+from casemix.audit import Auditor, Flag
+from casemix.grouping import GroupedCase, Grouper
+from casemix.policy import Policy
+from casemix.records.outpatient import OutpatientVisit
+
+
+def audit_grouped(grouped: list[GroupedCase], policy: Policy, grouper: Grouper,
+                  history: list[GroupedCase] | None = None,
+                  visits: list[OutpatientVisit] | None = None) -> list[Flag]:
+    """Every flag on ``grouped`` under ``policy.audit``, DRG standards learned from ``history`` (default:
+    the cases themselves), highest score first."""
+    past = history or grouped
+    auditor = Auditor.learned(policy, grouper.scheme, [g.case for g in past], [g.result for g in past])
+    flags = auditor.audit([g.case for g in grouped], [g.result for g in grouped], visits or [])
+    return sorted(flags, key=lambda f: (-f.score, f.rule, f.case_ids))

@@ -1,0 +1,89 @@
+"""Settle a year: DRG points or DIP scores, monthly prepayment, and the year end under a budget.
+
+The pipeline refuses what would pay wrongly rather than settling it: a budget that is not a positive
+amount, a stay claimed twice (the repeat is a rejected row, as at import), a case without a hospital
+(unless the whole file is declared one hospital's), a year with nothing to settle.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+from casemix.codes.procedure_class import ProcedureClassifier
+from casemix.errors import SettlementError
+from casemix.grouping import GroupedCase, Grouper
+from casemix.grouping.dip import DipGrouper
+from casemix.pipelines.grouped import GroupedFile, group_cases
+from casemix.policy import Policy
+from casemix.records import Rejection
+from casemix.records.io import read_distinct_cases
+from casemix.schemes.dip import DipCatalogue
+from casemix.settlement import SettlementCase, Standards, score_cases
+from casemix.settlement.points import CasePoints
+from casemix.settlement.run import drg_points, settle_points
+from casemix.settlement.yearend import Settlement
+
+MAX_BUDGET = Decimal("1e13")        # 10 trillion 元: beyond any pooling area's fund, and within exact cents
+
+
+def check_budget(budget: Decimal, what: str = "budget") -> Decimal:
+    """``budget`` if it is a finite amount above zero and below ``MAX_BUDGET``; else SettlementError."""
+    if not budget.is_finite() or budget <= 0:
+        raise SettlementError(f"the {what} must be an amount above 0 元, got {budget}")
+    if budget >= MAX_BUDGET:
+        raise SettlementError(f"the {what} {budget:.4g} 元 is beyond any fund (at most {MAX_BUDGET:.0e} 元)")
+    return budget
+
+
+def read_settlement_cases(path: str | Path, grouper: Grouper, single_hospital: str | None = None) -> GroupedFile:
+    """The cases of ``path`` to settle, each (hospital, case id) once; a case without ``hospital_id``
+    is rejected unless ``single_hospital`` names the one hospital the whole file belongs to."""
+    cases, rejections = read_distinct_cases(path)
+    kept = []
+    for case in cases:
+        if single_hospital is not None and case.hospital_id in (None, "", single_hospital):
+            kept.append(case.model_copy(update={"hospital_id": single_hospital}))
+        elif single_hospital is not None:
+            rejections.append(Rejection(0, case.id, "hospital_id", f"belongs to {case.hospital_id}, not to "
+                                                                   f"the single hospital {single_hospital}"))
+        elif not case.hospital_id:
+            rejections.append(Rejection(0, case.id, "hospital_id", "is required to settle (or declare the whole "
+                                                                   "file one hospital's: --single-hospital ID)"))
+        else:
+            kept.append(case)
+    return GroupedFile(group_cases(grouper, kept), rejections)
+
+
+def settle(grouped: list[GroupedCase], budget: Decimal, policy: Policy, grouper: Grouper, *,
+           history: list[GroupedCase] | None = None, dip_catalogue: DipCatalogue | None = None,
+           provisional_point_value: Decimal | None = None) -> Settlement:
+    """One year under ``budget``: DRG points learned from ``history`` (default: these cases), or the
+    scores of ``dip_catalogue``; prepayment at ``provisional_point_value`` when given; year end.
+
+    Raises :class:`SettlementError` for a budget that is not positive, no cases, or a case without a
+    hospital."""
+    check_budget(budget)
+    if provisional_point_value is not None:
+        check_budget(provisional_point_value, "provisional point value")
+    if not grouped:
+        raise SettlementError("no cases to settle")
+    without = next((g.case.id for g in grouped if not g.case.hospital_id), None)
+    if without is not None:
+        raise SettlementError(f"case {without} has no hospital_id: every settled case needs its hospital")
+    if dip_catalogue is not None:
+        points = dip_points(grouped, dip_catalogue, grouper, policy)
+    else:
+        points = drg_points(grouped, policy, history)
+    return settle_points(points, budget, policy, provisional_point_value)
+
+
+def dip_points(grouped: list[GroupedCase], catalogue: DipCatalogue, grouper: Grouper,
+               policy: Policy) -> list[CasePoints]:
+    """DIP: each case assigned to a catalogue group and scored against the cases' regional mean cost."""
+    classifier = ProcedureClassifier(grouper.scheme.or_procedures, grouper.codebook.names["procedure"])
+    dip = DipGrouper(catalogue, grouper.codebook, classifier)
+    cases = [g.case for g in grouped]
+    regional = sum((c.total_cost for c in cases if c.total_cost), Decimal(0)) / len(cases)
+    settlement_cases = [SettlementCase.of_dip(case, dip.group(case)) for case in cases]
+    return score_cases(settlement_cases, Standards.of_dip(catalogue, regional), policy.settlement)

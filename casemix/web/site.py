@@ -1,0 +1,26 @@
+"""The whole service, API and dashboard, built in one call from a store, a grouper and a policy."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from fastapi import FastAPI
+
+from casemix.grouping import Grouper
+from casemix.policy import Policy
+from casemix.schemes.dip import DipCatalogue
+from casemix.service.access import Principal
+from casemix.service.app import Limits, create_app
+from casemix.service.store import Store
+from casemix.web.routes import mount_ui
+from casemix.web.sessions import Sessions
+
+
+def build_service(grouper: Grouper, store: Store, tokens: dict[str, Principal], policy: Policy,
+                  standard_cost: dict[str, Decimal] | None = None, dip_catalogue: DipCatalogue | None = None,
+                  limits: Limits = Limits(), sessions: Sessions | None = None) -> FastAPI:
+    """The API (``/v1``) and the dashboard (``/ui``) over ``store``, settling and auditing under ``policy``."""
+    app = create_app(grouper, store, tokens, policy, standard_cost=standard_cost, dip_catalogue=dip_catalogue,
+                     limits=limits)
+    mount_ui(app, store, tokens, grouper, policy.weights, sessions)
+    return app
