@@ -58,9 +58,9 @@ def serve(
     dip_catalogue: Annotated[Path | None, typer.Option(help="DIP catalogue for settlements with method dip")] = None,
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 8000,
-    max_body_bytes: Annotated[int, typer.Option(help="largest request body accepted")] = Limits.max_body_bytes,
+    max_body_bytes: Annotated[int, typer.Option(help="largest request body accepted")] = Limits().max_body_bytes,
     request_timeout: Annotated[float, typer.Option(help="seconds before a request is answered 503")
-                               ] = Limits.request_timeout_s,
+                               ] = Limits().request_timeout_s,
     scheme: SchemeOption = "chs-drg-2.0",
     data: DataOption = None,
     policy: PolicyOption = None,
