@@ -17,7 +17,7 @@ from casemix.policy import load_policy
 from casemix.qc import QcEngine
 from casemix.records.io import write_table
 from casemix.service import Principal, Store, mask
-from casemix.web import build_service
+from casemix.service.site import build_service
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = Path(__file__).resolve().parents[1] / "browser-screenshots"

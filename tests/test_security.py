@@ -24,7 +24,7 @@ from casemix.records.io import write_table
 from casemix.schemes.dip import load_catalogue
 from casemix.service import Principal, Store, load_tokens, mask
 from casemix.service.access import bearer_token
-from casemix.web import build_service
+from casemix.service.site import build_service
 
 BUREAU, H1, H2 = "b" * 32, "h1" + "x" * 30, "h2" + "y" * 30
 TOKENS = {BUREAU: Principal("bureau"), H1: Principal("hospital", "H001"), H2: Principal("hospital", "H002")}

@@ -13,7 +13,7 @@ from casemix.policy import load_policy
 from casemix.qc import QcEngine
 from casemix.schemes.dip import load_catalogue
 from casemix.service import Limits, Principal, Store, load_tokens
-from casemix.web import build_service
+from casemix.service.site import build_service
 
 DbOption = Annotated[str, typer.Option("--db", envvar="CASEMIX_DB",
                                         help="the case store: a DuckDB file, or a postgresql://user@host/dbname URL")]

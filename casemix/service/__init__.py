@@ -1,4 +1,7 @@
-"""The case store (DuckDB, or PostgreSQL for many users) and the HTTP service in front of the engines."""
+"""The case store (DuckDB, or PostgreSQL for many users) and the HTTP service in front of the engines.
+
+The whole service, API and dashboard, is built by :func:`casemix.service.site.build_service`.
+"""
 
 from casemix.service.access import Principal, load_tokens, mask
 from casemix.service.app import Limits, create_app

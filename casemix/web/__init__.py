@@ -1,6 +1,6 @@
 """The web dashboard served beside the API: bureau view, hospital view, case page (bilingual)."""
 
 from casemix.web.routes import mount_ui
-from casemix.web.site import build_service
+from casemix.web.sessions import Sessions
 
-__all__ = ["build_service", "mount_ui"]
+__all__ = ["Sessions", "mount_ui"]

@@ -12,8 +12,7 @@ from casemix.schemes.dip import DipCatalogue
 from casemix.service.access import Principal
 from casemix.service.app import Limits, create_app
 from casemix.service.store import Store
-from casemix.web.routes import mount_ui
-from casemix.web.sessions import Sessions
+from casemix.web import Sessions, mount_ui
 
 
 def build_service(grouper: Grouper, store: Store, tokens: dict[str, Principal], policy: Policy,
