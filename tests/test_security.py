@@ -22,7 +22,7 @@ from casemix.policy import load_policy
 from casemix.qc import QcEngine
 from casemix.records.io import write_table
 from casemix.schemes.dip import load_catalogue
-from casemix.service import Principal, Store, load_tokens, mask
+from casemix.service import Limits, Principal, Store, load_tokens, mask
 from casemix.service.access import bearer_token
 from casemix.service.site import build_service
 
@@ -466,3 +466,9 @@ def test_the_settled_year_still_reconciles_to_the_cent(tmp_path):
     with (tmp_path / "out" / "summary.csv").open(encoding="utf-8-sig") as f:
         totals = sum(Decimal(row["total"]) for row in csv.DictReader(f))
     assert result.exit_code == 0 and f"paid out {totals} 元" in result.output
+
+
+def test_a_request_past_the_time_limit_is_answered_503(g20, stored):
+    client = service(g20, stored, limits=Limits(request_timeout_s=0.001))
+    response = client.post("/v1/settlements", json={"budget": "50000"}, headers=auth(BUREAU))
+    assert response.status_code == 503 and "longer than" in response.json()["error"]
