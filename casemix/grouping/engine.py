@@ -16,11 +16,13 @@ from pathlib import Path
 
 from casemix.codes import CodeBook, load_codebook
 from casemix.datadir import resolve_data_dir
+from casemix.errors import SchemeError
 from casemix.grouping.result import UNGROUPABLE, GroupResult, Step
 from casemix.policy import GroupingPolicy, load_policy
 from casemix.records import Case, Rejection
-from casemix.schemes import Adrg, CodeList, Role, Scheme, load_scheme
+from casemix.schemes import SCHEMES, Adrg, CodeList, Role, Scheme, load_scheme
 from casemix.schemes.chs_drg import MEDICAL
+from casemix.schemes.regional import REGIONAL_FOLDER, find_regional, load_regional, regional_names
 
 QY_NAME = "与主要诊断无关的手术 (QY)"
 
@@ -61,8 +63,22 @@ class Grouper:
     @classmethod
     def load(cls, scheme: str = "chs-drg-2.0", data_dir: str | Path | None = None,
              policy: str | Path | GroupingPolicy | None = None) -> Grouper:
+        """A grouper for ``scheme``: a national scheme (``chs-drg-2.0``, ``chs-drg-1.1``), a regional scheme
+        of ``<data>/chs-drg-regional`` by name (``zhejiang_2022``), or a scheme folder in that layout.
+
+        Raises ``SchemeError`` for an unknown name or a folder that breaks the layout (file, line, column).
+        """
         root = resolve_data_dir(data_dir)
         grouping = policy if isinstance(policy, GroupingPolicy) else load_policy(policy).grouping
+        if scheme not in SCHEMES:
+            folder = find_regional(scheme, root)
+            if folder is None:
+                raise SchemeError(f"unknown scheme {scheme!r}: choose one of {', '.join(SCHEMES)}, a region of "
+                                  f"{root / REGIONAL_FOLDER} ({', '.join(regional_names(root))}) or a scheme folder")
+            from casemix.grouping.regional import RegionalGrouper  # it subclasses Grouper
+
+            name = scheme if folder.parent == root / REGIONAL_FOLDER else None
+            return RegionalGrouper(load_regional(folder, name), load_codebook(root), grouping)
         return cls(load_scheme(scheme, root), load_codebook(root), grouping)
 
     # ---- public API -------------------------------------------------------------------------
