@@ -92,6 +92,15 @@ class RegionalGrouper(Grouper):
         has_cc = any(scheme.cc[d] != own for d in facts.other_dx if d in scheme.cc)
         return has_mcc, has_cc
 
+    def _severity_step(self, facts: CaseFacts) -> Step:
+        """Which secondary diagnoses count as MCC or CC (exclusion table differs from the principal's)."""
+        scheme = self.scheme
+        own = scheme.cce.get(facts.pdx)                                    # type: ignore[attr-defined]
+        found = [f"{d} {label} (表 {table[d]})" for label, table in (("MCC", scheme.mcc), ("CC", scheme.cc))
+                 for d in sorted(facts.other_dx) if d in table and table[d] != own]
+        return Step("severity", "MCC/CC", f"{scheme.name}/mcc, cc, cce", "",
+                    f"{'; '.join(found)}; principal {facts.pdx} in exclusion table {own or 'none'}")
+
     def _walk(self, case: Case, facts: CaseFacts, trace: list[Step] | None, notes: list[str]) -> GroupResult | None:
         scheme: RegionalScheme = self.scheme      # type: ignore[assignment]
         for mdc in scheme.mdcs:
@@ -132,6 +141,8 @@ class RegionalGrouper(Grouper):
                 trace.append(Step("drg", drg, str(split.where), "", f"first split row that holds: "
                                   f"{split.condition.text}"))
         has_mcc, has_cc = facts.severity
+        if trace is not None and (has_mcc or has_cc):
+            trace.insert(-1, self._severity_step(facts))
         return GroupResult(case.id, self.scheme.name, "grouped", drg, name, mdc, adrg,
                            severity="MCC" if has_mcc else "CC" if has_cc else "none", principal_dx=facts.pdx,
                            trace=tuple(trace or ()), notes=tuple(notes))

@@ -94,6 +94,7 @@ class RegionalScheme:
     entries: dict[str, AdrgEntry]
     splits: dict[str, tuple[Split, ...]]          # ADRG → split rows in order
     drg_names: dict[str, str]
+    course_days: dict[str, float]                 # DRG → reference course length (TCM groups: drg_list course_days)
     mdc_dx: dict[str, frozenset[str]]
     trauma_site: dict[str, str]                   # MDCZ dx → body site
     mcc: dict[str, str]                           # secondary dx → exclusion table id
@@ -220,15 +221,28 @@ def load_regional(folder: Path, name: str | None = None) -> RegionalScheme:
     drg_list = _read(folder / files["drg_list"], _TABLE_COLUMNS["drg_list"])
     drg_names = {r["drg"]: r["drg_name"] for _, r in drg_list}
     drg_names.update({s.drg: s.drg_name for rows in splits.values() for s in rows})
+    course_days = {r["drg"]: _number(r["course_days"], folder / files["drg_list"], line, "course_days")
+                   for line, r in drg_list if r.get("course_days")}
     return RegionalScheme(
         name=name or str(region["id"]), title=str(region["title"]), folder=folder, base=str(region.get("base", "")),
-        mdcs=mdcs, entries=entries, splits=splits, drg_names=drg_names,
+        mdcs=mdcs, entries=entries, splits=splits, drg_names=drg_names, course_days=course_days,
         mdc_dx={mdc: frozenset(dx) for mdc, dx in mdc_dx.items()},
         trauma_site={code: site for mdc, code, site in codes["mdc_dx"] if mdc == "MDCZ" and site},
         mcc=dict(codes["mcc"]), cc=dict(codes["cc"]), cce=dict(codes["cce"]),    # type: ignore[arg-type]
         or_procedures=or_procedures, on_ungroupable=region.get("on_ungroupable", "ungroupable"),
         problems=tuple(sorted(set(problems))),
     )
+
+
+def _number(text: str, path: Path, line: int, column: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise SchemeError(f"{path}: line {line}, column {column}: {text!r} is not a number") from None
+
+
+def _where(path: Path, line: int) -> Where:
+    return Where(f"{path.parent.name}/{path.name}", line)
 
 
 def _entries(path: Path, compile_at) -> dict[str, AdrgEntry]:
@@ -240,7 +254,7 @@ def _entries(path: Path, compile_at) -> dict[str, AdrgEntry]:
             raise SchemeError(f"{path}: line {line}, column entry_id: {r['entry_id']} appears twice")
         entries[r["entry_id"]] = AdrgEntry(r["entry_id"], r["mdc"], r["adrg"],
                                            compile_at(r["entry"], r["entry_id"], path, line, "entry"),
-                                           r["on_no_drg"], r.get("rule_text", ""), Where(path.name, line))
+                                           r["on_no_drg"], r.get("rule_text", ""), _where(path, line))
     return entries
 
 
@@ -256,7 +270,7 @@ def _mdcs(path: Path, compile_at, entries: dict[str, AdrgEntry], order: tuple[st
         if "QY" in sequence and qy is None:
             raise SchemeError(f"{path}: line {line}, column qy_condition: the sequence has QY but no condition")
         found[r["mdc"]] = MdcEntry(r["mdc"], compile_at(r["entry"], r["mdc"], path, line, "entry"),
-                                   sequence, qy, Where(path.name, line))
+                                   sequence, qy, _where(path, line))
     missing = [mdc for mdc in order if mdc not in found]
     if missing:
         raise SchemeError(f"{path}: no row for {', '.join(missing)} named in region.toml mdc_order")
@@ -268,11 +282,8 @@ def _splits(path: Path, compile_at, adrgs: set[str]) -> dict[str, tuple[Split, .
     for line, r in _read(path, _TABLE_COLUMNS["drg_splits"]):
         if r["adrg"] not in adrgs:
             raise SchemeError(f"{path}: line {line}, column adrg: {r['adrg']} has no row in adrg_entry.csv")
-        try:
-            order = float(r["order"])
-        except ValueError:
-            raise SchemeError(f"{path}: line {line}, column order: {r['order']!r} is not a number") from None
+        order = _number(r["order"], path, line, "order")
         rows[r["adrg"]].append((order, Split(r["drg"], r["drg_name"],
                                              compile_at(r["condition"], r["drg"], path, line, "condition"),
-                                             Where(path.name, line))))
+                                             _where(path, line))))
     return {adrg: tuple(s for _, s in sorted(items, key=lambda item: item[0])) for adrg, items in rows.items()}
