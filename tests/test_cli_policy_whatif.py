@@ -41,9 +41,9 @@ def test_cli_reports_a_bad_policy_file_without_a_traceback(tmp_path):
 
 def test_default_policy_documents_national_defaults():
     policy = load_policy()
-    assert policy.grouping.cc_counts_for_suffix_1 is False
+    assert policy.grouping.cc_counts_for_suffix_1 == "scheme"      # each scheme's [conventions] decides
     assert policy.grouping.newborn_max_age_days == 28
-    assert policy.grouping.unrelated_or_procedure == "qy"
+    assert policy.grouping.unrelated_or_procedure == "scheme"
 
 
 @pytest.mark.parametrize("body, message", [

@@ -85,7 +85,7 @@ def test_all_procedures_rule_takes_any_or_procedure(g20):
 
 def test_pre_mdc_transplant_by_main_procedure(g20):
     assert adrg_codes("AA1", "包含以下主要手术或操作：") == ["33.6x00"]
-    result = g20.group(case(principal_dx="J84.100", procedures=("33.6x00",)))
+    result = g20.group(case(principal_dx="J84.100x007", procedures=("33.6x00",)))
     assert (result.mdc, result.adrg, result.drg) == ("MDCA", "AA1", "AA19")
 
 

@@ -16,11 +16,14 @@ from pathlib import Path
 
 from casemix.codes import CodeBook, load_codebook
 from casemix.datadir import resolve_data_dir
+from casemix.errors import SchemeError
 from casemix.grouping.result import UNGROUPABLE, GroupResult, Step
 from casemix.policy import GroupingPolicy, load_policy
 from casemix.records import Case, Rejection
-from casemix.schemes import Adrg, CodeList, Role, Scheme, load_scheme
+from casemix.schemes import SCHEMES, Adrg, CodeList, Role, Scheme, load_scheme
 from casemix.schemes.chs_drg import MEDICAL
+from casemix.schemes.conventions import resolve as resolve_conventions
+from casemix.schemes.regional import REGIONAL_FOLDER, find_regional, load_regional, regional_names
 
 QY_NAME = "与主要诊断无关的手术 (QY)"
 
@@ -56,13 +59,28 @@ class Grouper:
         self._memo: dict[tuple, GroupResult] = {}
         self._extensions: dict[str, list[str]] | None = None
         self._mdcy = _mdc_codes(scheme, "MDCY")
+        self.conventions = resolve_conventions(scheme.name, scheme.conventions, policy)
         self._candidates = {mdc: _CandidateIndex(adrgs) for mdc, adrgs in scheme.adrgs_by_mdc.items()}
 
     @classmethod
     def load(cls, scheme: str = "chs-drg-2.0", data_dir: str | Path | None = None,
              policy: str | Path | GroupingPolicy | None = None) -> Grouper:
+        """A grouper for ``scheme``: a national scheme (``chs-drg-2.0``, ``chs-drg-1.1``), a regional scheme
+        of ``<data>/chs-drg-regional`` by name (``zhejiang_2022``), or a scheme folder in that layout.
+
+        Raises ``SchemeError`` for an unknown name or a folder that breaks the layout (file, line, column).
+        """
         root = resolve_data_dir(data_dir)
         grouping = policy if isinstance(policy, GroupingPolicy) else load_policy(policy).grouping
+        if scheme not in SCHEMES:
+            folder = find_regional(scheme, root)
+            if folder is None:
+                raise SchemeError(f"unknown scheme {scheme!r}: choose one of {', '.join(SCHEMES)}, a region of "
+                                  f"{root / REGIONAL_FOLDER} ({', '.join(regional_names(root))}) or a scheme folder")
+            from casemix.grouping.regional import RegionalGrouper  # it subclasses Grouper
+
+            name = scheme if folder.parent == root / REGIONAL_FOLDER else None
+            return RegionalGrouper(load_regional(folder, name), load_codebook(root), grouping)
         return cls(load_scheme(scheme, root), load_codebook(root), grouping)
 
     # ---- public API -------------------------------------------------------------------------
@@ -113,6 +131,9 @@ class Grouper:
             return self._ungroupable(case, trace, notes, f"principal diagnosis {facts.pdx} "
                                      f"({self.codebook.name('diagnosis', facts.pdx)}) may not be principal "
                                      "in this scheme (ZD_INVALID)", facts.pdx)
+        gray = self._gray(facts, trace, notes)
+        if gray and self.conventions.gray_codes == "refuse":
+            return self._ungroupable(case, trace, notes, gray, facts.pdx)
         adrg = self._pre_mdc(facts, trace)
         if adrg is None:
             mdc, why = self._mdc(facts, trace)
@@ -161,12 +182,35 @@ class Grouper:
         if trace is not None:
             trace.append(Step("codes", "principal diagnosis", "医保版 ICD-10 2.0", pdx,
                               self.codebook.name("diagnosis", pdx)))
+            for code in procedures:
+                if code in self.scheme.not_or:
+                    trace.append(Step("codes", "not an OR procedure", "schemes/or_exceptions.csv", code,
+                                      self.scheme.not_or[code]))
         return _Facts(
             pdx=pdx, other_dx=frozenset(others), all_dx=frozenset(others) | {pdx},
             procedures=tuple(procedures), main_procs=main, all_procs=frozenset(procedures),
             or_procs=tuple(p for p in procedures if p in self.scheme.or_procedures),
             sex=case.sex, age_days=age_days, birth_weight_g=case.birth_weight_g,
         )
+
+    def _gray(self, facts: _Facts, trace: list[Step] | None, notes: list[str]) -> str:
+        """A 灰码 principal diagnosis or main procedure, described; "" when there is none (issue 17 1g)."""
+        scheme = self.scheme
+        found: list[tuple[str, str]] = []
+        if facts.pdx in scheme.gray_diagnoses:
+            found.append((facts.pdx, f"principal diagnosis {facts.pdx}{self._hint(facts.pdx)}"))
+        main = facts.procedures[0] if facts.procedures else ""
+        if main in scheme.gray_procedures:
+            found.append((main, f"main procedure {main}{self._procedure_hint(main)}"))
+        if not found:
+            return ""
+        text = (f"gray code (灰码, not to be used on a settlement list): {' and '.join(t for _, t in found)} "
+                f"({self.conventions.why('gray_codes')})")
+        if trace is not None:
+            trace.append(Step("codes", "gray code", "icd/yb2.0_gray_*.csv", found[0][0], text))
+        if self.conventions.gray_codes == "note":
+            notes.append(text)
+        return text
 
     # ---- MDC --------------------------------------------------------------------------------
 
@@ -187,6 +231,13 @@ class Grouper:
         candidates = scheme.dx_mdcs.get(facts.pdx, ())
         table = self._table("mdc_principal_dx.csv")
         refused: list[str] = []
+        newborn_code = self._newborn_list_code(facts)
+        if newborn_code:
+            if trace is not None:
+                trace.append(Step("mdc", "MDCP", self._table("adrg_codes.csv"), newborn_code,
+                                  f"newborn ({facts.age_days} days) with {newborn_code} in an MDCP 主要诊断或其他诊断 "
+                                  f"list; {self.conventions.why('newborn_mdcp_entry')}"))
+            return "MDCP", ""
         if "MDCP" in candidates:
             if facts.age_days is not None and facts.age_days <= policy.infant_max_age_days:
                 if trace is not None:
@@ -217,11 +268,31 @@ class Grouper:
                                f"case has {facts.sex}")
                 continue
             if trace is not None:
-                trace.append(Step("mdc", mdc, table, facts.pdx, f"principal diagnosis in the {mdc} list"))
+                added = scheme.added_principal_dx.get(facts.pdx)
+                why = f" (added by the scheme TOML: {added[1]})" if added and added[0] == mdc else ""
+                trace.append(Step("mdc", mdc, table, facts.pdx, f"principal diagnosis in the {mdc} list{why}"))
             return mdc, ""
         if refused:
             return None, f"principal diagnosis {facts.pdx}: " + "; ".join(refused)
         return None, f"principal diagnosis {facts.pdx} is in no MDC principal-diagnosis list" + self._hint(facts.pdx)
+
+    def _newborn_list_code(self, facts: _Facts) -> str:
+        """Under newborn_mdcp_entry = any-mdcp-list: a newborn's diagnosis listed by an MDCP ADRG as
+        主要诊断或其他诊断 (2.0 PS1–PS4: P07), principal first; "" otherwise (issue 17 1f)."""
+        if self.conventions.newborn_mdcp_entry != "any-mdcp-list" or facts.age_days is None \
+                or facts.age_days > self.policy.newborn_max_age_days:
+            return ""
+        listed = self.scheme.mdcp_any_dx
+        if facts.pdx in listed:
+            return facts.pdx
+        return next((code for code in sorted(facts.other_dx) if code in listed), "")
+
+    def _procedure_hint(self, code: str) -> str:
+        """Dictionary codes of the same subcategory that are not gray (74.1x00 → 74.1x01 …)."""
+        stem = code[:5]
+        found = sorted(c for c in self.codebook.names["procedure"]
+                       if c.startswith(stem) and c != code and c not in self.scheme.gray_procedures)
+        return f"; codes to use instead: {', '.join(found[:3])}{' …' if len(found) > 3 else ''}" if found else ""
 
     def _hint(self, code: str) -> str:
         """Name the extension codes a coder could have meant (J96.900 → J96.900x001 …)."""
@@ -270,11 +341,11 @@ class Grouper:
         """True when the case must leave the MDC's ADRGs as QY (or 0000) for an unrelated OR procedure."""
         if not facts.or_procs:
             return False
-        if self.policy.unrelated_or_procedure == "medical":
+        if self.conventions.unrelated_or_procedure == "medical":
             if trace is not None:
-                trace.append(Step("adrg", "medical", "policy", facts.or_procs[0],
-                                  "operating-room procedure enters no surgical ADRG; ignored by policy "
-                                  "unrelated_or_procedure = medical"))
+                trace.append(Step("adrg", "medical", "convention", facts.or_procs[0],
+                                  "operating-room procedure enters no surgical ADRG; ignored: "
+                                  + self.conventions.why("unrelated_or_procedure")))
             return False
         return True
 
@@ -286,14 +357,30 @@ class Grouper:
             if facts.birth_weight_g is None or not low <= facts.birth_weight_g < high:
                 return False
         rule = adrg.rule
-        if rule.needs_or_procedure and not facts.or_procs:
+        if rule.needs_or_procedure and not self._all_procedures_code(facts):
             return False
-        if rule.needs_no_or_procedure and facts.or_procs:
+        if rule.needs_no_or_procedure and self._has_listed_procedure(facts):
             return False
         if not rule.alternatives:
             return True
         return any(all(any(_hit(code_list, facts) for code_list in term) for term in alternative)
                    for alternative in rule.alternatives)
+
+    def _all_procedures_code(self, facts: _Facts) -> str:
+        """The procedure that satisfies "包含全部手术(或操作)" under all_procedures_entry (issue 17 1b), or ""."""
+        how = self.conventions.all_procedures_entry
+        if how == "or-procedures":
+            return facts.or_procs[0] if facts.or_procs else ""
+        mains = [p for p in facts.procedures if p in facts.main_procs]
+        if how == "listed":
+            return next((p for p in mains if p in self.scheme.all_procedures_list), "")
+        return next((p for p in mains if p not in self.scheme.invalid_main_procedure), "")
+
+    def _has_listed_procedure(self, facts: _Facts) -> bool:
+        """For "且无手术": any procedure in the scheme's list ("listed"), else any OR procedure."""
+        if self.conventions.all_procedures_entry == "listed":
+            return not self.scheme.all_procedures_list.isdisjoint(facts.all_procs)
+        return bool(facts.or_procs)
 
     def _age_fits(self, band: str, age_days: int | None) -> bool:
         if age_days is None:
@@ -311,9 +398,10 @@ class Grouper:
             extra.append(f"birth weight {facts.birth_weight_g:g} g in [{adrg.birth_weight_g[0]:g}, "
                          f"{adrg.birth_weight_g[1]:g})")
         if adrg.rule.needs_or_procedure:
-            extra.append(f"operating-room procedure {facts.or_procs[0]} (包含全部手术或操作)")
+            extra.append(f"procedure {self._all_procedures_code(facts)} (包含全部手术或操作; "
+                         f"{self.conventions.why('all_procedures_entry')})")
         if adrg.rule.needs_no_or_procedure:
-            extra.append("no operating-room procedure")
+            extra.append(f"no listed procedure (且无手术; {self.conventions.why('all_procedures_entry')})")
         detail = "; ".join([f"{role} {code} ∈ {name}" for role, code, name in evidence] + extra)
         return Step("adrg", adrg.code, self._table("adrg_codes.csv"),
                     evidence[0][1] if evidence else "", f"{adrg.name}: {detail}")
@@ -327,8 +415,11 @@ class Grouper:
             suffix, why = "9", "not split (9)"
         elif "1" in suffixes and has_mcc:
             suffix, why = "1", "with MCC (1)"
-        elif "1" in suffixes and "3" not in suffixes and has_cc and self.policy.cc_counts_for_suffix_1:
-            suffix, why = "1", "CC counts for suffix 1 in a 1/5 split (policy cc_counts_for_suffix_1)"
+        elif "1" in suffixes and "3" not in suffixes and has_cc:
+            counts = self.conventions.cc_counts_for_suffix_1
+            suffix = "1" if counts else "5"
+            why = (f"{'CC counts for suffix 1' if counts else 'CC only, x5'} in a 1/5 split "
+                   f"({self.conventions.why('cc_counts_for_suffix_1')})")
         elif "3" in suffixes and (has_mcc or has_cc):
             suffix, why = "3", "with CC (3)" if has_cc and not has_mcc else "with MCC, split 3/5 (3)"
         else:
@@ -370,13 +461,14 @@ class Grouper:
         detail = (f"operating-room procedure(s) {', '.join(facts.or_procs)} enter no surgical ADRG of {mdc} "
                   f"(OR list: {self.scheme.or_procedures_source})") + self._as_main_hint(mdc, facts)
         code = f"{mdc[-1]}QY"
-        if self.policy.unrelated_or_procedure == "ungroupable":
+        if self.conventions.unrelated_or_procedure == "ungroupable":
             if trace is not None:
-                trace.append(Step("adrg", UNGROUPABLE, "policy", facts.or_procs[0],
-                                  detail + "; policy unrelated_or_procedure = ungroupable"))
+                trace.append(Step("adrg", UNGROUPABLE, "convention", facts.or_procs[0],
+                                  detail + "; " + self.conventions.why("unrelated_or_procedure")))
             return self._ungroupable(case, trace, notes, detail, facts.pdx, mdc=mdc)
         if trace is not None:
-            trace.append(Step("adrg", code, self._table("adrg_codes.csv"), facts.or_procs[0], detail))
+            trace.append(Step("adrg", code, self._table("adrg_codes.csv"), facts.or_procs[0],
+                              detail + "; " + self.conventions.why("unrelated_or_procedure")))
         return GroupResult(case.id, self.scheme.name, "qy", code, QY_NAME, mdc, code, reason=detail,
                            principal_dx=facts.pdx, trace=tuple(trace or ()), notes=tuple(notes))
 

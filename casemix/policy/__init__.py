@@ -13,12 +13,18 @@ from casemix.errors import PolicyError
 
 @dataclass(frozen=True, slots=True)
 class GroupingPolicy:
-    cc_counts_for_suffix_1: bool = False
+    """``[grouping]``. The convention keys (casemix/schemes/conventions.py) default to ``"scheme"``: the
+    scheme TOML's own default; any other allowed value overrides it."""
+
+    cc_counts_for_suffix_1: bool | str = "scheme"
     newborn_max_age_days: int = 28
     infant_max_age_days: int = 364
     main_procedure: Literal["first", "any"] = "first"
     input_coding: Literal["auto", "yibao", "clinical"] = "auto"
-    unrelated_or_procedure: Literal["qy", "medical", "ungroupable"] = "qy"
+    unrelated_or_procedure: Literal["scheme", "qy", "medical", "ungroupable"] = "scheme"
+    all_procedures_entry: Literal["scheme", "listed", "any-procedure", "or-procedures"] = "scheme"
+    newborn_mdcp_entry: Literal["scheme", "principal-list", "any-mdcp-list"] = "scheme"
+    gray_codes: Literal["scheme", "refuse", "note"] = "scheme"
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +105,11 @@ class Policy:
 _CHOICES = {
     ("grouping", "main_procedure"): ("first", "any"),
     ("grouping", "input_coding"): ("auto", "yibao", "clinical"),
-    ("grouping", "unrelated_or_procedure"): ("qy", "medical", "ungroupable"),
+    ("grouping", "cc_counts_for_suffix_1"): ("scheme", True, False),
+    ("grouping", "unrelated_or_procedure"): ("scheme", "qy", "medical", "ungroupable"),
+    ("grouping", "all_procedures_entry"): ("scheme", "listed", "any-procedure", "or-procedures"),
+    ("grouping", "newborn_mdcp_entry"): ("scheme", "principal-list", "any-mdcp-list"),
+    ("grouping", "gray_codes"): ("scheme", "refuse", "note"),
     ("weights", "trim"): ("none", "sd", "iqr", "log_sd"),
 }
 
@@ -113,13 +123,16 @@ def _section(data: dict, name: str, cls: type, origin: str):
     defaults = cls()
     values = {}
     for key, value in table.items():
+        choices = _CHOICES.get((name, key))
+        if choices and any(value is c or (type(value) is type(c) is str and value == c) for c in choices):
+            values[key] = value
+            continue
         expected = type(getattr(defaults, key))
         if expected is float and type(value) is int:
             value = float(value)
-        if type(value) is not expected:
+        if type(value) is not expected and not choices:
             raise PolicyError(f"{origin}: [{name}].{key} must be {expected.__name__}, got {value!r}")
-        choices = _CHOICES.get((name, key))
-        if choices and value not in choices:
+        if choices:
             raise PolicyError(f"{origin}: [{name}].{key} must be one of {choices}, got {value!r}")
         values[key] = value
     return cls(**values)

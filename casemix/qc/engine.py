@@ -154,7 +154,7 @@ class QcEngine:
             "principal_repeated": _principal_repeated, "asterisk_alone": _asterisk_alone,
             "needs_secondary": _needs_secondary, "needs_companion": _needs_companion,
             "symptom_principal": _symptom_principal, "not_greater": _not_greater, "grouping": _grouping,
-            "fees_sum": _fees_sum, "within_stay": _within_stay,
+            "fees_sum": _fees_sum, "within_stay": _within_stay, "gray_code": self._gray_code,
         }
 
     def _code_valid(self, rule: Rule, case: Case, result: GroupResult) -> Iterator[Hit]:
@@ -169,6 +169,16 @@ class QcEngine:
             resolved, note = self.grouper.codebook.resolve(kind, code, field)
             if resolved is not None and note is not None:
                 yield field, code, str(note)
+
+    def _gray_code(self, rule: Rule, case: Case, result: GroupResult) -> Iterator[Hit]:
+        """灰码 as principal diagnosis or main procedure (icd/yb2.0_gray_*.csv via the scheme; issue 17 1g)."""
+        resolve, scheme = self.grouper.codebook.resolve, self.grouper.scheme
+        principal = resolve("diagnosis", case.principal_dx, "principal_dx")[0]
+        if principal in getattr(scheme, "gray_diagnoses", ()):
+            yield "principal_dx", case.principal_dx, f"{principal} is a gray diagnosis code (灰码)"
+        main = resolve("procedure", case.procedures[0], "procedures[0]")[0] if case.procedures else None
+        if main in getattr(scheme, "gray_procedures", ()):
+            yield "procedures[0]", case.procedures[0], f"{main} is a gray procedure code (灰码)"
 
     def _principal_invalid(self, rule: Rule, case: Case, result: GroupResult) -> Iterator[Hit]:
         resolved = self.grouper.codebook.resolve("diagnosis", case.principal_dx, "principal_dx")[0]

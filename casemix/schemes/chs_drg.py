@@ -10,12 +10,13 @@ from __future__ import annotations
 import csv
 import tomllib
 from collections import defaultdict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 
 from casemix.datadir import require_file
 from casemix.errors import SchemeError
+from casemix.schemes.conventions import scheme_defaults
 from casemix.schemes.rules import CodeList, EntryRule, Role, parse_entry_rule
 
 SCHEMES = ("chs-drg-2.0", "chs-drg-1.1")
@@ -57,6 +58,15 @@ class Scheme:
     or_procedures: frozenset[str]
     or_procedures_source: str
     invalid_principal: frozenset[str]
+    conventions: dict = field(default_factory=dict)        # [conventions] of the scheme TOML
+    all_procedures_list: frozenset[str] = frozenset()     # for all_procedures_entry = "listed"
+    all_procedures_source: str = ""
+    invalid_main_procedure: frozenset[str] = frozenset()  # SS_INVALID
+    not_or: dict[str, str] = field(default_factory=dict)   # or_exceptions.csv: code → source note
+    mdcp_any_dx: frozenset[str] = frozenset()              # codes of MDCP ADRGs' 主要诊断或其他诊断 lists
+    gray_diagnoses: frozenset[str] = frozenset()
+    gray_procedures: frozenset[str] = frozenset()
+    added_principal_dx: dict[str, tuple[str, str]] = field(default_factory=dict)   # code → (MDC, why)
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
@@ -118,8 +128,10 @@ def _procedure_codes(adrgs: list[Adrg]) -> set[str]:
             for code_list in term if code_list.role in (Role.MAIN_PROC, Role.ANY_PROC) for code in code_list.codes}
 
 
-def _or_procedures(overlay: dict, data_dir: Path, adrgs: dict[str, Adrg], not_main: frozenset[str]) -> frozenset[str]:
-    """Operating-room procedures: in a surgical ADRG of MDC B–Z, in no procedure ADRG, not SS_INVALID.
+def _or_procedures(overlay: dict, data_dir: Path, adrgs: dict[str, Adrg], not_main: frozenset[str],
+                   not_or: dict[str, str]) -> frozenset[str]:
+    """Operating-room procedures: in a surgical ADRG of MDC B–Z, in no procedure ADRG, not SS_INVALID,
+    and not an exception of ``or_exceptions.csv`` (injections, punctures, aspirations: issue 17 1d).
 
     The surgical lists also hold non-OR work (靶向治疗 99.28 in QJ1, 血液滤过 39.95 in VJ1); those
     codes also enter a procedure-partition ADRG (RK1, LL1), which marks them as non-OR.
@@ -131,10 +143,26 @@ def _or_procedures(overlay: dict, data_dir: Path, adrgs: dict[str, Adrg], not_ma
     body = [a for a in adrgs.values() if a.mdc != "MDCA"]
     surgical = _procedure_codes([a for a in body if a.partition == SURGICAL])
     procedural = _procedure_codes([a for a in body if a.partition == PROCEDURE])
-    return frozenset(surgical - procedural - not_main)
+    return frozenset(surgical - procedural - not_main - set(not_or))
+
+
+def _or_exceptions(name: str) -> dict[str, str]:
+    """Codes the derived OR classification must not count for scheme ``name``, with each row's source."""
+    text = resources.files(__package__).joinpath("or_exceptions.csv").read_text(encoding="utf-8")
+    return {r["code"]: f"or_exceptions.csv: {r['source']}" for r in csv.DictReader(text.splitlines())
+            if name in r["schemes"].split("|")}
+
+
+def _codes(data_dir: Path, path: str) -> frozenset[str]:
+    return frozenset(r["code"] for r in _rows(data_dir / path)) if path else frozenset()
 
 
 def load_scheme(name: str, data_dir: Path) -> Scheme:
+    """Read national scheme ``name`` (``SCHEMES``) from ``data_dir`` and its overlay TOML.
+
+    Raises ``SchemeError`` for an unknown name or an overlay that breaks its layout, ``DataDirError``
+    for a missing table.
+    """
     spec = _overlay(name)
     overlay, conditions = spec["scheme"], spec.get("adrg_conditions", {})
     tables = data_dir / overlay["tables"]
@@ -147,6 +175,9 @@ def load_scheme(name: str, data_dir: Path) -> Scheme:
         dx_mdcs[r["code"]].add(r["mdc"])
         if r["mdc"] == "MDCZ":
             trauma_sites[r["code"]].add(r["context_header"] or r["section_header"])
+    added = {code: (row["mdc"], row["why"]) for code, row in spec.get("mdc_principal_dx_added", {}).items()}
+    for code, (mdc, _) in added.items():
+        dx_mdcs[code].add(mdc)
 
     drgs: dict[str, dict[str, tuple[str, str]]] = defaultdict(dict)
     for r in _rows(tables / "drg_list.csv"):
@@ -175,8 +206,13 @@ def load_scheme(name: str, data_dir: Path) -> Scheme:
     for r in _rows(severity / "cc_exclusion_principal_dx.csv"):
         exclusions[r["exclusion_table_id"]].add(r["code"])
     invalid = overlay.get("invalid_principal")
-    not_main = overlay.get("invalid_main_procedure")
-    invalid_main = frozenset(r["code"] for r in _rows(data_dir / not_main)) if not_main else frozenset()
+    invalid_main = _codes(data_dir, overlay.get("invalid_main_procedure", ""))
+    not_or = _or_exceptions(name)
+    conventions = scheme_defaults(name, spec.get("conventions", {}))
+    listed = spec["conventions_data"]["all_procedures_list"]
+    mdcp_any_dx = frozenset(code for a in adrgs.values() if a.mdc == "MDCP" for alternative in a.rule.alternatives
+                            for term in alternative for code_list in term if code_list.role is Role.ANY_DX
+                            for code in code_list.codes)
     return Scheme(
         name=name, title=overlay["title"], tables=tables,
         mdc_names={r["mdc"]: r["mdc_name"] for r in _rows(tables / "mdc_list.csv")},
@@ -190,7 +226,12 @@ def load_scheme(name: str, data_dir: Path) -> Scheme:
         cc={r["code"]: r["exclusion_table_id"] for r in _rows(severity / "cc.csv")},
         severity_tables=severity.name,
         exclusions={t: frozenset(codes) for t, codes in exclusions.items()},
-        or_procedures=_or_procedures(overlay, data_dir, adrgs, invalid_main),
+        or_procedures=_or_procedures(overlay, data_dir, adrgs, invalid_main, not_or),
         or_procedures_source=overlay["or_procedures"],
         invalid_principal=frozenset(r["code"] for r in _rows(tables / invalid)) if invalid else frozenset(),
+        conventions=conventions, all_procedures_list=_codes(data_dir, listed), all_procedures_source=listed,
+        invalid_main_procedure=invalid_main, not_or=not_or, mdcp_any_dx=mdcp_any_dx,
+        gray_diagnoses=_codes(data_dir, spec["conventions_data"]["gray_diagnoses"]),
+        gray_procedures=_codes(data_dir, spec["conventions_data"]["gray_procedures"]),
+        added_principal_dx=added,
     )
