@@ -35,9 +35,10 @@ from casemix.datadir import require_file
 from casemix.outpatient.scheme import ApgScheme
 from casemix.policy import OutpatientPolicy
 
-GROUPED_VISIT_COLUMNS = ["visit_id", "hospital_id", "hospital_level", "insurance", "med_type", "visit_date",
-                         "principal_dx", "visit_apg", "main_apg", "apgs", "apg_points", "pass_through_points",
-                         "points", "expected_cost", "total_cost", "kind", "status", "reason"]
+GROUPED_VISIT_COLUMNS = ["visit_id", "hospital_id", "hospital_level", "patient_id", "age", "sex", "insurance",
+                         "med_type", "visit_date", "principal_dx", "diagnoses", "visit_apg", "main_apg", "apgs",
+                         "apg_points", "pass_through_points", "points", "expected_cost", "total_cost", "fund_paid",
+                         "self_pay", "kind", "status", "reason"]
 
 
 @dataclass(frozen=True)

@@ -103,6 +103,8 @@ class CapitationPolicy:
     # primary-care capitation (按人头付费) with risk adjustment (OUTPATIENT.md §5); see default.toml
     enrolment: str = "attribution_plurality"
     primary_levels: list = field(default_factory=lambda: ["一级"])
+    attribution_min_visits: int = 2
+    pot_basis: str = "enrolee_spending"
     pot_share: float = 0.2
     withhold_share: float = 0.05
     surplus_keep_share: float = 1.0
@@ -132,6 +134,7 @@ _CHOICES = {
     ("grouping", "unrelated_or_procedure"): ("qy", "medical", "ungroupable"),
     ("weights", "trim"): ("none", "sd", "iqr", "log_sd"),
     ("capitation", "enrolment"): ("attribution_plurality", "contract"),
+    ("capitation", "pot_basis"): ("enrolee_spending", "share"),
 }
 
 
