@@ -69,10 +69,14 @@ default_visit_apg = "V-OTHER"
 unassigned_apg = "UNASSIGNED"
 two_lib_pairs = "nhsa-rule-libraries/b7_item_duplicate_charge.csv"
 """
-TABLES = {"apg_list.csv": APG_LIST, "item_apg.csv": ITEM_APG, "dx_visit_apg.csv": "dx_pattern,apg\nJ0,V-J-ARI\nK,V-K\nL,V-L\n",
-          "consolidation.csv": "apg,into\nP-GI-1,P-GI-2\n",
-          "packaging.csv": "apg,when\ntype:visit,type:procedure\n",
-          "discounts.csv": "discount_class,rank,factor\nSP,1,1.0\nSP,2,0.5\nSAME,1,1.0\nSAME,2,0.5\nANC,1,1.0\nANC,2,0.85\n"}
+TABLES = {
+    "apg_list.csv": APG_LIST,
+    "item_apg.csv": ITEM_APG,
+    "dx_visit_apg.csv": "dx_pattern,apg\nJ0,V-J-ARI\nK,V-K\nL,V-L\n",
+    "consolidation.csv": "apg,into\nP-GI-1,P-GI-2\n",
+    "packaging.csv": "apg,when\ntype:visit,type:procedure\n",
+    "discounts.csv": "discount_class,rank,factor\nSP,1,1.0\nSP,2,0.5\nSAME,1,1.0\nSAME,2,0.5\nANC,1,1.0\nANC,2,0.85\n",
+}
 
 
 def write_scheme(folder: Path, **replace: str) -> Path:
@@ -89,14 +93,30 @@ def grouper(tmp_path_factory, data_dir):
     return ApgGrouper(scheme, OutpatientPolicy(), data_dir)
 
 
-def visit(visit_id: str, level: str, dx: str, lines: list[tuple[str, str] | tuple[str, str, str]],
-          med_type: str = "11") -> Visit:
-    fee_lines = tuple(FeeLine(line_id=f"{visit_id}-{n}", visit_id=visit_id, item_code=code, amount=Decimal(amount),
-                              quantity=Decimal(rest[0]) if rest else Decimal(1))
-                      for n, (code, amount, *rest) in enumerate(lines, 1))
-    return Visit(id=visit_id, patient_id="P1", hospital_id=f"H-{level}", hospital_level=level,
-                 visit_date=date(2026, 3, 2), med_type=med_type, diagnoses=(dx,),
-                 total_cost=sum((line.amount for line in fee_lines), Decimal(0)), lines=fee_lines)
+def visit(
+    visit_id: str, level: str, dx: str, lines: list[tuple[str, str] | tuple[str, str, str]], med_type: str = "11"
+) -> Visit:
+    fee_lines = tuple(
+        FeeLine(
+            line_id=f"{visit_id}-{n}",
+            visit_id=visit_id,
+            item_code=code,
+            amount=Decimal(amount),
+            quantity=Decimal(rest[0]) if rest else Decimal(1),
+        )
+        for n, (code, amount, *rest) in enumerate(lines, 1)
+    )
+    return Visit(
+        id=visit_id,
+        patient_id="P1",
+        hospital_id=f"H-{level}",
+        hospital_level=level,
+        visit_date=date(2026, 3, 2),
+        med_type=med_type,
+        diagnoses=(dx,),
+        total_cost=sum((line.amount for line in fee_lines), Decimal(0)),
+        lines=fee_lines,
+    )
 
 
 def group(grouper: ApgGrouper, *visits: Visit):
@@ -112,19 +132,56 @@ def actions(grouped, visit_id: str) -> list[tuple[str, str, float]]:
     return list(zip(lines["apg"], lines["action"], lines["factor"]))
 
 
-E1 = visit("E1", "二级", "J06.900", [("001102000010000", "10"), ("002502010010000", "20"), ("002503010010000", "30"),
-                                     ("002101010010000", "45"), ("XJ01CAA001", "81")])
-E2 = visit("E2", "三级", "K63.500", [("001102000010000", "25"), ("003109020010000", "300"),
-                                     ("003109030010000", "450"), ("003301010010000", "280"),
-                                     ("002703010010000", "180"), ("C020101052000001", "300", "2"), ("XA02BC01", "45")])
-E3 = visit("E3", "一级", "L72.100", [("001103000010000", "10"), ("003316010010000", "125"), ("003316010020000", "125"),
-                                     ("001205000010000", "90"), ("001206000010000", "20"), ("XD06AX01", "50")])
+E1 = visit(
+    "E1",
+    "二级",
+    "J06.900",
+    [
+        ("001102000010000", "10"),
+        ("002502010010000", "20"),
+        ("002503010010000", "30"),
+        ("002101010010000", "45"),
+        ("XJ01CAA001", "81"),
+    ],
+)
+E2 = visit(
+    "E2",
+    "三级",
+    "K63.500",
+    [
+        ("001102000010000", "25"),
+        ("003109020010000", "300"),
+        ("003109030010000", "450"),
+        ("003301010010000", "280"),
+        ("002703010010000", "180"),
+        ("C020101052000001", "300", "2"),
+        ("XA02BC01", "45"),
+    ],
+)
+E3 = visit(
+    "E3",
+    "一级",
+    "L72.100",
+    [
+        ("001103000010000", "10"),
+        ("003316010010000", "125"),
+        ("003316010020000", "125"),
+        ("001205000010000", "90"),
+        ("001206000010000", "20"),
+        ("XD06AX01", "50"),
+    ],
+)
 
 
 def test_e1_a_respiratory_visit_packages_labs_x_ray_and_drugs(grouper):
     grouped = group(grouper, E1)
     result = points_of(grouped, "E1")
-    assert (result["main_apg"], result["points"], result["expected_cost"], result["kind"]) == ("V-J-ARI", 60, 120, "normal")
+    assert (result["main_apg"], result["points"], result["expected_cost"], result["kind"]) == (
+        "V-J-ARI",
+        60,
+        120,
+        "normal",
+    )
     assert [a for _, a, _ in actions(grouped, "E1")] == ["paid"] + ["packaged"] * 5
 
 
@@ -134,8 +191,16 @@ def test_e2_consolidates_the_diagnostic_endoscopy_bundles_the_visit_and_passes_c
     assert result["points"] == pytest.approx(689) and result["expected_cost"] == 1280
     assert result["main_apg"] == "P-GI-2" and result["apgs"] == "P-GI-2|M-CLIP|A-PATH"
     by_apg = {apg: action for apg, action, _ in actions(grouped, "E2")}
-    assert by_apg == {"V-K": "packaged", "A-VISIT": "packaged", "P-GI-1": "consolidated", "P-GI-2": "paid",
-                      "A-ANES": "packaged", "A-PATH": "paid", "M-CLIP": "pass_through", "D-DRUG": "packaged"}
+    assert by_apg == {
+        "V-K": "packaged",
+        "A-VISIT": "packaged",
+        "P-GI-1": "consolidated",
+        "P-GI-2": "paid",
+        "A-ANES": "packaged",
+        "A-PATH": "paid",
+        "M-CLIP": "pass_through",
+        "D-DRUG": "packaged",
+    }
 
 
 def test_e3_discounts_the_second_procedure_and_the_repeated_apg(grouper):
@@ -181,8 +246,11 @@ def test_unknown_codes_are_unassigned_and_emergencies_take_the_emergency_visit(g
 
 
 def test_outliers_follow_the_policy_ratios(grouper):
-    grouped = group(grouper, visit("HI", "二级", "J06.900", [("001102000010000", "500")]),
-                    visit("LO", "二级", "J06.900", [("001102000010000", "12")]))
+    grouped = group(
+        grouper,
+        visit("HI", "二级", "J06.900", [("001102000010000", "500")]),
+        visit("LO", "二级", "J06.900", [("001102000010000", "12")]),
+    )
     assert points_of(grouped, "HI")["kind"] == "high"
     assert points_of(grouped, "HI")["points"] == pytest.approx(60 * (1 + 500 / 120 - 3))
     assert points_of(grouped, "LO")["points"] == pytest.approx(60 * 12 / 120)

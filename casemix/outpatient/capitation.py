@@ -57,9 +57,16 @@ def condition_categories(path: str | Path | None = None) -> list[ConditionCatego
     """The dx → CC table (packaged ``capitation_cc.csv`` by default; a bureau passes its own)."""
     source = Path(path) if path else Path(str(resources.files("casemix.outpatient").joinpath("capitation_cc.csv")))
     with source.open(encoding="utf-8-sig", newline="") as f:
-        return [ConditionCategory(r["cc"], r["name"], tuple(filter(None, r["dx_prefixes"].split("|"))),
-                                  tuple(filter(None, r["drops"].split("|"))), n)
-                for n, r in enumerate(csv.DictReader(f), 1)]
+        return [
+            ConditionCategory(
+                r["cc"],
+                r["name"],
+                tuple(filter(None, r["dx_prefixes"].split("|"))),
+                tuple(filter(None, r["drops"].split("|"))),
+                n,
+            )
+            for n, r in enumerate(csv.DictReader(f), 1)
+        ]
 
 
 def enrol(visits: pl.DataFrame, policy: Policy, contracts: pl.DataFrame | None = None) -> pl.DataFrame:
@@ -69,15 +76,23 @@ def enrol(visits: pl.DataFrame, policy: Policy, contracts: pl.DataFrame | None =
         if contracts is None or not {"patient_id", "institution"} <= set(contracts.columns):
             raise TableError("[capitation].enrolment = 'contract' needs a contract table with patient_id, institution")
         return contracts.select("patient_id", "institution", pl.lit("family-doctor contract").alias("source")).unique(
-            "patient_id", keep="first")
+            "patient_id", keep="first"
+        )
     primary = visits.filter(pl.col("hospital_level").is_in(list(capitation.primary_levels)))
-    counts = (primary.group_by("patient_id", "hospital_id")
-              .agg(pl.len().alias("visits"), pl.col("visit_date").max().alias("latest"))
-              .filter(pl.col("visits") >= capitation.attribution_min_visits))
-    return (counts.sort(["patient_id", "visits", "latest", "hospital_id"], descending=[False, True, True, False])
-            .unique("patient_id", keep="first", maintain_order=True)
-            .select("patient_id", pl.col("hospital_id").alias("institution"),
-                    pl.format("attribution: {} of the year's primary visits", "visits").alias("source")))
+    counts = (
+        primary.group_by("patient_id", "hospital_id")
+        .agg(pl.len().alias("visits"), pl.col("visit_date").max().alias("latest"))
+        .filter(pl.col("visits") >= capitation.attribution_min_visits)
+    )
+    return (
+        counts.sort(["patient_id", "visits", "latest", "hospital_id"], descending=[False, True, True, False])
+        .unique("patient_id", keep="first", maintain_order=True)
+        .select(
+            "patient_id",
+            pl.col("hospital_id").alias("institution"),
+            pl.format("attribution: {} of the year's primary visits", "visits").alias("source"),
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -94,8 +109,9 @@ class RiskModel:
 
     def scores(self, persons: pl.DataFrame) -> pl.DataFrame:
         """patient_id, prediction and RS (prediction ÷ mean prediction of these persons)."""
-        prediction = pl.sum_horizontal([pl.col(v).cast(pl.Float64) * c for v, c in self.coefficients.items()
-                                        if v in persons.columns])
+        prediction = pl.sum_horizontal(
+            [pl.col(v).cast(pl.Float64) * c for v, c in self.coefficients.items() if v in persons.columns]
+        )
         scored = persons.with_columns(prediction.alias("prediction"))
         return scored.with_columns((pl.col("prediction") / pl.col("prediction").mean()).alias("rs"))
 
@@ -104,8 +120,11 @@ def person_table(visits: pl.DataFrame, categories: list[ConditionCategory], age_
     """Patients with their age-sex cell dummies, CC flags (hierarchy applied) and annual fund cost."""
     dx = pl.col("diagnoses").fill_null(pl.col("principal_dx"))
     people = visits.group_by("patient_id").agg(
-        pl.col("age").max(), pl.col("sex").first(), dx.str.join("|").alias("codes"),
-        pl.col("fund_paid").cast(pl.Float64).sum().alias("cost"))
+        pl.col("age").max(),
+        pl.col("sex").first(),
+        dx.str.join("|").alias("codes"),
+        pl.col("fund_paid").cast(pl.Float64).sum().alias("cost"),
+    )
     band = pl.lit("0")
     for lower in age_bands:
         band = pl.when(pl.col("age") >= lower).then(pl.lit(str(lower))).otherwise(band)
@@ -115,14 +134,16 @@ def person_table(visits: pl.DataFrame, categories: list[ConditionCategory], age_
         pattern = "|".join(r"(^|\|)" + re.escape(prefix) for prefix in category.prefixes)
         flags.append(pl.col("codes").str.contains(pattern).alias(category.cc))
     people = people.with_columns(flags)
-    for category in categories:       # a present CC drops those it dominates
+    for category in categories:  # a present CC drops those it dominates
         for dropped in category.drops:
             people = people.with_columns((pl.col(dropped) & ~pl.col(category.cc)).alias(dropped))
     cells = sorted(people["cell"].unique().to_list())
     return people.with_columns([(pl.col("cell") == cell).alias(cell) for cell in cells])
 
 
-def fit_risk_model(visits: pl.DataFrame, policy: Policy, categories: list[ConditionCategory] | None = None) -> RiskModel:
+def fit_risk_model(
+    visits: pl.DataFrame, policy: Policy, categories: list[ConditionCategory] | None = None
+) -> RiskModel:
     """Least-squares coefficients of annual fund cost on age-sex cells and CCs (CC coefficients ≥ 0)."""
     categories = categories or condition_categories()
     age_bands = tuple(policy.capitation.age_bands)
@@ -144,8 +165,10 @@ def fit_risk_model(visits: pl.DataFrame, policy: Policy, categories: list[Condit
 def _least_squares(frame: pl.DataFrame, variables: list[str], target: str) -> dict[str, float]:
     """Solve XᵀX β = Xᵀy by Gaussian elimination (a few dozen 0/1 variables; no numpy needed)."""
     x = [pl.col(v).cast(pl.Float64) for v in variables]
-    sums = frame.select([(x[i] * x[j]).sum().alias(f"{i},{j}") for i in range(len(x)) for j in range(i, len(x))]
-                        + [(x[i] * pl.col(target)).sum().alias(f"y{i}") for i in range(len(x))]).row(0, named=True)
+    sums = frame.select(
+        [(x[i] * x[j]).sum().alias(f"{i},{j}") for i in range(len(x)) for j in range(i, len(x))]
+        + [(x[i] * pl.col(target)).sum().alias(f"y{i}") for i in range(len(x))]
+    ).row(0, named=True)
     n = len(variables)
     a = [[sums[f"{min(i, j)},{max(i, j)}"] for j in range(n)] + [sums[f"y{i}"]] for i in range(n)]
     for col in range(n):
@@ -172,7 +195,7 @@ class InstitutionCapitation:
     withhold_kept: Decimal
     referral_deduction: Decimal
     own_cost: Decimal
-    balance: Decimal            # D = gross − referrals − own cost
+    balance: Decimal  # D = gross − referrals − own cost
     surplus_returned: Decimal
     deficit_support: Decimal
     payment: Decimal
@@ -192,21 +215,31 @@ class CapitationSettlement:
         return paid + self.retained_by_fund == self.pot
 
 
-def settle_capitation(visits: pl.DataFrame, enrolment: pl.DataFrame, outpatient: OutpatientSettlement, policy: Policy,
-                      assessment: dict[str, float] | None = None) -> CapitationSettlement:
+def settle_capitation(
+    visits: pl.DataFrame,
+    enrolment: pl.DataFrame,
+    outpatient: OutpatientSettlement,
+    policy: Policy,
+    assessment: dict[str, float] | None = None,
+) -> CapitationSettlement:
     """Settle capitation for each enrolling institution (see the module docstring for the formulas)."""
     capitation = policy.capitation
     model = fit_risk_model(visits, policy)
     scores = model.scores(model.persons(visits).join(enrolment, on="patient_id", how="inner"))
     pot = sum((p.capitation_share for p in outpatient.pots.values()), ZERO)
-    by_institution = scores.group_by("institution").agg(pl.len().alias("enrolees"), pl.col("rs").mean().alias("mean_rs"),
-                                                        (pl.col("rs") * 12).sum().alias("weight"))
+    by_institution = scores.group_by("institution").agg(
+        pl.len().alias("enrolees"), pl.col("rs").mean().alias("mean_rs"), (pl.col("rs") * 12).sum().alias("weight")
+    )
     weights = {i: Decimal(repr(w)) for i, w in zip(by_institution["institution"], by_institution["weight"])}
     gross = allocate_by(pot, weights)
     referrals = _referral_deductions(outpatient)
-    own = (visits.join(enrolment, on="patient_id").filter(pl.col("institution") == pl.col("hospital_id"))
-           .filter(pl.col("status") != "chronic_quota")
-           .group_by("institution").agg(pl.col("fund_paid").sum()))
+    own = (
+        visits.join(enrolment, on="patient_id")
+        .filter(pl.col("institution") == pl.col("hospital_id"))
+        .filter(pl.col("status") != "chronic_quota")
+        .group_by("institution")
+        .agg(pl.col("fund_paid").sum())
+    )
     own_cost = dict(zip(own["institution"], own["fund_paid"]))
     rows = {}
     withhold = Decimal(repr(capitation.withhold_share))
@@ -228,8 +261,19 @@ def settle_capitation(visits: pl.DataFrame, enrolment: pl.DataFrame, outpatient:
         surplus_back = returned[institution] - kept
         line = by_institution.filter(pl.col("institution") == institution).row(0, named=True)
         institutions[institution] = InstitutionCapitation(
-            institution, line["enrolees"], line["enrolees"] * 12, line["mean_rs"], c, kept, r, o, balance,
-            surplus_back, support.get(institution, ZERO), c - r - kept - surplus_back + support.get(institution, ZERO))
+            institution,
+            line["enrolees"],
+            line["enrolees"] * 12,
+            line["mean_rs"],
+            c,
+            kept,
+            r,
+            o,
+            balance,
+            surplus_back,
+            support.get(institution, ZERO),
+            c - r - kept - surplus_back + support.get(institution, ZERO),
+        )
     return CapitationSettlement(pot, pool - sum(support.values(), ZERO), institutions, model, scores)
 
 

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import polars as pl
 
+from casemix.grouping import Grouper
 from casemix.outpatient.capitation import CapitationSettlement, enrol, settle_capitation
-from casemix.outpatient.grouping import GROUPED_VISIT_COLUMNS, ApgGrouper, GroupedVisits
+from casemix.outpatient.grouping import ApgGrouper, GroupedVisits
 from casemix.outpatient.scheme import ApgScheme, load_scheme
 from casemix.outpatient.settlement import OutpatientSettlement, settle_outpatient_year
 from casemix.outpatient.statement import UnifiedStatements, unified_statements
@@ -27,9 +28,23 @@ from casemix.outpatient.visits import read_visits, visit_frames
 from casemix.policy import Policy
 from casemix.records.case import Case, Rejection
 from casemix.settlement import Settlement, cents
+from casemix.settlement.run import drg_points, settle_points
 
-GROUPED_FILE_COLUMNS = ["visit_id", "hospital_id", "main_apg", "apgs", "points", "status", "reason", "visit_apg",
-                        "apg_points", "pass_through_points", "kind", "expected_cost", "total_cost"]
+GROUPED_FILE_COLUMNS = [
+    "visit_id",
+    "hospital_id",
+    "main_apg",
+    "apgs",
+    "points",
+    "status",
+    "reason",
+    "visit_apg",
+    "apg_points",
+    "pass_through_points",
+    "kind",
+    "expected_cost",
+    "total_cost",
+]
 
 
 @dataclass(frozen=True)
@@ -42,24 +57,32 @@ class GroupedFile:
     rows_out: int
 
 
-def read_visit_frames(visits_path: str | Path, lines_path: str | Path) -> tuple[pl.DataFrame, pl.DataFrame,
-                                                                               list[Rejection]]:
+def read_visit_frames(
+    visits_path: str | Path, lines_path: str | Path
+) -> tuple[pl.DataFrame, pl.DataFrame, list[Rejection]]:
     """Visit and line frames of two files, and every row rejected (naming file, record and field)."""
     visits, rejections = read_visits(visits_path, lines_path)
     heads, lines = visit_frames(visits)
     return heads, lines, rejections
 
 
-def group_visit_files(visits_path: str | Path, lines_path: str | Path, scheme: ApgScheme, policy: Policy,
-                      data_dir: str | Path | None, output: str | Path | None = None) -> GroupedFile:
+def group_visit_files(
+    visits_path: str | Path,
+    lines_path: str | Path,
+    scheme: ApgScheme,
+    policy: Policy,
+    data_dir: str | Path | None,
+    output: str | Path | None = None,
+) -> GroupedFile:
     """Group the visits of two files; with ``output``, write one row per visit header (rejected ones too)."""
     heads, lines, rejections = read_visit_frames(visits_path, lines_path)
     grouped = ApgGrouper(scheme, policy.outpatient, data_dir).group(heads, lines)
     header_rejections = [r for r in rejections if r.row_number > 0]
     if output is not None:
         write_grouped_visits(output, grouped, header_rejections)
-    return GroupedFile(grouped, rejections, heads.height + len(header_rejections),
-                       grouped.visits.height + len(header_rejections))
+    return GroupedFile(
+        grouped, rejections, heads.height + len(header_rejections), grouped.visits.height + len(header_rejections)
+    )
 
 
 def write_grouped_visits(path: str | Path, grouped: GroupedVisits, rejections: list[Rejection] = ()) -> Path:
@@ -68,9 +91,19 @@ def write_grouped_visits(path: str | Path, grouped: GroupedVisits, rejections: l
     path.parent.mkdir(parents=True, exist_ok=True)
     frame = grouped.visits.select(GROUPED_FILE_COLUMNS).with_columns(pl.col("total_cost").cast(pl.String))
     if rejections:
-        frame = pl.concat([frame, pl.DataFrame({
-            "visit_id": [r.record_id for r in rejections], "status": ["rejected"] * len(rejections),
-            "reason": [f"row {r.row_number} field {r.field}: {r.reason}" for r in rejections]})], how="diagonal_relaxed")
+        frame = pl.concat(
+            [
+                frame,
+                pl.DataFrame(
+                    {
+                        "visit_id": [r.record_id for r in rejections],
+                        "status": ["rejected"] * len(rejections),
+                        "reason": [f"row {r.row_number} field {r.field}: {r.reason}" for r in rejections],
+                    }
+                ),
+            ],
+            how="diagonal_relaxed",
+        )
     frame.write_csv(path)
     return path
 
@@ -86,9 +119,16 @@ class OutpatientResult:
     statements: UnifiedStatements
 
 
-def settle_year(visits: pl.DataFrame, lines: pl.DataFrame, last_year: dict[str, Decimal], scheme: ApgScheme,
-                policy: Policy, data_dir: str | Path | None, inpatient: Settlement | None = None,
-                contracts: pl.DataFrame | None = None) -> OutpatientResult:
+def settle_year(
+    visits: pl.DataFrame,
+    lines: pl.DataFrame,
+    last_year: dict[str, Decimal],
+    scheme: ApgScheme,
+    policy: Policy,
+    data_dir: str | Path | None,
+    inpatient: Settlement | None = None,
+    contracts: pl.DataFrame | None = None,
+) -> OutpatientResult:
     """Group the year's visits, enrol, settle outpatient pots and capitation, and reconcile every hospital's year.
 
     ``last_year`` is the outpatient fund spending per pot (``310``/``390``, or ``all`` without fund split).
@@ -99,15 +139,20 @@ def settle_year(visits: pl.DataFrame, lines: pl.DataFrame, last_year: dict[str, 
     outpatient = settle_outpatient_year(grouped.visits, last_year, policy, enrolment)
     capitation = settle_capitation(grouped.visits, enrolment, outpatient, policy)
     banner = f"{scheme.title} ({scheme.status})" if scheme.status == "starter" else scheme.title
-    return OutpatientResult(grouped, enrolment, outpatient, capitation,
-                            unified_statements(inpatient, outpatient, capitation, banner))
+    return OutpatientResult(
+        grouped, enrolment, outpatient, capitation, unified_statements(inpatient, outpatient, capitation, banner)
+    )
 
 
 def last_year_from(visits: pl.DataFrame, growth: float, policy: Policy) -> dict[str, Decimal]:
     """A simulation's last year: this year's fund spending per pot ÷ (1 + growth), to the cent."""
     split = policy.outpatient.fund_split
-    pots = visits.with_columns(pl.when(pl.lit(split) & pl.col("insurance").is_in(["310", "390"]))
-                               .then(pl.col("insurance")).otherwise(pl.lit("all")).alias("pot"))
+    pots = visits.with_columns(
+        pl.when(pl.lit(split) & pl.col("insurance").is_in(["310", "390"]))
+        .then(pl.col("insurance"))
+        .otherwise(pl.lit("all"))
+        .alias("pot")
+    )
     spend = pots.group_by("pot").agg(pl.col("fund_paid").sum())
     return {pot: cents(amount / Decimal(repr(1 + growth))) for pot, amount in spend.iter_rows()}
 
@@ -116,12 +161,30 @@ def write_synthetic_year(year: OutpatientYear, folder: str | Path) -> list[Path]
     """The synthetic year as ``visits.parquet`` (mdtrt_d/setl_d names) and ``lines.parquet`` (fee_list_d names)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    visits = year.visits.rename({"visit_id": "mdtrt_id", "patient_id": "psn_no", "hospital_id": "fixmedins_code",
-                                 "hospital_level": "hosp_lv", "visit_date": "begntime", "insurance": "insutype",
-                                 "sex": "gend", "total_cost": "medfee_sumamt", "fund_paid": "fund_pay_sumamt",
-                                 "self_pay": "psn_pay", "principal_dx": "maindiag_code"})
-    lines = year.lines.rename({"visit_id": "mdtrt_id", "line_id": "bkkp_sn", "code": "med_list_codg", "quantity": "cnt",
-                               "amount": "det_item_fee_sumamt"}).drop("line_no")
+    visits = year.visits.rename(
+        {
+            "visit_id": "mdtrt_id",
+            "patient_id": "psn_no",
+            "hospital_id": "fixmedins_code",
+            "hospital_level": "hosp_lv",
+            "visit_date": "begntime",
+            "insurance": "insutype",
+            "sex": "gend",
+            "total_cost": "medfee_sumamt",
+            "fund_paid": "fund_pay_sumamt",
+            "self_pay": "psn_pay",
+            "principal_dx": "maindiag_code",
+        }
+    )
+    lines = year.lines.rename(
+        {
+            "visit_id": "mdtrt_id",
+            "line_id": "bkkp_sn",
+            "code": "med_list_codg",
+            "quantity": "cnt",
+            "amount": "det_item_fee_sumamt",
+        }
+    ).drop("line_no")
     paths = [folder / "visits.parquet", folder / "lines.parquet", folder / "residents.csv"]
     visits.write_parquet(paths[0])
     lines.write_parquet(paths[1])
@@ -129,20 +192,49 @@ def write_synthetic_year(year: OutpatientYear, folder: str | Path) -> list[Path]
     return paths
 
 
-def outpatient_demo(folder: str | Path, cases: list[Case], policy: Policy, data_dir: str | Path,
-                    inpatient: Settlement | None = None, visits: int = 60_000, seed: int = 2026,
-                    last_year_growth: float = 0.12) -> OutpatientResult:
+def inpatient_settlement(
+    cases: list[Case], budget: Decimal, policy: Policy, data_dir: str | Path, scheme: str = "chs-drg-2.0"
+) -> Settlement:
+    """The inpatient DRG year of ``cases`` under ``budget``, via casemix.settlement.run (drg_points, settle_points)."""
+    grouper = Grouper.load(scheme, data_dir, policy.grouping)
+    results = [grouper.group(case, explain=False) for case in cases]
+    return settle_points(drg_points(cases, results, policy), budget, policy)
+
+
+def outpatient_demo(
+    folder: str | Path,
+    cases: list[Case],
+    policy: Policy,
+    data_dir: str | Path,
+    inpatient_budget: Decimal | None = None,
+    visits: int = 60_000,
+    seed: int = 2026,
+    last_year_growth: float = 0.12,
+) -> OutpatientResult:
     """The demo city's outpatient year: ``grouped-visits.csv`` and the unified statements in ``folder``.
 
     The year is synthetic (the city's hospitals and patients); last year's spending is this year's ÷
-    (1 + ``last_year_growth``), so the growth cap binds and the point value falls below par.
+    (1 + ``last_year_growth``), so the growth cap binds and the point value falls below par. With
+    ``inpatient_budget`` the city's stays are settled too and enter the statements as section A.
     """
     folder = Path(folder)
-    year = synthetic_outpatient_year(hospitals_of(cases), visits=visits, seed=seed,
-                                     year=min((c.admission_date.year for c in cases if c.admission_date), default=2025),
-                                     patient_ids=sorted({c.patient_id for c in cases if c.patient_id}))
-    result = settle_year(year.visits, year.lines, last_year_from(year.visits, last_year_growth, policy),
-                         load_scheme("apg-starter"), policy, data_dir, inpatient)
+    inpatient = inpatient_settlement(cases, inpatient_budget, policy, data_dir) if inpatient_budget else None
+    year = synthetic_outpatient_year(
+        hospitals_of(cases),
+        visits=visits,
+        seed=seed,
+        year=min((c.admission_date.year for c in cases if c.admission_date), default=2025),
+        patient_ids=sorted({c.patient_id for c in cases if c.patient_id}),
+    )
+    result = settle_year(
+        year.visits,
+        year.lines,
+        last_year_from(year.visits, last_year_growth, policy),
+        load_scheme("apg-starter"),
+        policy,
+        data_dir,
+        inpatient,
+    )
     write_grouped_visits(folder / "grouped-visits.csv", result.grouped)
     result.statements.write(folder)
     return result

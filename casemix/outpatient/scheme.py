@@ -29,8 +29,18 @@ PACKAGED = {"apg-starter": "apg-starter"}
 TYPES = ("visit", "procedure", "ancillary", "therapy", "incidental", "drug", "consumable", "unassigned")
 PRICING = ("points", "packaged", "pass_through")
 _TABLES = {
-    "apg_list.csv": ["apg", "name", "name_en", "type", "family", "base_points", "standard_cost", "pricing",
-                     "discount_class", "units"],
+    "apg_list.csv": [
+        "apg",
+        "name",
+        "name_en",
+        "type",
+        "family",
+        "base_points",
+        "standard_cost",
+        "pricing",
+        "discount_class",
+        "units",
+    ],
     "item_apg.csv": ["code_pattern", "apg", "levelled"],
     "dx_visit_apg.csv": ["dx_pattern", "apg"],
     "consolidation.csv": ["apg", "into"],
@@ -69,10 +79,12 @@ class ApgScheme:
 
     def with_base_points(self, table: pl.DataFrame, reference_mean_cost: float, status: str) -> ApgScheme:
         """The same scheme with base points and standard costs from ``table`` (apg, base_points, standard_cost)."""
-        apgs = (self.apgs.drop("base_points", "standard_cost")
-                .join(table.select("apg", "base_points", "standard_cost"), on="apg", how="left")
-                .with_columns(pl.col("base_points").fill_null(0.0), pl.col("standard_cost").fill_null(0.0))
-                .select(self.apgs.columns))
+        apgs = (
+            self.apgs.drop("base_points", "standard_cost")
+            .join(table.select("apg", "base_points", "standard_cost"), on="apg", how="left")
+            .with_columns(pl.col("base_points").fill_null(0.0), pl.col("standard_cost").fill_null(0.0))
+            .select(self.apgs.columns)
+        )
         return replace(self, apgs=apgs, reference_mean_cost=reference_mean_cost, status=status)
 
     def write(self, folder: str | Path) -> Path:
@@ -82,9 +94,14 @@ class ApgScheme:
         toml = (self.folder / "scheme.toml").read_text(encoding="utf-8")
         toml = _set_toml(toml, {"status": f'"{self.status}"', "reference_mean_cost": f"{self.reference_mean_cost:.2f}"})
         (folder / "scheme.toml").write_text(toml, encoding="utf-8")
-        for name, frame in (("apg_list.csv", self.apgs), ("item_apg.csv", self.items), ("dx_visit_apg.csv", self.dx),
-                            ("consolidation.csv", self.consolidation), ("packaging.csv", self.packaging),
-                            ("discounts.csv", self.discounts)):
+        for name, frame in (
+            ("apg_list.csv", self.apgs),
+            ("item_apg.csv", self.items),
+            ("dx_visit_apg.csv", self.dx),
+            ("consolidation.csv", self.consolidation),
+            ("packaging.csv", self.packaging),
+            ("discounts.csv", self.discounts),
+        ):
             frame.drop("row").write_csv(folder / name)
         return folder
 
@@ -103,8 +120,10 @@ def scheme_folder(name_or_path: str | Path) -> Path:
         return Path(str(resources.files("casemix.outpatient").joinpath("schemes", PACKAGED[str(name_or_path)])))
     folder = Path(name_or_path)
     if not (folder / "scheme.toml").is_file():
-        raise SchemeError(f"no APG scheme {name_or_path}: give a packaged name ({', '.join(PACKAGED)}) "
-                          "or a folder holding scheme.toml and the APG tables")
+        raise SchemeError(
+            f"no APG scheme {name_or_path}: give a packaged name ({', '.join(PACKAGED)}) "
+            "or a folder holding scheme.toml and the APG tables"
+        )
     return folder
 
 
@@ -118,16 +137,26 @@ def load_scheme(name_or_path: str | Path = "apg-starter") -> ApgScheme:
     tables = {name: _table(folder / name, columns) for name, columns in _TABLES.items()}
     try:
         scheme = ApgScheme(
-            name=meta["name"], title=meta["title"], status=meta["status"], folder=folder,
-            point_scale=float(meta["point_scale"]), reference_mean_cost=float(meta["reference_mean_cost"]),
+            name=meta["name"],
+            title=meta["title"],
+            status=meta["status"],
+            folder=folder,
+            point_scale=float(meta["point_scale"]),
+            reference_mean_cost=float(meta["reference_mean_cost"]),
             level_price_bands=tuple(float(b) for b in meta["level_price_bands"]),
-            emergency_med_types=tuple(meta["emergency_med_types"]), emergency_apg=meta["emergency_apg"],
-            default_visit_apg=meta["default_visit_apg"], unassigned_apg=meta["unassigned_apg"],
+            emergency_med_types=tuple(meta["emergency_med_types"]),
+            emergency_apg=meta["emergency_apg"],
+            default_visit_apg=meta["default_visit_apg"],
+            unassigned_apg=meta["unassigned_apg"],
             two_lib_pairs=meta.get("two_lib_pairs", ""),
-            apgs=_typed_apgs(tables["apg_list.csv"], folder / "apg_list.csv"), items=tables["item_apg.csv"],
-            dx=tables["dx_visit_apg.csv"], consolidation=tables["consolidation.csv"],
+            apgs=_typed_apgs(tables["apg_list.csv"], folder / "apg_list.csv"),
+            items=tables["item_apg.csv"],
+            dx=tables["dx_visit_apg.csv"],
+            consolidation=tables["consolidation.csv"],
             packaging=tables["packaging.csv"],
-            discounts=tables["discounts.csv"].with_columns(pl.col("rank").cast(pl.Int64), pl.col("factor").cast(pl.Float64)),
+            discounts=tables["discounts.csv"].with_columns(
+                pl.col("rank").cast(pl.Int64), pl.col("factor").cast(pl.Float64)
+            ),
         )
     except KeyError as error:
         raise SchemeError(f"{folder / 'scheme.toml'}: [scheme] lacks {error}") from None
@@ -144,8 +173,9 @@ def _table(path: Path, columns: list[str]) -> pl.DataFrame:
     missing = [c for c in columns if c not in header]
     if missing:
         raise SchemeError(f"{path}: lacks columns {missing}")
-    data = {c: [(r.get(c) or "").strip() for r in rows] for c in columns}
-    return pl.DataFrame(data, schema={c: pl.String for c in columns}).with_row_index("row", 1)
+    kept = columns + [c for c in header if c not in columns]     # notes and other columns travel along
+    data = {c: [(r.get(c) or "").strip() for r in rows] for c in kept}
+    return pl.DataFrame(data, schema=dict.fromkeys(kept, pl.String)).with_row_index("row", 1)
 
 
 def _typed_apgs(frame: pl.DataFrame, path: Path) -> pl.DataFrame:
@@ -157,21 +187,31 @@ def _typed_apgs(frame: pl.DataFrame, path: Path) -> pl.DataFrame:
             try:
                 float(row[column] or 0)
             except ValueError:
-                raise SchemeError(f"{path} row {number} ({row['apg']}): {column} {row[column]!r} is not a number") from None
-    return frame.with_columns(pl.col("base_points").replace("", "0").cast(pl.Float64),
-                              pl.col("standard_cost").replace("", "0").cast(pl.Float64))
+                raise SchemeError(
+                    f"{path} row {number} ({row['apg']}): {column} {row[column]!r} is not a number"
+                ) from None
+    return frame.with_columns(
+        pl.col("base_points").replace("", "0").cast(pl.Float64),
+        pl.col("standard_cost").replace("", "0").cast(pl.Float64),
+    )
 
 
 def _check(scheme: ApgScheme) -> None:
     known = set(scheme.apgs["apg"])
     types = {f"type:{t}" for t in TYPES}
-    references = [("item_apg.csv", scheme.items, "apg"), ("dx_visit_apg.csv", scheme.dx, "apg"),
-                  ("consolidation.csv", scheme.consolidation, "apg"), ("consolidation.csv", scheme.consolidation, "into"),
-                  ("packaging.csv", scheme.packaging, "apg"), ("packaging.csv", scheme.packaging, "when")]
+    references = [
+        ("item_apg.csv", scheme.items, "apg"),
+        ("dx_visit_apg.csv", scheme.dx, "apg"),
+        ("consolidation.csv", scheme.consolidation, "apg"),
+        ("consolidation.csv", scheme.consolidation, "into"),
+        ("packaging.csv", scheme.packaging, "apg"),
+        ("packaging.csv", scheme.packaging, "when"),
+    ]
     levels = range(1, len(scheme.level_price_bands) + 2)
     for table, frame, column in references:
-        for row, value, flag in zip(frame["row"], frame[column], frame["levelled"] if "levelled" in frame.columns
-                                    else [""] * frame.height):
+        for row, value, flag in zip(
+            frame["row"], frame[column], frame["levelled"] if "levelled" in frame.columns else [""] * frame.height
+        ):
             wanted = [f"{value}-{lv}" for lv in levels] if flag == "y" else [value]
             for apg in wanted:
                 if apg not in known and apg not in types:
@@ -181,8 +221,10 @@ def _check(scheme: ApgScheme) -> None:
             raise SchemeError(f"{scheme.folder / 'scheme.toml'}: APG {apg!r} is not in apg_list.csv")
     bad = scheme.apgs.filter((pl.col("pricing") == "points") & (pl.col("base_points") <= 0))
     if bad.height:
-        raise SchemeError(f"{scheme.folder / 'apg_list.csv'} row {bad['row'][0]}: {bad['apg'][0]} is priced by points "
-                          "but has no base points above 0")
+        raise SchemeError(
+            f"{scheme.folder / 'apg_list.csv'} row {bad['row'][0]}: {bad['apg'][0]} is priced by points "
+            "but has no base points above 0"
+        )
     edges: dict[str, set[str]] = {}
     for apg, target in zip(scheme.consolidation["apg"], scheme.consolidation["into"]):
         edges.setdefault(apg, set()).add(target)
@@ -191,8 +233,9 @@ def _check(scheme: ApgScheme) -> None:
         while stack:
             for nxt in edges.get(stack.pop(), ()):
                 if nxt == start:
-                    raise SchemeError(f"{scheme.folder / 'consolidation.csv'}: {start} consolidates into itself "
-                                      "through a cycle")
+                    raise SchemeError(
+                        f"{scheme.folder / 'consolidation.csv'}: {start} consolidates into itself through a cycle"
+                    )
                 if nxt not in seen:
                     seen.add(nxt)
                     stack.append(nxt)

@@ -57,15 +57,16 @@ class OutpatientSettlement:
 
     pots: dict[str, FundPot]
     chronic_quota_by_hospital: dict[str, Decimal]
-    referral_points: pl.DataFrame       # institution, fund, points: enrolees' points earned elsewhere
+    referral_points: pl.DataFrame  # institution, fund, points: enrolees' points earned elsewhere
     growth_cap: float
 
     def point_values(self) -> dict[str, Decimal]:
         return {fund: pot.settlement.point_value for fund, pot in self.pots.items()}
 
 
-def settle_outpatient_year(grouped: pl.DataFrame, last_year: dict[str, Decimal], policy: Policy,
-                           enrolment: pl.DataFrame | None = None) -> OutpatientSettlement:
+def settle_outpatient_year(
+    grouped: pl.DataFrame, last_year: dict[str, Decimal], policy: Policy, enrolment: pl.DataFrame | None = None
+) -> OutpatientSettlement:
     """Settle grouped visits (:class:`GroupedVisits`.visits with patient_id and fund_paid) under budgets grown
     from ``last_year`` spending per pot (``310``/``390``, or ``all``); ``enrolment`` (patient_id, institution)
     marks capitated enrolees. Raises SettlementError for a pot without last year's spending or points."""
@@ -75,33 +76,48 @@ def settle_outpatient_year(grouped: pl.DataFrame, last_year: dict[str, Decimal],
     for fund, visits in sorted(frame.group_by("pot"), key=lambda item: str(item[0][0])):
         fund = str(fund[0])
         if fund not in last_year or last_year[fund] <= 0:
-            raise SettlementError(f"outpatient pot {fund}: last year's fund spending is needed and must be > 0 "
-                                  f"(given {last_year.get(fund)!r})")
+            raise SettlementError(
+                f"outpatient pot {fund}: last year's fund spending is needed and must be > 0 "
+                f"(given {last_year.get(fund)!r})"
+            )
         pots[fund] = _settle_pot(fund, visits, last_year[fund], policy)
-        for hospital, amount in visits.filter(pl.col("role") == "quota").group_by("hospital_id").agg(
-                pl.col("fund_paid").sum()).iter_rows():
+        for hospital, amount in (
+            visits.filter(pl.col("role") == "quota").group_by("hospital_id").agg(pl.col("fund_paid").sum()).iter_rows()
+        ):
             quotas[hospital] = quotas.get(hospital, ZERO) + amount
-    referrals = (frame.filter(pl.col("role") == "referral").group_by("institution", "pot")
-                 .agg(pl.col("points").sum()).rename({"pot": "fund"}))
+    referrals = (
+        frame.filter(pl.col("role") == "referral")
+        .group_by("institution", "pot")
+        .agg(pl.col("points").sum())
+        .rename({"pot": "fund"})
+    )
     return OutpatientSettlement(pots, quotas, referrals, outpatient.growth_cap)
 
 
 def _with_roles(grouped: pl.DataFrame, enrolment: pl.DataFrame | None, policy: Policy) -> pl.DataFrame:
     """Each visit's pot and role: ``quota`` (chronic), ``own`` (an enrolee at its own institution, paid by
     capitation), ``referral`` (an enrolee elsewhere, points funded by capitation) or ``points``."""
-    enrolled = enrolment if enrolment is not None else pl.DataFrame(schema={"patient_id": pl.String,
-                                                                           "institution": pl.String})
+    enrolled = (
+        enrolment if enrolment is not None else pl.DataFrame(schema={"patient_id": pl.String, "institution": pl.String})
+    )
     exempt = list(policy.capitation.exempt_med_types)
     fund_split = policy.outpatient.fund_split
-    return (grouped.join(enrolled.select("patient_id", "institution"), on="patient_id", how="left")
-            .with_columns(
-                pl.when(pl.lit(fund_split) & pl.col("insurance").is_in(["310", "390"])).then(pl.col("insurance"))
-                .otherwise(pl.lit("all")).alias("pot"),
-                pl.when(pl.col("status") == "chronic_quota").then(pl.lit("quota"))
-                .when(pl.col("institution").is_null()).then(pl.lit("points"))
-                .when(pl.col("institution") == pl.col("hospital_id")).then(pl.lit("own"))
-                .when(pl.col("med_type").is_in(exempt)).then(pl.lit("points"))
-                .otherwise(pl.lit("referral")).alias("role")))
+    return grouped.join(enrolled.select("patient_id", "institution"), on="patient_id", how="left").with_columns(
+        pl.when(pl.lit(fund_split) & pl.col("insurance").is_in(["310", "390"]))
+        .then(pl.col("insurance"))
+        .otherwise(pl.lit("all"))
+        .alias("pot"),
+        pl.when(pl.col("status") == "chronic_quota")
+        .then(pl.lit("quota"))
+        .when(pl.col("institution").is_null())
+        .then(pl.lit("points"))
+        .when(pl.col("institution") == pl.col("hospital_id"))
+        .then(pl.lit("own"))
+        .when(pl.col("med_type").is_in(exempt))
+        .then(pl.lit("points"))
+        .otherwise(pl.lit("referral"))
+        .alias("role"),
+    )
 
 
 def _settle_pot(fund: str, visits: pl.DataFrame, last_year: Decimal, policy: Policy) -> FundPot:
@@ -111,8 +127,10 @@ def _settle_pot(fund: str, visits: pl.DataFrame, last_year: Decimal, policy: Pol
     capitation = cents((budget - quota) * _capitation_share(visits, policy))
     apg_pot = budget - quota - capitation
     if apg_pot <= 0:
-        raise SettlementError(f"outpatient pot {fund}: budget {budget} leaves nothing for APG points after chronic "
-                              f"quotas {quota} and capitation {capitation}")
+        raise SettlementError(
+            f"outpatient pot {fund}: budget {budget} leaves nothing for APG points after chronic "
+            f"quotas {quota} and capitation {capitation}"
+        )
     paid = visits.filter(pl.col("role").is_in(["points", "referral"]))
     points = [_case_points(row) for row in paid.iter_rows(named=True)]
     total = sum((p.points for p in points), Decimal(0))
@@ -121,9 +139,15 @@ def _settle_pot(fund: str, visits: pl.DataFrame, last_year: Decimal, policy: Pol
         raise SettlementError(f"outpatient pot {fund}: no APG points to settle")
     keep = 1 - Decimal(repr(outpatient.reserve_share))
     transfer = cents(referral * apg_pot * keep / (total - referral * keep))
-    pot_policy = replace(policy, settlement=replace(
-        policy.settlement, reserve_share=outpatient.reserve_share, include_patient_payments=outpatient.include_patient_payments,
-        monthly_holdback_share=outpatient.monthly_holdback_share))
+    pot_policy = replace(
+        policy,
+        settlement=replace(
+            policy.settlement,
+            reserve_share=outpatient.reserve_share,
+            include_patient_payments=outpatient.include_patient_payments,
+            monthly_holdback_share=outpatient.monthly_holdback_share,
+        ),
+    )
     provisional = (apg_pot + transfer) * keep / total * Decimal(repr(outpatient.provisional_point_value_share))
     settlement = settle_points(points, apg_pot + transfer, pot_policy, provisional.quantize(Decimal("0.0001")))
     return FundPot(fund, last_year, budget, quota, capitation, apg_pot, transfer, referral, settlement)
@@ -140,9 +164,19 @@ def _capitation_share(visits: pl.DataFrame, policy: Policy) -> Decimal:
 
 
 def _case_points(row: dict) -> CasePoints:
-    case = SettlementCase(row["visit_id"], row["hospital_id"], row["patient_id"] or "", row["visit_date"],
-                          row["visit_date"], row["main_apg"], row["visit_apg"], row["status"], row["total_cost"],
-                          row["self_pay"], "1")
+    case = SettlementCase(
+        row["visit_id"],
+        row["hospital_id"],
+        row["patient_id"] or "",
+        row["visit_date"],
+        row["visit_date"],
+        row["main_apg"],
+        row["visit_apg"],
+        row["status"],
+        row["total_cost"],
+        row["self_pay"],
+        "1",
+    )
     return CasePoints(case, row["kind"], Decimal(repr(row["points"])), None, row["reason"] or row["apgs"] or "")
 
 

@@ -79,8 +79,13 @@ class Visit(BaseModel):
 
     def light(self) -> OutpatientVisit:
         """The short form the inpatient audit's cost-shifting rule reads."""
-        return OutpatientVisit(id=self.id, patient_id=self.patient_id, hospital_id=self.hospital_id,
-                               visit_date=self.visit_date, total_cost=max(self.total_cost, ZERO))
+        return OutpatientVisit(
+            id=self.id,
+            patient_id=self.patient_id,
+            hospital_id=self.hospital_id,
+            visit_date=self.visit_date,
+            total_cost=max(self.total_cost, ZERO),
+        )
 
 
 def _key(header: str) -> str:
@@ -131,8 +136,12 @@ def to_visit(fields: dict[str, Any], lines: list[FeeLine], row_number: int = 0) 
         given = fields.get(field) if field != "lines" else None
         return Rejection(row_number, record_id, field, f"{message} (given {given!r})" if given is not None else message)
     if visit.total_cost != line_total:
-        return Rejection(row_number, record_id, "total_cost",
-                         f"{visit.total_cost} is not the sum of its {len(lines)} fee lines ({line_total})")
+        return Rejection(
+            row_number,
+            record_id,
+            "total_cost",
+            f"{visit.total_cost} is not the sum of its {len(lines)} fee lines ({line_total})",
+        )
     return visit
 
 
@@ -152,7 +161,7 @@ def read_visits(visits_path: str | Path, lines_path: str | Path) -> tuple[list[V
         raise TableError(f"{visits_path}: no visit id column: expected one of {', '.join(VISIT_ALIASES['id'])}")
     by_visit: dict[str, list[FeeLine]] = defaultdict(list)
     rejections: list[Rejection] = []
-    for number, line in read_fee_rows(lines_path):
+    for _, line in read_fee_rows(lines_path):
         if isinstance(line, Rejection):
             rejections.append(_in_file(line, lines_path))
         else:
@@ -170,13 +179,16 @@ def read_visits(visits_path: str | Path, lines_path: str | Path) -> tuple[list[V
         result = to_visit(fields, lines, number)
         if isinstance(result, Rejection):
             rejections.append(_in_file(result, visits_path))
-            rejections.extend(Rejection(0, line.line_id, "visit_id", f"{lines_path}: its visit {visit_id} was rejected")
-                              for line in lines)
+            rejections.extend(
+                Rejection(0, line.line_id, "visit_id", f"{lines_path}: its visit {visit_id} was rejected")
+                for line in lines
+            )
         else:
             visits.append(result)
     for visit_id, orphans in by_visit.items():
-        rejections.extend(Rejection(0, line.line_id, "visit_id", f"{lines_path}: no visit header {visit_id}")
-                          for line in orphans)
+        rejections.extend(
+            Rejection(0, line.line_id, "visit_id", f"{lines_path}: no visit header {visit_id}") for line in orphans
+        )
     return visits, rejections
 
 
@@ -189,28 +201,60 @@ def visit_frames(visits: Iterable[Visit]) -> tuple[pl.DataFrame, pl.DataFrame]:
     heads: dict[str, list] = defaultdict(list)
     lines: dict[str, list] = defaultdict(list)
     for visit in visits:
-        for column, value in (("visit_id", visit.id), ("patient_id", visit.patient_id),
-                              ("hospital_id", visit.hospital_id), ("hospital_level", visit.hospital_level),
-                              ("visit_date", visit.visit_date), ("med_type", visit.med_type),
-                              ("insurance", visit.insurance), ("principal_dx", visit.diagnoses[0]),
-                              ("diagnoses", "|".join(visit.diagnoses)), ("sex", visit.sex), ("age", visit.age),
-                              ("total_cost", visit.total_cost), ("fund_paid", visit.fund_paid),
-                              ("self_pay", visit.self_pay)):
+        for column, value in (
+            ("visit_id", visit.id),
+            ("patient_id", visit.patient_id),
+            ("hospital_id", visit.hospital_id),
+            ("hospital_level", visit.hospital_level),
+            ("visit_date", visit.visit_date),
+            ("med_type", visit.med_type),
+            ("insurance", visit.insurance),
+            ("principal_dx", visit.diagnoses[0]),
+            ("diagnoses", "|".join(visit.diagnoses)),
+            ("sex", visit.sex),
+            ("age", visit.age),
+            ("total_cost", visit.total_cost),
+            ("fund_paid", visit.fund_paid),
+            ("self_pay", visit.self_pay),
+        ):
             heads[column].append(value)
         for number, line in enumerate(visit.lines, 1):
-            for column, value in (("visit_id", visit.id), ("line_no", number), ("line_id", line.line_id),
-                                  ("code", line.code), ("quantity", float(line.quantity)),
-                                  ("amount", line.amount)):
+            for column, value in (
+                ("visit_id", visit.id),
+                ("line_no", number),
+                ("line_id", line.line_id),
+                ("code", line.code),
+                ("quantity", float(line.quantity)),
+                ("amount", line.amount),
+            ):
                 lines[column].append(value)
     return visits_frame(heads), lines_frame(lines)
 
 
-VISIT_SCHEMA = {"visit_id": pl.String, "patient_id": pl.String, "hospital_id": pl.String, "hospital_level": pl.String,
-                "visit_date": pl.Date, "med_type": pl.String, "insurance": pl.String, "principal_dx": pl.String,
-                "diagnoses": pl.String, "sex": pl.Int64, "age": pl.Int64, "total_cost": pl.Decimal(14, 2),
-                "fund_paid": pl.Decimal(14, 2), "self_pay": pl.Decimal(14, 2)}
-LINE_SCHEMA = {"visit_id": pl.String, "line_no": pl.Int64, "line_id": pl.String, "code": pl.String,
-               "quantity": pl.Float64, "amount": pl.Decimal(14, 2)}
+VISIT_SCHEMA = {
+    "visit_id": pl.String,
+    "patient_id": pl.String,
+    "hospital_id": pl.String,
+    "hospital_level": pl.String,
+    "visit_date": pl.Date,
+    "med_type": pl.String,
+    "insurance": pl.String,
+    "principal_dx": pl.String,
+    "diagnoses": pl.String,
+    "sex": pl.Int64,
+    "age": pl.Int64,
+    "total_cost": pl.Decimal(14, 2),
+    "fund_paid": pl.Decimal(14, 2),
+    "self_pay": pl.Decimal(14, 2),
+}
+LINE_SCHEMA = {
+    "visit_id": pl.String,
+    "line_no": pl.Int64,
+    "line_id": pl.String,
+    "code": pl.String,
+    "quantity": pl.Float64,
+    "amount": pl.Decimal(14, 2),
+}
 
 
 def visits_frame(columns: dict[str, list]) -> pl.DataFrame:
