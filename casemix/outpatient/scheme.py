@@ -107,10 +107,12 @@ class ApgScheme:
 
 
 def _set_toml(text: str, values: dict[str, str]) -> str:
+    """``text`` with the values of ``key = value`` lines replaced, inline comments kept."""
     lines = []
     for line in text.splitlines():
         key = line.split("=", 1)[0].strip()
-        lines.append(f"{key} = {values[key]}" if key in values and "=" in line else line)
+        comment = "  # " + line.split("#", 1)[1].strip() if "#" in line and "=" in line.split("#", 1)[0] else ""
+        lines.append(f"{key} = {values[key]}{comment}" if key in values and "=" in line else line)
     return "\n".join(lines) + "\n"
 
 
