@@ -211,7 +211,7 @@ def test_e3_discounts_the_second_procedure_and_the_repeated_apg(grouper):
     assert procedures == [("P-SKIN-1", 1.0), ("P-SKIN-1", 0.5), ("P-WOUND", 0.5)]
     explained = "\n".join(grouped.explain("E3"))
     assert "discounts.csv row 2: SP rank 2 × 0.5" in explained and "discounts.csv row 2: SP rank 3 × 0.5" in explained
-    assert "level coefficient k = 0.90" in explained
+    assert "APG points × k = 0.90 → 135.0000" in explained
     assert "packaging.csv row 1: type:visit packaged when type:procedure is paid" in explained
 
 
@@ -233,7 +233,7 @@ def test_an_included_item_billed_with_its_main_item_is_packaged_by_the_b7_row(gr
     with (data_dir / "nhsa-rule-libraries" / "b7_item_duplicate_charge.csv").open(encoding="utf-8-sig") as f:
         first = next(csv.DictReader(f))
     grouped = group(grouper, visit("B7", "二级", "J06.900", [(first["主项编码"], "50"), (first["从项编码"], "20")]))
-    lines = grouped.lines.filter(pl.col("line_no") == 2).row(0, named=True)
+    lines = grouped.with_rules().filter(pl.col("line_no") == 2).row(0, named=True)
     assert lines["action"] == "packaged" and f"两库 b7 row 1: included in {first['主项编码']}" in lines["rule"]
 
 
@@ -274,6 +274,6 @@ def test_the_starter_scheme_is_labelled_and_groups_real_national_codes(data_dir)
     grouped = ApgGrouper(scheme, OutpatientPolicy(), data_dir).group(*visit_frames([E2]))
     apgs = grouped.lines.sort("line_no")["apg"].to_list()
     assert apgs == ["V-K", "A-VISIT", "P-GI-2", "P-GI-2", "A-ANES", "A-PATH", "M-HV", "D-WM"]
-    assert grouped.lines["rule"].str.contains("item_apg.csv row").sum() == 7
-    visit_line = grouped.lines.filter(pl.col("line_no") == 0).row(0, named=True)
+    assert grouped.with_rules()["rule"].str.contains("item_apg.csv row").sum() == 7
+    visit_line = grouped.with_rules().filter(pl.col("line_no") == 0).row(0, named=True)
     assert visit_line["action"] == "packaged" and "dx_visit_apg.csv row" in visit_line["rule"]
