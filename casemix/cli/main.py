@@ -13,6 +13,7 @@ from rich.table import Table as RichTable
 
 from casemix.analytics import PERIODS, UNITS, Indicators
 from casemix.cli import audit as audit_commands
+from casemix.cli import outpatient as outpatient_commands
 from casemix.cli import service as service_commands
 from casemix.cli import settle as settle_commands
 from casemix.cli.options import DataOption, PolicyOption, SchemeOption, console, reported
@@ -207,6 +208,8 @@ def demo(
     budget = (sum(c.total_cost for c in cases if c.total_cost) * Decimal("0.6")).quantize(Decimal("0.01"))
     settle_commands.settle(input=city_file, budget=str(budget), output=output / "statements",
                            provisional_point_value="100", data=root, policy=Path("zhejiang-drg-points-2019"))
+    console.rule("the same city's outpatient year: APG points, capitation, one DRG + APG statement per hospital")
+    outpatient_commands.demo(output, cases, budget, root, Path("zhejiang-drg-points-2019"))
     console.rule("the same city audited: flags with their evidence")
     audit_commands.audit(input=city_file, output=output / "audit-flags.csv", data=root)
     console.rule("the city in the case store, behind the API and the dashboard")
@@ -221,6 +224,7 @@ app.command()(reported(audit_commands.audit))
 app.command("audit-precision")(reported(audit_commands.audit_precision))
 app.command("import")(reported(service_commands.import_cases))
 app.command()(reported(service_commands.serve))
+app.add_typer(outpatient_commands.app, name="outpatient")
 
 
 if __name__ == "__main__":

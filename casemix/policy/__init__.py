@@ -90,6 +90,36 @@ class WarningPolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class OutpatientPolicy:
+    # APG point settlement under an outpatient global budget (OUTPATIENT.md §3.2, §6); see default.toml
+    level_coefficients: dict = field(default_factory=lambda: {"三级": 1.10, "二级": 1.00, "一级": 0.90})
+    high_ratio: float = 3.0
+    low_ratio: float = 0.3
+    growth_cap: float = 0.10
+    fund_split: bool = True
+    chronic_quota_med_types: list = field(default_factory=lambda: ["140104", "140201"])
+    include_patient_payments: bool = False
+    reserve_share: float = 0.03
+    monthly_holdback_share: float = 0.1
+    provisional_point_value_share: float = 0.9
+
+
+@dataclass(frozen=True, slots=True)
+class CapitationPolicy:
+    # primary-care capitation (按人头付费) with risk adjustment (OUTPATIENT.md §5); see default.toml
+    enrolment: str = "attribution_plurality"
+    primary_levels: list = field(default_factory=lambda: ["一级"])
+    attribution_min_visits: int = 2
+    pot_basis: str = "enrolee_spending"
+    pot_share: float = 0.2
+    withhold_share: float = 0.05
+    surplus_keep_share: float = 1.0
+    deficit_bands: list = field(default_factory=lambda: [[0.1, 0.5]])
+    exempt_med_types: list = field(default_factory=lambda: ["13"])
+    age_bands: list = field(default_factory=lambda: [6, 18, 45, 60, 75])
+
+
+@dataclass(frozen=True, slots=True)
 class Policy:
     name: str
     version: str
@@ -100,6 +130,8 @@ class Policy:
     settlement: SettlementPolicy = SettlementPolicy()
     audit: AuditPolicy = AuditPolicy()
     early_warning: WarningPolicy = WarningPolicy()
+    outpatient: OutpatientPolicy = OutpatientPolicy()
+    capitation: CapitationPolicy = CapitationPolicy()
 
 
 _CHOICES = {
@@ -111,6 +143,8 @@ _CHOICES = {
     ("grouping", "newborn_mdcp_entry"): ("scheme", "principal-list", "any-mdcp-list"),
     ("grouping", "gray_codes"): ("scheme", "refuse", "note"),
     ("weights", "trim"): ("none", "sd", "iqr", "log_sd"),
+    ("capitation", "enrolment"): ("attribution_plurality", "contract"),
+    ("capitation", "pot_basis"): ("enrolee_spending", "share"),
 }
 
 
@@ -154,6 +188,8 @@ def parse_policy(text: str, origin: str = "<policy>") -> Policy:
         settlement=_section(data, "settlement", SettlementPolicy, origin),
         audit=_section(data, "audit", AuditPolicy, origin),
         early_warning=_section(data, "early_warning", WarningPolicy, origin),
+        outpatient=_section(data, "outpatient", OutpatientPolicy, origin),
+        capitation=_section(data, "capitation", CapitationPolicy, origin),
     )
 
 

@@ -1,0 +1,239 @@
+"""The outpatient use cases, each written once for the CLI and the demo to call.
+
+- :func:`group_visit_files`: read visit headers and fee lines, group, write ``grouped-visits.csv`` (one row
+  per visit header: APGs, points, status, reason; rejected rows included with their reason);
+- :func:`settle_year`: group, enrol, settle the outpatient pots and capitation, and build the unified
+  statements (with an inpatient :class:`~casemix.settlement.Settlement` when one is given);
+- :func:`write_synthetic_year` / :func:`read_visit_frames`: the synthetic year as files and back;
+- :func:`outpatient_demo`: what ``casemix demo`` runs: a synthetic outpatient year for the demo city,
+  ``grouped-visits.csv`` and the unified statements in one folder.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import polars as pl
+
+from casemix.grouping import Grouper
+from casemix.outpatient.capitation import CapitationSettlement, enrol, settle_capitation
+from casemix.outpatient.grouping import ApgGrouper, GroupedVisits
+from casemix.outpatient.scheme import ApgScheme, load_scheme
+from casemix.outpatient.settlement import OutpatientSettlement, settle_outpatient_year
+from casemix.outpatient.statement import UnifiedStatements, unified_statements
+from casemix.outpatient.synthetic import OutpatientYear, hospitals_of, synthetic_outpatient_year
+from casemix.outpatient.visits import read_visits, visit_frames
+from casemix.pipelines import group_cases, settle
+from casemix.policy import Policy
+from casemix.records.case import Case, Rejection
+from casemix.settlement import Settlement, cents
+
+GROUPED_FILE_COLUMNS = [
+    "visit_id",
+    "hospital_id",
+    "main_apg",
+    "apgs",
+    "points",
+    "status",
+    "reason",
+    "visit_apg",
+    "apg_points",
+    "pass_through_points",
+    "kind",
+    "expected_cost",
+    "total_cost",
+]
+
+
+@dataclass(frozen=True)
+class GroupedFile:
+    """What grouping a file gave: the grouped visits, the rejected rows, and the counts in and out."""
+
+    grouped: GroupedVisits
+    rejections: list[Rejection]
+    rows_in: int
+    rows_out: int
+
+
+def read_visit_frames(
+    visits_path: str | Path, lines_path: str | Path
+) -> tuple[pl.DataFrame, pl.DataFrame, list[Rejection]]:
+    """Visit and line frames of two files, and every row rejected (naming file, record and field)."""
+    visits, rejections = read_visits(visits_path, lines_path)
+    heads, lines = visit_frames(visits)
+    return heads, lines, rejections
+
+
+def group_visit_files(
+    visits_path: str | Path,
+    lines_path: str | Path,
+    scheme: ApgScheme,
+    policy: Policy,
+    data_dir: str | Path | None,
+    output: str | Path | None = None,
+) -> GroupedFile:
+    """Group the visits of two files; with ``output``, write one row per visit header (rejected ones too)."""
+    heads, lines, rejections = read_visit_frames(visits_path, lines_path)
+    grouped = ApgGrouper(scheme, policy.outpatient, data_dir).group(heads, lines)
+    header_rejections = [r for r in rejections if r.row_number > 0]
+    if output is not None:
+        write_grouped_visits(output, grouped, header_rejections)
+    return GroupedFile(
+        grouped, rejections, heads.height + len(header_rejections), grouped.visits.height + len(header_rejections)
+    )
+
+
+def write_grouped_visits(path: str | Path, grouped: GroupedVisits, rejections: list[Rejection] = ()) -> Path:
+    """``grouped-visits.csv``: visit id, APGs, points, status, reason (and the detail), rejected rows last."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame = grouped.visits.select(GROUPED_FILE_COLUMNS).with_columns(pl.col("total_cost").cast(pl.String))
+    if rejections:
+        frame = pl.concat(
+            [
+                frame,
+                pl.DataFrame(
+                    {
+                        "visit_id": [r.record_id for r in rejections],
+                        "status": ["rejected"] * len(rejections),
+                        "reason": [f"row {r.row_number} field {r.field}: {r.reason}" for r in rejections],
+                    }
+                ),
+            ],
+            how="diagonal_relaxed",
+        )
+    frame.write_csv(path)
+    return path
+
+
+@dataclass(frozen=True)
+class OutpatientResult:
+    """A settled outpatient year: grouping, enrolment, pots, capitation, and the unified statements."""
+
+    grouped: GroupedVisits
+    enrolment: pl.DataFrame
+    outpatient: OutpatientSettlement
+    capitation: CapitationSettlement
+    statements: UnifiedStatements
+
+
+def settle_year(
+    visits: pl.DataFrame,
+    lines: pl.DataFrame,
+    last_year: dict[str, Decimal],
+    scheme: ApgScheme,
+    policy: Policy,
+    data_dir: str | Path | None,
+    inpatient: Settlement | None = None,
+    contracts: pl.DataFrame | None = None,
+) -> OutpatientResult:
+    """Group the year's visits, enrol, settle outpatient pots and capitation, and reconcile every hospital's year.
+
+    ``last_year`` is the outpatient fund spending per pot (``310``/``390``, or ``all`` without fund split).
+    Raises SettlementError when a budget is missing or a statement does not reconcile.
+    """
+    grouped = ApgGrouper(scheme, policy.outpatient, data_dir).group(visits, lines)
+    enrolment = enrol(grouped.visits, policy, contracts)
+    outpatient = settle_outpatient_year(grouped.visits, last_year, policy, enrolment)
+    capitation = settle_capitation(grouped.visits, enrolment, outpatient, policy)
+    banner = f"{scheme.title} ({scheme.status})" if scheme.status == "starter" else scheme.title
+    return OutpatientResult(
+        grouped, enrolment, outpatient, capitation, unified_statements(inpatient, outpatient, capitation, banner)
+    )
+
+
+def last_year_from(visits: pl.DataFrame, growth: float, policy: Policy) -> dict[str, Decimal]:
+    """A simulation's last year: this year's fund spending per pot ÷ (1 + growth), to the cent."""
+    split = policy.outpatient.fund_split
+    pots = visits.with_columns(
+        pl.when(pl.lit(split) & pl.col("insurance").is_in(["310", "390"]))
+        .then(pl.col("insurance"))
+        .otherwise(pl.lit("all"))
+        .alias("pot")
+    )
+    spend = pots.group_by("pot").agg(pl.col("fund_paid").sum())
+    return {pot: cents(amount / Decimal(repr(1 + growth))) for pot, amount in spend.iter_rows()}
+
+
+def write_synthetic_year(year: OutpatientYear, folder: str | Path) -> list[Path]:
+    """The synthetic year as ``visits.parquet`` (mdtrt_d/setl_d names) and ``lines.parquet`` (fee_list_d names)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    visits = year.visits.rename(
+        {
+            "visit_id": "mdtrt_id",
+            "patient_id": "psn_no",
+            "hospital_id": "fixmedins_code",
+            "hospital_level": "hosp_lv",
+            "visit_date": "begntime",
+            "insurance": "insutype",
+            "sex": "gend",
+            "total_cost": "medfee_sumamt",
+            "fund_paid": "fund_pay_sumamt",
+            "self_pay": "psn_pay",
+            "principal_dx": "maindiag_code",
+        }
+    )
+    lines = year.lines.rename(
+        {
+            "visit_id": "mdtrt_id",
+            "line_id": "bkkp_sn",
+            "code": "med_list_codg",
+            "quantity": "cnt",
+            "amount": "det_item_fee_sumamt",
+        }
+    ).drop("line_no")
+    paths = [folder / "visits.parquet", folder / "lines.parquet", folder / "residents.csv"]
+    visits.write_parquet(paths[0])
+    lines.write_parquet(paths[1])
+    year.residents.write_csv(paths[2])
+    return paths
+
+
+def inpatient_settlement(
+    cases: list[Case], budget: Decimal, policy: Policy, data_dir: str | Path, scheme: str = "chs-drg-2.0"
+) -> Settlement:
+    """The inpatient DRG year of ``cases`` under ``budget``, through the settlement use case."""
+    grouper = Grouper.load(scheme, data_dir, policy.grouping)
+    return settle(group_cases(grouper, cases), budget, policy, grouper)
+
+
+def outpatient_demo(
+    folder: str | Path,
+    cases: list[Case],
+    policy: Policy,
+    data_dir: str | Path,
+    inpatient_budget: Decimal | None = None,
+    visits: int = 60_000,
+    seed: int = 2026,
+    last_year_growth: float = 0.12,
+) -> OutpatientResult:
+    """The demo city's outpatient year: ``grouped-visits.csv`` and the unified statements in ``folder``.
+
+    The year is synthetic (the city's hospitals and patients); last year's spending is this year's ÷
+    (1 + ``last_year_growth``), so the growth cap binds and the point value falls below par. With
+    ``inpatient_budget`` the city's stays are settled too and enter the statements as section A.
+    """
+    folder = Path(folder)
+    inpatient = inpatient_settlement(cases, inpatient_budget, policy, data_dir) if inpatient_budget else None
+    year = synthetic_outpatient_year(
+        hospitals_of(cases),
+        visits=visits,
+        seed=seed,
+        year=min((c.admission_date.year for c in cases if c.admission_date), default=2025),
+        patient_ids=sorted({c.patient_id for c in cases if c.patient_id}),
+    )
+    result = settle_year(
+        year.visits,
+        year.lines,
+        last_year_from(year.visits, last_year_growth, policy),
+        load_scheme("apg-starter"),
+        policy,
+        data_dir,
+        inpatient,
+    )
+    write_grouped_visits(folder / "grouped-visits.csv", result.grouped)
+    result.statements.write(folder)
+    return result
