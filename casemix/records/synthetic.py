@@ -63,6 +63,7 @@ def synthetic_city(sample: list[Case], hospitals: int = 100, cases: int = 100_00
     similar = _by_category(pool)
     start = date(year, 1, 1)
     out: list[Case] = []
+    stays_of: dict[str, list[int]] = {}         # patient → indexes of their stays in ``out``
     for number in range(cases):
         if out and rng.random() < readmission_share:
             first = out[rng.randrange(len(out))]
@@ -72,13 +73,26 @@ def synthetic_city(sample: list[Case], hospitals: int = 100, cases: int = 100_00
             tier, level = by_hospital[hospital_id]
             out.append(_stay(real, f"S{number:07d}", hospital_id, tier, level, first.patient_id,
                              _readmission_date(first, real, rng, year), rng))
+            stays_of.setdefault(first.patient_id, []).append(len(out) - 1)
             continue
         hospital_id, tier, level = rng.choices(plan, weights)[0]
         real = rng.choice(pool)
-        out.append(_stay(real, f"S{number:07d}", hospital_id, tier, level,
-                         f"P{rng.randrange(patients or int(cases * 0.8) + 1):07d}",
-                         start + timedelta(days=rng.randrange(365)), rng))
+        admitted = start + timedelta(days=rng.randrange(365))
+        patient = _free_patient(out, stays_of, admitted, real.los_days or 7, patients or int(cases * 0.8) + 1, rng)
+        out.append(_stay(real, f"S{number:07d}", hospital_id, tier, level, patient, admitted, rng))
+        stays_of.setdefault(patient, []).append(len(out) - 1)
     return out
+
+
+def _free_patient(out: list[Case], stays_of: dict[str, list[int]], admitted: date, los: int, patients: int,
+                  rng: random.Random) -> str:
+    """A patient not in hospital on these days: nobody is in two wards at once."""
+    ends = admitted + timedelta(days=los)
+    for _ in range(20):
+        patient = f"P{rng.randrange(patients):07d}"
+        if all(out[i].discharge_date <= admitted or ends <= out[i].admission_date for i in stays_of.get(patient, ())):
+            return patient
+    return patient
 
 
 def _stay(real: Case, case_id: str, hospital_id: str, tier: Tier, level: float, patient_id: str | None,

@@ -150,7 +150,7 @@ def create_app(grouper: Grouper, store: Store, tokens: dict[str, Principal], qc:
         bureau_only(who)
         rules = load_policy()
         cases, results = store.grouped()
-        flags = Auditor.learned(rules, grouper.scheme, cases, results).audit(cases, results)
+        flags = Auditor.learned(rules, grouper.scheme, stays := store.grouped_cases()).audit(stays)
         store.replace_flags([(f.hospital_id, f.rule, " ".join(f.case_ids), f.score, f.evidence) for f in flags])
         return dict(Counter(f.rule for f in flags))
 

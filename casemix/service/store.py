@@ -21,7 +21,7 @@ from typing import Any
 
 import polars as pl
 
-from casemix.grouping import Grouper, GroupResult
+from casemix.grouping import GroupedCase, Grouper, GroupResult
 from casemix.qc import QcEngine
 from casemix.records import Case, Rejection
 from casemix.records.io import read_rows
@@ -264,6 +264,11 @@ class Store:
             FROM cases c JOIN groups g ON g.hospital_id = c.hospital_id AND g.case_id = c.case_id
             {where} ORDER BY c.hospital_id, c.case_id""", params)
         return [Case.model_validate_json(row[0]) for row in rows], [GroupResult(*row[1:]) for row in rows]
+
+    def grouped_cases(self, hospital_id: str | None = None) -> list[GroupedCase]:
+        """Stored cases with their stored groups, each as one value (for audit)."""
+        cases, results = self.grouped(hospital_id)
+        return [GroupedCase(case, result) for case, result in zip(cases, results, strict=True)]
 
     def findings(self, hospital_id: str | None = None) -> list[dict[str, Any]]:
         if hospital_id is None:
