@@ -98,6 +98,11 @@ class AuditPolicy:
     norm_min_cases: int = 20
     peer_min_cases: int = 30
     peer_min_hospitals: int = 3
+    child_max_age: int = 17
+    infant_max_age: int = 3
+    newborn_max_days: int = 28
+    working_max_age: int = 60
+    secondary_procedure_rate: float = 0.5
 
 
 @dataclass(frozen=True, slots=True)
