@@ -11,7 +11,7 @@ from conftest import DATA
 
 from casemix.audit.item_rules import ClaimFacts, ItemLibrary
 from casemix.errors import RuleError
-from casemix.policy import AuditPolicy
+from casemix.policy import AuditPolicy, load_policy
 from casemix.records.fees import FeeLine
 
 SHEETS = DATA / "nhsa-rule-libraries"
@@ -139,3 +139,40 @@ def test_a_bad_row_is_refused_naming_the_file_row_and_column(tmp_path):
         encoding="utf-8")
     with pytest.raises(RuleError, match="b7_item_duplicate_charge.csv row 1: 频度 '每周'"):
         ItemLibrary.load(DATA, tmp_path)
+
+
+def test_synthetic_fee_lines_add_up_to_the_stays_charges_by_the_national_classes():
+    import random
+
+    from casemix.records.fees import FeeClassifier
+    from casemix.records.io import read_cases
+    from casemix.records.synthetic import fee_code_pools, synthetic_city, synthetic_fee_lines
+
+    sample, _ = read_cases(DATA / "samples" / "cases_13239_with_cost.csv")
+    classifier = FeeClassifier.of(DATA)
+    pools = fee_code_pools(classifier, SHEETS)
+    rng = random.Random(1)
+    for stay in synthetic_city(sample, hospitals=5, cases=200, seed=4):
+        lines = synthetic_fee_lines(stay, pools, rng)
+        assert sum((x.amount for x in lines), D(0)) == stay.total_cost
+        assert classifier.categories(lines) == {k: v for k, v in stay.fees.items() if v}
+        days = {x.time.date() for x in lines if classifier.classify(x).category_key == "bed"}
+        assert len(days) == max(stay.los_days, 1)                   # a bed line for every day of the stay
+
+
+def test_one_claim_with_its_fee_lines_gets_stay_flags_and_item_findings_with_the_amount_at_stake(library, g20):
+    from casemix.audit import Auditor, ClaimAuditor, Norms
+    from casemix.grouping import GroupedCase
+    from casemix.records.fees import FeeClassifier
+    from casemix.records.io import read_cases
+
+    sample, _ = read_cases(DATA / "samples" / "cases_13239_with_cost.csv")
+    history = [GroupedCase(c, g20.group(c, explain=False)) for c in sample[:2000]]
+    auditor = Auditor.learned(load_policy(), g20.scheme, history)
+    assert isinstance(auditor.norms, Norms)
+    claims = ClaimAuditor(auditor, library, FeeClassifier.of(DATA))
+    _, row = sheet("b8_item_frequency.csv", 项目名称="住院诊查费")
+    case = sample[0].model_copy(update={"fees": None, "hospital_level": "二级"})
+    stay = GroupedCase(case, g20.group(case, explain=False))
+    found = claims.audit(stay, [line("a", row["项目编码"], amount="20.00"), line("b", row["项目编码"], amount="20.00")])
+    assert [f.family for f in found.items] == ["frequency"] and found.amount_at_stake == D("20.00")

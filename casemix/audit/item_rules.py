@@ -23,7 +23,7 @@ from __future__ import annotations
 import csv
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -100,19 +100,19 @@ class ItemLibrary:
     def check(self, lines: list[FeeLine], facts: ClaimFacts, policy: AuditPolicy) -> list[ItemFinding]:
         """Every row whose items appear on the bill, against the bill; findings in rule order."""
         covered: dict[ItemRule, list[FeeLine]] = defaultdict(list)
+        by_code: dict[str, list[FeeLine]] = defaultdict(list)      # the bill by full and 15-digit code
         for line in lines:
-            for rule in self._rules_of(line):
+            code = line.code.upper()
+            by_code[code].append(line)
+            if len(code) > 15:
+                by_code[code[:15]].append(line)
+            for rule in self.by_code.get(code) or self.by_code.get(code[:15]) or ():
                 covered[rule].append(line)
         findings = []
         for rule, own in covered.items():
             if rule.family in CHECKS:
-                findings.extend(CHECKS[rule.family](rule, own, lines, facts, policy))
+                findings.extend(CHECKS[rule.family](rule, own, by_code, facts, policy))
         return findings + _discount_groups(covered, policy)
-
-    def _rules_of(self, line: FeeLine) -> Iterator[ItemRule]:
-        code = line.code.upper()
-        seen = self.by_code.get(code) or self.by_code.get(code[:15]) or ()
-        yield from seen
 
 
 # ---- reading the sheets -------------------------------------------------------------------------
@@ -309,8 +309,9 @@ def _cycle(rule: ItemRule, own: list[FeeLine], _all, _facts, _policy) -> list[It
                                                f"{len(over)} more charged")]
 
 
-def _duplicate(rule: ItemRule, own: list[FeeLine], lines: list[FeeLine], _facts, _policy) -> list[ItemFinding]:
-    mains = [line for line in lines if rule.main_codes & {line.code.upper(), line.code.upper()[:15]}]
+def _duplicate(rule: ItemRule, own: list[FeeLine], bill: dict[str, list[FeeLine]], _facts,
+               _policy) -> list[ItemFinding]:
+    mains = [line for code in rule.main_codes for line in bill.get(code, ())]
     if not mains:
         return []
     twice = [line for line in own if any(_together(line, main, rule.hours) for main in mains)]

@@ -13,18 +13,22 @@ Each stay carries its settlement-list charge categories (``Case.fees``: 床位�
 day at the hospital tier's rates; 手术费 and 卫生材料费 when a stay has an operation, ICD-9-CM-3
 01–86; the rest over exams, labs, treatment and drugs with random shares), adding up exactly to the
 total cost. The rates and shares are illustrative [M], chosen so that categories vary by tier,
-length of stay and surgical or medical stay the way settlement lists do.
+length of stay and surgical or medical stay the way settlement lists do. ``synthetic_fee_lines``
+itemises those categories into fee lines (NHSA ``fee_list_d``) over the days of the stay.
 """
 
 from __future__ import annotations
 
+import csv
 import random
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
 
 from casemix.errors import InputError
 from casemix.records.case import CENT, Case
+from casemix.records.fees import FeeClassifier, FeeLine
 
 
 @dataclass(frozen=True)
@@ -166,3 +170,75 @@ def _hospitals(count: int, rng: random.Random) -> list[tuple[str, Tier, float]]:
             plan.append((f"H{len(plan) + 1:03d}", tier, tier.cost_level * rng.uniform(0.9, 1.1)))
     return plan[:count] if len(plan) > count else plan
 
+
+
+# ---- itemised fee lines --------------------------------------------------------------------------
+
+DAILY_KEYS = ("bed", "nursing", "consultation")     # one line a day
+ONE_DAY_KEYS = ("surgery", "materials")             # on the day of the operation
+FRONT_KEYS = ("examination", "laboratory")          # mostly in the first days
+LINE_SIZE = {"examination": 150, "laboratory": 60, "treatment": 100, "surgery": 800, "materials": 400}   # 元 [M]
+
+
+def fee_code_pools(classifier: FeeClassifier, rule_folder: Path | None = None) -> dict[str, list[str]]:
+    """Item codes by settlement-list category key: the national class prefixes padded to full codes,
+    and the real codes of the 两库 sheets in ``rule_folder`` that any patient may be given (packages,
+    procedure groups, frequency, cycle and course limits; not the sex, age, insurance, visit-type or
+    hospital-level ones), each kept only where the classifier puts it in that category, so that fee
+    lines add up to the settlement list's charges."""
+    candidates: set[str] = set()
+    for table in ("service", "drug", "consumable"):
+        width = {"service": 15, "drug": 20, "consumable": 15}[table]
+        candidates.update((prefix + "0" * width)[:width] for prefix in classifier.prefixes(table))
+    if rule_folder is not None:
+        for path in sorted(rule_folder.glob("b[2678]_*.csv")):
+            with path.open(encoding="utf-8-sig", newline="") as f:
+                for row in csv.DictReader(f):
+                    candidates.update(v.strip() for k, v in row.items() if k and "码" in k and v and v.strip())
+    pools: dict[str, list[str]] = {}
+    for code in sorted(candidates):
+        found = classifier.of_code(code.upper())
+        if found is not None:
+            pools.setdefault(found.category_key, []).append(code)
+    return pools
+
+
+def synthetic_fee_lines(case: Case, pools: dict[str, list[str]], rng: random.Random) -> list[FeeLine]:
+    """The stay's fee categories as itemised lines over its days: bed, nursing and consultation daily,
+    exams and labs mostly in the first two days, the operation and its materials on one day, drugs
+    daily and tapering; each category's lines add up to its total to the cent."""
+    days = max(case.los_days or 1, 1)
+    start = datetime.combine(case.admission_date or date(2025, 1, 1), datetime.min.time())
+    lines: list[FeeLine] = []
+    for key, total in sorted((case.fees or {}).items()):
+        pool = pools.get(key)
+        if not pool or total <= 0:
+            continue
+        for day, amount in _spread(key, total, days, rng):
+            code = rng.choice(pool)
+            lines.append(FeeLine(line_id=f"{case.id}-{len(lines) + 1:04d}", visit_id=case.id,
+                                 patient_id=case.patient_id, hospital_id=case.hospital_id, item_code=code,
+                                 amount=amount, price=amount,
+                                 time=start + timedelta(days=day, hours=rng.randint(7, 20)),
+                                 department=case.department))
+    return lines
+
+
+def _spread(key: str, total: Decimal, days: int, rng: random.Random) -> list[tuple[int, Decimal]]:
+    if key in DAILY_KEYS:
+        when = list(range(days))
+    elif key in ONE_DAY_KEYS:
+        day = min(1, days - 1)
+        when = [day] * max(1, min(15, int(total / LINE_SIZE[key])))
+    elif key in FRONT_KEYS:
+        when = [0 if (r := rng.random()) < 0.5 else min(1, days - 1) if r < 0.7 else rng.randrange(days)
+                for _ in range(max(1, min(30, int(total / LINE_SIZE[key]))))]
+    elif key in ("western_drugs", "patent_chinese_drugs", "herbal_pieces"):
+        when = [day for day in range(days) for _ in range(rng.randint(1, 4 if day < 3 else 2))]
+    else:
+        when = [rng.randrange(days) for _ in range(max(1, min(20, int(total / LINE_SIZE.get(key, 100)))))]
+    weights = [rng.uniform(0.5, 1.5) / (1 + 0.1 * day) for day in when]
+    scale = sum(weights)
+    amounts = [(total * Decimal(repr(w / scale))).quantize(CENT, ROUND_HALF_UP) for w in weights]
+    amounts[-1] += total - sum(amounts, Decimal(0))
+    return sorted(zip(when, amounts, strict=True))
