@@ -1,16 +1,20 @@
-"""``casemix audit`` and ``casemix audit-precision``: parse options, call the audit use cases, print."""
+"""``casemix audit``, ``audit-precision``, ``audit-review`` and ``audit-report``: parse options, call the
+audit use cases, print."""
 
 from __future__ import annotations
 
 from collections import Counter
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from casemix.audit import load_catalogue, measure
+from casemix.audit.review import VERDICTS, rule_precision
 from casemix.audit.run import audit_batch, group_stays
 from casemix.cli.options import DataOption, PolicyOption, SchemeOption, console
+from casemix.cli.service import open_store
 from casemix.datadir import resolve_data_dir
 from casemix.grouping import Grouper
 from casemix.policy import load_policy
@@ -25,7 +29,8 @@ def audit(
     output: Annotated[Path, typer.Option("--output", "-o", help="flags: .csv, .xlsx or .parquet")],
     history: Annotated[Path | None, typer.Option(help="cases to learn standards from (default: INPUT)")] = None,
     outpatient: Annotated[Path | None, typer.Option(help="outpatient visits (patient, hospital, date, cost) "
-                                                         "for the cost-shifting rule")] = None,
+                                                         "for the cost-shifting and bed-hanging rules")] = None,
+    db: Annotated[str | None, typer.Option("--db", help="also keep the flags in this case store, for review")] = None,
     scheme: SchemeOption = "chs-drg-2.0",
     data: DataOption = None,
     policy: PolicyOption = None,
@@ -42,8 +47,14 @@ def audit(
     catalogue = load_catalogue()
     write_table(output, FLAG_COLUMNS, [[f.rule, catalogue.title(f.rule), f.hospital_id, " ".join(f.case_ids),
                                         f"{f.score:.3f}", f.evidence] for f in flags])
+    if db:
+        store = open_store(db)
+        try:
+            store.replace_flags([(f.hospital_id, f.rule, " ".join(f.case_ids), f.score, f.evidence) for f in flags])
+        finally:
+            store.close()
     console.print(f"{len(cases):,} cases audited ({len(rejected)} unreadable rows left out); "
-                  f"{len(flags):,} flags → {output}")
+                  f"{len(flags):,} flags → {output}{' and ' + db if db else ''}")
     for rule, n in Counter(f.rule for f in flags).most_common():
         console.print(f"  {n:>7}  {catalogue.title(rule)}", highlight=False, markup=False)
 
@@ -74,6 +85,47 @@ def audit_precision(
     clean = report["clean"]
     console.print(f"clean stays flagged: {clean['flagged']:,} of {clean['stays']:,} ({clean['share']:.2%}); "
                   "* = an offending hospital", highlight=False, markup=False)
+
+
+def audit_review(
+    rule: Annotated[str, typer.Argument(help="the flag's rule id, e.g. split_admission")],
+    case_ids: Annotated[str, typer.Argument(help="the flag's records as stored, space-separated ('' for a "
+                                                 "hospital signal)")],
+    verdict: Annotated[str, typer.Option(help=f"one of {', '.join(VERDICTS)}")],
+    reviewer: Annotated[str, typer.Option(help="who reviewed it")],
+    db: Annotated[str, typer.Option("--db", envvar="CASEMIX_DB", help="the case store")] = "casemix.duckdb",
+    hospital: Annotated[str | None, typer.Option(help="the hospital, for a hospital signal")] = None,
+    on: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="review date (default: today)")] = None,
+    note: Annotated[str, typer.Option(help="what the reviewer found")] = "",
+) -> None:
+    """Confirm or dismiss a stored audit flag (复核): the verdict is kept for ``casemix audit-report``."""
+    store = open_store(db)
+    try:
+        flag = store.record_review(rule, case_ids, verdict, reviewer, on.date() if on else date.today(),
+                                   note, hospital)
+    finally:
+        store.close()
+    console.print(f"{verdict}: {rule} {case_ids} at {flag['hospital_id']} ({flag['evidence']})", highlight=False,
+                  markup=False)
+
+
+def audit_report(
+    db: Annotated[str, typer.Option("--db", envvar="CASEMIX_DB", help="the case store")] = "casemix.duckdb",
+) -> None:
+    """Each rule's confirmed precision, by month and overall, from the reviewers' verdicts."""
+    store = open_store(db)
+    try:
+        rows = rule_precision(store.reviews())
+    finally:
+        store.close()
+    catalogue = load_catalogue()
+    console.print(f"{'rule':<24} {'period':<8} {'confirmed':>9} {'dismissed':>9} {'precision':>9}  title")
+    for row in rows:
+        title = catalogue.title(row.rule) if row.rule in catalogue.rules else ""
+        console.print(f"{row.rule:<24} {row.period:<8} {row.confirmed:>9} {row.dismissed:>9} {row.precision:>9.1%}  "
+                      f"{title}", highlight=False, markup=False)
+    if not rows:
+        console.print("no reviews yet: confirm or dismiss flags with casemix audit-review")
 
 
 def _visits(path: Path) -> list[OutpatientVisit]:

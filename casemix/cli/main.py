@@ -235,6 +235,8 @@ app.command()(reported(settle_commands.city))
 app.command()(reported(settle_commands.settle))
 app.command()(reported(audit_commands.audit))
 app.command("audit-precision")(reported(audit_commands.audit_precision))
+app.command("audit-review")(reported(audit_commands.audit_review))
+app.command("audit-report")(reported(audit_commands.audit_report))
 app.command("import")(reported(service_commands.import_cases))
 app.command()(reported(service_commands.serve))
 
