@@ -16,7 +16,7 @@ import time
 
 from casemix.audit import Auditor
 from casemix.datadir import resolve_data_dir
-from casemix.grouping import Grouper
+from casemix.grouping import GroupedCase, Grouper
 from casemix.policy import load_policy
 from casemix.qc import QcEngine, summarise
 from casemix.records.io import read_cases
@@ -52,10 +52,10 @@ def main() -> None:
     policy = load_policy()
     city = synthetic_city(sample, hospitals=100, cases=args.cases)
     grouper = engine.grouper
-    results = [grouper.group(case, explain=False) for case in city]
-    auditor = Auditor.learned(policy, grouper.scheme, city, results)
+    stays = [GroupedCase(case, grouper.group(case, explain=False)) for case in city]
+    auditor = Auditor.learned(policy, grouper.scheme, stays)
     started = time.perf_counter()
-    flags = auditor.audit(city, results)
+    flags = auditor.audit(stays)
     seconds = time.perf_counter() - started
     print(f"audit (grouped city)        {len(city):>9,} cases {seconds:7.2f} s "
           f"{len(city) / seconds:>9,.0f} cases/s ({len(flags):,} flags)")

@@ -11,6 +11,7 @@
         ├── RuleError             a QC or audit rule catalogue entry that names an unknown kind
         ├── TokensError           a tokens file that would let a caller in without a valid role
         ├── DatabaseError         a store that cannot be opened (wrong URL, server down, corrupt file)
+        ├── ReviewError           a review of an audit flag with an unknown verdict, or of a flag not stored
         └── SettlementError       a settlement that would pay wrongly (budget ≤ 0, repeated cases …)
 
 The command line catches ``InputError`` only and prints its one-line message; any other exception is
@@ -53,6 +54,10 @@ class TokensError(InputError):
 
 class DatabaseError(InputError):
     """The database could not be opened (a wrong URL, a server that is down, a missing driver, a corrupt file)."""
+
+
+class ReviewError(InputError):
+    """A reviewer's verdict that is not confirmed/dismissed, or that names an audit flag the store lacks."""
 
 
 class SettlementError(InputError):

@@ -1,15 +1,19 @@
-"""``casemix audit`` and ``casemix audit-precision``."""
+"""``casemix audit``, ``audit-precision``, ``audit-review`` and ``audit-report``: parse options, call the
+audit use cases, print."""
 
 from __future__ import annotations
 
 from collections import Counter
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from casemix.audit import RULES, measure
+from casemix.audit import load_catalogue, measure
+from casemix.audit.review import VERDICTS, rule_precision
 from casemix.cli.options import DataOption, PolicyOption, SchemeOption, console
+from casemix.cli.service import open_store
 from casemix.datadir import resolve_data_dir
 from casemix.grouping import Grouper
 from casemix.pipelines import audit_grouped, read_grouped
@@ -25,45 +29,103 @@ def audit(
     output: Annotated[Path, typer.Option("--output", "-o", help="flags: .csv, .xlsx or .parquet")],
     history: Annotated[Path | None, typer.Option(help="cases to learn standards from (default: INPUT)")] = None,
     outpatient: Annotated[Path | None, typer.Option(help="outpatient visits (patient, hospital, date, cost) "
-                                                         "for the cost-shifting rule")] = None,
+                                                         "for the cost-shifting and bed-hanging rules")] = None,
+    db: Annotated[str | None, typer.Option("--db", help="also keep the flags in this case store, for review")] = None,
     scheme: SchemeOption = "chs-drg-2.0",
     data: DataOption = None,
     policy: PolicyOption = None,
 ) -> None:
-    """Audit submitted cases (智能审核): split admissions, duplicates, upcoding signals, low-standard
-    admissions, padded procedures, and hospital signals against level peers; flags sorted by score."""
+    """Audit submitted cases (智能审核) against the rule catalogue: split admissions, duplicate claims,
+    upcoding, padded procedures, low-standard admissions, cost shifting, dumping, bed-hanging, fake
+    admissions, and hospital signals against level peers; flags sorted by score, each with its evidence."""
     check_output(output, input, history, outpatient)
     rules = load_policy(policy)
     grouper = Grouper.load(scheme, data, rules.grouping)
     read = read_grouped(input, grouper)
     past = None if history is None else read_grouped(history, grouper).grouped
-    visits = _visits(outpatient) if outpatient else []
-    flags = audit_grouped(read.grouped, rules, grouper, past, visits)
-    write_table(output, FLAG_COLUMNS, [[f.rule, f.title, f.hospital_id, " ".join(f.case_ids), f"{f.score:.3f}",
-                                        f.evidence] for f in flags])
+    flags = audit_grouped(read.grouped, rules, grouper, past, _visits(outpatient) if outpatient else [])
+    catalogue = load_catalogue()
+    write_table(output, FLAG_COLUMNS, [[f.rule, catalogue.title(f.rule), f.hospital_id, " ".join(f.case_ids),
+                                        f"{f.score:.3f}", f.evidence] for f in flags])
+    if db:
+        store = open_store(db)
+        try:
+            store.replace_flags([(f.hospital_id, f.rule, " ".join(f.case_ids), f.score, f.evidence) for f in flags])
+        finally:
+            store.close()
     console.print(f"{len(read.grouped):,} cases audited ({len(read.rejections)} unreadable rows left out); "
-                  f"{len(flags):,} flags → {output}")
+                  f"{len(flags):,} flags → {output}{' and ' + db if db else ''}")
     for rule, n in Counter(f.rule for f in flags).most_common():
-        console.print(f"  {n:>7}  {RULES[rule]}", highlight=False, markup=False)
+        console.print(f"  {n:>7}  {catalogue.title(rule)}", highlight=False, markup=False)
 
 
 def audit_precision(
-    cases: Annotated[int, typer.Option(help="stays in the synthetic city")] = 50_000,
-    share: Annotated[float, typer.Option(help="share of cases injected per irregularity")] = 0.01,
+    cases: Annotated[int, typer.Option(help="stays in the synthetic city")] = 60_000,
+    share: Annotated[float, typer.Option(help="events injected per kind, as a share of the stays")] = 0.01,
     seed: Annotated[int, typer.Option()] = 11,
     data: DataOption = None,
     policy: PolicyOption = None,
 ) -> None:
-    """Measure the audit: inject labelled irregularities into a synthetic city and report precision and recall."""
+    """Measure the audit: inject labelled irregularities, each kind made several ways and mostly at a
+    few offending hospitals, into a synthetic city; report precision and recall per kind and variant,
+    hospitals signalled, and the share of clean stays flagged."""
     rules = load_policy(policy)
     root = resolve_data_dir(data)
     grouper = Grouper.load("chs-drg-2.0", root, rules.grouping)
     sample, _ = read_cases(root / "samples" / "cases_13239_with_cost.csv")
     report = measure(grouper, sample, rules, cases=cases, share=share, seed=seed)
-    console.print(f"{'rule':<26} {'injected':>8} {'flagged':>8} {'precision':>9} {'recall':>7}")
-    for rule, row in report.items():
-        console.print(f"{rule:<26} {row['injected']:>8} {row['flagged']:>8} {row['precision']:>9.1%} "
-                      f"{row['recall']:>7.1%}", highlight=False)
+    console.print(f"{'kind / variant':<32} {'events':>7} {'flags':>6} {'precision':>9} {'recall':>7}  hospitals")
+    for kind, row in report["kinds"].items():
+        signalled = ", ".join(f"{h}{'*' if h in row['offenders'] else ''}" for h in row["hospitals_flagged"])
+        console.print(f"{kind:<32} {row['events']:>7} {row['flags']:>6} {row['precision']:>9.1%} "
+                      f"{row['recall']:>7.1%}  {signalled}", highlight=False, markup=False)
+        for variant, part in row["variants"].items():
+            console.print(f"  {variant:<30} {part['events']:>7} {'':>6} {'':>9} {part['recall']:>7.1%}",
+                          highlight=False)
+    clean = report["clean"]
+    console.print(f"clean stays flagged: {clean['flagged']:,} of {clean['stays']:,} ({clean['share']:.2%}); "
+                  "* = an offending hospital", highlight=False, markup=False)
+
+
+def audit_review(
+    rule: Annotated[str, typer.Argument(help="the flag's rule id, e.g. split_admission")],
+    case_ids: Annotated[str, typer.Argument(help="the flag's records as stored, space-separated ('' for a "
+                                                 "hospital signal)")],
+    verdict: Annotated[str, typer.Option(help=f"one of {', '.join(VERDICTS)}")],
+    reviewer: Annotated[str, typer.Option(help="who reviewed it")],
+    db: Annotated[str, typer.Option("--db", envvar="CASEMIX_DB", help="the case store")] = "casemix.duckdb",
+    hospital: Annotated[str | None, typer.Option(help="the hospital, for a hospital signal")] = None,
+    on: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="review date (default: today)")] = None,
+    note: Annotated[str, typer.Option(help="what the reviewer found")] = "",
+) -> None:
+    """Confirm or dismiss a stored audit flag (复核): the verdict is kept for ``casemix audit-report``."""
+    store = open_store(db)
+    try:
+        flag = store.record_review(rule, case_ids, verdict, reviewer, on.date() if on else date.today(),
+                                   note, hospital)
+    finally:
+        store.close()
+    console.print(f"{verdict}: {rule} {case_ids} at {flag['hospital_id']} ({flag['evidence']})", highlight=False,
+                  markup=False)
+
+
+def audit_report(
+    db: Annotated[str, typer.Option("--db", envvar="CASEMIX_DB", help="the case store")] = "casemix.duckdb",
+) -> None:
+    """Each rule's confirmed precision, by month and overall, from the reviewers' verdicts."""
+    store = open_store(db)
+    try:
+        rows = rule_precision(store.reviews())
+    finally:
+        store.close()
+    catalogue = load_catalogue()
+    console.print(f"{'rule':<24} {'period':<8} {'confirmed':>9} {'dismissed':>9} {'precision':>9}  title")
+    for row in rows:
+        title = catalogue.title(row.rule) if row.rule in catalogue.rules else ""
+        console.print(f"{row.rule:<24} {row.period:<8} {row.confirmed:>9} {row.dismissed:>9} {row.precision:>9.1%}  "
+                      f"{title}", highlight=False, markup=False)
+    if not rows:
+        console.print("no reviews yet: confirm or dismiss flags with casemix audit-review")
 
 
 def _visits(path: Path) -> list[OutpatientVisit]:

@@ -13,7 +13,5 @@ def audit_grouped(grouped: list[GroupedCase], policy: Policy, grouper: Grouper,
                   visits: list[OutpatientVisit] | None = None) -> list[Flag]:
     """Every flag on ``grouped`` under ``policy.audit``, DRG standards learned from ``history`` (default:
     the cases themselves), highest score first."""
-    past = history or grouped
-    auditor = Auditor.learned(policy, grouper.scheme, [g.case for g in past], [g.result for g in past])
-    flags = auditor.audit([g.case for g in grouped], [g.result for g in grouped], visits or [])
-    return sorted(flags, key=lambda f: (-f.score, f.rule, f.case_ids))
+    auditor = Auditor.learned(policy, grouper.scheme, history or grouped)
+    return sorted(auditor.audit(grouped, visits or []), key=lambda f: (-f.score, f.rule, f.case_ids))

@@ -70,7 +70,7 @@ class AuditPolicy:
     low_standard_max_los: int = 2
     low_standard_max_ratio: float = 0.4
     unsupported_severity_max_ratio: float = 1.0
-    unsupported_severity_max_pairs: int = 1
+    unsupported_severity_max_pairs: int = 0
     padded_min_procedures: int = 6
     missing_procedure_share: float = 0.95
     peer_z: float = 2.0
@@ -81,6 +81,34 @@ class AuditPolicy:
     shift_window_days: int = 7
     shift_min_share: float = 0.3
     shift_min_amount: float = 1000.0
+    shift_max_ratio: float = 1.0
+    split_max_combined_ratio: float = 1.3
+    split_first_max_ratio: float = 0.8
+    duplicate_date_slack_days: int = 1
+    duplicate_cost_tolerance: float = 0.05
+    duplicate_min_secondary_overlap: float = 0.5
+    padded_max_surgery_share: float = 0.01
+    low_standard_min_exam_share: float = 0.5
+    dumping_discharge_modes: list = field(default_factory=lambda: ["2", "4"])
+    dumping_min_relative_cost: float = 1.5
+    dumping_max_ratio: float = 0.35
+    dumping_readmission_days: int = 3
+    bed_max_day_ratio: float = 0.5
+    bed_min_daily_share: float = 0.6
+    bed_share_margin: float = 1.5
+    bed_min_los: int = 5
+    fake_batch_window_days: int = 14
+    fake_batch_min_stays: int = 5
+    fake_batch_cost_tolerance: float = 0.02
+    fake_overlap_min_days: int = 1
+    norm_min_cases: int = 20
+    peer_min_cases: int = 30
+    peer_min_hospitals: int = 3
+    child_max_age: int = 17
+    infant_max_age: int = 3
+    newborn_max_days: int = 28
+    working_max_age: int = 60
+    secondary_procedure_rate: float = 0.5
 
 
 @dataclass(frozen=True, slots=True)

@@ -287,6 +287,10 @@ class FeeClassifier:
                        for n, row in _rows(folder / "consumable_classes.csv")}
         return cls(service, drugs, consumables)
 
+    def prefixes(self, kind: str) -> list[str]:
+        """The code prefixes one table classifies (``service``, ``drug`` or ``consumable``), sorted."""
+        return sorted(self._tables[kind])
+
     def _of_code(self, code: str) -> FeeClass | None:
         kind = ("consumable" if code[:1] == "C" and code[1:2].isdigit()
                 else "drug" if code[:1] in _DRUG_LETTERS else "service")

@@ -3,18 +3,32 @@
 Hospitals come in three tiers (三级/二级/一级) with different volumes and cost levels. Each stay
 resamples a real de-identified case (its codes, age, sex, length of stay, discharge mode and cost),
 then takes the hospital's cost level and some noise; patients recur, and a share of stays are
-readmissions of the same patient with the same codes within a month, so readmission rules have work.
+readmissions of the same patient, mostly within a month.
+
+A readmission is a new stay, not a copy: it resamples a real case in the first stay's diagnosis
+category (sometimes keeping the principal diagnosis, sometimes only the chapter), so it brings its
+own length of stay, cost and secondaries, and a share of patients return to another hospital.
+
+Each stay carries its settlement-list charge categories (``Case.fees``: 床位费, 诊察费, 护理费 by the
+day at the hospital tier's rates; 手术费 and 卫生材料费 when a stay has an operation, ICD-9-CM-3
+01–86; the rest over exams, labs, treatment and drugs with random shares), adding up exactly to the
+total cost. The rates and shares are illustrative [M], chosen so that categories vary by tier,
+length of stay and surgical or medical stay the way settlement lists do. ``synthetic_fee_lines``
+itemises those categories into fee lines (NHSA ``fee_list_d``) over the days of the stay.
 """
 
 from __future__ import annotations
 
+import csv
 import random
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
 
 from casemix.errors import InputError
 from casemix.records.case import CENT, Case
+from casemix.records.fees import FeeClassifier, FeeLine
 
 
 @dataclass(frozen=True)
@@ -23,9 +37,20 @@ class Tier:
     share_of_hospitals: float
     volume: float           # relative cases per hospital
     cost_level: float       # multiplies the real case's cost
+    bed_per_day: int        # 床位费 元/day [M]
+    nursing_per_day: int    # 护理费 元/day [M]
 
 
-TIERS = (Tier("三级", 0.1, 8.0, 1.25), Tier("二级", 0.3, 3.0, 1.0), Tier("一级", 0.6, 1.0, 0.8))
+TIERS = (Tier("三级", 0.1, 8.0, 1.25, 90, 45), Tier("二级", 0.3, 3.0, 1.0, 55, 30),
+         Tier("一级", 0.6, 1.0, 0.8, 35, 20))
+CONSULTATION_PER_DAY = 15                           # 诊察费 元/day [M]
+READMITTED_ELSEWHERE = 0.3                          # share of readmissions at another hospital [M]
+# the shares of what is left after the daily charges, as (low, high) ranges [M]
+MEDICAL_SHARES = {"examination": (0.08, 0.2), "laboratory": (0.1, 0.22), "treatment": (0.05, 0.15),
+                  "western_drugs": (0.25, 0.45), "patent_chinese_drugs": (0.0, 0.06), "materials": (0.02, 0.08)}
+SURGICAL_SHARES = {"examination": (0.06, 0.14), "laboratory": (0.06, 0.14), "treatment": (0.03, 0.1),
+                   "western_drugs": (0.12, 0.25), "patent_chinese_drugs": (0.0, 0.03), "materials": (0.15, 0.35),
+                   "surgery": (0.12, 0.25)}
 
 
 def synthetic_city(sample: list[Case], hospitals: int = 100, cases: int = 100_000, year: int = 2025,
@@ -38,24 +63,104 @@ def synthetic_city(sample: list[Case], hospitals: int = 100, cases: int = 100_00
         raise InputError("the sample has no case with a cost to resample")
     plan = _hospitals(hospitals, rng)
     weights = [tier.volume for _, tier, _ in plan]
+    by_hospital = {hospital_id: (tier, level) for hospital_id, tier, level in plan}
+    similar = _by_category(pool)
     start = date(year, 1, 1)
     out: list[Case] = []
+    stays_of: dict[str, list[int]] = {}         # patient → indexes of their stays in ``out``
     for number in range(cases):
         if out and rng.random() < readmission_share:
-            out.append(_readmission(out[rng.randrange(len(out))], number, rng, year))
+            first = out[rng.randrange(len(out))]
+            hospital_id = (rng.choices(plan, weights)[0][0] if rng.random() < READMITTED_ELSEWHERE
+                           else first.hospital_id)
+            real = _related_case(first, similar, rng)
+            tier, level = by_hospital[hospital_id]
+            out.append(_stay(real, f"S{number:07d}", hospital_id, tier, level, first.patient_id,
+                             _readmission_date(first, real, rng, year), rng))
+            stays_of.setdefault(first.patient_id, []).append(len(out) - 1)
             continue
         hospital_id, tier, level = rng.choices(plan, weights)[0]
         real = rng.choice(pool)
-        los = real.los_days if real.los_days is not None else 7
         admitted = start + timedelta(days=rng.randrange(365))
-        cost = (real.total_cost * Decimal(repr(level * rng.lognormvariate(0, 0.1)))).quantize(CENT, ROUND_HALF_UP)
-        out.append(real.model_copy(update={
-            "id": f"S{number:07d}", "hospital_id": hospital_id, "hospital_level": tier.level,
-            "patient_id": f"P{rng.randrange(patients or int(cases * 0.8) + 1):07d}", "admission_date": admitted,
-            "discharge_date": admitted + timedelta(days=los), "total_cost": cost,
-            "self_pay": (cost * Decimal(repr(rng.uniform(0.15, 0.35)))).quantize(CENT, ROUND_HALF_UP),
-        }))
+        patient = _free_patient(out, stays_of, admitted, real.los_days or 7, patients or int(cases * 0.8) + 1, rng)
+        out.append(_stay(real, f"S{number:07d}", hospital_id, tier, level, patient, admitted, rng))
+        stays_of.setdefault(patient, []).append(len(out) - 1)
     return out
+
+
+def _free_patient(out: list[Case], stays_of: dict[str, list[int]], admitted: date, los: int, patients: int,
+                  rng: random.Random) -> str:
+    """A patient not in hospital on these days: nobody is in two wards at once."""
+    ends = admitted + timedelta(days=los)
+    for _ in range(20):
+        patient = f"P{rng.randrange(patients):07d}"
+        if all(out[i].discharge_date <= admitted or ends <= out[i].admission_date for i in stays_of.get(patient, ())):
+            return patient
+    return patient
+
+
+def _stay(real: Case, case_id: str, hospital_id: str, tier: Tier, level: float, patient_id: str | None,
+          admitted: date, rng: random.Random) -> Case:
+    """``real`` resampled as a stay at ``hospital_id``: its cost at the hospital's level with noise, and its fees."""
+    los = real.los_days if real.los_days is not None else 7
+    cost = (real.total_cost * Decimal(repr(level * rng.lognormvariate(0, 0.1)))).quantize(CENT, ROUND_HALF_UP)
+    return real.model_copy(update={
+        "id": case_id, "hospital_id": hospital_id, "hospital_level": tier.level, "patient_id": patient_id,
+        "admission_date": admitted, "discharge_date": admitted + timedelta(days=los), "total_cost": cost,
+        "self_pay": (cost * Decimal(repr(rng.uniform(0.15, 0.35)))).quantize(CENT, ROUND_HALF_UP),
+        "fees": synthetic_fees(cost, los, tier, is_surgical(real.procedures), rng)})
+
+
+def is_surgical(procedures: tuple[str, ...]) -> bool:
+    """Whether any code is an operation: ICD-9-CM-3 chapters 01–86 (87–99 are diagnostic and other procedures)."""
+    return any(code[:2].isdigit() and int(code[:2]) < 87 for code in procedures)
+
+
+def synthetic_fees(cost: Decimal, los: int, tier: Tier, surgical: bool, rng: random.Random) -> dict[str, Decimal]:
+    """Charge categories adding up exactly to ``cost``: daily charges at the tier's rates, the rest by share."""
+    days = max(los, 1)
+    daily = {"bed": tier.bed_per_day * days, "nursing": tier.nursing_per_day * days,
+             "consultation": CONSULTATION_PER_DAY * days}
+    scale = min(1.0, 0.5 * float(cost) / sum(daily.values()))       # daily charges at most half the bill
+    fees = {key: (Decimal(value * scale * rng.uniform(0.9, 1.1))).quantize(CENT, ROUND_HALF_UP)
+            for key, value in daily.items()}
+    rest = cost - sum(fees.values(), Decimal(0))
+    draws = {key: rng.uniform(low, high) for key, (low, high) in (SURGICAL_SHARES if surgical
+                                                                  else MEDICAL_SHARES).items()}
+    total = sum(draws.values())
+    for key, draw in draws.items():
+        fees[key] = (rest * Decimal(repr(draw / total))).quantize(CENT, ROUND_HALF_UP)
+    fees["western_drugs"] += cost - sum(fees.values(), Decimal(0))       # the rounding cents
+    return fees
+
+
+def _by_category(pool: list[Case]) -> dict[str, list[Case]]:
+    """Real cases by principal-diagnosis category (3 characters) and by chapter letter."""
+    groups: dict[str, list[Case]] = {}
+    for case in pool:
+        groups.setdefault(case.principal_dx[:3], []).append(case)
+        groups.setdefault(case.principal_dx[:1], []).append(case)
+    return groups
+
+
+def _related_case(first: Case, similar: dict[str, list[Case]], rng: random.Random) -> Case:
+    """A real case for a readmission: same category (half of those keep the principal), else same chapter."""
+    if rng.random() < 0.6:
+        real = rng.choice(similar.get(first.principal_dx[:3]) or similar[first.principal_dx[:1]])
+        if rng.random() < 0.5:
+            real = real.model_copy(update={"principal_dx": first.principal_dx})
+    else:
+        real = rng.choice(similar.get(first.principal_dx[:1]) or similar[first.principal_dx[:3]])
+    return real.model_copy(update={"sex": first.sex, "age": first.age, "age_days": first.age_days})
+
+
+def _readmission_date(first: Case, real: Case, rng: random.Random, year: int) -> date:
+    """Most readmissions come within a month, a few later; the pair stays inside the year."""
+    gap = timedelta(days=min(90, 1 + int(rng.expovariate(1 / 12))))
+    admitted = first.discharge_date + gap
+    if admitted.year != year:       # the new stay comes first instead
+        admitted = first.admission_date - gap - timedelta(days=real.los_days or 7)
+    return admitted
 
 
 def _hospitals(count: int, rng: random.Random) -> list[tuple[str, Tier, float]]:
@@ -66,11 +171,74 @@ def _hospitals(count: int, rng: random.Random) -> list[tuple[str, Tier, float]]:
     return plan[:count] if len(plan) > count else plan
 
 
-def _readmission(first: Case, number: int, rng: random.Random, year: int) -> Case:
-    gap = timedelta(days=rng.randint(1, 30))
-    stay = first.discharge_date - first.admission_date
-    admitted = first.discharge_date + gap
-    if admitted.year != year:       # keep the pair inside the year: the new stay comes first
-        admitted = first.admission_date - gap - stay
-    return first.model_copy(update={"id": f"S{number:07d}", "admission_date": admitted,
-                                    "discharge_date": admitted + stay})
+
+# ---- itemised fee lines --------------------------------------------------------------------------
+
+DAILY_KEYS = ("bed", "nursing", "consultation")     # one line a day
+ONE_DAY_KEYS = ("surgery", "materials")             # on the day of the operation
+FRONT_KEYS = ("examination", "laboratory")          # mostly in the first days
+LINE_SIZE = {"examination": 150, "laboratory": 60, "treatment": 100, "surgery": 800, "materials": 400}   # 元 [M]
+
+
+def fee_code_pools(classifier: FeeClassifier, rule_folder: Path | None = None) -> dict[str, list[str]]:
+    """Item codes by settlement-list category key: the national class prefixes padded to full codes,
+    and the real codes of the 两库 sheets in ``rule_folder`` that any patient may be given (packages,
+    procedure groups, frequency, cycle and course limits; not the sex, age, insurance, visit-type or
+    hospital-level ones), each kept only where the classifier puts it in that category, so that fee
+    lines add up to the settlement list's charges."""
+    candidates: set[str] = set()
+    for table in ("service", "drug", "consumable"):
+        width = {"service": 15, "drug": 20, "consumable": 15}[table]
+        candidates.update((prefix + "0" * width)[:width] for prefix in classifier.prefixes(table))
+    if rule_folder is not None:
+        for path in sorted(rule_folder.glob("b[2678]_*.csv")):
+            with path.open(encoding="utf-8-sig", newline="") as f:
+                for row in csv.DictReader(f):
+                    candidates.update(v.strip() for k, v in row.items() if k and "码" in k and v and v.strip())
+    pools: dict[str, list[str]] = {}
+    for code in sorted(candidates):
+        found = classifier.of_code(code.upper())
+        if found is not None:
+            pools.setdefault(found.category_key, []).append(code)
+    return pools
+
+
+def synthetic_fee_lines(case: Case, pools: dict[str, list[str]], rng: random.Random) -> list[FeeLine]:
+    """The stay's fee categories as itemised lines over its days: bed, nursing and consultation daily,
+    exams and labs mostly in the first two days, the operation and its materials on one day, drugs
+    daily and tapering; each category's lines add up to its total to the cent."""
+    days = max(case.los_days or 1, 1)
+    start = datetime.combine(case.admission_date or date(2025, 1, 1), datetime.min.time())
+    lines: list[FeeLine] = []
+    for key, total in sorted((case.fees or {}).items()):
+        pool = pools.get(key)
+        if not pool or total <= 0:
+            continue
+        for day, amount in _spread(key, total, days, rng):
+            code = rng.choice(pool)
+            lines.append(FeeLine(line_id=f"{case.id}-{len(lines) + 1:04d}", visit_id=case.id,
+                                 patient_id=case.patient_id, hospital_id=case.hospital_id, item_code=code,
+                                 amount=amount, price=amount,
+                                 time=start + timedelta(days=day, hours=rng.randint(7, 20)),
+                                 department=case.department))
+    return lines
+
+
+def _spread(key: str, total: Decimal, days: int, rng: random.Random) -> list[tuple[int, Decimal]]:
+    if key in DAILY_KEYS:
+        when = list(range(days))
+    elif key in ONE_DAY_KEYS:
+        day = min(1, days - 1)
+        when = [day] * max(1, min(15, int(total / LINE_SIZE[key])))
+    elif key in FRONT_KEYS:
+        when = [0 if (r := rng.random()) < 0.5 else min(1, days - 1) if r < 0.7 else rng.randrange(days)
+                for _ in range(max(1, min(30, int(total / LINE_SIZE[key]))))]
+    elif key in ("western_drugs", "patent_chinese_drugs", "herbal_pieces"):
+        when = [day for day in range(days) for _ in range(rng.randint(1, 4 if day < 3 else 2))]
+    else:
+        when = [rng.randrange(days) for _ in range(max(1, min(20, int(total / LINE_SIZE.get(key, 100)))))]
+    weights = [rng.uniform(0.5, 1.5) / (1 + 0.1 * day) for day in when]
+    scale = sum(weights)
+    amounts = [(total * Decimal(repr(w / scale))).quantize(CENT, ROUND_HALF_UP) for w in weights]
+    amounts[-1] += total - sum(amounts, Decimal(0))
+    return sorted(zip(when, amounts, strict=True))

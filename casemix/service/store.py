@@ -15,12 +15,15 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from casemix.audit.review import VERDICTS
+from casemix.errors import ReviewError
 from casemix.grouping import GroupedCase, Grouper, GroupResult
 from casemix.qc import QcEngine
 from casemix.records import Case
@@ -54,9 +57,11 @@ CREATE TABLE IF NOT EXISTS case_points (settlement_id VARCHAR, hospital_id VARCH
                                         points DECIMAL(18, 4), detail VARCHAR);
 CREATE TABLE IF NOT EXISTS audit_flags (hospital_id VARCHAR, rule VARCHAR, case_ids VARCHAR, score FLOAT8,
                                         evidence VARCHAR);
+CREATE TABLE IF NOT EXISTS audit_reviews (hospital_id VARCHAR, rule VARCHAR, case_ids VARCHAR, verdict VARCHAR,
+                                          reviewer VARCHAR, reviewed_on DATE, note VARCHAR);
 """
 TABLES = ("batches", "rejections", "cases", "groups", "qc_findings", "settlements", "statements", "case_points",
-          "audit_flags")
+          "audit_flags", "audit_reviews")
 
 CASE_COLUMNS = {"hospital_id": pl.String, "case_id": pl.String, "batch_id": pl.String, "department": pl.String,
                 "physician": pl.String, "patient_id": pl.String, "discharge_date": pl.Date, "record": pl.String}
@@ -212,6 +217,28 @@ class Store:
     def patient_ids(self) -> set[str]:
         """Every stored patient identifier: what must be masked wherever it appears for a bureau."""
         return {row[0] for row in self.db.tuples("SELECT DISTINCT patient_id FROM cases WHERE patient_id IS NOT NULL")}
+
+    def record_review(self, rule: str, case_ids: str, verdict: str, reviewer: str, reviewed_on: date,
+                      note: str = "", hospital_id: str | None = None) -> dict[str, Any]:
+        """Keep a reviewer's verdict (``confirmed`` or ``dismissed``) on a stored flag, named by rule and
+        records (or by rule and hospital for a hospital signal); returns the flag reviewed. Raises
+        ReviewError for another verdict or a flag the store does not hold."""
+        if verdict not in VERDICTS:
+            raise ReviewError(f"verdict {verdict!r} for {rule} {case_ids}: expected one of {', '.join(VERDICTS)}")
+        where, params = "rule = ? AND case_ids = ?", [rule, case_ids]
+        if hospital_id:
+            where, params = where + " AND hospital_id = ?", params + [hospital_id]
+        flag = self.db.rows(f"SELECT * FROM audit_flags WHERE {where}", params)
+        if not flag:
+            raise ReviewError(f"no stored audit flag {rule} for {case_ids or hospital_id!r}: run the audit into the "
+                              "store first, then review what it flagged")
+        self.db.execute("INSERT INTO audit_reviews VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        [flag[0]["hospital_id"], rule, case_ids, verdict, reviewer, reviewed_on, note])
+        return flag[0]
+
+    def reviews(self) -> list[dict[str, Any]]:
+        """Every verdict, oldest first."""
+        return self.db.rows("SELECT * FROM audit_reviews ORDER BY reviewed_on, rule, case_ids")
 
     def count(self, table: str) -> int:
         if table not in TABLES:

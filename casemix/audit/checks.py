@@ -1,0 +1,411 @@
+"""Stay-level audit checks (DOMAIN.md §7.2, issue 12 §3): one stay against its DRG's norms, or a
+patient's stays together. Each returns flags that name the stays, carry a score in [0, 1] (0.5 at
+the threshold, rising the further past it) and say in words what a reviewer can check on the bill.
+
+One-stay checks run the same on a batch and on a single claim at submission time; checks across
+stays need the patient's other stays or the hospital's batch. Thresholds come from ``AuditPolicy``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
+
+from casemix.audit.norms import Norms
+from casemix.grouping import GroupedCase
+from casemix.policy import AuditPolicy
+from casemix.records.outpatient import OutpatientVisit
+
+MEDICAL_LETTERS = "RSTUVWXYZ"        # ADRG second letters of the medical partition
+DAILY_FEES = ("bed", "nursing", "consultation")
+EXAM_FEES = ("examination", "laboratory")
+
+
+@dataclass(frozen=True, slots=True)
+class Flag:
+    """One finding: the catalogue rule, the hospital, the records involved, a score and the evidence."""
+
+    rule: str
+    hospital_id: str
+    case_ids: tuple[str, ...]
+    score: float
+    evidence: str
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every check reads besides the stays: thresholds, norms, the scheme's code lists, visits."""
+
+    policy: AuditPolicy
+    norms: Norms
+    severity_codes: frozenset[str]
+    or_procedures: frozenset[str]
+    visits: list[OutpatientVisit] = field(default_factory=list)
+
+
+def score(excess: float) -> float:
+    """0.5 at the threshold, rising towards 1 the further past it."""
+    return round(min(1.0, 0.5 + max(excess, 0.0) / 2), 3)
+
+
+def fee_share(stay: GroupedCase, keys: Iterable[str]) -> float | None:
+    """The share of the bill in these charge categories, or None for a stay without fee categories."""
+    fees = stay.case.fees
+    total = sum(fees.values(), Decimal(0)) if fees else Decimal(0)
+    if not total:
+        return None
+    return float(sum((fees.get(key, Decimal(0)) for key in keys), Decimal(0)) / total)
+
+
+def _medical(stay: GroupedCase) -> bool:
+    return len(stay.result.adrg) > 1 and stay.result.adrg[1] in MEDICAL_LETTERS
+
+
+def _hospital(stay: GroupedCase) -> str:
+    return stay.case.hospital_id or ""
+
+
+def by_patient(stays: list[GroupedCase]) -> dict[str, list[GroupedCase]]:
+    """Each patient's dated stays in admission order."""
+    out: dict[str, list[GroupedCase]] = defaultdict(list)
+    for stay in stays:
+        if stay.case.patient_id and stay.case.admission_date and stay.case.discharge_date:
+            out[stay.case.patient_id].append(stay)
+    for patient_stays in out.values():
+        patient_stays.sort(key=lambda s: (s.case.admission_date, s.case.id))
+    return out
+
+
+# ---- one stay -------------------------------------------------------------------------------------
+
+def unsupported_severity(stay: GroupedCase, context: Context) -> Flag | None:
+    """高编高套: an x1/x3 stay whose every MCC/CC is rarely seen with its principal category in the
+    history and whose cost is no more than a stay without complications (its ADRG's x5 standard)."""
+    case, result = stay.case, stay.result
+    if result.status != "grouped" or result.drg[-1] not in "13" or not case.total_cost:
+        return None
+    base = context.norms.standard_cost.get(result.adrg + "5")
+    codes = [code for code in case.secondary_dx if code in context.severity_codes]
+    if not base or not codes:
+        return None
+    policy = context.policy
+    base_ratio = float(case.total_cost / base)
+    category = result.principal_dx[:3]
+    seen = max(context.norms.seen_elsewhere((category, code), case.id) for code in codes)
+    cap = policy.unsupported_severity_max_ratio
+    if base_ratio > cap or seen > policy.unsupported_severity_max_pairs:
+        return None
+    return Flag("unsupported_severity", _hospital(stay), (case.id,), score((cap - base_ratio) / cap),
+                f"{result.drg} ({result.severity}) from {', '.join(codes)}, seen with {category} in {seen} "
+                f"other stay(s) of the history; cost {base_ratio:.2f}× the {result.adrg}5 standard")
+
+
+def padded_procedures(stay: GroupedCase, context: Context) -> Flag | None:
+    """虚记手术: far more procedures than the DRG's stays carry, or an operation with no theatre bill."""
+    case, drg = stay.case, stay.result.drg
+    limit = context.norms.procedure_limit.get(drg, context.norms.default_procedure_limit)
+    if len(case.procedures) > limit:
+        return Flag("padded_procedures", _hospital(stay), (case.id,),
+                    score((len(case.procedures) - limit) / max(limit, 1)),
+                    f"{len(case.procedures)} procedures; the limit for {drg} (twice its 90th percentile) is {limit}")
+    operations = [code for code in case.procedures if code in context.or_procedures]
+    surgery = fee_share(stay, ("surgery",))
+    cap = context.policy.padded_max_surgery_share
+    if operations and surgery is not None and surgery <= cap:
+        return Flag("padded_procedures", _hospital(stay), (case.id,), score(1.0 - surgery / cap if cap else 1.0),
+                    f"operation {', '.join(operations[:3])} coded (grouped {stay.result.path}) but 手术费 is "
+                    f"{surgery:.1%} of the {case.total_cost} 元 bill: no theatre bill")
+    return None
+
+
+def low_standard_admission(stay: GroupedCase, context: Context) -> Flag | None:
+    """低标准入院: a short, cheap medical stay discharged on orders, billed mostly for exams and labs."""
+    case, policy = stay.case, context.policy
+    ratio = context.norms.ratio(stay)
+    if (ratio is None or stay.result.status != "grouped" or not _medical(stay) or case.los_days is None
+            or case.los_days > policy.low_standard_max_los or ratio >= policy.low_standard_max_ratio
+            or (case.discharge_mode or "1") != "1"):
+        return None
+    exams = fee_share(stay, EXAM_FEES)
+    if exams is not None and exams < policy.low_standard_min_exam_share:
+        return None
+    limit = policy.low_standard_max_ratio
+    bill = f"; exams and labs {exams:.0%} of the bill" if exams is not None else ""
+    return Flag("low_standard_admission", _hospital(stay), (case.id,), score((limit - ratio) / limit),
+                f"{case.los_days} day(s), cost {ratio:.2f}× the {stay.result.drg} standard{bill}")
+
+
+def early_discharge(stay: GroupedCase, context: Context) -> Flag | None:
+    """推诿病人: a stay in an expensive DRG ended by transfer or against advice at a fraction of its cost."""
+    case, policy, norms = stay.case, context.policy, context.norms
+    standard = norms.standard_cost.get(stay.result.drg)
+    ratio = norms.ratio(stay)
+    if (ratio is None or not standard or (case.discharge_mode or "") not in policy.dumping_discharge_modes
+            or float(standard) < policy.dumping_min_relative_cost * norms.mean_standard
+            or ratio > policy.dumping_max_ratio):
+        return None
+    return Flag("early_discharge", _hospital(stay), (case.id,),
+                score((policy.dumping_max_ratio - ratio) / policy.dumping_max_ratio),
+                f"discharge mode {case.discharge_mode} after {case.los_days} day(s) at {ratio:.2f}× the "
+                f"{stay.result.drg} standard of {standard} 元 ({float(standard) / norms.mean_standard:.1f}× the "
+                f"mean standard)")
+
+
+def missing_procedures(stay: GroupedCase, context: Context) -> Flag | None:
+    """服务不足: no procedure in a DRG where nearly all stays of the history have one."""
+    usual = context.norms.procedure_share.get(stay.result.drg)
+    floor = context.policy.missing_procedure_share
+    if usual is None or usual < floor or stay.case.procedures:
+        return None
+    return Flag("missing_procedures", _hospital(stay), (stay.case.id,), score(usual - floor),
+                f"no procedure coded; {usual:.0%} of {stay.result.drg} stays in the history have one")
+
+
+def bed_hanging(stay: GroupedCase, context: Context) -> Flag | None:
+    """挂床住院 from the bill: a long stay costing far less per day than its DRG, mostly bed and nursing."""
+    case, policy = stay.case, context.policy
+    usual = context.norms.cost_per_day.get(stay.result.drg)
+    if not usual or not case.total_cost or (case.los_days or 0) < policy.bed_min_los:
+        return None
+    per_day = float(case.total_cost) / case.los_days
+    daily = fee_share(stay, DAILY_FEES)
+    usual_share = context.norms.daily_share_limit.get(stay.result.drg, 1.0)
+    if (per_day > policy.bed_max_day_ratio * usual or daily is None
+            or daily < min(policy.bed_min_daily_share, policy.bed_share_margin * usual_share)):
+        return None
+    return Flag("bed_hanging", _hospital(stay), (case.id,), score(1 - per_day / (policy.bed_max_day_ratio * usual)),
+                f"{case.los_days} days at {per_day:.0f} 元/day against the {stay.result.drg} median of {usual:.0f}; "
+                f"bed, nursing and consultation {daily:.0%} of the bill (95% of {stay.result.drg} stays: "
+                f"≤ {usual_share:.0%}; limit {policy.bed_share_margin}× that or {policy.bed_min_daily_share:.0%})")
+
+
+ONE_STAY: dict[str, Callable[[GroupedCase, Context], Flag | None]] = {
+    "unsupported_severity": unsupported_severity, "padded_procedures": padded_procedures,
+    "low_standard_admission": low_standard_admission, "early_discharge": early_discharge,
+    "missing_procedures": missing_procedures, "bed_hanging": bed_hanging,
+}
+
+
+# ---- across stays ---------------------------------------------------------------------------------
+
+def split_admissions(stays: list[GroupedCase], context: Context) -> list[Flag]:
+    """分解住院: back at the same hospital within the window for a related principal, the two stays
+    costing one stay's worth (or a work-up stay of exams before the operation stay)."""
+    policy, flags = context.policy, []
+    exempt = tuple(policy.split_exempt_adrg_prefixes) or ("\0",)
+    for patient_stays in by_patient(stays).values():
+        for i, first in enumerate(patient_stays):
+            for then in patient_stays[i + 1:]:
+                gap = (then.case.admission_date - first.case.discharge_date).days
+                if gap > policy.split_window_days:
+                    break
+                if (gap < 0 or then.case.hospital_id != first.case.hospital_id
+                        or first.result.adrg.startswith(exempt) or then.result.adrg.startswith(exempt)):
+                    continue
+                flag = _split(first, then, gap, context)
+                if flag:
+                    flags.append(flag)
+    return flags
+
+
+def _split(first: GroupedCase, then: GroupedCase, gap: int, context: Context) -> Flag | None:
+    relation = _relation(first, then, gap)
+    norms, policy = context.norms, context.policy
+    standards = [norms.standard_cost.get(s.result.drg) for s in (first, then)]
+    if not relation or not all(standards) or not first.case.total_cost or not then.case.total_cost:
+        return None
+    larger = max(standards)
+    combined = float((first.case.total_cost + then.case.total_cost) / larger)
+    first_ratio = float(first.case.total_cost / standards[0])
+    exams = fee_share(first, EXAM_FEES)
+    work_up = (exams is not None and exams >= policy.low_standard_min_exam_share
+               and not _operated(first, context) and _operated(then, context))
+    cap = policy.split_max_combined_ratio
+    if combined > cap or not (first_ratio <= policy.split_first_max_ratio or work_up):
+        return None
+    how = (f"a work-up stay (exams and labs {exams:.0%} of its bill) before the operation" if work_up
+           else f"the first stay {first_ratio:.2f}× its {first.result.drg} standard")
+    return Flag("split_admission", _hospital(first), (first.case.id, then.case.id), score((cap - combined) / cap),
+                f"readmitted {gap} day(s) after discharge ({first.case.discharge_date} → "
+                f"{then.case.admission_date}), {relation}; together {combined:.2f}× the larger DRG standard "
+                f"({larger} 元); {how}")
+
+
+def _relation(first: GroupedCase, then: GroupedCase, gap: int) -> str:
+    a, b = first.result.principal_dx or first.case.principal_dx, then.result.principal_dx or then.case.principal_dx
+    if a == b:
+        return f"same principal {a}"
+    if a[:3] == b[:3]:
+        return f"principals {a} and {b} in category {a[:3]}"
+    if b in first.case.secondary_dx or a in then.case.secondary_dx:
+        return f"principal {b} was a secondary of the other stay"
+    if first.result.mdc and first.result.mdc == then.result.mdc and gap <= 1:
+        return f"both in {first.result.mdc}, {gap} day(s) apart: a transfer between wards"
+    return ""
+
+
+def _operated(stay: GroupedCase, context: Context) -> bool:
+    return any(code in context.or_procedures for code in stay.case.procedures)
+
+
+def duplicate_claims(stays: list[GroupedCase], context: Context) -> list[Flag]:
+    """重复结算: two claims for one stay at one hospital, dates within a day or so, the same principal,
+    costs within a few percent and most codes in common (copied, then shifted or tweaked)."""
+    policy, flags = context.policy, []
+    slack = timedelta(days=policy.duplicate_date_slack_days)
+    for patient_stays in by_patient(stays).values():
+        for i, first in enumerate(patient_stays):
+            for then in patient_stays[i + 1:]:
+                if then.case.admission_date - first.case.admission_date > slack:
+                    break
+                if (then.case.hospital_id == first.case.hospital_id
+                        and abs(then.case.discharge_date - first.case.discharge_date) <= slack):
+                    flag = _duplicate(first, then, policy)
+                    if flag:
+                        flags.append(flag)
+    return flags
+
+
+def _duplicate(first: GroupedCase, then: GroupedCase, policy: AuditPolicy) -> Flag | None:
+    a, b = first.case, then.case
+    if a.principal_dx != b.principal_dx or not a.total_cost or not b.total_cost:
+        return None
+    difference = abs(float(a.total_cost - b.total_cost)) / float(max(a.total_cost, b.total_cost))
+    codes_a, codes_b = {a.principal_dx, *a.secondary_dx}, {b.principal_dx, *b.secondary_dx}
+    overlap = len(codes_a & codes_b) / min(len(codes_a), len(codes_b))
+    if difference > policy.duplicate_cost_tolerance or overlap < policy.duplicate_min_secondary_overlap:
+        return None
+    closeness = 1 - difference / policy.duplicate_cost_tolerance if policy.duplicate_cost_tolerance else 1.0
+    return Flag("duplicate_claim", _hospital(first), (a.id, b.id), score(closeness),
+                f"two claims for patient {a.patient_id}: admitted {a.admission_date} / {b.admission_date}, "
+                f"discharged {a.discharge_date} / {b.discharge_date}, principal {a.principal_dx}, costs "
+                f"{a.total_cost} / {b.total_cost} 元 ({difference:.1%} apart), {overlap:.0%} of codes shared")
+
+
+def cost_shifting(stays: list[GroupedCase], context: Context) -> list[Flag]:
+    """转嫁费用: outpatient spending at the same hospital just before admission or after discharge, large
+    against the stay, while the stay itself costs below its DRG standard."""
+    policy = context.policy
+    visits: dict[tuple[str, str], list[OutpatientVisit]] = defaultdict(list)
+    for visit in context.visits:
+        visits[(visit.patient_id, visit.hospital_id)].append(visit)
+    window = timedelta(days=policy.shift_window_days)
+    floor = Decimal(repr(policy.shift_min_amount))
+    flags = []
+    for stay in stays:
+        c = stay.case
+        near = [v for v in visits.get((c.patient_id or "", c.hospital_id or ""), ())
+                if c.admission_date and c.discharge_date
+                and (c.admission_date - window <= v.visit_date < c.admission_date
+                     or c.discharge_date < v.visit_date <= c.discharge_date + window)]
+        moved = sum((v.total_cost for v in near), Decimal(0))
+        ratio = context.norms.ratio(stay)
+        if not near or not c.total_cost or moved < floor or ratio is None or ratio > policy.shift_max_ratio:
+            continue
+        share = float(moved / c.total_cost)
+        if share >= policy.shift_min_share:
+            flags.append(Flag("cost_shifting", _hospital(stay), (c.id, *(v.id for v in near)),
+                              score(share - policy.shift_min_share),
+                              f"{len(near)} outpatient visit(s) within {policy.shift_window_days} days of the stay "
+                              f"cost {moved} 元, {share:.0%} of the stay's {c.total_cost} 元; the stay is "
+                              f"{ratio:.2f}× its {stay.result.drg} standard"))
+    return flags
+
+
+def early_discharge_readmitted(stays: list[GroupedCase], context: Context) -> list[Flag]:
+    """推诿病人 with its sequel: an early discharge (``early_discharge``) followed by a stay at another
+    hospital within days; the flag names both stays and scores higher."""
+    policy, flags = context.policy, []
+    for patient_stays in by_patient(stays).values():
+        for i, first in enumerate(patient_stays):
+            found = early_discharge(first, context)
+            if not found:
+                continue
+            later = [s for s in patient_stays[i + 1:] if s.case.hospital_id != first.case.hospital_id
+                     and 0 <= (s.case.admission_date - first.case.discharge_date).days
+                     <= policy.dumping_readmission_days]
+            if later:
+                flags.append(Flag("early_discharge", found.hospital_id, (*found.case_ids, later[0].case.id),
+                                  min(1.0, found.score + 0.25),
+                                  f"{found.evidence}; admitted to {later[0].case.hospital_id} "
+                                  f"{(later[0].case.admission_date - first.case.discharge_date).days} day(s) later"))
+    return flags
+
+
+def bed_hanging_elsewhere(stays: list[GroupedCase], context: Context) -> list[Flag]:
+    """挂床住院 from the patient's movements: seen at another hospital's clinic while in the ward."""
+    visits: dict[str, list[OutpatientVisit]] = defaultdict(list)
+    for visit in context.visits:
+        visits[visit.patient_id].append(visit)
+    flags = []
+    for stay in stays:
+        c = stay.case
+        if not c.patient_id or not c.admission_date or not c.discharge_date:
+            continue
+        away = [v for v in visits.get(c.patient_id, ()) if v.hospital_id != c.hospital_id
+                and c.admission_date < v.visit_date < c.discharge_date]
+        if away:
+            flags.append(Flag("bed_hanging", _hospital(stay), (c.id, *(v.id for v in away)), 0.9,
+                              f"while in {c.hospital_id} ({c.admission_date} → {c.discharge_date}) seen at "
+                              + ", ".join(f"{v.hospital_id}'s clinic on {v.visit_date}" for v in away)))
+    return flags
+
+
+def fake_admissions(stays: list[GroupedCase], context: Context) -> list[Flag]:
+    """虚假住院: templated batches at one hospital, and stays overlapping the patient's stay elsewhere."""
+    return [*_templated_batches(stays, context.policy), *_overlaps(stays, context.policy)]
+
+
+def _templated_batches(stays: list[GroupedCase], policy: AuditPolicy) -> list[Flag]:
+    groups: dict[tuple[str, str], list[GroupedCase]] = defaultdict(list)
+    for stay in stays:
+        if stay.case.admission_date and stay.case.total_cost:
+            groups[(_hospital(stay), stay.case.principal_dx)].append(stay)
+    window = timedelta(days=policy.fake_batch_window_days)
+    flags = []
+    for (hospital, principal), members in groups.items():
+        if len(members) < policy.fake_batch_min_stays:
+            continue
+        members.sort(key=lambda s: (s.case.admission_date, s.case.id))
+        used: set[str] = set()
+        for i, anchor in enumerate(members):
+            if anchor.case.id in used:
+                continue
+            cost = anchor.case.total_cost
+            batch = [s for s in members[i:] if s.case.id not in used
+                     and s.case.admission_date - anchor.case.admission_date <= window
+                     and abs(float(s.case.total_cost / cost) - 1) <= policy.fake_batch_cost_tolerance]
+            if len(batch) >= policy.fake_batch_min_stays:
+                used.update(s.case.id for s in batch)
+                flags.append(Flag("fake_admission", hospital, tuple(s.case.id for s in batch),
+                                  score(len(batch) / policy.fake_batch_min_stays - 1),
+                                  f"{len(batch)} stays with principal {principal} admitted "
+                                  f"{batch[0].case.admission_date} → {batch[-1].case.admission_date}, costs within "
+                                  f"{policy.fake_batch_cost_tolerance:.0%} of {cost} 元: a template"))
+    return flags
+
+
+def _overlaps(stays: list[GroupedCase], policy: AuditPolicy) -> list[Flag]:
+    flags = []
+    for patient, patient_stays in by_patient(stays).items():
+        for i, first in enumerate(patient_stays):
+            for then in patient_stays[i + 1:]:
+                if then.case.admission_date >= first.case.discharge_date:
+                    break
+                days = (min(first.case.discharge_date, then.case.discharge_date) - then.case.admission_date).days
+                if then.case.hospital_id != first.case.hospital_id and days >= policy.fake_overlap_min_days:
+                    flags.append(Flag("fake_admission", _hospital(then), (then.case.id, first.case.id), 0.9,
+                                      f"patient {patient} in {then.case.hospital_id} from {then.case.admission_date} "
+                                      f"while in {first.case.hospital_id} {first.case.admission_date} → "
+                                      f"{first.case.discharge_date}: {days} day(s) in two hospitals at once"))
+    return flags
+
+
+ACROSS_STAYS: dict[str, Callable[[list[GroupedCase], Context], list[Flag]]] = {
+    "split_admission": split_admissions, "duplicate_claim": duplicate_claims, "cost_shifting": cost_shifting,
+    "early_discharge": early_discharge_readmitted, "bed_hanging": bed_hanging_elsewhere,
+    "fake_admission": fake_admissions,
+}
