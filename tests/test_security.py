@@ -472,3 +472,37 @@ def test_a_request_past_the_time_limit_is_answered_503(g20, stored):
     client = service(g20, stored, limits=Limits(request_timeout_s=0.001))
     response = client.post("/v1/settlements", json={"budget": "50000"}, headers=auth(BUREAU))
     assert response.status_code == 503 and "longer than" in response.json()["error"]
+
+
+def test_the_bureau_reviews_flags_and_reads_each_rules_precision(g20, stored):
+    client = service(g20, stored)
+    assert client.post("/v1/audit", headers=auth(BUREAU)).status_code == 200
+    flag = client.get("/v1/flags", headers=auth(BUREAU)).json()[0]
+    review = {"rule": flag["rule"], "case_ids": flag["case_ids"], "hospital_id": flag["hospital_id"],
+              "verdict": "confirmed", "reviewer": "审核员 A"}
+    assert client.post("/v1/flags/review", json=review, headers=auth(H1)).status_code == 403
+    assert client.post("/v1/flags/review", json={**review, "verdict": "maybe"}, headers=auth(BUREAU)).status_code \
+        == 422
+    assert client.post("/v1/flags/review", json={**review, "rule": "no_such_rule"},
+                       headers=auth(BUREAU)).status_code == 400
+    assert client.post("/v1/flags/review", json=review, headers=auth(BUREAU)).status_code == 200
+    report = client.get("/v1/audit/report", headers=auth(BUREAU)).json()
+    overall = next(row for row in report if row["rule"] == flag["rule"] and row["period"] == "all")
+    assert (overall["confirmed"], overall["dismissed"], overall["precision"]) == (1, 0, 1.0)
+
+
+def test_a_claim_is_audited_at_submission_with_its_fee_lines(g20, stored):
+    from casemix.pipelines import claim_auditor, read_grouped
+
+    history = read_grouped(DATA / "samples" / "cases_13239_with_cost.csv", g20).grouped
+    client = service(g20, stored, claims=claim_auditor(history, load_policy(), g20, DATA))
+    lines = [{"line_id": f"l{i}", "visit_id": "c-1", "item_code": "001101000010000", "quantity": "1",
+              "amount": "20.00"} for i in range(3)]
+    answer = client.post("/v1/claims/audit", json={"case": {**CASE, "total_cost": "60.00"}, "lines": lines},
+                         headers=auth(H1))
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert set(body) == {"id", "flags", "items", "amount_at_stake"} and Decimal(body["amount_at_stake"]) >= 0
+    assert service(g20, stored).post("/v1/claims/audit", json={"case": CASE}, headers=auth(H1)).status_code == 409
+    other = {**CASE, "hospital_id": "H002"}
+    assert client.post("/v1/claims/audit", json={"case": other}, headers=auth(H1)).status_code == 403

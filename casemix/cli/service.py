@@ -6,9 +6,10 @@ from typing import Annotated
 import typer
 
 from casemix.cli.options import DataOption, PolicyOption, SchemeOption, console
+from casemix.datadir import resolve_data_dir
 from casemix.errors import DatabaseError
 from casemix.grouping import Grouper
-from casemix.pipelines import payment_standards
+from casemix.pipelines import claim_auditor, payment_standards, read_grouped
 from casemix.policy import load_policy
 from casemix.qc import QcEngine
 from casemix.schemes.dip import load_catalogue
@@ -54,7 +55,8 @@ def open_store(db: str) -> Store:
 def serve(
     tokens: Annotated[Path, typer.Option(help="TOML [tokens] table: token = { role, hospital_id }")],
     db: DbOption = "casemix.duckdb",
-    history: Annotated[Path | None, typer.Option(help="cases to learn payment standards from")] = None,
+    history: Annotated[Path | None, typer.Option(help="cases to learn payment standards and audit norms from")
+                       ] = None,
     dip_catalogue: Annotated[Path | None, typer.Option(help="DIP catalogue for settlements with method dip")] = None,
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 8000,
@@ -71,10 +73,12 @@ def serve(
     principals = load_tokens(tokens)
     rules = load_policy(policy)
     grouper = Grouper.load(scheme, data, rules.grouping)
-    standards = payment_standards(history, grouper, rules) if history else {}
+    past = read_grouped(history, grouper).grouped if history else None
+    standards = payment_standards(past, rules) if past else {}
+    claims = claim_auditor(past, rules, grouper, resolve_data_dir(data)) if past else None
     catalogue = load_catalogue(dip_catalogue) if dip_catalogue else None
     store = open_store(db)
-    app = build_service(grouper, store, principals, rules, standards, catalogue,
+    app = build_service(grouper, store, principals, rules, standards, catalogue, claims,
                         Limits(max_body_bytes, request_timeout))
     console.print(f"casemix service on http://{host}:{port} under policy {rules.name}: dashboard /ui/login, "
                   "OpenAPI /docs")

@@ -19,10 +19,9 @@ def calibrate(path: str | Path, grouper: Grouper, policy: Policy) -> tuple[Weigh
     return WeightCalibrator(policy.weights).fit_grouped(read.grouped), read
 
 
-def payment_standards(path: str | Path, grouper: Grouper, policy: Policy) -> dict[str, Decimal]:
-    """Each DRG's payment standard (standard cost, 元) learned from the history in ``path``."""
-    weights, _ = calibrate(path, grouper, policy)
-    return Standards.of(weights).standard_cost
+def payment_standards(history: list[GroupedCase], policy: Policy) -> dict[str, Decimal]:
+    """Each DRG's payment standard (standard cost, 元) learned from ``history``."""
+    return Standards.of(WeightCalibrator(policy.weights).fit_grouped(history)).standard_cost
 
 
 def indicator_rows(grouped: list[GroupedCase], policy: Policy, by: str = "hospital_id",

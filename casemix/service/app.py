@@ -13,6 +13,7 @@ import asyncio
 import uuid
 from collections import Counter
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -22,18 +23,22 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from casemix.audit import ClaimAuditor
+from casemix.audit.review import rule_precision
 from casemix.errors import InputError
-from casemix.grouping import Grouper
+from casemix.grouping import GroupedCase, Grouper
 from casemix.pipelines import audit_grouped, settle
 from casemix.policy import Policy, load_policy, named_policy
 from casemix.qc import QcEngine
 from casemix.records import Case
+from casemix.records.fees import FeeLine
 from casemix.schemes.dip import DipCatalogue
 from casemix.serialise import fields_of
 from casemix.service import access
 from casemix.service.access import Forbidden, Principal
 from casemix.service.store import Store
 
+MAX_CLAIM_LINES = 5000
 SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY",
                     "Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
 
@@ -53,6 +58,28 @@ class InStay(BaseModel):
     cost_so_far: Decimal = Field(ge=0, max_digits=14, decimal_places=2)
 
 
+class Claim(BaseModel):
+    """One claim at submission time: the settlement list and its itemised bill."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    case: Case
+    lines: list[FeeLine] = Field(default=[], max_length=MAX_CLAIM_LINES)
+
+
+class Review(BaseModel):
+    """A reviewer's verdict on a stored flag, named by rule and records (or rule and hospital)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rule: str = Field(min_length=1, max_length=60)
+    case_ids: str = Field(default="", max_length=2000, description="the flag's records as stored, space-separated")
+    hospital_id: str | None = Field(default=None, max_length=60)
+    verdict: Literal["confirmed", "dismissed"]
+    reviewer: str = Field(min_length=1, max_length=100)
+    note: str = Field(default="", max_length=1000)
+
+
 class SettlementRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
@@ -65,7 +92,8 @@ class SettlementRequest(BaseModel):
 
 def create_app(grouper: Grouper, store: Store, tokens: dict[str, Principal], policy: Policy | None = None,
                qc: QcEngine | None = None, standard_cost: dict[str, Decimal] | None = None,
-               dip_catalogue: DipCatalogue | None = None, limits: Limits = Limits()) -> FastAPI:
+               dip_catalogue: DipCatalogue | None = None, claims: ClaimAuditor | None = None,
+               limits: Limits = Limits()) -> FastAPI:
     """The API alone (see :func:`casemix.web.build_service` for API and dashboard together)."""
     app = FastAPI(title="casemix", description="CHS-DRG grouping, QC and in-stay prediction (分组、质控、预测)")
     app.state.policy = policy = policy or load_policy()
@@ -158,6 +186,31 @@ def create_app(grouper: Grouper, store: Store, tokens: dict[str, Principal], pol
         flags = audit_grouped(store.grouped(), policy, grouper)
         store.replace_flags([(f.hospital_id, f.rule, " ".join(f.case_ids), f.score, f.evidence) for f in flags])
         return dict(Counter(f.rule for f in flags))
+
+    @app.post("/v1/claims/audit")
+    def audit_claim(claim: Claim, who: Caller) -> dict[str, Any]:
+        """Audit one claim with its fee lines at submission time: one-stay flags and 两库 item findings."""
+        access.check_submit(who, claim.case.hospital_id)
+        if claims is None:
+            raise HTTPException(409, "this service was started without --history: no norms to audit claims against")
+        found = claims.audit(GroupedCase(claim.case, grouper.group(claim.case, explain=False)), claim.lines)
+        return {"id": claim.case.id, "flags": [fields_of(flag) for flag in found.flags],
+                "items": [fields_of(item) for item in found.items], "amount_at_stake": str(found.amount_at_stake)}
+
+    @app.post("/v1/flags/review")
+    def review_flag(review: Review, who: Caller) -> dict[str, Any]:
+        """Confirm or dismiss a stored flag (复核); the verdict is kept for the rules' report."""
+        access.check_bureau(who, "review audit flags")
+        flag = store.record_review(review.rule, review.case_ids, review.verdict, review.reviewer, date.today(),
+                                   review.note, review.hospital_id)
+        return {"rule": review.rule, "case_ids": review.case_ids, "hospital_id": flag["hospital_id"],
+                "verdict": review.verdict}
+
+    @app.get("/v1/audit/report")
+    def audit_report(who: Caller) -> list[dict[str, Any]]:
+        """Each rule's confirmed precision by month and overall, from the reviewers' verdicts."""
+        access.check_bureau(who, "read the audit report")
+        return [{**fields_of(row), "precision": row.precision} for row in rule_precision(store.reviews())]
 
     @app.get("/v1/flags")
     def read_flags(who: Caller) -> list[dict[str, Any]]:

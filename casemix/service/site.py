@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from fastapi import FastAPI
 
+from casemix.audit import ClaimAuditor
 from casemix.grouping import Grouper
 from casemix.policy import Policy
 from casemix.schemes.dip import DipCatalogue
@@ -17,9 +18,11 @@ from casemix.web import Sessions, mount_ui
 
 def build_service(grouper: Grouper, store: Store, tokens: dict[str, Principal], policy: Policy,
                   standard_cost: dict[str, Decimal] | None = None, dip_catalogue: DipCatalogue | None = None,
-                  limits: Limits = Limits(), sessions: Sessions | None = None) -> FastAPI:
-    """The API (``/v1``) and the dashboard (``/ui``) over ``store``, settling and auditing under ``policy``."""
+                  claims: ClaimAuditor | None = None, limits: Limits = Limits(),
+                  sessions: Sessions | None = None) -> FastAPI:
+    """The API (``/v1``) and the dashboard (``/ui``) over ``store``, settling and auditing under ``policy``;
+    claims are audited at submission time against ``claims`` (norms learned from history) when given."""
     app = create_app(grouper, store, tokens, policy, standard_cost=standard_cost, dip_catalogue=dip_catalogue,
-                     limits=limits)
+                     claims=claims, limits=limits)
     mount_ui(app, store, tokens, grouper, policy.weights, sessions)
     return app
