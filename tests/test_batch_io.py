@@ -1,6 +1,7 @@
 """Batch grouping through files: encodings, formats, and counts in = counts out."""
 
 import csv
+from decimal import Decimal
 
 import pytest
 from conftest import DATA
@@ -101,3 +102,21 @@ def test_written_cases_read_back_equal(tmp_path, suffix):
     cases = [*sample[:200], full]
     back, rejected = read_cases(write_cases(tmp_path / f"cases{suffix}", cases))
     assert not rejected and back == cases
+
+
+def test_xlsx_and_parquet_outputs_keep_numbers_as_numbers(tmp_path):
+    """Money as numbers with two decimals (SUM works in Excel), counts as integers, codes as text."""
+    import polars as pl
+    from openpyxl import load_workbook
+
+    rows = [["13110001", 12, Decimal("1234.50"), 0.25, None], ["H2", 3, Decimal("-0.10"), 1.5, "x"]]
+    headers = ["hospital_id", "cases", "amount", "cmi", "note"]
+    sheet = load_workbook(write_table(tmp_path / "t.xlsx", headers, rows)).active
+    first = [cell for cell in sheet[2]]
+    assert [c.data_type for c in first[:4]] == ["s", "n", "n", "n"] and first[2].number_format == "0.00"
+    assert sum(row[2].value for row in sheet.iter_rows(min_row=2)) == pytest.approx(1234.40)
+    assert sheet.freeze_panes == "A2"
+    frame = pl.read_parquet(write_table(tmp_path / "t.parquet", headers, rows))
+    assert frame.schema["hospital_id"] == pl.String and frame.schema["cases"] == pl.Int64
+    assert frame.schema["amount"] == pl.Decimal(38, 2) and frame["amount"].sum() == Decimal("1234.40")
+    assert frame.schema["cmi"] == pl.Float64

@@ -74,8 +74,9 @@ def test_hospital_view_sorts_filters_and_opens_a_case(site, browser):
     page.locator("#cases th", has_text="DRG").first.click()
     drgs = page.locator("#cases tbody tr td:nth-child(3)").all_inner_texts()
     assert drgs == sorted(drgs)
-    page.fill("input[data-table='cases']", "S00002")
-    assert page.locator("#cases tbody tr:visible").count() == 1
+    page.fill("input[name='q']", "S00002")
+    page.click("text=搜索 Search")
+    assert page.locator("#cases tbody tr").count() == 1
     page.screenshot(path=str(SHOTS / "hospital-view.png"), full_page=True)
     page.click("text=S00002")
     assert page.title() == "病例 Case S00002"

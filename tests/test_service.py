@@ -134,7 +134,7 @@ def test_bureau_view_and_case_page_show_the_path_findings_and_a_masked_patient(b
     client = signed_in(browser, "bureau-token")
     html = client.get("/ui/").text
     assert "医保局视图 Bureau view" in html and "H001" in html and "H002" in html
-    assert "共 30 例 · 30 cases" in html and html.count("/ui/case/") == 30
+    assert "cases 1–30 of 30" in html and html.count("/ui/case/") == 30
     page = client.get("/ui/case/H002/S00001").text
     assert mask("P0000") in page and "P0000<" not in page
     assert "分组过程 How it was grouped" in page and "mdc_principal_dx.csv" in page
@@ -167,7 +167,7 @@ def test_dashboard_shows_a_batch_added_after_it_was_first_read(g20, tmp_path, st
     store.close()
 
 
-def test_the_bureau_case_table_shows_the_first_500_and_says_so(g20, tmp_path, store_target):
+def test_the_case_list_is_paged_and_searched_in_the_store(g20, tmp_path, store_target):
     from casemix.records.io import read_cases, write_cases
     from casemix.records.synthetic import synthetic_city
     from casemix.web import mount_ui
@@ -177,8 +177,16 @@ def test_the_bureau_case_table_shows_the_first_500_and_says_so(g20, tmp_path, st
     store.import_file(write_cases(tmp_path / "city.parquet", synthetic_city(sample, 5, 600)), g20)
     app = create_app(g20, store, TOKENS)
     mount_ui(app, store, TOKENS, g20)
-    html = signed_in(app, "bureau-token").get("/ui/").text
-    assert html.count("/ui/case/") == 500 and "the first 500 of 600 cases" in html
+    client = signed_in(app, "bureau-token")
+    html = client.get("/ui/").text
+    assert html.count("/ui/case/") == 50 and "cases 1–50 of 600" in html and "page=2" in html
+    last = client.get("/ui/?page=12").text
+    assert last.count("/ui/case/") == 50 and "cases 551–600 of 600" in last and "page=13" not in last
+    one = store.case_list(limit=1, offset=123)[0]
+    found = client.get("/ui/", params={"q": one["case_id"].upper()}).text
+    assert f"/ui/case/{one['hospital_id']}/{one['case_id']}'" in found
+    assert found.count("/ui/case/") == store.case_count(text=one["case_id"]) < 50
+    assert store.case_count(text="%_%") == 0 and store.case_count(text=one["drg"]) >= 1     # wildcards are literal
     store.close()
 
 

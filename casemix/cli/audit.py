@@ -46,7 +46,7 @@ def audit(
     flags = audit_grouped(read.grouped, rules, grouper, past, _visits(outpatient) if outpatient else [])
     catalogue = load_catalogue()
     write_table(output, FLAG_COLUMNS, [[f.rule, catalogue.title(f.rule), f.hospital_id, " ".join(f.case_ids),
-                                        f"{f.score:.3f}", f.evidence] for f in flags])
+                                        round(f.score, 3), f.evidence] for f in flags])
     if db:
         store = open_store(db)
         try:

@@ -164,7 +164,7 @@ def indicators(
     read = read_grouped(input, Grouper.load(scheme, data, rules.grouping))
     rows = indicator_rows(read.grouped, rules, by, period)
     columns = list(rows[0]) if rows else list(Indicators.__slots__)
-    write_table(output, columns, [["" if r[c] is None else str(r[c]) for c in columns] for r in rows])
+    write_table(output, columns, [[r[c] for c in columns] for r in rows])
     console.print(f"{len(read.grouped):,} cases ({len(read.rejections)} rejected rows left out) → "
                   f"{len(rows)} rows by {by}"
                   f"{' and ' + period if period else ''} → {output}")

@@ -20,8 +20,8 @@ class QcReport:
     rejected: int
     summary: dict[str, Counter]         # counts by rule, hospital, department, and of cases
 
-    def summary_rows(self) -> list[list[str]]:
-        return [[by, key, str(n)] for by in ("rule", "hospital", "department")
+    def summary_rows(self) -> list[list[object]]:
+        return [[by, key, n] for by in ("rule", "hospital", "department")
                 for key, n in self.summary[by].most_common()]
 
 

@@ -13,6 +13,7 @@ import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -192,21 +193,19 @@ def write_table(path: str | Path, headers: list[str], rows: Iterator[list[Any]] 
                 encoding: str = "utf-8-sig") -> Path:
     """Write by suffix: .csv (UTF-8 with BOM so Excel shows Chinese; or gb18030), .xlsx, .parquet.
 
-    Text cells are made inert (:func:`inert`) in CSV and xlsx, and xlsx text cells are always strings,
-    never formulas, so nothing from the data runs when a bureau opens the file."""
+    Cells keep their type: ``Decimal``, ``int`` and ``float`` values are numbers in xlsx (money with two
+    decimals) and typed columns in Parquet; text stays text. Text cells are made inert (:func:`inert`)
+    in CSV and xlsx, and xlsx text cells are always strings, never formulas, so nothing from the data
+    runs when a bureau opens the file. The xlsx header row is frozen and columns sized to their content."""
     path = Path(path)
     if path.is_dir():
         raise TableError(f"{path}: is a folder; name a file to write")
     path.parent.mkdir(parents=True, exist_ok=True)
     suffix = path.suffix.lower()
     if suffix == ".xlsx":
-        _write_xlsx(path, headers, rows)
+        _write_xlsx(path, headers, list(rows))
     elif suffix == ".parquet":
-        import polars as pl
-
-        materialised = list(rows)
-        columns = {h: [row[i] for row in materialised] for i, h in enumerate(headers)}
-        pl.DataFrame(columns, schema={h: pl.String for h in headers}).write_parquet(path)
+        _write_parquet(path, headers, list(rows))
     else:
         with path.open("w", encoding=encoding, newline="") as f:
             writer = csv.writer(f)
@@ -215,15 +214,24 @@ def write_table(path: str | Path, headers: list[str], rows: Iterator[list[Any]] 
     return path
 
 
-def _write_xlsx(path: Path, headers: list[str], rows: Iterator[list[Any]] | list[list[Any]]) -> None:
+def _write_xlsx(path: Path, headers: list[str], rows: list[list[Any]]) -> None:
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+    from openpyxl.utils import get_column_letter
 
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("cases")
+    sheet.freeze_panes = "A2"
+    for index, header in enumerate(headers, 1):
+        longest = max([len(str(header)), *(len(str(row[index - 1])) for row in rows[:200] if index <= len(row))])
+        sheet.column_dimensions[get_column_letter(index)].width = min(max(longest + 2, 8), 60)
 
     def cell(value: Any) -> Any:
+        if value.__class__ is Decimal:
+            number = WriteOnlyCell(sheet, value)
+            number.number_format = "0.00" if value.as_tuple().exponent == -2 else "General"
+            return number
         if value.__class__ is not str:
             return value
         text = WriteOnlyCell(sheet, ILLEGAL_CHARACTERS_RE.sub("\ufffd", inert(value)))
@@ -234,3 +242,24 @@ def _write_xlsx(path: Path, headers: list[str], rows: Iterator[list[Any]] | list
     for row in rows:
         sheet.append([cell(v) for v in row])
     workbook.save(path)
+
+
+def _write_parquet(path: Path, headers: list[str], rows: list[list[Any]]) -> None:
+    """Each column typed by its values: whole numbers Int64, money Decimal, other numbers Float64, else text."""
+    import polars as pl
+
+    columns, schema = {}, {}
+    for i, header in enumerate(headers):
+        values = [row[i] if i < len(row) else None for row in rows]
+        kinds = {v.__class__ for v in values if v is not None and v != ""}
+        if kinds == {int}:
+            schema[header] = pl.Int64
+        elif kinds == {Decimal}:
+            scale = max(-v.as_tuple().exponent for v in values if v.__class__ is Decimal)
+            schema[header] = pl.Decimal(38, max(scale, 0))
+        elif kinds and kinds <= {int, float}:
+            schema[header] = pl.Float64
+        else:
+            schema[header], values = pl.String, [None if v is None else str(v) for v in values]
+        columns[header] = [None if v == "" else v for v in values]
+    pl.DataFrame(columns, schema=schema).write_parquet(path)

@@ -89,6 +89,20 @@ class ImportResult:
     rejected: int
 
 
+def _case_filter(hospital_id: str | None, text: str) -> tuple[str, list[Any]]:
+    """The WHERE clause (over ``cases c`` joined with ``groups g``) of one hospital and a search text."""
+    conditions, params = [], []
+    if hospital_id:
+        conditions.append("c.hospital_id = ?")
+        params.append(hospital_id)
+    if text:
+        pattern = "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        columns = ("c.case_id", "c.department", "c.physician", "g.drg", "g.drg_name")
+        conditions.append("(" + " OR ".join(f"lower(coalesce({c}, '')) LIKE ? ESCAPE '\\'" for c in columns) + ")")
+        params += [pattern] * len(columns)
+    return ("WHERE " + " AND ".join(conditions), params) if conditions else ("", [])
+
+
 @dataclass(frozen=True, slots=True)
 class Batch:
     """A file read, grouped and (optionally) QC-checked: one frame per table, ready to write. Built
@@ -257,17 +271,26 @@ class Store:
                                 [hospital_id, case_id])
         return {"record": json.loads(row[0]), "groups": groups, "findings": findings}
 
-    def case_list(self, hospital_id: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
-        """Cases with their group and count of QC findings, for tables (the first ``limit`` by hospital, case)."""
-        where, params = ("WHERE c.hospital_id = ?", [hospital_id]) if hospital_id else ("", [])
-        first = "" if limit is None else f"LIMIT {int(limit)}"
+    def case_list(self, hospital_id: str | None = None, limit: int | None = None, offset: int = 0,
+                  text: str = "") -> list[dict[str, Any]]:
+        """Cases with their group and count of QC findings, by hospital and case: one page of ``limit``
+        from ``offset``, of one hospital's cases or all, those matching ``text`` (see ``case_count``)."""
+        where, params = _case_filter(hospital_id, text)
+        page = "" if limit is None else f"LIMIT {int(limit)} OFFSET {int(offset)}"
         return self.db.rows(f"""
             SELECT c.hospital_id, c.case_id, c.department, c.physician, g.drg, g.drg_name, g.status,
                    coalesce(f.findings, 0) AS findings
             FROM cases c LEFT JOIN groups g ON g.hospital_id = c.hospital_id AND g.case_id = c.case_id
             LEFT JOIN (SELECT hospital_id, case_id, count(*) AS findings FROM qc_findings
                        GROUP BY hospital_id, case_id) f ON f.hospital_id = c.hospital_id AND f.case_id = c.case_id
-            {where} ORDER BY c.hospital_id, c.case_id {first}""", params)
+            {where} ORDER BY c.hospital_id, c.case_id {page}""", params)
+
+    def case_count(self, hospital_id: str | None = None, text: str = "") -> int:
+        """How many cases ``case_list`` pages through: ``text`` matches, in any case, a part of the case id,
+        department, physician, DRG code or DRG name."""
+        where, params = _case_filter(hospital_id, text)
+        return self.db.one(f"""SELECT count(*) FROM cases c
+            LEFT JOIN groups g ON g.hospital_id = c.hospital_id AND g.case_id = c.case_id {where}""", params)[0]
 
     def grouped(self, hospital_id: str | None = None) -> list[GroupedCase]:
         """Stored cases with their stored groups, as the engines' types (for analytics)."""

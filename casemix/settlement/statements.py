@@ -19,15 +19,16 @@ SUMMARY_COLUMNS = ["hospital_id", "cases", "points", "assessment_score", "adjust
 LINE_COLUMNS = ["case_id", "drg", "status", "kind", "cost", "ratio", "points", "detail"]
 
 
-def summary_rows(settlement: Settlement) -> list[list[str]]:
+def summary_rows(settlement: Settlement) -> list[list[object]]:
+    """One row per hospital (``SUMMARY_COLUMNS``), numbers as numbers: money in Decimal to the cent."""
     include = settlement.policy.include_patient_payments
     rows = []
     for s in sorted(settlement.statements.values(), key=lambda s: s.hospital_id):
-        score = "" if s.assessment_score is None else f"{s.assessment_score:g}"
+        score = None if s.assessment_score is None else Decimal(f"{s.assessment_score:g}")
         adjusted = s.adjusted_points.quantize(Decimal("0.0001"))
         money = (s.amount, s.overspend_share, s.reserve_return, s.total, s.self_pay, s.fund_due(include), s.prepaid,
                  s.balance(include), s.actual_cost)
-        rows.append([s.hospital_id, str(s.cases), str(s.points), score, str(adjusted), *map(str, money)])
+        rows.append([s.hospital_id, s.cases, s.points, score, adjusted, *money])
     return rows
 
 
@@ -72,8 +73,8 @@ def _write_into(settlement: Settlement, folder: Path, suffix: str) -> list[str]:
     names = [f"summary{suffix}"]
     write_table(folder / names[0], SUMMARY_COLUMNS, summary_rows(settlement))
     for hospital, statement in sorted(settlement.statements.items()):
-        lines = [[line.case.case_id, line.case.drg, line.case.status, line.kind, str(line.case.cost),
-                  "" if line.ratio is None else str(line.ratio), str(line.points), line.detail]
+        lines = [[line.case.case_id, line.case.drg, line.case.status, line.kind, line.case.cost,
+                  line.ratio, line.points, line.detail]
                  for line in statement.lines]
         names.append(f"hospital-{file_name(hospital)}{suffix}")
         target = (folder / names[-1]).resolve()

@@ -70,9 +70,10 @@ def facts(table_id: str, pairs: list[tuple[str, Any]]) -> str:
 
 
 def table(table_id: str, columns: list[tuple[str, str]], rows: list[dict[str, Any]],
-          links: dict[str, str] | None = None) -> str:
+          links: dict[str, str] | None = None, filter: bool = True) -> str:
     """``columns``: (key, bilingual label). ``links``: key → URL template whose fields are filled from
-    the row, each value URL-quoted."""
+    the row, each value URL-quoted. ``filter``: a box that filters the rows on the page (for tables
+    that are not paged on the server)."""
     head = "".join(f"<th data-sort='1'>{escape(label)}</th>" for _, label in columns)
     body = []
     for row in rows:
@@ -88,8 +89,28 @@ def table(table_id: str, columns: list[tuple[str, str]], rows: list[dict[str, An
             css = " class='n'" if numeric else f" class='{escape(text)}'" if key == "severity" else ""
             cells.append(f"<td{css}>{cell}</td>")
         body.append(f"<tr>{''.join(cells)}</tr>")
-    return (f"<input class='filter' placeholder='筛选 Filter' data-table='{escape(table_id)}'>"
-            f"<table id='{escape(table_id)}'><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
+    box = f"<input class='filter' placeholder='筛选 Filter' data-table='{escape(table_id)}'>" if filter else ""
+    return (f"{box}<table id='{escape(table_id)}'><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
+
+
+def search_form(text: str) -> str:
+    """A GET form that searches the case list on the server."""
+    return (f"<form class='search' method='get' action='/ui/'><input name='q' value='{escape(text)}' "
+            f"placeholder='病案号、科室、医师、DRG · case, department, physician, DRG'>"
+            f"<button type='submit'>搜索 Search</button></form>")
+
+
+def pager(text: str, page: int, size: int, total: int) -> str:
+    """Which cases this page shows, with links to the pages before and after (the search kept)."""
+    first, last = (page - 1) * size + 1, min(page * size, total)
+    shown = f"第 {first:,}–{last:,} 例，共 {total:,} 例 · cases {first:,}–{last:,} of {total:,}" if total else \
+        "没有病例 · no cases"
+    links = []
+    if page > 1:
+        links.append(f"<a href='/ui/?q={quote(text)}&amp;page={page - 1}'>上一页 Previous</a>")
+    if last < total:
+        links.append(f"<a href='/ui/?q={quote(text)}&amp;page={page + 1}'>下一页 Next</a>")
+    return f"<p class='pager'>{escape(shown)} {' '.join(links)}</p>"
 
 
 def _text(value: Any) -> str:

@@ -29,7 +29,7 @@ from casemix.web import pages
 from casemix.web.sessions import COOKIE, LOGIN_COOKIE, Session, Sessions, same
 from casemix.weights import WeightCalibrator, history_of
 
-BUREAU_CASES = 500              # the bureau's case table shows the first cases; a hospital sees all of its own
+PAGE = 50                       # cases per page of the case list, paged and searched in the store
 MAX_FORM_BYTES = 4096
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
        "frame-ancestors 'none'; base-uri 'none'")
@@ -45,14 +45,6 @@ FINDING_COLUMNS = [("rule", "规则 Rule"), ("severity", "级别 Severity"), ("f
 TRACE_COLUMNS = [("stage", "步骤 Stage"), ("outcome", "结果 Outcome"), ("code", "编码 Code"),
                  ("table", "依据表 Table"), ("detail", "说明 Detail")]
 CASE_LINK = "/ui/case/{hospital_id}/{case_id}"
-
-
-def shown(total: int) -> str:
-    """What the bureau's case table holds, when it cannot hold every case."""
-    if total <= BUREAU_CASES:
-        return f"共 {total:,} 例 · {total:,} cases"
-    return (f"显示前 {BUREAU_CASES} 例，共 {total:,} 例；各医院病例见医院视图 · "
-            f"the first {BUREAU_CASES} of {total:,} cases by hospital and case; each hospital sees all of its own")
 
 
 def mount_ui(app: FastAPI, store: Store, tokens: dict[str, Principal], grouper: Grouper,
@@ -140,22 +132,24 @@ def mount_ui(app: FastAPI, store: Store, tokens: dict[str, Principal], grouper: 
         return response
 
     @app.get("/ui/", response_class=HTMLResponse)
-    def home(request: Request) -> str:
+    def home(request: Request, q: str = "", page: int = 1) -> str:
         session = signed_in(request)
         principal = session.principal
         hospital = access.scope(principal)
         rows = performance(hospital)
+        text, page = q.strip()[:100], max(page, 1)
+        cases = (pages.search_form(text) + pages.pager(text, page, PAGE, store.case_count(hospital, text))
+                 + pages.table("cases", CASE_COLUMNS if hospital else [("hospital_id", "医院 Hospital"), *CASE_COLUMNS],
+                               store.case_list(hospital, PAGE, (page - 1) * PAGE, text), {"case_id": CASE_LINK},
+                               filter=False))
         if hospital is None:
             body = (pages.bar_chart("各医院CMI CMI by hospital", [(r["key"], r["cmi"]) for r in rows])
                     + pages.heading("医院绩效 Hospitals") + pages.table("hospitals", INDICATOR_COLUMNS, rows)
-                    + pages.heading("病例 Cases") + pages.paragraph(shown(store.count("cases")))
-                    + pages.table("cases", [("hospital_id", "医院 Hospital"), *CASE_COLUMNS],
-                                  store.case_list(limit=BUREAU_CASES), {"case_id": CASE_LINK}))
+                    + pages.heading("病例 Cases") + cases)
             return pages.page("医保局视图 Bureau view", body, principal.label, session.csrf)
         body = (pages.bar_chart("各科室CMI CMI by department", [(r["key"], r["cmi"]) for r in rows])
                 + pages.heading("科室绩效 Departments") + pages.table("departments", INDICATOR_COLUMNS, rows)
-                + pages.heading("本院病例 Our cases")
-                + pages.table("cases", CASE_COLUMNS, store.case_list(hospital), {"case_id": CASE_LINK}))
+                + pages.heading("本院病例 Our cases") + cases)
         return pages.page(f"医院视图 Hospital view · {hospital}", body, principal.label, session.csrf)
 
     @app.get("/ui/case/{hospital_id}/{case_id}", response_class=HTMLResponse)

@@ -83,13 +83,12 @@ class Weights:
         lookup = self._lookup
         return [lookup.get(drg) for drg in drgs]
 
-    def rows(self) -> tuple[list[str], list[list[str]]]:
-        """Headers and text rows of the weight table, for CSV or Excel."""
-        def text(value: object) -> str:
-            if value is None:
-                return ""
-            return f"{value:.4f}" if isinstance(value, float) else str(value)
-        return self.table.columns, [[text(v) for v in row] for row in self.table.iter_rows()]
+    def rows(self) -> tuple[list[str], list[list[object]]]:
+        """Headers and rows of the weight table for CSV, Excel or Parquet; numbers stay numbers (floats as
+        Decimal to four places)."""
+        def cell(value: object) -> object:
+            return Decimal(f"{value:.4f}") if isinstance(value, float) else value
+        return self.table.columns, [[cell(v) for v in row] for row in self.table.iter_rows()]
 
     def cost_coefficients(self, history: pl.DataFrame, by: str) -> dict[str, Decimal]:
         """Cost coefficient (成本系数) per value of ``by`` (hospital or hospital level): its cases' cost
