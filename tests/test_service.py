@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from conftest import DATA, two_hospital_batch
 from fastapi.testclient import TestClient
-from signin import sign_in
+from signin import csrf_of, sign_in
 from typer.testing import CliRunner
 
 from casemix.cli.main import app as cli
@@ -346,3 +346,25 @@ def test_a_postgresql_store_reconnects_after_the_server_drops_its_connection(g20
         store.count("cases")                                           # the call that meets the drop fails
     assert store.count("cases") == 30                                  # the next one reconnects
     store.close()
+
+
+def test_the_bureau_sees_the_year_end_money_and_reviews_flags_in_the_browser(browser, stored):
+    import re
+
+    client = signed_in(browser, "bureau-token")
+    assert client.post("/v1/settlements", json={"budget": "50000.00"}, headers=auth("bureau-token")).status_code == 200
+    home = client.get("/ui/").text
+    assert "年终清算 Year-end settlement" in home and "点值 Point value" in home and "<table id='statements'>" in home
+    assert client.post("/v1/audit", headers=auth("bureau-token")).status_code == 200
+    queue = client.get("/ui/flags").text
+    form = queue.split("<form method='post' action='/ui/flags/review'>")[1].split("</form>")[0]
+    fields = dict(re.findall(r"name='(\w+)' value='([^']*)'", form))
+    before = len(stored[0].reviews())
+    answer = client.post("/ui/flags/review", data={**fields, "verdict": "dismissed", "note": "复核：病历支持"},
+                         follow_redirects=False)
+    assert answer.status_code == 303 and len(stored[0].reviews()) == before + 1
+    hospital = signed_in(browser, "h1-token")
+    own = hospital.get("/ui/flags").text
+    assert "/ui/flags/review" not in own
+    assert hospital.post("/ui/flags/review", data={**fields, "csrf": csrf_of(own), "verdict": "confirmed"}
+                         ).status_code == 403

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -48,6 +48,7 @@ CREATE TABLE IF NOT EXISTS qc_findings (hospital_id VARCHAR, case_id VARCHAR, ru
 CREATE INDEX IF NOT EXISTS qc_findings_by_case ON qc_findings (hospital_id, case_id);
 CREATE TABLE IF NOT EXISTS settlements (settlement_id VARCHAR PRIMARY KEY, policy VARCHAR, budget DECIMAL(18, 2),
                                         pool DECIMAL(18, 2), reserve DECIMAL(18, 2), point_value FLOAT8);
+ALTER TABLE settlements ADD COLUMN IF NOT EXISTS created_at VARCHAR;
 CREATE TABLE IF NOT EXISTS statements (settlement_id VARCHAR, hospital_id VARCHAR, cases INTEGER,
                                        points DECIMAL(18, 4), adjusted_points DECIMAL(18, 4), amount DECIMAL(18, 2),
                                        overspend_share DECIMAL(18, 2), reserve_return DECIMAL(18, 2),
@@ -199,11 +200,17 @@ class Store:
         lines = [(settlement_id, x.hospital_id, line.case.case_id, line.kind, str(line.points), line.detail)
                  for x in statements for line in x.lines]
         with self.db.transaction():
-            self.db.execute("INSERT INTO settlements VALUES (?, ?, ?, ?, ?, ?)",
+            self.db.execute("INSERT INTO settlements (settlement_id, policy, budget, pool, reserve, point_value, "
+                            "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                             [settlement_id, policy, budget, settled.pool, settled.reserve,
-                             float(settled.point_value)])
+                             float(settled.point_value), datetime.now(UTC).isoformat(timespec="seconds")])
             self.db.append("statements", pl.DataFrame(rows, schema=STATEMENT_COLUMNS, orient="row"))
             self.db.append("case_points", pl.DataFrame(lines, schema=LINE_COLUMNS, orient="row"))
+
+    def latest_settlement(self, hospital_id: str | None = None) -> dict[str, Any] | None:
+        """The settlement run last, with its statements (of one hospital, or all)."""
+        last = self.db.one("SELECT settlement_id FROM settlements ORDER BY created_at DESC NULLS LAST LIMIT 1")
+        return None if last is None else self.settlement(last[0], hospital_id)
 
     def settlement(self, settlement_id: str, hospital_id: str | None = None) -> dict[str, Any] | None:
         head = self.db.rows("SELECT * FROM settlements WHERE settlement_id = ?", [settlement_id])

@@ -51,7 +51,7 @@ def page(title: str, body: str, who: str = "", csrf: str = "") -> str:
                    f"<button type='submit'>退出 Sign out</button></form>")
     return (f"<!doctype html><html lang='zh-CN'><head><meta charset='utf-8'><title>{escape(title)}</title>"
             f"<link rel='stylesheet' href='/ui/static/casemix.css'><script src='/ui/static/casemix.js'></script>"
-            f"</head><body><nav><a href='/ui/'>首页 Home</a>{account}</nav>"
+            f"</head><body><nav><a href='/ui/'>首页 Home</a><a href='/ui/flags'>审核疑点 Audit flags</a>{account}</nav>"
             f"<h1>{escape(title)}</h1>{body}</body></html>")
 
 
@@ -91,6 +91,28 @@ def table(table_id: str, columns: list[tuple[str, str]], rows: list[dict[str, An
         body.append(f"<tr>{''.join(cells)}</tr>")
     box = f"<input class='filter' placeholder='筛选 Filter' data-table='{escape(table_id)}'>" if filter else ""
     return (f"{box}<table id='{escape(table_id)}'><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
+
+
+def flag_queue(rows: list[dict[str, Any]], csrf: str, reviewable: bool) -> str:
+    """Flags by score with their evidence; for a reviewer, a confirm / dismiss form on each."""
+    head = ("<tr><th>分数 Score</th><th>规则 Rule</th><th>医院 Hospital</th><th>病例 Cases</th>"
+            "<th>证据 Evidence</th>" + ("<th>复核 Review</th>" if reviewable else "") + "</tr>")
+    body = []
+    for row in rows:
+        review = ""
+        if reviewable:
+            hidden = "".join(f"<input type='hidden' name='{name}' value='{escape(str(row.get(key) or ''))}'>"
+                             for name, key in (("rule", "rule"), ("case_ids", "case_ids"),
+                                               ("hospital_id", "hospital_id")))
+            review = (f"<td><form method='post' action='/ui/flags/review'>{hidden}"
+                      f"<input type='hidden' name='csrf' value='{escape(csrf)}'>"
+                      f"<input name='note' placeholder='说明 Note' maxlength='200'>"
+                      f"<button name='verdict' value='confirmed'>确认 Confirm</button>"
+                      f"<button name='verdict' value='dismissed'>排除 Dismiss</button></form></td>")
+        body.append(f"<tr><td class='n'>{float(row['score']):.3f}</td><td>{escape(str(row['title']))}</td>"
+                    f"<td>{escape(str(row['hospital_id']))}</td><td>{escape(str(row['case_ids']))}</td>"
+                    f"<td>{escape(str(row['evidence']))}</td>{review}</tr>")
+    return f"<table id='flags'><thead>{head}</thead><tbody>{''.join(body)}</tbody></table>"
 
 
 def search_form(text: str) -> str:

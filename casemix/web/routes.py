@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import secrets
 import threading
+from collections import Counter
+from datetime import date
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -18,6 +20,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from casemix.analytics import indicators
+from casemix.audit import load_catalogue
 from casemix.grouping import Grouper
 from casemix.policy import WeightsPolicy
 from casemix.records import Case
@@ -45,11 +48,19 @@ FINDING_COLUMNS = [("rule", "规则 Rule"), ("severity", "级别 Severity"), ("f
 TRACE_COLUMNS = [("stage", "步骤 Stage"), ("outcome", "结果 Outcome"), ("code", "编码 Code"),
                  ("table", "依据表 Table"), ("detail", "说明 Detail")]
 CASE_LINK = "/ui/case/{hospital_id}/{case_id}"
+STATEMENT_COLUMNS = [("hospital_id", "医院 Hospital"), ("cases", "病例数 Cases"), ("points", "点数 Points"),
+                     ("total", "清算金额 Payment (元)"), ("actual_cost", "实际费用 Actual cost (元)"),
+                     ("balance", "结余 Balance (元)")]
+FLAGS_SHOWN = 500
 
 
 def mount_ui(app: FastAPI, store: Store, tokens: dict[str, Principal], grouper: Grouper,
              weights_policy: WeightsPolicy | None = None, sessions: Sessions | None = None) -> None:
     learned: dict[str, Any] = {}         # what was learned from the store, while no batch has been added
+    catalogue = load_catalogue()
+
+    def title(rule: str) -> str:
+        return catalogue.title(rule) if rule in catalogue.rules else rule
     learning = threading.Lock()
     sessions = sessions or Sessions()
 
@@ -142,15 +153,46 @@ def mount_ui(app: FastAPI, store: Store, tokens: dict[str, Principal], grouper: 
                  + pages.table("cases", CASE_COLUMNS if hospital else [("hospital_id", "医院 Hospital"), *CASE_COLUMNS],
                                store.case_list(hospital, PAGE, (page - 1) * PAGE, text), {"case_id": CASE_LINK},
                                filter=False))
+        money = settlement(store.latest_settlement(hospital))
         if hospital is None:
-            body = (pages.bar_chart("各医院CMI CMI by hospital", [(r["key"], r["cmi"]) for r in rows])
+            body = (money + pages.bar_chart("各医院CMI CMI by hospital", [(r["key"], r["cmi"]) for r in rows])
                     + pages.heading("医院绩效 Hospitals") + pages.table("hospitals", INDICATOR_COLUMNS, rows)
                     + pages.heading("病例 Cases") + cases)
             return pages.page("医保局视图 Bureau view", body, principal.label, session.csrf)
-        body = (pages.bar_chart("各科室CMI CMI by department", [(r["key"], r["cmi"]) for r in rows])
+        body = (money + pages.bar_chart("各科室CMI CMI by department", [(r["key"], r["cmi"]) for r in rows])
                 + pages.heading("科室绩效 Departments") + pages.table("departments", INDICATOR_COLUMNS, rows)
                 + pages.heading("本院病例 Our cases") + cases)
         return pages.page(f"医院视图 Hospital view · {hospital}", body, principal.label, session.csrf)
+
+    @app.get("/ui/flags", response_class=HTMLResponse)
+    def flags(request: Request, rule: str = "") -> str:
+        """The audit queue: flags by score with their evidence (patients masked for the bureau)."""
+        session = signed_in(request)
+        principal = session.principal
+        stored = store.flags(access.scope(principal))
+        rows = [row for row in stored if not rule or row["rule"] == rule]
+        if principal.is_bureau:
+            patients = store.patient_ids()
+            rows = [{**row, "evidence": access.mask_in(row["evidence"], patients)} for row in rows]
+        rows = [{**row, "title": title(row["rule"])} for row in rows]
+        counts = Counter(row["rule"] for row in stored)
+        body = (pages.bar_chart("各类疑点 Flags by kind", [(title(k), n) for k, n in counts.most_common()])
+                + pages.heading(f"疑点 Flags ({len(rows):,})")
+                + pages.flag_queue(rows[:FLAGS_SHOWN], session.csrf, principal.is_bureau))
+        return pages.page("审核疑点 Audit flags", body, principal.label, session.csrf)
+
+    @app.post("/ui/flags/review")
+    async def review(request: Request) -> Response:
+        session = signed_in(request)
+        form = await _form(request)
+        if not same(form.get("csrf"), session.csrf):
+            raise HTTPException(403, "the review form does not belong to this session")
+        access.check_bureau(session.principal, "review audit flags")
+        if form.get("verdict") not in ("confirmed", "dismissed"):
+            raise HTTPException(400, "verdict must be confirmed or dismissed")
+        store.record_review(form.get("rule", ""), form.get("case_ids", ""), form["verdict"], session.principal.label,
+                            date.today(), form.get("note", "")[:1000], form.get("hospital_id") or None)
+        return RedirectResponse("/ui/flags", status_code=303)
 
     @app.get("/ui/case/{hospital_id}/{case_id}", response_class=HTMLResponse)
     def case_page(hospital_id: str, case_id: str, request: Request) -> str:
@@ -179,6 +221,19 @@ def mount_ui(app: FastAPI, store: Store, tokens: dict[str, Principal], grouper: 
                 + pages.table("trace", TRACE_COLUMNS, trace)
                 + pages.heading("质控问题 QC findings") + pages.table("findings", FINDING_COLUMNS, found["findings"]))
         return pages.page(f"病例 Case {case_id}", body, principal.label, session.csrf)
+
+
+def settlement(found: dict[str, Any] | None) -> str:
+    """The last year-end settlement: budget, pool and point value, and each hospital's payment and balance."""
+    if found is None:
+        return ""
+    facts = [("政策 Policy", found["policy"]), ("预算 Budget (元)", found["budget"]),
+             ("基金池 Pool (元)", found["pool"]), ("点值 Point value (元/点)", f"{found['point_value']:.4f}")]
+    statements = found["statements"]
+    chart = pages.bar_chart("各医院清算金额 Year-end payment by hospital (元)",
+                            [(s["hospital_id"], float(s["total"])) for s in statements])
+    return (pages.heading("年终清算 Year-end settlement") + pages.facts("settlement", facts) + chart
+            + pages.table("statements", STATEMENT_COLUMNS, statements))
 
 
 def _login(request: Request, error: str, status: int = 200) -> HTMLResponse:
