@@ -141,3 +141,17 @@ HOSTILE_HEADERS = ["病案号", "定点医疗机构代码", "人员编号", "出
 HOSTILE_ROWS = [["x'><svg onload=alert('id')>", "H9<img src=x onerror=alert('h')>",
                  "<svg/onload=alert('pid')>", "<script>alert('dept')</script>", "\"><img src=x onerror=alert('doc')>",
                  "1", "60", "I63.900", "8000"]]
+
+
+def test_a_coder_pastes_a_settlement_list_at_the_physicians_desk(site, browser):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    sign_in(page, site, "h1-token")
+    page.click("text=医师工作台 Physician's desk")
+    page.fill("input[name='sex']", "1")
+    page.fill("input[name='age']", "67")
+    page.fill("input[name='principal_dx']", "I63.900")
+    page.fill("input[name='secondary_dx']", "J96.900x001 E11.900")
+    page.click("text=分组并质控 Group and check")
+    assert "MDCB → BR2 → BR21" in page.locator("#desk-result").inner_text()
+    assert page.locator("#what-if tbody tr").count() == 3          # as coded, then each secondary as principal
+    page.screenshot(path=str(SHOTS / "physicians-desk.png"), full_page=True)

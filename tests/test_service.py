@@ -368,3 +368,15 @@ def test_the_bureau_sees_the_year_end_money_and_reviews_flags_in_the_browser(bro
     assert "/ui/flags/review" not in own
     assert hospital.post("/ui/flags/review", data={**fields, "csrf": csrf_of(own), "verdict": "confirmed"}
                          ).status_code == 403
+
+
+def test_the_physicians_desk_groups_checks_and_explains_a_pasted_settlement_list(browser):
+    client = signed_in(browser, "h1-token")
+    csrf = csrf_of(client.get("/ui/desk").text)
+    form = {"csrf": csrf, "sex": "1", "age": "70", "principal_dx": "I63.900",
+            "secondary_dx": "J96.900x001，O99.000", "total_cost": "12000"}
+    html = client.post("/ui/desk", data=form).text
+    assert "MDCB → BR2 → BR21" in html and ">F08<" in html          # a pregnancy code on a man
+    assert "What if each diagnosis were principal" in html and "principal = J96.900x001" in html
+    assert "Cannot group" in client.post("/ui/desk", data={**form, "age": "200"}).text
+    assert client.post("/ui/desk", data={**form, "csrf": "forged"}).status_code == 403

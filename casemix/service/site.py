@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from casemix.audit import ClaimAuditor
 from casemix.grouping import Grouper
 from casemix.policy import Policy
+from casemix.qc import QcEngine
 from casemix.schemes.dip import DipCatalogue
 from casemix.service.access import Principal
 from casemix.service.app import Limits, create_app
@@ -22,7 +23,8 @@ def build_service(grouper: Grouper, store: Store, tokens: dict[str, Principal], 
                   sessions: Sessions | None = None) -> FastAPI:
     """The API (``/v1``) and the dashboard (``/ui``) over ``store``, settling and auditing under ``policy``;
     claims are audited at submission time against ``claims`` (norms learned from history) when given."""
-    app = create_app(grouper, store, tokens, policy, standard_cost=standard_cost, dip_catalogue=dip_catalogue,
+    qc = QcEngine.load(grouper)
+    app = create_app(grouper, store, tokens, policy, qc, standard_cost=standard_cost, dip_catalogue=dip_catalogue,
                      claims=claims, limits=limits)
-    mount_ui(app, store, tokens, grouper, policy.weights, sessions)
+    mount_ui(app, store, tokens, grouper, policy.weights, sessions, qc)
     return app

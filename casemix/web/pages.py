@@ -51,7 +51,8 @@ def page(title: str, body: str, who: str = "", csrf: str = "") -> str:
                    f"<button type='submit'>退出 Sign out</button></form>")
     return (f"<!doctype html><html lang='zh-CN'><head><meta charset='utf-8'><title>{escape(title)}</title>"
             f"<link rel='stylesheet' href='/ui/static/casemix.css'><script src='/ui/static/casemix.js'></script>"
-            f"</head><body><nav><a href='/ui/'>首页 Home</a><a href='/ui/flags'>审核疑点 Audit flags</a>{account}</nav>"
+            f"</head><body><nav><a href='/ui/'>首页 Home</a><a href='/ui/flags'>审核疑点 Audit flags</a>"
+            f"<a href='/ui/desk'>医师工作台 Physician's desk</a>{account}</nav>"
             f"<h1>{escape(title)}</h1>{body}</body></html>")
 
 
@@ -113,6 +114,20 @@ def flag_queue(rows: list[dict[str, Any]], csrf: str, reviewable: bool) -> str:
                     f"<td>{escape(str(row['hospital_id']))}</td><td>{escape(str(row['case_ids']))}</td>"
                     f"<td>{escape(str(row['evidence']))}</td>{review}</tr>")
     return f"<table id='flags'><thead>{head}</thead><tbody>{''.join(body)}</tbody></table>"
+
+
+DESK_FIELDS = [("sex", "性别 Sex (1 男 / 2 女)"), ("age", "年龄 Age"), ("age_days", "年龄(天) Age in days"),
+               ("principal_dx", "主要诊断 Principal diagnosis"), ("secondary_dx", "其他诊断 Secondary diagnoses"),
+               ("procedures", "手术操作 Procedures (main first)"), ("los_days", "住院天数 Length of stay"),
+               ("total_cost", "费用 Cost so far (元)")]
+
+
+def desk_form(values: dict[str, str], csrf: str) -> str:
+    """The settlement list as a physician fills it in; codes may be pasted, separated by commas or spaces."""
+    inputs = "".join(f"<label>{escape(label)} <input name='{name}' value='{escape(values.get(name, ''))}' "
+                     f"maxlength='2000'></label>" for name, label in DESK_FIELDS)
+    return (f"<form class='login' method='post' action='/ui/desk'><input type='hidden' name='csrf' "
+            f"value='{escape(csrf)}'>{inputs}<button type='submit'>分组并质控 Group and check</button></form>")
 
 
 def search_form(text: str) -> str:

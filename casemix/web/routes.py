@@ -21,9 +21,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from casemix.analytics import indicators
 from casemix.audit import load_catalogue
-from casemix.grouping import Grouper
+from casemix.grouping import Grouper, each_diagnosis_as_principal
 from casemix.policy import WeightsPolicy
-from casemix.records import Case
+from casemix.qc import QcEngine
+from casemix.records import Case, Rejection
+from casemix.records.case import to_case
 from casemix.serialise import fields_of
 from casemix.service import access
 from casemix.service.access import Principal
@@ -52,12 +54,15 @@ STATEMENT_COLUMNS = [("hospital_id", "医院 Hospital"), ("cases", "病例数 Ca
                      ("total", "清算金额 Payment (元)"), ("actual_cost", "实际费用 Actual cost (元)"),
                      ("balance", "结余 Balance (元)")]
 FLAGS_SHOWN = 500
+WHAT_IF_COLUMNS = [("change", "假如 What if"), ("drg", "DRG"), ("drg_name", "病组名称 Group"), ("moved", "改变 Moves")]
 
 
 def mount_ui(app: FastAPI, store: Store, tokens: dict[str, Principal], grouper: Grouper,
-             weights_policy: WeightsPolicy | None = None, sessions: Sessions | None = None) -> None:
+             weights_policy: WeightsPolicy | None = None, sessions: Sessions | None = None,
+             qc: QcEngine | None = None) -> None:
     learned: dict[str, Any] = {}         # what was learned from the store, while no batch has been added
     catalogue = load_catalogue()
+    qc = qc or QcEngine.load(grouper)
 
     def title(rule: str) -> str:
         return catalogue.title(rule) if rule in catalogue.rules else rule
@@ -193,6 +198,52 @@ def mount_ui(app: FastAPI, store: Store, tokens: dict[str, Principal], grouper: 
         store.record_review(form.get("rule", ""), form.get("case_ids", ""), form["verdict"], session.principal.label,
                             date.today(), form.get("note", "")[:1000], form.get("hospital_id") or None)
         return RedirectResponse("/ui/flags", status_code=303)
+
+    @app.get("/ui/desk", response_class=HTMLResponse)
+    def desk_form(request: Request) -> str:
+        session = signed_in(request)
+        return pages.page("医师工作台 Physician's desk", pages.desk_form({}, session.csrf), session.principal.label,
+                          session.csrf)
+
+    @app.post("/ui/desk", response_class=HTMLResponse)
+    async def desk(request: Request) -> str:
+        """A settlement list entered or pasted at the physician's desk: its group with the path, the QC
+        findings with their grouping impact, what-if for each diagnosis as principal, and the payment
+        standard of the group."""
+        session = signed_in(request)
+        form = await _form(request)
+        if not same(form.get("csrf"), session.csrf):
+            raise HTTPException(403, "the form does not belong to this session")
+        values = {name: form.get(name, "").strip() for name, _ in pages.DESK_FIELDS}
+        fields = {name: value for name, value in values.items() if value}
+        body = pages.desk_form(values, session.csrf)
+        case = to_case({"id": "desk", **fields})
+        if isinstance(case, Rejection):
+            body += pages.paragraph(f"无法分组 Cannot group: {case.field} {case.reason}")
+        else:
+            body += desk_result(case)
+        return pages.page("医师工作台 Physician's desk", body, session.principal.label, session.csrf)
+
+    def desk_result(case: Case) -> str:
+        relearn()
+        result = grouper.group(case)
+        standard = learned["standard"].get(result.drg)
+        facts = [("分组路径 Path", result.path), ("病组 Group", f"{result.drg} {result.drg_name}"),
+                 ("状态 Status", result.status), ("原因 Reason", result.reason),
+                 ("支付标准 Payment standard (元)", standard)]
+        if standard and case.total_cost is not None:
+            facts.append(("费用进度 Cost so far / standard", f"{case.total_cost / standard:.0%}"))
+        findings = [{"rule": f.rule.id, "severity": f.rule.severity, "field": f.field, "code": f.code,
+                     "message_zh": f.rule.message_zh, "message_en": f.rule.message_en,
+                     "detail": "" if f.impact is None else str(f.impact)} for f in qc.check(case)]
+        variants = [{"change": v.change, "drg": v.result.drg, "drg_name": v.result.drg_name,
+                     "moved": "是 yes" if v.moved else ""} for v in each_diagnosis_as_principal(grouper, case)]
+        return (pages.facts("desk-result", facts) + pages.heading("分组过程 How it was grouped")
+                + pages.table("trace", TRACE_COLUMNS, [fields_of(step) for step in result.trace])
+                + pages.heading("质控问题及分组影响 QC findings and their grouping impact")
+                + pages.table("findings", FINDING_COLUMNS, findings)
+                + pages.heading("假如 What if each diagnosis were principal")
+                + pages.table("what-if", WHAT_IF_COLUMNS, variants))
 
     @app.get("/ui/case/{hospital_id}/{case_id}", response_class=HTMLResponse)
     def case_page(hospital_id: str, case_id: str, request: Request) -> str:
