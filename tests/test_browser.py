@@ -87,10 +87,14 @@ def test_hospital_view_sorts_filters_and_opens_a_case(site, browser):
 
 def test_bureau_view_shows_every_hospital_and_masks_patients(site, browser):
     page = browser.new_page(viewport={"width": 1280, "height": 900})
+    settled = page.request.post(f"{site}/v1/settlements", data={"budget": "60000.00"},
+                                headers={"Authorization": "Bearer bureau-token"})
+    assert settled.ok
     sign_in(page, site, "bureau-token")
     assert page.title() == "医保局视图 Bureau view"
+    assert page.locator("#statements tbody tr").count() == 2
     assert set(page.locator("#cases tbody tr td:first-child").all_inner_texts()) == {"H001", "H002"}
-    assert page.locator("svg[role='img']").count() == 1
+    assert page.locator("svg[role='img']").count() == 2               # payment and CMI by hospital
     page.screenshot(path=str(SHOTS / "bureau-view.png"), full_page=True)
     page.click("text=S00001")
     patient = page.locator("#facts tr", has_text="Patient").locator("td").inner_text()

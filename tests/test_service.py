@@ -380,3 +380,13 @@ def test_the_physicians_desk_groups_checks_and_explains_a_pasted_settlement_list
     assert "What if each diagnosis were principal" in html and "principal = J96.900x001" in html
     assert "Cannot group" in client.post("/ui/desk", data={**form, "age": "200"}).text
     assert client.post("/ui/desk", data={**form, "csrf": "forged"}).status_code == 403
+
+
+def test_the_groups_page_lists_each_drg_with_its_standard_and_drills_down_to_cases(browser, stored):
+    client = signed_in(browser, "bureau-token")
+    html = client.get("/ui/groups").text
+    table = html[html.index("<table id='groups'>"):]
+    drgs = {one.result.drg for one in stored[0].grouped() if one.result.status == "grouped"}
+    assert drgs and all(f"/ui/?q={drg}'" in table for drg in drgs)
+    some = sorted(drgs)[0]
+    assert "/ui/case/" in client.get("/ui/", params={"q": some}).text

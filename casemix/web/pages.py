@@ -21,7 +21,7 @@ table{border-collapse:collapse;font-size:.85rem;margin-top:.4rem}
 th,td{border:1px solid #cfd6de;padding:.25rem .5rem;text-align:left}
 th{background:#eef2f6;cursor:pointer;user-select:none} td.n{text-align:right}
 input.filter{margin:.3rem 0;padding:.2rem .4rem;width:18rem}
-.E{color:#b3261e;font-weight:bold} .W{color:#8a5a00} nav a,nav span{margin-right:1rem} nav form{display:inline}
+svg{display:block;margin:.6rem 0} .E{color:#b3261e;font-weight:bold} .W{color:#8a5a00} nav a,nav span{margin-right:1rem} nav form{display:inline}
 form.login label{display:block;margin:.6rem 0} form.login input{width:24rem;padding:.3rem} .error{color:#b3261e}
 """
 
@@ -52,7 +52,7 @@ def page(title: str, body: str, who: str = "", csrf: str = "") -> str:
     return (f"<!doctype html><html lang='zh-CN'><head><meta charset='utf-8'><title>{escape(title)}</title>"
             f"<link rel='stylesheet' href='/ui/static/casemix.css'><script src='/ui/static/casemix.js'></script>"
             f"</head><body><nav><a href='/ui/'>首页 Home</a><a href='/ui/flags'>审核疑点 Audit flags</a>"
-            f"<a href='/ui/desk'>医师工作台 Physician's desk</a>{account}</nav>"
+            f"<a href='/ui/groups'>病组 Groups</a><a href='/ui/desk'>医师工作台 Physician's desk</a>{account}</nav>"
             f"<h1>{escape(title)}</h1>{body}</body></html>")
 
 
@@ -151,7 +151,10 @@ def pager(text: str, page: int, size: int, total: int) -> str:
 
 
 def _text(value: Any) -> str:
-    return "" if value is None else f"{value:,.4g}" if isinstance(value, float) else str(value)
+    """Floats to four significant digits, but money-sized ones (≥ 1,000) to the fen, never in e-notation."""
+    if isinstance(value, float):
+        return f"{value:,.2f}" if abs(value) >= 1000 else f"{value:,.4g}"
+    return "" if value is None else str(value)
 
 
 def bar_chart(title: str, values: list[tuple[str, float]], width: int = 640) -> str:
@@ -166,7 +169,8 @@ def bar_chart(title: str, values: list[tuple[str, float]], width: int = 640) -> 
         y = 24 + 22 * i
         bars.append(f"<text x='0' y='{y + 12}' font-size='12'>{escape(str(label))}</text>"
                     f"<rect x='120' y='{y}' width='{length:.1f}' height='16' fill='#3b73b9'/>"
-                    f"<text x='{125 + length:.1f}' y='{y + 12}' font-size='12'>{value:.3g}</text>")
+                    f"<text x='{125 + length:.1f}' y='{y + 12}' font-size='12'>"
+                    f"{f'{value:,.0f}' if abs(value) >= 1000 else f'{value:.3g}'}</text>")
     return (f"<svg role='img' aria-label='{escape(title)}' width='{width}' height='{height}'>"
             f"<text x='0' y='14' font-size='13' font-weight='bold'>{escape(title)}</text>{''.join(bars)}</svg>")
 

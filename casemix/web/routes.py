@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import secrets
 import threading
-from collections import Counter
+from collections import Counter, defaultdict
 from datetime import date
+from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -21,7 +22,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from casemix.analytics import indicators
 from casemix.audit import load_catalogue
-from casemix.grouping import Grouper, each_diagnosis_as_principal
+from casemix.grouping import GroupedCase, Grouper, each_diagnosis_as_principal
 from casemix.policy import WeightsPolicy
 from casemix.qc import QcEngine
 from casemix.records import Case, Rejection
@@ -52,8 +53,11 @@ TRACE_COLUMNS = [("stage", "步骤 Stage"), ("outcome", "结果 Outcome"), ("cod
 CASE_LINK = "/ui/case/{hospital_id}/{case_id}"
 STATEMENT_COLUMNS = [("hospital_id", "医院 Hospital"), ("cases", "病例数 Cases"), ("points", "点数 Points"),
                      ("total", "清算金额 Payment (元)"), ("actual_cost", "实际费用 Actual cost (元)"),
-                     ("balance", "结余 Balance (元)")]
+                     ("balance", "年终应拨 Balance due (元)")]
 FLAGS_SHOWN = 500
+GROUP_COLUMNS = [("drg", "DRG"), ("drg_name", "病组名称 Group"), ("cases", "病例数 Cases"), ("rw", "权重 RW"),
+                 ("mean_cost", "次均费用 Mean cost (元)"), ("standard_cost", "支付标准 Standard (元)"),
+                 ("cv", "变异系数 CV"), ("surplus", "结余 Surplus (元)")]
 WHAT_IF_COLUMNS = [("change", "假如 What if"), ("drg", "DRG"), ("drg_name", "病组名称 Group"), ("moved", "改变 Moves")]
 
 
@@ -94,12 +98,13 @@ def mount_ui(app: FastAPI, store: Store, tokens: dict[str, Principal], grouper: 
         batch, since reading every case back is the slow part of a page."""
         grouped = store.grouped()
         history = history_of(grouped)
-        rw, standard = {}, {}
+        rw, standard, groups = {}, {}, []
         if not history.is_empty():          # no costs stored yet: no weights, no indicators
             weights = WeightCalibrator(weights_policy).fit(history)
             rw, standard = weights.by_drg("rw"), weights.by_drg("standard_cost")
+            groups = group_rows(grouped, weights.table.to_dicts(), standard)
         bureau = [fields_of(i) for i in indicators(grouped, rw, standard, by="hospital_id")]
-        learned.update(batches=batches, rw=rw, standard=standard, performance={None: bureau})
+        learned.update(batches=batches, rw=rw, standard=standard, groups=groups, performance={None: bureau})
 
     def performance(hospital_id: str | None) -> list[dict[str, Any]]:
         """Indicator rows by hospital (bureau, ``None``) or by department of one hospital."""
@@ -160,14 +165,23 @@ def mount_ui(app: FastAPI, store: Store, tokens: dict[str, Principal], grouper: 
                                filter=False))
         money = settlement(store.latest_settlement(hospital))
         if hospital is None:
-            body = (money + pages.bar_chart("各医院CMI CMI by hospital", [(r["key"], r["cmi"]) for r in rows])
+            body = (money + pages.bar_chart("各医院CMI CMI by hospital", by_value(rows, "cmi"))
                     + pages.heading("医院绩效 Hospitals") + pages.table("hospitals", INDICATOR_COLUMNS, rows)
                     + pages.heading("病例 Cases") + cases)
             return pages.page("医保局视图 Bureau view", body, principal.label, session.csrf)
-        body = (money + pages.bar_chart("各科室CMI CMI by department", [(r["key"], r["cmi"]) for r in rows])
+        body = (money + pages.bar_chart("各科室CMI CMI by department", by_value(rows, "cmi"))
                 + pages.heading("科室绩效 Departments") + pages.table("departments", INDICATOR_COLUMNS, rows)
                 + pages.heading("本院病例 Our cases") + cases)
         return pages.page(f"医院视图 Hospital view · {hospital}", body, principal.label, session.csrf)
+
+    @app.get("/ui/groups", response_class=HTMLResponse)
+    def groups(request: Request) -> str:
+        """Every DRG with cases: weight, mean cost against the standard, CV and the region's surplus or deficit."""
+        session = signed_in(request)
+        relearn()
+        body = (pages.paragraph("点击 DRG 查看其病例 · click a DRG for its cases")
+                + pages.table("groups", GROUP_COLUMNS, learned["groups"], {"drg": "/ui/?q={drg}"}))
+        return pages.page("病组 Groups", body, session.principal.label, session.csrf)
 
     @app.get("/ui/flags", response_class=HTMLResponse)
     def flags(request: Request, rule: str = "") -> str:
@@ -272,6 +286,25 @@ def mount_ui(app: FastAPI, store: Store, tokens: dict[str, Principal], grouper: 
                 + pages.table("trace", TRACE_COLUMNS, trace)
                 + pages.heading("质控问题 QC findings") + pages.table("findings", FINDING_COLUMNS, found["findings"]))
         return pages.page(f"病例 Case {case_id}", body, principal.label, session.csrf)
+
+
+def by_value(rows: list[dict[str, Any]], key: str) -> list[tuple[str, float]]:
+    """(unit, value) pairs for a chart, largest first."""
+    return sorted(((row["key"], row[key]) for row in rows if row[key] is not None), key=lambda pair: -pair[1])
+
+
+def group_rows(grouped: list[GroupedCase], weights: list[dict[str, Any]],
+               standard: dict[str, Decimal]) -> list[dict[str, Any]]:
+    """The weight table's rows with each DRG's name and the surplus (+) or deficit (−) of its cases
+    against the standard, most cases first."""
+    names: dict[str, str] = {}
+    surplus: dict[str, Decimal] = defaultdict(Decimal)
+    for one in grouped:
+        names[one.result.drg] = one.result.drg_name
+        if one.case.total_cost is not None and one.result.drg in standard:
+            surplus[one.result.drg] += standard[one.result.drg] - one.case.total_cost
+    rows = [{**row, "drg_name": names.get(row["drg"], ""), "surplus": surplus.get(row["drg"])} for row in weights]
+    return sorted(rows, key=lambda row: (-row["cases"], row["drg"]))
 
 
 def settlement(found: dict[str, Any] | None) -> str:
