@@ -21,7 +21,8 @@ table{border-collapse:collapse;font-size:.85rem;margin-top:.4rem}
 th,td{border:1px solid #cfd6de;padding:.25rem .5rem;text-align:left}
 th{background:#eef2f6;cursor:pointer;user-select:none} td.n{text-align:right}
 input.filter{margin:.3rem 0;padding:.2rem .4rem;width:18rem}
-svg{display:block;margin:.6rem 0} .E{color:#b3261e;font-weight:bold} .W{color:#8a5a00} nav a,nav span{margin-right:1rem} nav form{display:inline}
+svg{display:block;margin:.6rem 0}
+.E{color:#b3261e;font-weight:bold} .W{color:#8a5a00} nav a,nav span{margin-right:1rem} nav form{display:inline}
 form.login label{display:block;margin:.6rem 0} form.login input{width:24rem;padding:.3rem} .error{color:#b3261e}
 """
 
