@@ -58,6 +58,7 @@ class Grouper:
         self.memo_size = memo_size      # 0 turns memoisation off
         self._memo: dict[tuple, GroupResult] = {}
         self._extensions: dict[str, list[str]] | None = None
+        self._by_stem: dict[str, list[str]] | None = None
         self._mdcy = _mdc_codes(scheme, "MDCY")
         self.conventions = resolve_conventions(scheme.name, scheme.conventions, policy)
         self._candidates = {mdc: _CandidateIndex(adrgs) for mdc, adrgs in scheme.adrgs_by_mdc.items()}
@@ -289,9 +290,13 @@ class Grouper:
 
     def _procedure_hint(self, code: str) -> str:
         """Dictionary codes of the same subcategory that are not gray (74.1x00 → 74.1x01 …)."""
-        stem = code[:5]
-        found = sorted(c for c in self.codebook.names["procedure"]
-                       if c.startswith(stem) and c != code and c not in self.scheme.gray_procedures)
+        if self._by_stem is None:
+            by_stem: dict[str, list[str]] = {}
+            for known in sorted(self.codebook.names["procedure"]):
+                if known not in self.scheme.gray_procedures:
+                    by_stem.setdefault(known[:5], []).append(known)
+            self._by_stem = by_stem
+        found = [c for c in self._by_stem.get(code[:5], ()) if c != code]
         return f"; codes to use instead: {', '.join(found[:3])}{' …' if len(found) > 3 else ''}" if found else ""
 
     def _hint(self, code: str) -> str:
