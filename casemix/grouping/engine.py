@@ -7,6 +7,10 @@ diagnosis in two different trauma sites), MDCM/MDCN (sex-checked), the rest by p
 diagnosis. Within the MDC the ADRGs are tried in the scheme's order; before the first medical
 ADRG, a case still carrying an operating-room procedure goes to xQY. The DRG suffix comes from
 MCC/CC among the secondary diagnoses after the principal diagnosis' exclusion tables.
+
+Where the tables leave a reading open (CC in 1/5 splits, QY, 包含全部手术, newborn entry to MDCP,
+gray codes), the scheme's conventions decide (``casemix/schemes/conventions.py``: the scheme TOML's
+default unless the policy overrides it), and the trace names the convention that did.
 """
 
 from __future__ import annotations
