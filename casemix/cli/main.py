@@ -15,6 +15,7 @@ from casemix.analytics import Indicators, indicators_by_period
 from casemix.analytics import indicators as compute_indicators
 from casemix.cli import audit as audit_commands
 from casemix.cli import regroup as regroup_commands
+from casemix.cli import schemes as scheme_commands
 from casemix.cli import service as service_commands
 from casemix.cli import settle as settle_commands
 from casemix.cli.options import DataOption, PolicyOption, SchemeOption, console, reported
@@ -239,6 +240,7 @@ app.command("audit-precision")(reported(audit_commands.audit_precision))
 app.command("import")(reported(service_commands.import_cases))
 app.command()(reported(service_commands.serve))
 app.command("regroup-compare")(reported(regroup_commands.regroup_compare))
+app.command("scheme-check")(reported(scheme_commands.scheme_check))
 
 
 if __name__ == "__main__":

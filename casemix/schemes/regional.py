@@ -94,6 +94,7 @@ class RegionalScheme:
     entries: dict[str, AdrgEntry]
     splits: dict[str, tuple[Split, ...]]          # ADRG → split rows in order
     drg_names: dict[str, str]
+    listed_drgs: tuple[str, ...]                  # drg_list.csv in its order
     course_days: dict[str, float]                 # DRG → reference course length (TCM groups: drg_list course_days)
     mdc_dx: dict[str, frozenset[str]]
     trauma_site: dict[str, str]                   # MDCZ dx → body site
@@ -119,6 +120,24 @@ class RegionalScheme:
     @property
     def or_procedures_source(self) -> str:
         return f"{self.name}/or_procedures"
+
+
+def scheme_report(scheme: RegionalScheme) -> tuple[dict[str, int], list[str]]:
+    """Counts, and the source's own gaps: lists that have no rows, listed DRGs that no split row returns.
+
+    Nothing here stops grouping: a list with no rows is never true, an unreached DRG is never assigned.
+    """
+    reached = {s.drg for rows in scheme.splits.values() for s in rows}
+    reached |= {f"{m.mdc[-1]}QY" for m in scheme.mdcs if "QY" in m.sequence}
+    counts = {
+        "MDCs": len(scheme.mdcs), "ADRGs": len({e.adrg for e in scheme.entries.values()}),
+        "entry rows": len(scheme.entries), "split rows": sum(len(rows) for rows in scheme.splits.values()),
+        "DRGs listed": len(scheme.listed_drgs), "DRGs reached": len(reached),
+        "QY checks": sum("QY" in m.sequence for m in scheme.mdcs),
+    }
+    unreached = [f"drg_list.csv: {drg} is returned by no split row or QY check" for drg in scheme.listed_drgs
+                 if drg not in reached]
+    return counts, list(scheme.problems) + unreached
 
 
 def regional_names(data_dir: Path) -> list[str]:
@@ -226,6 +245,7 @@ def load_regional(folder: Path, name: str | None = None) -> RegionalScheme:
     return RegionalScheme(
         name=name or str(region["id"]), title=str(region["title"]), folder=folder, base=str(region.get("base", "")),
         mdcs=mdcs, entries=entries, splits=splits, drg_names=drg_names, course_days=course_days,
+        listed_drgs=tuple(r["drg"] for _, r in drg_list),
         mdc_dx={mdc: frozenset(dx) for mdc, dx in mdc_dx.items()},
         trauma_site={code: site for mdc, code, site in codes["mdc_dx"] if mdc == "MDCZ" and site},
         mcc=dict(codes["mcc"]), cc=dict(codes["cc"]), cce=dict(codes["cce"]),    # type: ignore[arg-type]
