@@ -184,4 +184,15 @@ def test_scheme_check_lists_the_sources_own_gaps_without_failing():
     assert len([p for p in problems if "has no rows" in p]) == 33
     assert scheme_report(load_regional(EXAMPLE))[1] == []
     run = CliRunner().invoke(app, ["scheme-check", "hefei_2023", "--data", str(DATA)])
-    assert run.exit_code == 0 and "33 gap(s)" in run.output
+    assert run.exit_code == 0 and "has no rows" in run.output
+
+
+def test_scheme_check_finds_changzhous_short_stay_rows_placed_after_the_unconditional_row():
+    """OpenDRG's Changzhou lists xx17 "5天内死亡或转院" after the ADRG's `true` row, so it is never assigned."""
+    with (DATA / "chs-drg-regional" / "changzhou_2022" / "drg_splits.csv").open(encoding="utf-8-sig") as f:
+        rows = list(csv.DictReader(f))
+    after_true = {r["drg"] for r in rows if any(o["adrg"] == r["adrg"] and o["condition"] == "true"
+                                                 and float(o["order"]) < float(r["order"]) for o in rows)}
+    _, problems = scheme_report(load_regional(DATA / "chs-drg-regional" / "changzhou_2022"))
+    assert {p.split(": ")[1].split()[0] for p in problems if "never reached" in p} == after_true
+    assert len(after_true) == 33

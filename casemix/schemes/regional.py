@@ -123,21 +123,28 @@ class RegionalScheme:
 
 
 def scheme_report(scheme: RegionalScheme) -> tuple[dict[str, int], list[str]]:
-    """Counts, and the source's own gaps: lists that have no rows, listed DRGs that no split row returns.
+    """Counts, and the source's own gaps: lists that have no rows, split rows after an unconditional
+    row of their ADRG, and listed DRGs that no reachable split row or QY check returns.
 
     Nothing here stops grouping: a list with no rows is never true, an unreached DRG is never assigned.
     """
-    reached = {s.drg for rows in scheme.splits.values() for s in rows}
+    shadowed = [(adrg, s) for adrg, rows in scheme.splits.items() for i, s in enumerate(rows)
+                if any(earlier.condition.text == "true" for earlier in rows[:i])]
+    hidden = {id(s) for _, s in shadowed}
+    reached = {s.drg for rows in scheme.splits.values() for s in rows if id(s) not in hidden}
     reached |= {f"{m.mdc[-1]}QY" for m in scheme.mdcs if "QY" in m.sequence}
     counts = {
         "MDCs": len(scheme.mdcs), "ADRGs": len({e.adrg for e in scheme.entries.values()}),
         "entry rows": len(scheme.entries), "split rows": sum(len(rows) for rows in scheme.splits.values()),
-        "DRGs listed": len(scheme.listed_drgs), "DRGs reached": len(reached),
+        "DRGs listed": len(scheme.listed_drgs), "DRGs reachable": len(reached),
         "QY checks": sum("QY" in m.sequence for m in scheme.mdcs),
     }
-    unreached = [f"drg_list.csv: {drg} is returned by no split row or QY check" for drg in scheme.listed_drgs
-                 if drg not in reached]
-    return counts, list(scheme.problems) + unreached
+    return counts, [
+        *scheme.problems,
+        *(f"{s.where}: {s.drg} comes after an unconditional row of {adrg}: never reached" for adrg, s in shadowed),
+        *(f"drg_list.csv: {drg} is returned by no reachable split row or QY check"
+          for drg in scheme.listed_drgs if drg not in reached and drg not in {s.drg for _, s in shadowed}),
+    ]
 
 
 def regional_names(data_dir: Path) -> list[str]:
