@@ -26,6 +26,8 @@ from casemix.policy import GroupingPolicy, load_policy
 from casemix.records import Case, Rejection
 from casemix.schemes import SCHEMES, Adrg, CodeList, Role, Scheme, load_scheme
 from casemix.schemes.chs_drg import MEDICAL
+from casemix.schemes.chs_drg_30 import NAME as CHS_DRG_30
+from casemix.schemes.chs_drg_30 import load_chs_drg_30
 from casemix.schemes.conventions import resolve as resolve_conventions
 from casemix.schemes.regional import REGIONAL_FOLDER, find_regional, load_regional, regional_names
 
@@ -77,6 +79,10 @@ class Grouper:
         """
         root = resolve_data_dir(data_dir)
         grouping = policy if isinstance(policy, GroupingPolicy) else load_policy(policy).grouping
+        if scheme == CHS_DRG_30:
+            from casemix.grouping.regional import RegionalGrouper  # it subclasses Grouper
+
+            return RegionalGrouper(load_chs_drg_30(root), load_codebook(root), grouping)
         if scheme not in SCHEMES:
             folder = find_regional(scheme, root)
             if folder is None:

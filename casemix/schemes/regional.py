@@ -104,6 +104,10 @@ class RegionalScheme:
     or_procedures: frozenset[str]
     on_ungroupable: str
     problems: tuple[str, ...]                     # the source's own gaps, reported, not fatal
+    invalid_principal: frozenset[str] = frozenset()   # ZD_INVALID: may not be principal (→ 0000)
+    primary_care: frozenset[str] = frozenset()        # 基层病组: DRGs paid alike at every hospital level
+    gray_diagnoses: frozenset[str] = frozenset()      # 灰码 refused as principal / main procedure (3.0)
+    gray_procedures: frozenset[str] = frozenset()
 
     @property
     def exclusions(self) -> dict[str, frozenset[str]]:
@@ -112,10 +116,6 @@ class RegionalScheme:
         for code, table in self.cce.items():
             out[table].add(code)
         return {table: frozenset(codes) for table, codes in out.items()}
-
-    @property
-    def invalid_principal(self) -> frozenset[str]:
-        return frozenset()
 
     @property
     def or_procedures_source(self) -> str:
@@ -131,10 +131,11 @@ def scheme_report(scheme: RegionalScheme) -> tuple[dict[str, int], list[str]]:
     shadowed = [(adrg, s) for adrg, rows in scheme.splits.items() for i, s in enumerate(rows)
                 if any(earlier.condition.text == "true" for earlier in rows[:i])]
     hidden = {id(s) for _, s in shadowed}
-    reached = {s.drg for rows in scheme.splits.values() for s in rows if id(s) not in hidden}
+    adrgs = sorted({e.adrg for e in scheme.entries.values()})
+    reached = {s.drg for adrg, rows in scheme.splits.items() if adrg in adrgs for s in rows if id(s) not in hidden}
     reached |= {f"{m.mdc[-1]}QY" for m in scheme.mdcs if "QY" in m.sequence}
     counts = {
-        "MDCs": len(scheme.mdcs), "ADRGs": len({e.adrg for e in scheme.entries.values()}),
+        "MDCs": len(scheme.mdcs), "ADRGs": len(adrgs),
         "entry rows": len(scheme.entries), "split rows": sum(len(rows) for rows in scheme.splits.values()),
         "DRGs listed": len(scheme.listed_drgs), "DRGs reachable": len(reached),
         "QY checks": sum("QY" in m.sequence for m in scheme.mdcs),
@@ -144,6 +145,10 @@ def scheme_report(scheme: RegionalScheme) -> tuple[dict[str, int], list[str]]:
         *(f"{s.where}: {s.drg} comes after an unconditional row of {adrg}: never reached" for adrg, s in shadowed),
         *(f"drg_list.csv: {drg} is returned by no reachable split row or QY check"
           for drg in scheme.listed_drgs if drg not in reached and drg not in {s.drg for _, s in shadowed}),
+        *(f"ADRG {adrg} has an entry rule but no DRG" for adrg in adrgs if adrg not in scheme.splits),
+        *(f"ADRG {adrg} has DRGs ({', '.join(s.drg for s in scheme.splits[adrg])}) but no entry rule"
+          for adrg in sorted(set(scheme.splits) - set(adrgs))),
+        *(f"基层病组 {drg} is not in the DRG list" for drg in sorted(scheme.primary_care - set(scheme.listed_drgs))),
     ]
 
 
