@@ -72,8 +72,9 @@ class Grouper:
     @classmethod
     def load(cls, scheme: str = "chs-drg-2.0", data_dir: str | Path | None = None,
              policy: str | Path | GroupingPolicy | None = None) -> Grouper:
-        """A grouper for ``scheme``: a national scheme (``chs-drg-2.0``, ``chs-drg-1.1``), a regional scheme
-        of ``<data>/chs-drg-regional`` by name (``zhejiang_2022``), or a scheme folder in that layout.
+        """A grouper for ``scheme``: a national scheme (``chs-drg-2.0``, ``chs-drg-1.1``, the ``chs-drg-3.0``
+        preview), a regional scheme of ``<data>/chs-drg-regional`` by name (``zhejiang_2022``), or a scheme
+        folder in that layout.
 
         Raises ``SchemeError`` for an unknown name or a folder that breaks the layout (file, line, column).
         """
@@ -86,7 +87,8 @@ class Grouper:
         if scheme not in SCHEMES:
             folder = find_regional(scheme, root)
             if folder is None:
-                raise SchemeError(f"unknown scheme {scheme!r}: choose one of {', '.join(SCHEMES)}, a region of "
+                raise SchemeError(f"unknown scheme {scheme!r}: choose one of {', '.join(SCHEMES)}, {CHS_DRG_30}, "
+                                  "a region of "
                                   f"{root / REGIONAL_FOLDER} ({', '.join(regional_names(root))}) or a scheme folder")
             from casemix.grouping.regional import RegionalGrouper  # it subclasses Grouper
 
