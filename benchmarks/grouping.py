@@ -82,7 +82,7 @@ def main() -> None:
     print(f"load {args.scheme} tables + code book + indexes: {time.perf_counter() - started:.2f} s")
 
     throughput(f"batch, {args.workers} workers, memo", grouper, sample.headers, rows, args.workers)
-    cold = Grouper(grouper.scheme, grouper.codebook, grouper.policy, memo_size=0)
+    cold = type(grouper)(grouper.scheme, grouper.codebook, grouper.policy, memo_size=0)
     part = rows[: min(len(rows), 200_000)]
     throughput(f"batch, {args.workers} workers, no memo", cold, sample.headers, part, args.workers)
     throughput("batch, 1 process, no memo", cold, sample.headers, part, 1)

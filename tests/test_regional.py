@@ -18,6 +18,7 @@ from casemix.errors import SchemeError
 from casemix.grouping import Grouper, group_rows
 from casemix.records import Case, RowReader
 from casemix.schemes.conditions import CaseFacts, ConditionError, parse_condition
+from casemix.schemes.regional import load_regional, scheme_report
 
 EXAMPLE = Path(__file__).parent / "fixtures" / "example-city-scheme"
 EXPECTED = DATA / "chs-drg-regional" / "expected"
@@ -174,3 +175,24 @@ def test_a_broken_folder_is_refused_naming_file_line_and_column(tmp_path, file, 
 def test_a_grammar_error_is_a_scheme_error():
     with pytest.raises(ConditionError, match="where: missing '\\)'"):
         parse_condition("(mcc or cc", lambda name: frozenset(), "where")
+
+
+def test_scheme_check_lists_the_sources_own_gaps_without_failing():
+    """Hefei's 33 local subgroups have empty code lists in OpenDRG (chs-drg-regional/README.md, Caveats)."""
+    counts, problems = scheme_report(load_regional(DATA / "chs-drg-regional" / "hefei_2023"))
+    assert counts["ADRGs"] == 376 and counts["split rows"] == 851
+    assert len([p for p in problems if "has no rows" in p]) == 33
+    assert scheme_report(load_regional(EXAMPLE))[1] == []
+    run = CliRunner().invoke(app, ["scheme-check", "hefei_2023", "--data", str(DATA)])
+    assert run.exit_code == 0 and "has no rows" in run.output
+
+
+def test_scheme_check_finds_changzhous_short_stay_rows_placed_after_the_unconditional_row():
+    """OpenDRG's Changzhou lists xx17 "5天内死亡或转院" after the ADRG's `true` row, so it is never assigned."""
+    with (DATA / "chs-drg-regional" / "changzhou_2022" / "drg_splits.csv").open(encoding="utf-8-sig") as f:
+        rows = list(csv.DictReader(f))
+    after_true = {r["drg"] for r in rows if any(o["adrg"] == r["adrg"] and o["condition"] == "true"
+                                                 and float(o["order"]) < float(r["order"]) for o in rows)}
+    _, problems = scheme_report(load_regional(DATA / "chs-drg-regional" / "changzhou_2022"))
+    assert {p.split(": ")[1].split()[0] for p in problems if "never reached" in p} == after_true
+    assert len(after_true) == 33

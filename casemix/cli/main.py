@@ -14,6 +14,8 @@ from rich.table import Table as RichTable
 from casemix.analytics import PERIODS, UNITS, Indicators
 from casemix.cli import audit as audit_commands
 from casemix.cli import outpatient as outpatient_commands
+from casemix.cli import regroup as regroup_commands
+from casemix.cli import schemes as scheme_commands
 from casemix.cli import service as service_commands
 from casemix.cli import settle as settle_commands
 from casemix.cli.options import DataOption, PolicyOption, SchemeOption, console, reported
@@ -71,6 +73,9 @@ def explain(
     age: Annotated[int | None, typer.Option(help="age in years")] = None,
     age_days: Annotated[int | None, typer.Option(help="age in days (newborns, infants)")] = None,
     weight: Annotated[float | None, typer.Option(help="birth weight in grams")] = None,
+    los: Annotated[int | None, typer.Option(help="length of stay in days (regional splits)")] = None,
+    discharge_mode: Annotated[str | None, typer.Option(help="离院方式 code (regional splits)")] = None,
+    department: Annotated[str | None, typer.Option(help="department code (regional splits)")] = None,
     what_if: Annotated[bool, typer.Option("--what-if", help="also regroup each diagnosis as principal and "
                                                             "without each secondary")] = False,
     scheme: SchemeOption = "chs-drg-2.0",
@@ -81,7 +86,8 @@ def explain(
     grouper = Grouper.load(scheme, data, policy)
     case = to_case({"id": "case", "principal_dx": principal, "secondary_dx": tuple(secondary or ()),
                     "procedures": tuple(procedure or ()), "sex": sex, "age": age, "age_days": age_days,
-                    "birth_weight_g": weight})
+                    "birth_weight_g": weight, "los_days": los, "discharge_mode": discharge_mode,
+                    "department": department})
     if not isinstance(case, Case):
         console.print(f"[red]rejected:[/red] {case}")
         raise typer.Exit(1)
@@ -227,6 +233,8 @@ app.command("audit-report")(reported(audit_commands.audit_report))
 app.command("import")(reported(service_commands.import_cases))
 app.command()(reported(service_commands.serve))
 app.add_typer(outpatient_commands.app, name="outpatient")
+app.command("regroup-compare")(reported(regroup_commands.regroup_compare))
+app.command("scheme-check")(reported(scheme_commands.scheme_check))
 
 
 if __name__ == "__main__":

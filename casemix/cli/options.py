@@ -18,8 +18,9 @@ console = Console(soft_wrap=True)
 
 DataOption = Annotated[Path | None, typer.Option("--data", help=f"reference data directory (else ${ENV_VAR}, "
                                                  "else ../shared/data)")]
-SchemeOption = Annotated[str, typer.Option("--scheme", help=f"one of {', '.join(SCHEMES)}, a region of "
-                                           "chs-drg-regional (zhejiang_2022 …) or a scheme folder in that layout")]
+SchemeOption = Annotated[str, typer.Option("--scheme", help=f"one of {', '.join(SCHEMES)}, chs-drg-3.0 (preview), "
+                                           "a region of chs-drg-regional (zhejiang_2022 …) or a scheme folder in "
+                                           "that layout")]
 PolicyOption = Annotated[Path | None, typer.Option("--policy", help="policy TOML file or packaged name, e.g. "
                                                    "zhejiang-drg-points-2019 (default: national default)")]
 

@@ -7,6 +7,10 @@ diagnosis in two different trauma sites), MDCM/MDCN (sex-checked), the rest by p
 diagnosis. Within the MDC the ADRGs are tried in the scheme's order; before the first medical
 ADRG, a case still carrying an operating-room procedure goes to xQY. The DRG suffix comes from
 MCC/CC among the secondary diagnoses after the principal diagnosis' exclusion tables.
+
+Where the tables leave a reading open (CC in 1/5 splits, QY, 包含全部手术, newborn entry to MDCP,
+gray codes), the scheme's conventions decide (``casemix/schemes/conventions.py``: the scheme TOML's
+default unless the policy overrides it), and the trace names the convention that did.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from casemix.policy import GroupingPolicy, load_policy
 from casemix.records import Case, Rejection
 from casemix.schemes import SCHEMES, Adrg, CodeList, Role, Scheme, load_scheme
 from casemix.schemes.chs_drg import MEDICAL
+from casemix.schemes.chs_drg_30 import NAME as CHS_DRG_30
+from casemix.schemes.chs_drg_30 import load_chs_drg_30
 from casemix.schemes.conventions import resolve as resolve_conventions
 from casemix.schemes.regional import REGIONAL_FOLDER, find_regional, load_regional, regional_names
 
@@ -58,6 +64,7 @@ class Grouper:
         self.memo_size = memo_size      # 0 turns memoisation off
         self._memo: dict[tuple, GroupResult] = {}
         self._extensions: dict[str, list[str]] | None = None
+        self._by_stem: dict[str, list[str]] | None = None
         self._mdcy = _mdc_codes(scheme, "MDCY")
         self.conventions = resolve_conventions(scheme.name, scheme.conventions, policy)
         self._candidates = {mdc: _CandidateIndex(adrgs) for mdc, adrgs in scheme.adrgs_by_mdc.items()}
@@ -65,17 +72,23 @@ class Grouper:
     @classmethod
     def load(cls, scheme: str = "chs-drg-2.0", data_dir: str | Path | None = None,
              policy: str | Path | GroupingPolicy | None = None) -> Grouper:
-        """A grouper for ``scheme``: a national scheme (``chs-drg-2.0``, ``chs-drg-1.1``), a regional scheme
-        of ``<data>/chs-drg-regional`` by name (``zhejiang_2022``), or a scheme folder in that layout.
+        """A grouper for ``scheme``: a national scheme (``chs-drg-2.0``, ``chs-drg-1.1``, the ``chs-drg-3.0``
+        preview), a regional scheme of ``<data>/chs-drg-regional`` by name (``zhejiang_2022``), or a scheme
+        folder in that layout.
 
         Raises ``SchemeError`` for an unknown name or a folder that breaks the layout (file, line, column).
         """
         root = resolve_data_dir(data_dir)
         grouping = policy if isinstance(policy, GroupingPolicy) else load_policy(policy).grouping
+        if scheme == CHS_DRG_30:
+            from casemix.grouping.regional import RegionalGrouper  # it subclasses Grouper
+
+            return RegionalGrouper(load_chs_drg_30(root), load_codebook(root), grouping)
         if scheme not in SCHEMES:
             folder = find_regional(scheme, root)
             if folder is None:
-                raise SchemeError(f"unknown scheme {scheme!r}: choose one of {', '.join(SCHEMES)}, a region of "
+                raise SchemeError(f"unknown scheme {scheme!r}: choose one of {', '.join(SCHEMES)}, {CHS_DRG_30}, "
+                                  "a region of "
                                   f"{root / REGIONAL_FOLDER} ({', '.join(regional_names(root))}) or a scheme folder")
             from casemix.grouping.regional import RegionalGrouper  # it subclasses Grouper
 
@@ -289,9 +302,13 @@ class Grouper:
 
     def _procedure_hint(self, code: str) -> str:
         """Dictionary codes of the same subcategory that are not gray (74.1x00 → 74.1x01 …)."""
-        stem = code[:5]
-        found = sorted(c for c in self.codebook.names["procedure"]
-                       if c.startswith(stem) and c != code and c not in self.scheme.gray_procedures)
+        if self._by_stem is None:
+            by_stem: dict[str, list[str]] = {}
+            for known in sorted(self.codebook.names["procedure"]):
+                if known not in self.scheme.gray_procedures:
+                    by_stem.setdefault(known[:5], []).append(known)
+            self._by_stem = by_stem
+        found = [c for c in self._by_stem.get(code[:5], ()) if c != code]
         return f"; codes to use instead: {', '.join(found[:3])}{' …' if len(found) > 3 else ''}" if found else ""
 
     def _hint(self, code: str) -> str:

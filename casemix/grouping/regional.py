@@ -50,10 +50,16 @@ class RegionalGrouper(Grouper):
         if trace is not None:
             trace.append(Step("codes", "principal diagnosis", "医保版 ICD-10 2.0", facts.pdx,
                               self.codebook.name("diagnosis", facts.pdx)))
+        scheme = self.scheme
+        why = self._refused(facts)
+        if why:
+            if trace is not None:
+                trace.append(Step("mdc", UNGROUPABLE, scheme.name, facts.pdx, why))
+            return GroupResult(case.id, scheme.name, "ungroupable", UNGROUPABLE, "未入组", reason=why,
+                               principal_dx=facts.pdx, trace=tuple(trace or ()), notes=tuple(notes))
         found = self._walk(case, facts, trace, notes)
         if found is not None:
             return found
-        scheme = self.scheme
         if scheme.on_ungroupable == "retry_each_other_procedure" and len(procedures) > 1:   # type: ignore[attr-defined]
             for alone in procedures[1:]:
                 retry: list[Step] | None = [] if trace is not None else None
@@ -64,6 +70,16 @@ class RegionalGrouper(Grouper):
             f" with procedures {', '.join(procedures)}" if procedures else " without procedures")
         return GroupResult(case.id, scheme.name, "ungroupable", UNGROUPABLE, "未入组", reason=why,
                            principal_dx=facts.pdx, trace=tuple(trace or ()), notes=tuple(notes))
+
+    def _refused(self, facts: CaseFacts) -> str:
+        """Why the scheme refuses the case before any MDC (ZD_INVALID principal, 灰码), or ""."""
+        scheme = self.scheme
+        if facts.pdx in scheme.invalid_principal:                            # type: ignore[attr-defined]
+            return f"principal diagnosis {facts.pdx} may not be principal in {scheme.name} (ZD_INVALID)"
+        gray = [f"principal diagnosis {facts.pdx}"] if facts.pdx in scheme.gray_diagnoses else []  # type: ignore
+        if facts.main_proc in scheme.gray_procedures:                        # type: ignore[attr-defined]
+            gray.append(f"main procedure {facts.main_proc}")
+        return f"gray code (灰码, not to be used on a settlement list): {' and '.join(gray)}" if gray else ""
 
     def _codes(self, kind: str, given: tuple[str, ...], notes: list[str]) -> tuple[str, ...]:
         """Codes resolved to 医保版 2.0; a code the dictionary lacks is kept as written (local lists may hold it)."""

@@ -94,6 +94,7 @@ class RegionalScheme:
     entries: dict[str, AdrgEntry]
     splits: dict[str, tuple[Split, ...]]          # ADRG → split rows in order
     drg_names: dict[str, str]
+    listed_drgs: tuple[str, ...]                  # drg_list.csv in its order
     course_days: dict[str, float]                 # DRG → reference course length (TCM groups: drg_list course_days)
     mdc_dx: dict[str, frozenset[str]]
     trauma_site: dict[str, str]                   # MDCZ dx → body site
@@ -103,6 +104,10 @@ class RegionalScheme:
     or_procedures: frozenset[str]
     on_ungroupable: str
     problems: tuple[str, ...]                     # the source's own gaps, reported, not fatal
+    invalid_principal: frozenset[str] = frozenset()   # ZD_INVALID: may not be principal (→ 0000)
+    primary_care: frozenset[str] = frozenset()        # 基层病组: DRGs paid alike at every hospital level
+    gray_diagnoses: frozenset[str] = frozenset()      # 灰码 refused as principal / main procedure (3.0)
+    gray_procedures: frozenset[str] = frozenset()
 
     @property
     def exclusions(self) -> dict[str, frozenset[str]]:
@@ -113,12 +118,38 @@ class RegionalScheme:
         return {table: frozenset(codes) for table, codes in out.items()}
 
     @property
-    def invalid_principal(self) -> frozenset[str]:
-        return frozenset()
-
-    @property
     def or_procedures_source(self) -> str:
         return f"{self.name}/or_procedures"
+
+
+def scheme_report(scheme: RegionalScheme) -> tuple[dict[str, int], list[str]]:
+    """Counts, and the source's own gaps: lists that have no rows, split rows after an unconditional
+    row of their ADRG, and listed DRGs that no reachable split row or QY check returns.
+
+    Nothing here stops grouping: a list with no rows is never true, an unreached DRG is never assigned.
+    """
+    shadowed = [(adrg, s) for adrg, rows in scheme.splits.items() for i, s in enumerate(rows)
+                if any(earlier.condition.text == "true" for earlier in rows[:i])]
+    hidden = {id(s) for _, s in shadowed}
+    adrgs = sorted({e.adrg for e in scheme.entries.values()})
+    reached = {s.drg for adrg, rows in scheme.splits.items() if adrg in adrgs for s in rows if id(s) not in hidden}
+    reached |= {f"{m.mdc[-1]}QY" for m in scheme.mdcs if "QY" in m.sequence}
+    counts = {
+        "MDCs": len(scheme.mdcs), "ADRGs": len(adrgs),
+        "entry rows": len(scheme.entries), "split rows": sum(len(rows) for rows in scheme.splits.values()),
+        "DRGs listed": len(scheme.listed_drgs), "DRGs reachable": len(reached),
+        "QY checks": sum("QY" in m.sequence for m in scheme.mdcs),
+    }
+    return counts, [
+        *scheme.problems,
+        *(f"{s.where}: {s.drg} comes after an unconditional row of {adrg}: never reached" for adrg, s in shadowed),
+        *(f"drg_list.csv: {drg} is returned by no reachable split row or QY check"
+          for drg in scheme.listed_drgs if drg not in reached and drg not in {s.drg for _, s in shadowed}),
+        *(f"ADRG {adrg} has an entry rule but no DRG" for adrg in adrgs if adrg not in scheme.splits),
+        *(f"ADRG {adrg} has DRGs ({', '.join(s.drg for s in scheme.splits[adrg])}) but no entry rule"
+          for adrg in sorted(set(scheme.splits) - set(adrgs))),
+        *(f"基层病组 {drg} is not in the DRG list" for drg in sorted(scheme.primary_care - set(scheme.listed_drgs))),
+    ]
 
 
 def regional_names(data_dir: Path) -> list[str]:
@@ -226,6 +257,7 @@ def load_regional(folder: Path, name: str | None = None) -> RegionalScheme:
     return RegionalScheme(
         name=name or str(region["id"]), title=str(region["title"]), folder=folder, base=str(region.get("base", "")),
         mdcs=mdcs, entries=entries, splits=splits, drg_names=drg_names, course_days=course_days,
+        listed_drgs=tuple(r["drg"] for _, r in drg_list),
         mdc_dx={mdc: frozenset(dx) for mdc, dx in mdc_dx.items()},
         trauma_site={code: site for mdc, code, site in codes["mdc_dx"] if mdc == "MDCZ" and site},
         mcc=dict(codes["mcc"]), cc=dict(codes["cc"]), cce=dict(codes["cce"]),    # type: ignore[arg-type]
