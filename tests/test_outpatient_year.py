@@ -185,6 +185,11 @@ def test_the_commands_group_explain_and_settle_a_written_year(tmp_path, city, da
     explained = runner.invoke(app, ["outpatient", "explain", str(visits), str(lines), heads["visit_id"][0],
                                     "--data", str(data_dir)])
     assert "item_apg.csv row" in explained.output
+    audited = runner.invoke(app, ["outpatient", "audit", str(visits), str(lines), "-o", str(tmp_path / "flags.csv"),
+                                  "--data", str(data_dir)])
+    assert audited.exit_code == 0, audited.output
+    assert pl.read_csv(tmp_path / "flags.csv").columns == ["rule", "title", "hospital_id", "patient_id", "visit_ids",
+                                                           "evidence"]
     last = last_year_from(heads, 0.05, load_policy())
     budgets = ",".join(f"{k}={v}" for k, v in last.items())
     settled = runner.invoke(app, ["outpatient", "settle", str(visits), str(lines), "--last-year", budgets,

@@ -11,6 +11,7 @@ import typer
 
 from casemix.cli.options import DataOption, PolicyOption, console, reported
 from casemix.datadir import resolve_data_dir
+from casemix.outpatient.audit import audit_visits
 from casemix.outpatient.calibration import calibrate as calibrate_scheme
 from casemix.outpatient.run import (
     group_visit_files,
@@ -23,7 +24,7 @@ from casemix.outpatient.scheme import load_scheme
 from casemix.outpatient.synthetic import hospitals_of, synthetic_outpatient_year
 from casemix.policy import load_policy
 from casemix.records import Case
-from casemix.records.io import read_cases
+from casemix.records.io import read_cases, write_table
 
 app = typer.Typer(
     add_completion=False,
@@ -104,6 +105,27 @@ def explain(
     """One visit's path: each line's APG, what was packaged, consolidated or discounted, by which rule row."""
     result = group_visit_files(visits, lines, load_scheme(scheme), load_policy(policy), resolve_data_dir(data))
     console.print("\n".join(result.grouped.explain(visit_id)), highlight=False, markup=False)
+
+
+@app.command()
+@reported
+def audit(
+    visits: Visits,
+    lines: Lines,
+    output: Annotated[Path, typer.Option("--output", "-o", help="flags file (.csv, .xlsx or .parquet)")],
+    scheme: ApgSchemeOption = "apg-starter",
+    data: DataOption = None,
+    policy: PolicyOption = None,
+) -> None:
+    """Outpatient audit (门诊智能审核): decomposed and repeated visits, 两库 b7 / b2 / b8 rules, with evidence."""
+    root = resolve_data_dir(data)
+    rules = load_policy(policy)
+    result = group_visit_files(visits, lines, load_scheme(scheme), rules, root)
+    flags = audit_visits(result.grouped, rules, root)
+    write_table(output, flags.columns, flags.rows())
+    counts = flags.group_by("title").len().sort("title")
+    console.print(f"{flags.height:,} flags → {output}: " + "; ".join(f"{t} {n}" for t, n in counts.iter_rows()),
+                  highlight=False, markup=False)
 
 
 @app.command()
