@@ -221,6 +221,14 @@ def test_visits_group_the_same_alone_or_in_a_batch(grouper):
     assert batch.select("visit_id", "points").equals(alone.select("visit_id", "points"))
 
 
+def test_a_year_split_into_batches_groups_as_one(grouper, data_dir):
+    visits = (E1, E2, E3, visit("U2", "二级", "S01.000", [("HOSP-OWN-9", "100")], med_type="13"))
+    whole = group(grouper, *visits)
+    split = ApgGrouper(grouper.scheme, grouper.policy, data_dir, batch_size=1).group(*visit_frames(visits))
+    assert split.visits.sort("visit_id").equals(whole.visits.sort("visit_id"))
+    assert split.lines.height == whole.lines.height
+
+
 def test_second_ancillary_takes_the_ancillary_discount(grouper):
     grouped = group(grouper, visit("A2", "二级", "R51.x00", [("002102010010000", "600"), ("002103010010000", "300")]))
     assert sorted(actions(grouped, "A2"))[:2] == [("A-CT", "discounted", 0.85), ("A-MRI", "paid", 1.0)]

@@ -77,7 +77,9 @@ class GroupedVisits:
 class ApgGrouper:
     """Groups visit frames under one APG scheme and outpatient policy (``data_dir`` for the 两库 pairs)."""
 
-    def __init__(self, scheme: ApgScheme, policy: OutpatientPolicy, data_dir: str | Path | None = None):
+    def __init__(self, scheme: ApgScheme, policy: OutpatientPolicy, data_dir: str | Path | None = None,
+                 batch_size: int = 100_000):
+        self.batch_size = batch_size    # visits per batch: frames that fit the CPU caches group faster
         self.scheme = scheme
         self.policy = policy
         self.pairs = _two_lib_pairs(scheme, data_dir)
@@ -86,7 +88,21 @@ class ApgGrouper:
 
     def group(self, visits: pl.DataFrame, lines: pl.DataFrame) -> GroupedVisits:
         """Group every visit of ``visits`` with its ``lines`` (frames as
-        :func:`~casemix.outpatient.visits.visit_frames` makes them); returns the grouped visits and each line's path."""
+        :func:`~casemix.outpatient.visits.visit_frames` makes them); returns the grouped visits and each line's path.
+
+        A year larger than ``batch_size`` visits is split by a hash of the visit id, each part grouped alone
+        (a visit's lines always travel with it), and the parts put back together.
+        """
+        parts = visits.height // self.batch_size + 1
+        if parts == 1:
+            return self._group(visits, lines)
+        split = (pl.col("visit_id").hash(7) % parts).alias("_part")
+        visit_parts = visits.with_columns(split).partition_by("_part", as_dict=True, include_key=False)
+        line_parts = lines.with_columns(split).partition_by("_part", as_dict=True, include_key=False)
+        grouped = [self._group(part, line_parts.get(key, lines.head(0))) for key, part in visit_parts.items()]
+        return GroupedVisits(pl.concat([g.visits for g in grouped]), pl.concat([g.lines for g in grouped]), self.scheme)
+
+    def _group(self, visits: pl.DataFrame, lines: pl.DataFrame) -> GroupedVisits:
         scheme = self.scheme
         frame = (pl.concat([self._item_lines(lines), self._visit_lines(visits)], how="diagonal_relaxed")
                  .join(self.apg_columns, on="apg", how="left")
