@@ -201,6 +201,17 @@ def test_the_commands_group_explain_and_settle_a_written_year(tmp_path, city, da
     assert missing.exit_code == 2 and "outpatient pot 390: last year's fund spending is needed" in missing.output
 
 
+def test_casemix_city_also_makes_the_outpatient_year(tmp_path, data_dir):
+    made = CliRunner().invoke(app, ["city", "-o", str(tmp_path / "city.csv"), "--hospitals", "5", "--cases", "300",
+                                    "--outpatient-visits", "400", "--data", str(data_dir)])
+    assert made.exit_code == 0, made.output
+    visits = pl.read_parquet(tmp_path / "city-outpatient" / "visits.parquet")
+    stays, _ = read_cases(tmp_path / "city.csv")
+    assert visits.height == 400
+    assert set(visits["fixmedins_code"]) <= {c.hospital_id for c in stays}
+    assert set(visits["psn_no"]) & {c.patient_id for c in stays}
+
+
 def test_every_outpatient_policy_key_is_documented_with_its_default(policy):
     import tomllib
     from dataclasses import fields

@@ -18,10 +18,9 @@ from casemix.outpatient.run import (
     outpatient_demo,
     read_visit_frames,
     settle_year,
-    write_synthetic_year,
+    write_synthetic_outpatient_year,
 )
 from casemix.outpatient.scheme import load_scheme
-from casemix.outpatient.synthetic import hospitals_of, synthetic_outpatient_year
 from casemix.policy import load_policy
 from casemix.records import Case
 from casemix.records.io import read_cases, write_table
@@ -60,14 +59,9 @@ def city(
 ) -> None:
     """Make the synthetic city's outpatient year: visits with fee lines (模拟门诊就诊与费用明细)."""
     inpatient, _ = read_cases(cases)
-    year = synthetic_outpatient_year(
-        hospitals_of(inpatient),
-        visits=visits,
-        seed=seed,
-        patient_ids=sorted({c.patient_id for c in inpatient if c.patient_id}),
-    )
-    paths = write_synthetic_year(year, output)
-    console.print(f"{year.visits.height:,} visits, {year.lines.height:,} fee lines → {', '.join(map(str, paths))}")
+    year = min((c.admission_date.year for c in inpatient if c.admission_date), default=2025)
+    paths = write_synthetic_outpatient_year(inpatient, visits, year, seed, output)
+    console.print(f"{visits:,} visits with fee lines → {', '.join(map(str, paths))}")
 
 
 @app.command()

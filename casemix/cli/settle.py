@@ -14,6 +14,7 @@ from casemix.codes.procedure_class import ProcedureClassifier
 from casemix.datadir import resolve_data_dir
 from casemix.grouping import Grouper, GroupResult
 from casemix.grouping.dip import DipGrouper
+from casemix.outpatient.run import write_synthetic_outpatient_year
 from casemix.policy import load_policy
 from casemix.records import Case
 from casemix.records.io import read_cases, read_table, write_cases, write_table
@@ -44,12 +45,18 @@ def city(
     year: Annotated[int, typer.Option()] = 2025,
     seed: Annotated[int, typer.Option()] = 2025,
     data: DataOption = None,
+    outpatient_visits: Annotated[int, typer.Option(help="also make this many outpatient visits with fee lines, "
+                                                        "in OUTPUT's folder under <name>-outpatient/")] = 0,
 ) -> None:
     """Make a synthetic pooling area from the real sample cases (模拟统筹区)."""
     sample, _ = read_cases(resolve_data_dir(data) / "samples" / "cases_13239_with_cost.csv")
     made = synthetic_city(sample, hospitals=hospitals, cases=cases, year=year, seed=seed)
     write_cases(output, made)
     console.print(f"{len(made):,} stays in {len({c.hospital_id for c in made})} hospitals → {output}")
+    if outpatient_visits:
+        folder = output.parent / f"{output.stem}-outpatient"
+        write_synthetic_outpatient_year(made, outpatient_visits, year, seed, folder)
+        console.print(f"{outpatient_visits:,} outpatient visits with fee lines → {folder}")
 
 
 def settle(

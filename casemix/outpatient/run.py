@@ -201,6 +201,14 @@ def inpatient_settlement(
     return settle_points(drg_points(cases, results, policy), budget, policy)
 
 
+def write_synthetic_outpatient_year(cases: list[Case], visits: int, year: int, seed: int,
+                                    folder: str | Path) -> list[Path]:
+    """A synthetic city's outpatient year (its hospitals and patients) written to ``folder``."""
+    made = synthetic_outpatient_year(hospitals_of(cases), visits=visits, year=year, seed=seed,
+                                     patient_ids=sorted({c.patient_id for c in cases if c.patient_id}))
+    return write_synthetic_year(made, folder)
+
+
 def outpatient_demo(
     folder: str | Path,
     cases: list[Case],
