@@ -46,6 +46,8 @@ ZERO = Decimal("0.00")
 
 @dataclass(frozen=True)
 class ConditionCategory:
+    """One condition category: the dx prefixes that put a person in it, the CCs it drops, its table row."""
+
     cc: str
     name: str
     prefixes: tuple[str, ...]
@@ -203,6 +205,8 @@ class InstitutionCapitation:
 
 @dataclass(frozen=True)
 class CapitationSettlement:
+    """The capitation year: the pot, what the fund retained, each institution's line, the risk model and scores."""
+
     pot: Decimal
     retained_by_fund: Decimal
     institutions: dict[str, InstitutionCapitation]

@@ -60,6 +60,8 @@ class HospitalYear:
 
 @dataclass(frozen=True)
 class Check:
+    """One reconciliation: what a budget says (expected) against what was paid out (actual), to the cent."""
+
     label: str
     expected: Decimal
     actual: Decimal
@@ -109,6 +111,7 @@ class UnifiedStatements:
         return [xlsx, csv_path]
 
     def funds(self) -> list[str]:
+        """The outpatient fund pots, sorted (``310``, ``390`` or ``all``)."""
         return sorted(self.outpatient_point_values)
 
     def summary(self) -> tuple[list[str], list[list[str]]]:
