@@ -119,22 +119,22 @@ class ApgGrouper:
         return GroupedVisits(self._visit_results(visits, frame), frame, scheme)
 
     def _item_lines(self, lines: pl.DataFrame) -> pl.DataFrame:
-        codes = lines.select(pl.col("code").str.to_uppercase().alias("key")).unique()
+        codes = lines.select("code").unique().with_columns(pl.col("code").str.to_uppercase().alias("key"))
         items = self.scheme.items.select(pl.col("code_pattern").str.to_uppercase().alias("pattern"), "apg",
                                          "levelled", pl.col("row").alias("item_row"))
+        matched = codes.join(_longest_prefix(codes.select("key").unique(), items), on="key", how="left").drop("key")
         level = pl.lit(1, pl.Int32)
         for bound in self.scheme.level_price_bands:
             level = level + (pl.col("unit_price") > bound).cast(pl.Int32)
-        return (lines.with_columns(pl.col("code").str.to_uppercase().alias("key"),
-                                   pl.when(pl.col("quantity") > 0)
+        return (lines.with_columns(pl.when(pl.col("quantity") > 0)
                                    .then(pl.col("amount").cast(pl.Float64) / pl.col("quantity"))
                                    .otherwise(pl.col("amount").cast(pl.Float64)).alias("unit_price"))
-                .join(_longest_prefix(codes, items), on="key", how="left")
+                .join(matched, on="code", how="left")
                 .with_columns(pl.when(pl.col("levelled") == "y").then(level).otherwise(None).alias("level"))
                 .with_columns(pl.when(pl.col("apg").is_null()).then(pl.lit(self.scheme.unassigned_apg))
                               .when(pl.col("level").is_not_null()).then(pl.format("{}-{}", "apg", "level"))
                               .otherwise(pl.col("apg")).alias("apg"))
-                .drop("key", "levelled"))
+                .drop("levelled"))
 
     def _visit_lines(self, visits: pl.DataFrame) -> pl.DataFrame:
         scheme = self.scheme
@@ -246,12 +246,15 @@ class ApgGrouper:
         order = (billed.sort(["visit_id", "points", "line_no"], descending=[False, True, False])
                  .group_by("visit_id", maintain_order=True)
                  .agg(pl.col("apg").first().alias("main_apg"), pl.col("apg").str.join("|").alias("apgs")))
-        sums = lines.group_by("visit_id").agg(
-            pl.col("apg").filter(pl.col("line_no") == 0).first().alias("visit_apg"),
-            pl.col("points").filter(paid).sum().alias("line_points"),
-            pl.col("points").filter(pl.col("action") == "pass_through").sum().alias("pass_through_points"),
-            pl.col("expected_cost").sum().alias("expected_cost"),
-            (pl.col("action") == "unassigned").sum().alias("unassigned_lines"))
+        sums = (lines.with_columns(pl.when(paid).then(pl.col("points")).otherwise(0.0).alias("line_points"),
+                                   pl.when(pl.col("action") == "pass_through").then(pl.col("points")).otherwise(0.0)
+                                   .alias("pass_through_points"),
+                                   (pl.col("action") == "unassigned").cast(pl.Int32).alias("unassigned_lines"))
+                .group_by("visit_id").agg(pl.col("line_points", "pass_through_points", "expected_cost",
+                                                 "unassigned_lines").sum())
+                .join(lines.filter(pl.col("line_no") == 0).select("visit_id", pl.col("apg").alias("visit_apg")),
+                      on="visit_id")
+                .join(order, on="visit_id", how="left"))
         levels = {k: float(v) for k, v in self.policy.level_coefficients.items()}
         k = pl.col("hospital_level").replace_strict(levels, default=1.0, return_dtype=pl.Float64)
         high, low = self.policy.high_ratio, self.policy.low_ratio
@@ -264,7 +267,7 @@ class ApgGrouper:
                     .when(pl.col("kind") == "low").then(pl.col("apg_points") * ratio)
                     .otherwise(pl.col("apg_points")))
         chronic = pl.col("med_type").is_in(list(self.policy.chronic_quota_med_types))
-        return (visits.join(sums, on="visit_id", how="left").join(order, on="visit_id", how="left")
+        return (visits.join(sums, on="visit_id", how="left")
                 .with_columns(k.alias("k"), (pl.col("line_points") * k).alias("apg_points"))
                 .with_columns(kind.alias("kind"))
                 .with_columns(
