@@ -19,6 +19,7 @@ from casemix.outpatient.grouping import ApgGrouper
 from casemix.outpatient.run import (
     inpatient_settlement,
     last_year_from,
+    outpatient_demo,
     read_visit_frames,
     settle_year,
     write_synthetic_year,
@@ -199,6 +200,29 @@ def test_the_commands_group_explain_and_settle_a_written_year(tmp_path, city, da
     missing = runner.invoke(app, ["outpatient", "settle", str(visits), str(lines), "--last-year", f"310={last['310']}",
                                   "-o", str(tmp_path / "out2"), "--data", str(data_dir)])
     assert missing.exit_code == 2 and "outpatient pot 390: last year's fund spending is needed" in missing.output
+
+
+def test_the_demo_writes_grouped_visits_and_the_statements(tmp_path, city, policy, data_dir):
+    total = sum(c.total_cost for c in city if c.total_cost)
+    result = outpatient_demo(tmp_path, city, policy, data_dir, (total * Decimal("0.6")).quantize(Decimal("0.01")),
+                             visits=2000)
+    grouped = pl.read_csv(tmp_path / "grouped-visits.csv")
+    assert grouped.height == 2000 and grouped["visit_id"].n_unique() == 2000
+    assert grouped.columns[:7] == ["visit_id", "hospital_id", "main_apg", "apgs", "points", "status", "reason"]
+    assert (tmp_path / "unified-statements.xlsx").is_file()
+    assert result.statements.inpatient_point_value is not None
+    assert "starter" in result.statements.scheme_banner
+
+
+def test_a_visit_gives_the_light_record_the_inpatient_audit_reads(data_dir, tmp_path):
+    visits = write_table(tmp_path / "v.csv", ["mdtrt_id", "psn_no", "fixmedins_code", "begntime", "maindiag_code"],
+                         [["V1", "P1", "H1", "20250301", "I10.x00"]])
+    lines = write_table(tmp_path / "l.csv", ["mdtrt_id", "med_list_codg", "det_item_fee_sumamt"],
+                        [["V1", "001102000010000", "12.5"]])
+    (visit,), _ = read_visits(visits, lines)
+    light = visit.light()
+    assert (light.id, light.patient_id, light.hospital_id, str(light.visit_date), light.total_cost) == (
+        "V1", "P1", "H1", "2025-03-01", Decimal("12.50"))
 
 
 def test_casemix_city_also_makes_the_outpatient_year(tmp_path, data_dir):
