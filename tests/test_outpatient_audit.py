@@ -36,6 +36,7 @@ def flags(data_dir):
     b2 = [r["国标代码"] for r in csv.DictReader((data_dir / "nhsa-rule-libraries" /
                                                 "b2_item_primary_secondary_procedure.csv").open(encoding="utf-8-sig"))
           if r["限定值域"] == "胃肠手术组"][:2]
+    daily = first_row(data_dir, "b8_item_frequency.csv", 数量单位="日")
     hba1c = first_row(data_dir, "b8_item_cycle_frequency.csv", 项目名称="糖化血红蛋白测定")["项目代码"]
     visits = [
         visit("SPLIT-1", "P-split", DAY, "K29.700", ["001102000010000"]),
@@ -46,6 +47,7 @@ def flags(data_dir):
         visit("B2", "P-b2", DAY, "K63.500", b2),
         visit("A1C-1", "P-a1c", DAY, "E11.900", [hba1c]),
         visit("A1C-2", "P-a1c", DAY + timedelta(days=10), "E11.900", [hba1c]),
+        visit("DAY", "P-day", DAY, "R50.900", [daily["项目编码"]] * (int(daily["限制数量"]) + 1)),
         visit("CLEAN-1", "P-clean", DAY, "J06.900", ["001102000010000", hba1c]),
         visit("CLEAN-2", "P-clean", DAY + timedelta(days=20), "J06.900", ["001102000010000", hba1c]),
     ]
@@ -60,6 +62,7 @@ def flags(data_dir):
     ("duplicate_charge", "P-b7", "B7"),
     ("primary_secondary", "P-b2", "B2"),
     ("cycle_limit", "P-a1c", "A1C-1|A1C-2"),
+    ("daily_limit", "P-day", "DAY"),
 ])
 def test_each_rule_flags_the_visit_that_breaks_it(flags, rule, patient, visits):
     found = flags.filter((pl.col("rule") == rule) & (pl.col("patient_id") == patient))

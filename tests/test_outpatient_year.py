@@ -197,6 +197,8 @@ def test_the_commands_group_explain_and_settle_a_written_year(tmp_path, city, da
                                   "-o", str(tmp_path / "out"), "--data", str(data_dir)])
     assert settled.exit_code == 0, settled.output
     assert (tmp_path / "out" / "unified-statements.xlsx").is_file()
+    capitation = pl.read_csv(tmp_path / "out" / "capitation-statements.csv")
+    assert capitation.columns[0] == "机构 institution" and capitation.height > 0
     missing = runner.invoke(app, ["outpatient", "settle", str(visits), str(lines), "--last-year", f"310={last['310']}",
                                   "-o", str(tmp_path / "out2"), "--data", str(data_dir)])
     assert missing.exit_code == 2 and "outpatient pot 390: last year's fund spending is needed" in missing.output

@@ -158,7 +158,7 @@ def settle(
     result = settle_year(
         heads, fee_lines, _budgets(last_year), load_scheme(scheme), load_policy(policy), resolve_data_dir(data)
     )
-    paths = result.statements.write(output)
+    paths = [*result.statements.write(output), result.capitation.write(output / "capitation-statements.csv")]
     for fund, pot in result.outpatient.pots.items():
         console.print(
             f"fund {fund}: budget {pot.budget} (growth {pot.growth:.2%}, cap {result.outpatient.growth_cap:.0%})"

@@ -7,6 +7,8 @@
 - ``duplicate_charge`` 重复收费 (两库 batch 7): an included item billed on the visit of its main item;
 - ``primary_secondary`` 主次操作 (两库 batch 2): two or more different items of one surgical group on one visit,
   where the second and later must be charged at the discount (confirm against the local price list);
+- ``daily_limit`` 超频次 (两库 batch 8): a patient's quantity of an item in one day above its per-day limit
+  (the rows limited per 日/天; per-hour rows need times the extract rarely has);
 - ``cycle_limit`` 超周期 (两库 batch 8): an item billed again for the patient inside its cycle (HbA1c ≤ 1 per
   15 days …; the published rows all allow one per cycle).
 
@@ -31,6 +33,7 @@ RULES = {
     "duplicate_charge": "重复收费 / included item billed with its main item (两库 b7)",
     "primary_secondary": "主次操作 / second operation of a group to be discounted (两库 b2)",
     "cycle_limit": "超周期 / item billed again inside its cycle (两库 b8)",
+    "daily_limit": "超频次 / item billed more often in a day than allowed (两库 b8)",
 }
 FLAG_COLUMNS = ["rule", "title", "hospital_id", "patient_id", "visit_ids", "evidence"]
 LIBRARIES = "nhsa-rule-libraries"
@@ -42,7 +45,7 @@ def audit_visits(grouped: GroupedVisits, policy: Policy, data_dir: str | Path) -
     lines = grouped.lines.filter(pl.col("line_no") > 0).join(
         grouped.visits.select("visit_id", "hospital_id", "patient_id", "visit_date"), on="visit_id")
     flags = [_decomposed(grouped.visits, policy), _repeated(grouped.visits, policy), _duplicates(lines),
-             _primary_secondary(lines, library), _cycles(lines, library)]
+             _primary_secondary(lines, library), _cycles(lines, library), _daily(lines, library)]
     return pl.concat([f.select(FLAG_COLUMNS) for f in flags])
 
 
@@ -118,3 +121,17 @@ def _cycles(lines: pl.DataFrame, library: Path) -> pl.DataFrame:
                                 pl.format("{} again after {} day(s), cycle {} days "
                                           "(b8_item_cycle_frequency.csv row {})", "code", gap, "cycle_days", "b8_row")
                                 .alias("evidence")), "cycle_limit")
+
+
+def _daily(lines: pl.DataFrame, library: Path) -> pl.DataFrame:
+    limits = pl.DataFrame([(r["项目编码"], float(r["限制数量"]), int(r["row"])) for r in
+                           _rows(library / "b8_item_frequency.csv")
+                           if r["数量单位"] in ("日", "天") and r["限制数量"].replace(".", "", 1).isdigit()],
+                          schema={"code": pl.String, "limit": pl.Float64, "b8_row": pl.Int64}, orient="row")
+    found = (lines.join(limits, on="code")
+             .group_by("patient_id", "hospital_id", "visit_date", "code", "limit", "b8_row")
+             .agg(pl.col("quantity").sum(), pl.col("visit_id").unique().sort().str.join("|").alias("visit_ids"))
+             .filter(pl.col("quantity") > pl.col("limit")))
+    return _titled(found.with_columns(pl.format("{} × {} on {} (limit {} a day, b8_item_frequency.csv row {})",
+                                                "code", "quantity", "visit_date", "limit", "b8_row")
+                                      .alias("evidence")), "daily_limit")
