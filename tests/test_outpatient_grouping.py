@@ -270,6 +270,12 @@ def test_a_scheme_naming_an_unknown_apg_is_refused_with_file_and_row(tmp_path):
         load_scheme(folder)
 
 
+def test_a_discount_class_without_rows_is_refused(tmp_path):
+    folder = write_scheme(tmp_path / "disc", **{"discounts.csv": "discount_class,rank,factor\nSP,1,1.0\nSP,2,0.5\n"})
+    with pytest.raises(SchemeError, match=r"apg_list.csv row 13 \(A-PATH\): discount class 'ANC' is not in discounts"):
+        load_scheme(folder)
+
+
 def test_a_consolidation_cycle_is_refused(tmp_path):
     folder = write_scheme(tmp_path / "cycle", **{"consolidation.csv": "apg,into\nP-GI-1,P-GI-2\nP-GI-2,P-GI-1\n"})
     with pytest.raises(SchemeError, match="cycle"):

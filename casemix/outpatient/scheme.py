@@ -227,6 +227,7 @@ def _check(scheme: ApgScheme) -> None:
             f"{scheme.folder / 'apg_list.csv'} row {bad['row'][0]}: {bad['apg'][0]} is priced by points "
             "but has no base points above 0"
         )
+    _check_discounts(scheme)
     edges: dict[str, set[str]] = {}
     for apg, target in zip(scheme.consolidation["apg"], scheme.consolidation["into"]):
         edges.setdefault(apg, set()).add(target)
@@ -241,3 +242,20 @@ def _check(scheme: ApgScheme) -> None:
                 if nxt not in seen:
                     seen.add(nxt)
                     stack.append(nxt)
+
+
+def _check_discounts(scheme: ApgScheme) -> None:
+    """Every discount class an APG names has ranks 1, 2 … n in discounts.csv, with factors in (0, 1]."""
+    path = scheme.folder / "discounts.csv"
+    ranks: dict[str, list[int]] = {}
+    for row, name, rank, factor in scheme.discounts.select("row", "discount_class", "rank", "factor").iter_rows():
+        if not 0 < factor <= 1:
+            raise SchemeError(f"{path} row {row}: factor {factor} is not in (0, 1]")
+        ranks.setdefault(name, []).append(rank)
+    for name, found in ranks.items():
+        if sorted(found) != list(range(1, len(found) + 1)):
+            raise SchemeError(f"{path}: class {name} has ranks {sorted(found)}; expected 1 … {len(found)}")
+    for row, apg, name in scheme.apgs.select("row", "apg", "discount_class").iter_rows():
+        if name and name not in ranks:
+            raise SchemeError(f"{scheme.folder / 'apg_list.csv'} row {row} ({apg}): discount class {name!r} "
+                              "is not in discounts.csv")
