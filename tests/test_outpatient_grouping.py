@@ -221,6 +221,20 @@ def test_visits_group_the_same_alone_or_in_a_batch(grouper):
     assert batch.select("visit_id", "points").equals(alone.select("visit_id", "points"))
 
 
+def test_a_coded_procedure_takes_the_procedure_map_over_the_item_map(data_dir):
+    import csv
+
+    with (data_dir / "icd" / "icd9cm3_yibao_v2_procedures.csv").open(encoding="utf-8-sig") as f:
+        polypectomy = next(r["code"] for r in csv.DictReader(f) if r["code"].startswith("45.42"))
+    line = FeeLine(line_id="p1", visit_id="PX", item_code="003109030090000", procedure_code=polypectomy,
+                   amount=Decimal("80"))     # ¥80 would be level 1 by price; the coded procedure says P-GI-2
+    coded = Visit(id="PX", patient_id="P", hospital_id="H", hospital_level="二级", visit_date=date(2026, 3, 2),
+                  diagnoses=("K63.500",), total_cost=Decimal("80"), lines=(line,))
+    grouped = ApgGrouper(load_scheme("apg-starter"), OutpatientPolicy(), data_dir).group(*visit_frames([coded]))
+    row = grouped.with_rules().filter(pl.col("line_no") == 1).row(0, named=True)
+    assert row["apg"] == "P-GI-2" and row["rule"].startswith("procedure_apg.csv row 5: 454 (oprn_oprt_code)")
+
+
 def test_a_year_split_into_batches_groups_as_one(grouper, data_dir):
     visits = (E1, E2, E3, visit("U2", "二级", "S01.000", [("HOSP-OWN-9", "100")], med_type="13"))
     whole = group(grouper, *visits)

@@ -3,7 +3,8 @@
 Per visit, on polars frames so a city-year groups in seconds:
 
 1. each fee line → its APG by the longest ``item_apg.csv`` pattern (levelled patterns add level 1–3 by
-   unit price); no pattern → UNASSIGNED, packaged at 0 points with that reason;
+   unit price), or by ``procedure_apg.csv`` when the line carries a coded procedure (医保版 ICD-9-CM-3);
+   no pattern → UNASSIGNED, packaged at 0 points with that reason;
 2. the visit's own line → visit APG by the principal diagnosis' longest ``dx_visit_apg.csv`` prefix
    (emergency med_types → the emergency APG; no prefix → the default visit APG);
 3. pricing from ``apg_list.csv``: ``packaged`` lines earn 0, ``pass_through`` lines earn
@@ -43,7 +44,8 @@ GROUPED_VISIT_COLUMNS = ["visit_id", "hospital_id", "hospital_level", "patient_i
 PAID = ("paid", "discounted")
 # a line's path: what it is, what happened to it, and the table rows behind it (GroupedVisits.with_rules)
 LINE_COLUMNS = ["visit_id", "line_no", "line_id", "code", "quantity", "amount", "unit_price", "apg", "type", "pricing",
-                "action", "factor", "points", "expected_cost", "item_row", "pattern", "level", "dx_row", "visit_basis",
+                "action", "factor", "points", "expected_cost", "item_row", "pattern", "level", "proc_row", "dx_row",
+                "visit_basis",
                 "med_type", "apg_row", "pair_row", "main_code", "cons_row", "into", "pack_row", "discount_rule"]
 
 
@@ -125,8 +127,9 @@ class ApgGrouper:
         frame = self._discount(frame)
         frame = self._points(frame)
         results = self._visit_results(visits, frame)
-        frame = frame.join(described.select("_id", "visit_id", "line_id", "unit_price", "pattern", "item_row", "level",
-                                            "dx_row", "visit_basis", "med_type"), on="_id").select(LINE_COLUMNS)
+        descriptive = described.select("_id", "visit_id", "line_id", "unit_price", "pattern", "item_row", "level",
+                                       "proc_row", "dx_row", "visit_basis", "med_type")
+        frame = frame.join(descriptive, on="_id").select(LINE_COLUMNS)
         return GroupedVisits(results, frame, scheme)
 
     def _item_lines(self, lines: pl.DataFrame) -> pl.DataFrame:
@@ -137,15 +140,35 @@ class ApgGrouper:
         level = pl.lit(1, pl.Int32)
         for bound in self.scheme.level_price_bands:
             level = level + (pl.col("unit_price") > bound).cast(pl.Int32)
-        return (lines.with_columns(pl.when(pl.col("quantity") > 0)
-                                   .then(pl.col("amount").cast(pl.Float64) / pl.col("quantity"))
-                                   .otherwise(pl.col("amount").cast(pl.Float64)).alias("unit_price"))
-                .join(matched, on="code", how="left")
-                .with_columns(pl.when(pl.col("levelled") == "y").then(level).otherwise(None).alias("level"))
-                .with_columns(pl.when(pl.col("apg").is_null()).then(pl.lit(self.scheme.unassigned_apg))
-                              .when(pl.col("level").is_not_null()).then(pl.format("{}-{}", "apg", "level"))
-                              .otherwise(pl.col("apg")).alias("apg"))
-                .drop("levelled"))
+        out = (lines.with_columns(pl.when(pl.col("quantity") > 0)
+                                  .then(pl.col("amount").cast(pl.Float64) / pl.col("quantity"))
+                                  .otherwise(pl.col("amount").cast(pl.Float64)).alias("unit_price"))
+               .join(matched, on="code", how="left")
+               .with_columns(pl.when(pl.col("levelled") == "y").then(level).otherwise(None).alias("level"))
+               .with_columns(pl.when(pl.col("apg").is_null()).then(pl.lit(self.scheme.unassigned_apg))
+                             .when(pl.col("level").is_not_null()).then(pl.format("{}-{}", "apg", "level"))
+                             .otherwise(pl.col("apg")).alias("apg"))
+               .drop("levelled"))
+        return self._coded_procedures(out)
+
+    def _coded_procedures(self, lines: pl.DataFrame) -> pl.DataFrame:
+        """Lines with a coded procedure (oprn_oprt_code) take procedure_apg.csv's APG, over the item map's."""
+        if self.scheme.procedures.height == 0 or "procedure_code" not in lines.columns:
+            return lines.with_columns(pl.lit(None, pl.UInt32).alias("proc_row"))
+        key = pl.col("procedure_code").str.to_uppercase().str.replace_all(".", "", literal=True)
+        table = self.scheme.procedures.select(
+            pl.col("icd9_pattern").str.to_uppercase().str.replace_all(".", "", literal=True).alias("pattern"),
+            pl.col("apg").alias("proc_apg"), pl.col("row").alias("proc_row"))
+        found = _longest_prefix(lines.select(key.alias("key")).drop_nulls().unique(), table).rename(
+            {"pattern": "proc_pattern"})
+        hit = pl.col("proc_row").is_not_null()
+        return (lines.with_columns(key.alias("key")).join(found, on="key", how="left")
+                .with_columns(pl.when(hit).then(pl.col("proc_apg")).otherwise(pl.col("apg")).alias("apg"),
+                              pl.when(hit).then(pl.col("proc_pattern")).otherwise(pl.col("pattern"))
+                              .alias("pattern"),
+                              pl.when(hit).then(None).otherwise(pl.col("item_row")).alias("item_row"),
+                              pl.when(hit).then(None).otherwise(pl.col("level")).alias("level"))
+                .drop("key", "proc_apg", "proc_pattern"))
 
     def _visit_lines(self, visits: pl.DataFrame) -> pl.DataFrame:
         scheme = self.scheme
@@ -301,6 +324,8 @@ def _rule_text(scheme: ApgScheme) -> pl.Expr:
     """The rule rows behind a line's path as one text, ``; ``-separated, in the order they applied."""
     packaging = {row: f"packaging.csv row {row}: {target} packaged when {when} is paid"
                  for row, target, when in scheme.packaging.select("row", "apg", "when").iter_rows()}
+    procedure = pl.when(pl.col("proc_row").is_not_null()).then(
+        pl.format("procedure_apg.csv row {}: {} (oprn_oprt_code)", "proc_row", "pattern"))
     item = pl.when(pl.col("item_row").is_not_null()).then(pl.concat_str(
         [pl.format("item_apg.csv row {}: {}", "item_row", "pattern"),
          pl.format(" level {} by unit price {}", "level", pl.col("unit_price").round(2))], ignore_nulls=True))
@@ -320,8 +345,8 @@ def _rule_text(scheme: ApgScheme) -> pl.Expr:
     folded = pl.when(pl.col("cons_row").is_not_null()).then(
         pl.format("consolidation.csv row {}: {} into {}", "cons_row", "apg", "into"))
     packaged = pl.col("pack_row").replace_strict(packaging, default=None, return_dtype=pl.String)
-    return pl.concat_str([item, visit, pricing, pair, folded, packaged, pl.col("discount_rule")], separator="; ",
-                         ignore_nulls=True)
+    return pl.concat_str([procedure, item, visit, pricing, pair, folded, packaged, pl.col("discount_rule")],
+                         separator="; ", ignore_nulls=True)
 
 
 def _matches(value: str) -> pl.Expr:
