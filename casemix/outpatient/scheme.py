@@ -10,8 +10,8 @@ when an APG or ``type:T`` is paid on the visit) and ``discounts.csv`` (discount 
 The NHSA 两库 batch-7 pairs are read from the data directory when the scheme names them.
 
 :func:`load_scheme` checks that every APG a table names exists, that point-priced APGs have base
-points above zero, that discount classes have ranks 1 … n, and that consolidation has no cycle; it raises :class:`~casemix.errors.SchemeError`
-naming the file, row and value otherwise.
+points above zero, that discount classes have ranks 1 … n, and that consolidation has no cycle; it
+raises :class:`~casemix.errors.SchemeError` naming the file, row and value otherwise.
 """
 
 from __future__ import annotations
