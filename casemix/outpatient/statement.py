@@ -68,6 +68,7 @@ class Check:
 
     @property
     def ok(self) -> bool:
+        """True when the two agree to the cent."""
         return self.expected == self.actual
 
 
@@ -199,6 +200,7 @@ def unified_statements(
     hospitals: dict[str, HospitalYear] = {}
 
     def year(hospital_id: str) -> HospitalYear:
+        """The hospital's row, made on first use."""
         return hospitals.setdefault(hospital_id, HospitalYear(hospital_id))
 
     if inpatient is not None:
