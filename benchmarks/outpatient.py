@@ -22,7 +22,7 @@ import polars as pl
 
 from casemix.datadir import resolve_data_dir
 from casemix.outpatient.grouping import ApgGrouper
-from casemix.outpatient.run import last_year_from, settle_year
+from casemix.outpatient.run import last_year_from, outpatient_year
 from casemix.outpatient.scheme import load_scheme
 from casemix.outpatient.synthetic import synthetic_outpatient_year
 from casemix.policy import load_policy
@@ -63,7 +63,7 @@ def main() -> None:
         return
     last_year = last_year_from(year.visits, 0.12, policy)
     started = time.perf_counter()
-    result = settle_year(year.visits, year.lines, last_year, scheme, policy, data_dir)
+    result = outpatient_year(year.visits, year.lines, last_year, scheme, policy, data_dir)
     seconds = time.perf_counter() - started
     paid = sum((p.budget for p in result.outpatient.pots.values()), Decimal(0))
     print(f"settlement: {year.visits.height:,} visits, {len(result.statements.hospitals)} hospitals, "

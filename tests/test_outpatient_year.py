@@ -20,8 +20,8 @@ from casemix.outpatient.run import (
     inpatient_settlement,
     last_year_from,
     outpatient_demo,
+    outpatient_year,
     read_visit_frames,
-    settle_year,
     write_synthetic_year,
 )
 from casemix.outpatient.scheme import load_scheme
@@ -55,8 +55,8 @@ def policy():
 def settled(year, city, policy, data_dir):
     total = sum(c.total_cost for c in city if c.total_cost)
     inpatient = inpatient_settlement(city, (total * Decimal("0.6")).quantize(Decimal("0.01")), policy, data_dir)
-    return settle_year(year.visits, year.lines, last_year_from(year.visits, 0.12, policy), load_scheme("apg-starter"),
-                       policy, data_dir, inpatient)
+    last_year = last_year_from(year.visits, 0.12, policy)
+    return outpatient_year(year.visits, year.lines, last_year, load_scheme("apg-starter"), policy, data_dir, inpatient)
 
 
 def test_an_extract_in_gbk_with_chinese_headers_reads_row_for_row(tmp_path):

@@ -16,8 +16,8 @@ from casemix.outpatient.calibration import calibrate as calibrate_scheme
 from casemix.outpatient.run import (
     group_visit_files,
     outpatient_demo,
+    outpatient_year,
     read_visit_frames,
-    settle_year,
     write_synthetic_outpatient_year,
 )
 from casemix.outpatient.scheme import load_scheme
@@ -155,7 +155,7 @@ def settle(
 ) -> None:
     """Settle the outpatient year under a growth-capped budget, with capitation, into unified statements."""
     heads, fee_lines, rejections = read_visit_frames(visits, lines)
-    result = settle_year(
+    result = outpatient_year(
         heads, fee_lines, _budgets(last_year), load_scheme(scheme), load_policy(policy), resolve_data_dir(data)
     )
     paths = [*result.statements.write(output), result.capitation.write(output / "capitation-statements.csv")]
