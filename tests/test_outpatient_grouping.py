@@ -221,6 +221,28 @@ def test_visits_group_the_same_alone_or_in_a_batch(grouper):
     assert batch.select("visit_id", "points").equals(alone.select("visit_id", "points"))
 
 
+def test_a_coded_procedure_takes_the_procedure_map_over_the_item_map(data_dir):
+    import csv
+
+    with (data_dir / "icd" / "icd9cm3_yibao_v2_procedures.csv").open(encoding="utf-8-sig") as f:
+        polypectomy = next(r["code"] for r in csv.DictReader(f) if r["code"].startswith("45.42"))
+    line = FeeLine(line_id="p1", visit_id="PX", item_code="003109030090000", procedure_code=polypectomy,
+                   amount=Decimal("80"))     # ¥80 would be level 1 by price; the coded procedure says P-GI-2
+    coded = Visit(id="PX", patient_id="P", hospital_id="H", hospital_level="二级", visit_date=date(2026, 3, 2),
+                  diagnoses=("K63.500",), total_cost=Decimal("80"), lines=(line,))
+    grouped = ApgGrouper(load_scheme("apg-starter"), OutpatientPolicy(), data_dir).group(*visit_frames([coded]))
+    row = grouped.with_rules().filter(pl.col("line_no") == 1).row(0, named=True)
+    assert row["apg"] == "P-GI-2" and row["rule"].startswith("procedure_apg.csv row 5: 454 (oprn_oprt_code)")
+
+
+def test_a_year_split_into_batches_groups_as_one(grouper, data_dir):
+    visits = (E1, E2, E3, visit("U2", "二级", "S01.000", [("HOSP-OWN-9", "100")], med_type="13"))
+    whole = group(grouper, *visits)
+    split = ApgGrouper(grouper.scheme, grouper.policy, data_dir, batch_size=1).group(*visit_frames(visits))
+    assert split.visits.sort("visit_id").equals(whole.visits.sort("visit_id"))
+    assert split.lines.height == whole.lines.height
+
+
 def test_second_ancillary_takes_the_ancillary_discount(grouper):
     grouped = group(grouper, visit("A2", "二级", "R51.x00", [("002102010010000", "600"), ("002103010010000", "300")]))
     assert sorted(actions(grouped, "A2"))[:2] == [("A-CT", "discounted", 0.85), ("A-MRI", "paid", 1.0)]
@@ -259,6 +281,12 @@ def test_outliers_follow_the_policy_ratios(grouper):
 def test_a_scheme_naming_an_unknown_apg_is_refused_with_file_and_row(tmp_path):
     folder = write_scheme(tmp_path / "bad", **{"consolidation.csv": "apg,into\nP-GI-1,P-GI-9\n"})
     with pytest.raises(SchemeError, match=r"consolidation.csv row 1: into 'P-GI-9' is not in apg_list.csv"):
+        load_scheme(folder)
+
+
+def test_a_discount_class_without_rows_is_refused(tmp_path):
+    folder = write_scheme(tmp_path / "disc", **{"discounts.csv": "discount_class,rank,factor\nSP,1,1.0\nSP,2,0.5\n"})
+    with pytest.raises(SchemeError, match=r"apg_list.csv row 13 \(A-PATH\): discount class 'ANC' is not in discounts"):
         load_scheme(folder)
 
 

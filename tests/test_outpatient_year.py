@@ -19,8 +19,9 @@ from casemix.outpatient.grouping import ApgGrouper
 from casemix.outpatient.run import (
     inpatient_settlement,
     last_year_from,
+    outpatient_demo,
+    outpatient_year,
     read_visit_frames,
-    settle_year,
     write_synthetic_year,
 )
 from casemix.outpatient.scheme import load_scheme
@@ -54,8 +55,8 @@ def policy():
 def settled(year, city, policy, data_dir):
     total = sum(c.total_cost for c in city if c.total_cost)
     inpatient = inpatient_settlement(city, (total * Decimal("0.6")).quantize(Decimal("0.01")), policy, data_dir)
-    return settle_year(year.visits, year.lines, last_year_from(year.visits, 0.12, policy), load_scheme("apg-starter"),
-                       policy, data_dir, inpatient)
+    last_year = last_year_from(year.visits, 0.12, policy)
+    return outpatient_year(year.visits, year.lines, last_year, load_scheme("apg-starter"), policy, data_dir, inpatient)
 
 
 def test_an_extract_in_gbk_with_chinese_headers_reads_row_for_row(tmp_path):
@@ -185,15 +186,56 @@ def test_the_commands_group_explain_and_settle_a_written_year(tmp_path, city, da
     explained = runner.invoke(app, ["outpatient", "explain", str(visits), str(lines), heads["visit_id"][0],
                                     "--data", str(data_dir)])
     assert "item_apg.csv row" in explained.output
+    audited = runner.invoke(app, ["outpatient", "audit", str(visits), str(lines), "-o", str(tmp_path / "flags.csv"),
+                                  "--data", str(data_dir)])
+    assert audited.exit_code == 0, audited.output
+    assert pl.read_csv(tmp_path / "flags.csv").columns == ["rule", "title", "hospital_id", "patient_id", "visit_ids",
+                                                           "evidence"]
     last = last_year_from(heads, 0.05, load_policy())
     budgets = ",".join(f"{k}={v}" for k, v in last.items())
     settled = runner.invoke(app, ["outpatient", "settle", str(visits), str(lines), "--last-year", budgets,
                                   "-o", str(tmp_path / "out"), "--data", str(data_dir)])
     assert settled.exit_code == 0, settled.output
     assert (tmp_path / "out" / "unified-statements.xlsx").is_file()
+    capitation = pl.read_csv(tmp_path / "out" / "capitation-statements.csv")
+    assert capitation.columns[0] == "机构 institution" and capitation.height > 0
     missing = runner.invoke(app, ["outpatient", "settle", str(visits), str(lines), "--last-year", f"310={last['310']}",
                                   "-o", str(tmp_path / "out2"), "--data", str(data_dir)])
     assert missing.exit_code == 2 and "outpatient pot 390: last year's fund spending is needed" in missing.output
+
+
+def test_the_demo_writes_grouped_visits_and_the_statements(tmp_path, city, policy, data_dir):
+    total = sum(c.total_cost for c in city if c.total_cost)
+    result = outpatient_demo(tmp_path, city, policy, data_dir, (total * Decimal("0.6")).quantize(Decimal("0.01")),
+                             visits=2000)
+    grouped = pl.read_csv(tmp_path / "grouped-visits.csv")
+    assert grouped.height == 2000 and grouped["visit_id"].n_unique() == 2000
+    assert grouped.columns[:7] == ["visit_id", "hospital_id", "main_apg", "apgs", "points", "status", "reason"]
+    assert (tmp_path / "unified-statements.xlsx").is_file()
+    assert result.statements.inpatient_point_value is not None
+    assert "starter" in result.statements.scheme_banner
+
+
+def test_a_visit_gives_the_light_record_the_inpatient_audit_reads(data_dir, tmp_path):
+    visits = write_table(tmp_path / "v.csv", ["mdtrt_id", "psn_no", "fixmedins_code", "begntime", "maindiag_code"],
+                         [["V1", "P1", "H1", "20250301", "I10.x00"]])
+    lines = write_table(tmp_path / "l.csv", ["mdtrt_id", "med_list_codg", "det_item_fee_sumamt"],
+                        [["V1", "001102000010000", "12.5"]])
+    (visit,), _ = read_visits(visits, lines)
+    light = visit.light()
+    assert (light.id, light.patient_id, light.hospital_id, str(light.visit_date), light.total_cost) == (
+        "V1", "P1", "H1", "2025-03-01", Decimal("12.50"))
+
+
+def test_casemix_city_also_makes_the_outpatient_year(tmp_path, data_dir):
+    made = CliRunner().invoke(app, ["city", "-o", str(tmp_path / "city.csv"), "--hospitals", "5", "--cases", "300",
+                                    "--outpatient-visits", "400", "--data", str(data_dir)])
+    assert made.exit_code == 0, made.output
+    visits = pl.read_parquet(tmp_path / "city-outpatient" / "visits.parquet")
+    stays, _ = read_cases(tmp_path / "city.csv")
+    assert visits.height == 400
+    assert set(visits["fixmedins_code"]) <= {c.hospital_id for c in stays}
+    assert set(visits["psn_no"]) & {c.patient_id for c in stays}
 
 
 def test_every_outpatient_policy_key_is_documented_with_its_default(policy):

@@ -11,19 +11,19 @@ import typer
 
 from casemix.cli.options import DataOption, PolicyOption, console, reported
 from casemix.datadir import resolve_data_dir
+from casemix.outpatient.audit import audit_visits
 from casemix.outpatient.calibration import calibrate as calibrate_scheme
 from casemix.outpatient.run import (
     group_visit_files,
     outpatient_demo,
+    outpatient_year,
     read_visit_frames,
-    settle_year,
-    write_synthetic_year,
+    write_synthetic_outpatient_year,
 )
 from casemix.outpatient.scheme import load_scheme
-from casemix.outpatient.synthetic import hospitals_of, synthetic_outpatient_year
 from casemix.policy import load_policy
 from casemix.records import Case
-from casemix.records.io import read_cases
+from casemix.records.io import read_cases, write_table
 
 app = typer.Typer(
     add_completion=False,
@@ -59,14 +59,9 @@ def city(
 ) -> None:
     """Make the synthetic city's outpatient year: visits with fee lines (模拟门诊就诊与费用明细)."""
     inpatient, _ = read_cases(cases)
-    year = synthetic_outpatient_year(
-        hospitals_of(inpatient),
-        visits=visits,
-        seed=seed,
-        patient_ids=sorted({c.patient_id for c in inpatient if c.patient_id}),
-    )
-    paths = write_synthetic_year(year, output)
-    console.print(f"{year.visits.height:,} visits, {year.lines.height:,} fee lines → {', '.join(map(str, paths))}")
+    year = min((c.admission_date.year for c in inpatient if c.admission_date), default=2025)
+    paths = write_synthetic_outpatient_year(inpatient, visits, year, seed, output)
+    console.print(f"{visits:,} visits with fee lines → {', '.join(map(str, paths))}")
 
 
 @app.command()
@@ -108,6 +103,27 @@ def explain(
 
 @app.command()
 @reported
+def audit(
+    visits: Visits,
+    lines: Lines,
+    output: Annotated[Path, typer.Option("--output", "-o", help="flags file (.csv, .xlsx or .parquet)")],
+    scheme: ApgSchemeOption = "apg-starter",
+    data: DataOption = None,
+    policy: PolicyOption = None,
+) -> None:
+    """Outpatient audit (门诊智能审核): decomposed and repeated visits, 两库 b7 / b2 / b8 rules, with evidence."""
+    root = resolve_data_dir(data)
+    rules = load_policy(policy)
+    result = group_visit_files(visits, lines, load_scheme(scheme), rules, root)
+    flags = audit_visits(result.grouped, rules, root)
+    write_table(output, flags.columns, flags.rows())
+    counts = flags.group_by("title").len().sort("title")
+    console.print(f"{flags.height:,} flags → {output}: " + "; ".join(f"{t} {n}" for t, n in counts.iter_rows()),
+                  highlight=False, markup=False)
+
+
+@app.command()
+@reported
 def calibrate(
     visits: Visits,
     lines: Lines,
@@ -139,10 +155,10 @@ def settle(
 ) -> None:
     """Settle the outpatient year under a growth-capped budget, with capitation, into unified statements."""
     heads, fee_lines, rejections = read_visit_frames(visits, lines)
-    result = settle_year(
+    result = outpatient_year(
         heads, fee_lines, _budgets(last_year), load_scheme(scheme), load_policy(policy), resolve_data_dir(data)
     )
-    paths = result.statements.write(output)
+    paths = [*result.statements.write(output), result.capitation.write(output / "capitation-statements.csv")]
     for fund, pot in result.outpatient.pots.items():
         console.print(
             f"fund {fund}: budget {pot.budget} (growth {pot.growth:.2%}, cap {result.outpatient.growth_cap:.0%})"

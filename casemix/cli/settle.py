@@ -13,6 +13,7 @@ from casemix.cli.options import DataOption, PolicyOption, SchemeOption, console
 from casemix.datadir import resolve_data_dir
 from casemix.errors import TableError
 from casemix.grouping import Grouper
+from casemix.outpatient.run import write_synthetic_outpatient_year
 from casemix.pipelines import read_grouped, read_settlement_cases
 from casemix.pipelines import settle as pipelines_settle
 from casemix.pipelines.settle import MAX_BUDGET
@@ -42,6 +43,8 @@ def city(
     year: Annotated[int, typer.Option()] = 2025,
     seed: Annotated[int, typer.Option()] = 2025,
     data: DataOption = None,
+    outpatient_visits: Annotated[int, typer.Option(help="also make this many outpatient visits with fee lines, "
+                                                        "in OUTPUT's folder under <name>-outpatient/")] = 0,
 ) -> None:
     """Make a synthetic pooling area from the real sample cases (模拟统筹区)."""
     sample, _ = read_cases(resolve_data_dir(data) / "samples" / "cases_13239_with_cost.csv")
@@ -49,6 +52,10 @@ def city(
     made = synthetic_city(sample, hospitals=hospitals, cases=cases, year=year, seed=seed)
     write_cases(output, made)
     console.print(f"{len(made):,} stays in {len({c.hospital_id for c in made})} hospitals → {output}")
+    if outpatient_visits:
+        folder = output.parent / f"{output.stem}-outpatient"
+        write_synthetic_outpatient_year(made, outpatient_visits, year, seed, folder)
+        console.print(f"{outpatient_visits:,} outpatient visits with fee lines → {folder}")
 
 
 def settle(

@@ -46,6 +46,8 @@ ZERO = Decimal("0.00")
 
 @dataclass(frozen=True)
 class ConditionCategory:
+    """One condition category: the dx prefixes that put a person in it, the CCs it drops, its table row."""
+
     cc: str
     name: str
     prefixes: tuple[str, ...]
@@ -203,11 +205,26 @@ class InstitutionCapitation:
 
 @dataclass(frozen=True)
 class CapitationSettlement:
+    """The capitation year: the pot, what the fund retained, each institution's line, the risk model and scores."""
+
     pot: Decimal
     retained_by_fund: Decimal
     institutions: dict[str, InstitutionCapitation]
     model: RiskModel
     scores: pl.DataFrame
+
+    def write(self, path: str | Path) -> Path:
+        """One statement row per institution (按人头结算单), bilingual headers; by suffix as ``write_table``."""
+        from casemix.records.io import write_table
+
+        headers = ["机构 institution", "签约/归属人数 enrolees", "人月 member-months", "平均风险 mean RS",
+                   "总额 gross", "考核扣留 withhold kept", "转诊扣减 referral deduction", "自身费用 own cost",
+                   "结余(+)/超支(−) balance", "结余上缴 surplus returned", "超支分担 deficit support", "支付 payment"]
+        rows = [[i.institution, str(i.enrolees), str(i.member_months), f"{i.mean_rs:.4f}", str(i.gross),
+                 str(i.withhold_kept), str(i.referral_deduction), str(i.own_cost), str(i.balance),
+                 str(i.surplus_returned), str(i.deficit_support), str(i.payment)]
+                for i in sorted(self.institutions.values(), key=lambda i: i.institution)]
+        return write_table(path, headers, rows)
 
     def reconciles(self) -> bool:
         """The pot equals Σ payments + Σ referral deductions + what the fund retained, to the cent."""

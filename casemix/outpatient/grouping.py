@@ -3,7 +3,8 @@
 Per visit, on polars frames so a city-year groups in seconds:
 
 1. each fee line → its APG by the longest ``item_apg.csv`` pattern (levelled patterns add level 1–3 by
-   unit price); no pattern → UNASSIGNED, packaged at 0 points with that reason;
+   unit price), or by ``procedure_apg.csv`` when the line carries a coded procedure (医保版 ICD-9-CM-3);
+   no pattern → UNASSIGNED, packaged at 0 points with that reason;
 2. the visit's own line → visit APG by the principal diagnosis' longest ``dx_visit_apg.csv`` prefix
    (emergency med_types → the emergency APG; no prefix → the default visit APG);
 3. pricing from ``apg_list.csv``: ``packaged`` lines earn 0, ``pass_through`` lines earn
@@ -41,6 +42,11 @@ GROUPED_VISIT_COLUMNS = ["visit_id", "hospital_id", "hospital_level", "patient_i
                          "k", "apg_points", "pass_through_points", "points", "expected_cost", "total_cost", "fund_paid",
                          "self_pay", "kind", "status", "reason"]
 PAID = ("paid", "discounted")
+# a line's path: what it is, what happened to it, and the table rows behind it (GroupedVisits.with_rules)
+LINE_COLUMNS = ["visit_id", "line_no", "line_id", "code", "quantity", "amount", "unit_price", "apg", "type", "pricing",
+                "action", "factor", "points", "expected_cost", "item_row", "pattern", "level", "proc_row", "dx_row",
+                "visit_basis",
+                "med_type", "apg_row", "pair_row", "main_code", "cons_row", "into", "pack_row", "discount_rule"]
 
 
 @dataclass(frozen=True)
@@ -77,7 +83,9 @@ class GroupedVisits:
 class ApgGrouper:
     """Groups visit frames under one APG scheme and outpatient policy (``data_dir`` for the 两库 pairs)."""
 
-    def __init__(self, scheme: ApgScheme, policy: OutpatientPolicy, data_dir: str | Path | None = None):
+    def __init__(self, scheme: ApgScheme, policy: OutpatientPolicy, data_dir: str | Path | None = None,
+                 batch_size: int = 100_000):
+        self.batch_size = batch_size    # visits per batch: frames that fit the CPU caches group faster
         self.scheme = scheme
         self.policy = policy
         self.pairs = _two_lib_pairs(scheme, data_dir)
@@ -86,39 +94,81 @@ class ApgGrouper:
 
     def group(self, visits: pl.DataFrame, lines: pl.DataFrame) -> GroupedVisits:
         """Group every visit of ``visits`` with its ``lines`` (frames as
-        :func:`~casemix.outpatient.visits.visit_frames` makes them); returns the grouped visits and each line's path."""
+        :func:`~casemix.outpatient.visits.visit_frames` makes them); returns the grouped visits and each line's path.
+
+        A year larger than ``batch_size`` visits is split by a hash of the visit id, each part grouped alone
+        (a visit's lines always travel with it), and the parts put back together.
+        """
+        parts = visits.height // self.batch_size + 1
+        if parts == 1:
+            return self._group(visits, lines)
+        split = (pl.col("visit_id").hash(7) % parts).alias("_part")
+        visit_parts = visits.with_columns(split).partition_by("_part", as_dict=True, include_key=False)
+        line_parts = lines.with_columns(split).partition_by("_part", as_dict=True, include_key=False)
+        grouped = [self._group(part, line_parts.get(key, lines.head(0))) for key, part in visit_parts.items()]
+        return GroupedVisits(pl.concat([g.visits for g in grouped]), pl.concat([g.lines for g in grouped]), self.scheme)
+
+    def _group(self, visits: pl.DataFrame, lines: pl.DataFrame) -> GroupedVisits:
         scheme = self.scheme
-        frame = (pl.concat([self._item_lines(lines), self._visit_lines(visits)], how="diagonal_relaxed")
+        visits = visits.with_row_index("_v")       # an integer visit key: grouping and joins on it are cheap
+        lines = lines.join(visits.select("visit_id", "_v"), on="visit_id", how="inner")
+        described = pl.concat([self._item_lines(lines), self._visit_lines(visits)],
+                              how="diagonal_relaxed").with_row_index("_id")
+        # the steps run on the few columns they read; the descriptive ones rejoin at the end
+        frame = (described.select("_id", "_v", "line_no", "code", "quantity", "amount", "apg")
                  .join(self.apg_columns, on="apg", how="left")
                  .with_columns(pl.when(pl.col("apg") == scheme.unassigned_apg).then(pl.lit("unassigned"))
                                .when(pl.col("pricing") == "packaged").then(pl.lit("packaged"))
                                .when(pl.col("pricing") == "pass_through").then(pl.lit("pass_through"))
-                               .otherwise(pl.lit("paid")).alias("action"))
-                 .with_row_index("_id"))
+                               .otherwise(pl.lit("paid")).alias("action")))
         frame = self._duplicate_charges(frame)
         frame = self._consolidate(frame)
         frame = self._package(frame)
         frame = self._discount(frame)
         frame = self._points(frame)
-        return GroupedVisits(self._visit_results(visits, frame), frame, scheme)
+        results = self._visit_results(visits, frame)
+        descriptive = described.select("_id", "visit_id", "line_id", "unit_price", "pattern", "item_row", "level",
+                                       "proc_row", "dx_row", "visit_basis", "med_type")
+        frame = frame.join(descriptive, on="_id").select(LINE_COLUMNS)
+        return GroupedVisits(results, frame, scheme)
 
     def _item_lines(self, lines: pl.DataFrame) -> pl.DataFrame:
-        codes = lines.select(pl.col("code").str.to_uppercase().alias("key")).unique()
+        codes = lines.select("code").unique().with_columns(pl.col("code").str.to_uppercase().alias("key"))
         items = self.scheme.items.select(pl.col("code_pattern").str.to_uppercase().alias("pattern"), "apg",
                                          "levelled", pl.col("row").alias("item_row"))
+        matched = codes.join(_longest_prefix(codes.select("key").unique(), items), on="key", how="left").drop("key")
         level = pl.lit(1, pl.Int32)
         for bound in self.scheme.level_price_bands:
             level = level + (pl.col("unit_price") > bound).cast(pl.Int32)
-        return (lines.with_columns(pl.col("code").str.to_uppercase().alias("key"),
-                                   pl.when(pl.col("quantity") > 0)
-                                   .then(pl.col("amount").cast(pl.Float64) / pl.col("quantity"))
-                                   .otherwise(pl.col("amount").cast(pl.Float64)).alias("unit_price"))
-                .join(_longest_prefix(codes, items), on="key", how="left")
-                .with_columns(pl.when(pl.col("levelled") == "y").then(level).otherwise(None).alias("level"))
-                .with_columns(pl.when(pl.col("apg").is_null()).then(pl.lit(self.scheme.unassigned_apg))
-                              .when(pl.col("level").is_not_null()).then(pl.format("{}-{}", "apg", "level"))
-                              .otherwise(pl.col("apg")).alias("apg"))
-                .drop("key", "levelled"))
+        out = (lines.with_columns(pl.when(pl.col("quantity") > 0)
+                                  .then(pl.col("amount").cast(pl.Float64) / pl.col("quantity"))
+                                  .otherwise(pl.col("amount").cast(pl.Float64)).alias("unit_price"))
+               .join(matched, on="code", how="left")
+               .with_columns(pl.when(pl.col("levelled") == "y").then(level).otherwise(None).alias("level"))
+               .with_columns(pl.when(pl.col("apg").is_null()).then(pl.lit(self.scheme.unassigned_apg))
+                             .when(pl.col("level").is_not_null()).then(pl.format("{}-{}", "apg", "level"))
+                             .otherwise(pl.col("apg")).alias("apg"))
+               .drop("levelled"))
+        return self._coded_procedures(out)
+
+    def _coded_procedures(self, lines: pl.DataFrame) -> pl.DataFrame:
+        """Lines with a coded procedure (oprn_oprt_code) take procedure_apg.csv's APG, over the item map's."""
+        if self.scheme.procedures.height == 0 or "procedure_code" not in lines.columns:
+            return lines.with_columns(pl.lit(None, pl.UInt32).alias("proc_row"))
+        key = pl.col("procedure_code").str.to_uppercase().str.replace_all(".", "", literal=True)
+        table = self.scheme.procedures.select(
+            pl.col("icd9_pattern").str.to_uppercase().str.replace_all(".", "", literal=True).alias("pattern"),
+            pl.col("apg").alias("proc_apg"), pl.col("row").alias("proc_row"))
+        found = _longest_prefix(lines.select(key.alias("key")).drop_nulls().unique(), table).rename(
+            {"pattern": "proc_pattern"})
+        hit = pl.col("proc_row").is_not_null()
+        return (lines.with_columns(key.alias("key")).join(found, on="key", how="left")
+                .with_columns(pl.when(hit).then(pl.col("proc_apg")).otherwise(pl.col("apg")).alias("apg"),
+                              pl.when(hit).then(pl.col("proc_pattern")).otherwise(pl.col("pattern"))
+                              .alias("pattern"),
+                              pl.when(hit).then(None).otherwise(pl.col("item_row")).alias("item_row"),
+                              pl.when(hit).then(None).otherwise(pl.col("level")).alias("level"))
+                .drop("key", "proc_apg", "proc_pattern"))
 
     def _visit_lines(self, visits: pl.DataFrame) -> pl.DataFrame:
         scheme = self.scheme
@@ -126,9 +176,9 @@ class ApgGrouper:
         patterns = scheme.dx.select(pl.col("dx_pattern").str.to_uppercase().str.replace_all(".", "", literal=True)
                                     .alias("pattern"), "apg", pl.col("row").alias("dx_row"))
         emergency = pl.col("med_type").is_in(list(scheme.emergency_med_types))
-        return (visits.select("visit_id", "principal_dx", "med_type", key.alias("key"))
+        return (visits.select("visit_id", "_v", "principal_dx", "med_type", key.alias("key"))
                 .join(_longest_prefix(visits.select(key.alias("key")).unique(), patterns), on="key", how="left")
-                .select("visit_id", pl.lit(0, pl.Int64).alias("line_no"), pl.lit("").alias("line_id"),
+                .select("visit_id", "_v", pl.lit(0, pl.Int64).alias("line_no"), pl.lit("").alias("line_id"),
                         pl.col("principal_dx").alias("code"), pl.lit(1.0).alias("quantity"),
                         pl.lit(0, pl.Decimal(14, 2)).alias("amount"), pl.lit(0.0).alias("unit_price"),
                         pl.when(emergency).then(pl.lit(scheme.emergency_apg))
@@ -144,11 +194,11 @@ class ApgGrouper:
                                       .alias("main_code"))
         items = frame.filter(pl.col("line_no") > 0)
         billed = (items.filter(pl.col("code").is_in(self.pairs["main_code"].unique().to_list()))
-                  .select("visit_id", pl.col("code").alias("main_code")).unique())
+                  .select("_v", pl.col("code").alias("main_code")).unique())
         included = (items.filter(pl.col("code").is_in(self.pairs["included_code"].unique().to_list()))
-                    .select("_id", "visit_id", "code")
+                    .select("_id", "_v", "code")
                     .join(self.pairs, left_on="code", right_on="included_code")
-                    .join(billed, on=["visit_id", "main_code"], how="semi")
+                    .join(billed, on=["_v", "main_code"], how="semi")
                     .group_by("_id").agg(pl.col("pair_row").min(), pl.col("main_code").first()))
         frame = frame.join(included, on="_id", how="left")
         hit = pl.col("pair_row").is_not_null() & (pl.col("action") != "unassigned")
@@ -158,10 +208,10 @@ class ApgGrouper:
     def _consolidate(self, frame: pl.DataFrame) -> pl.DataFrame:
         rules = self.scheme.consolidation.select("apg", "into", pl.col("row").alias("cons_row"))
         paid = frame.filter(pl.col("action") == "paid")
-        present = paid.select("visit_id", pl.col("apg").alias("into")).unique()
+        present = paid.select("_v", pl.col("apg").alias("into")).unique()
         folded = (paid.filter(pl.col("apg").is_in(rules["apg"].unique().to_list()))
-                  .select("_id", "visit_id", "apg").join(rules, on="apg")
-                  .join(present, on=["visit_id", "into"], how="semi")
+                  .select("_id", "_v", "apg").join(rules, on="apg")
+                  .join(present, on=["_v", "into"], how="semi")
                   .group_by("_id").agg(pl.col("cons_row").min(), pl.col("into").first()))
         frame = frame.join(folded, on="_id", how="left")
         return frame.with_columns(pl.when(pl.col("cons_row").is_not_null()).then(pl.lit("consolidated"))
@@ -171,8 +221,8 @@ class ApgGrouper:
         frame = frame.with_columns(pl.lit(None, pl.Int64).alias("pack_row"))
         for row, target, when in self.scheme.packaging.select("row", "apg", "when").iter_rows():
             paid = pl.col("action") == "paid"
-            with_when = frame.filter(paid & _matches(when))["visit_id"].unique()
-            hit = paid & _matches(target) & ~_matches(when) & pl.col("visit_id").is_in(with_when.implode())
+            with_when = frame.filter(paid & _matches(when))["_v"].unique()
+            hit = paid & _matches(target) & ~_matches(when) & pl.col("_v").is_in(with_when.implode())
             frame = frame.with_columns(
                 pl.when(hit).then(pl.lit("packaged")).otherwise(pl.col("action")).alias("action"),
                 pl.when(hit).then(pl.lit(row, pl.Int64)).otherwise(pl.col("pack_row")).alias("pack_row"))
@@ -184,9 +234,9 @@ class ApgGrouper:
         table = discounts.select("discount_class", "rank", "factor", pl.col("row").alias("disc_row"))
         eligible = pl.col("action").eq("paid") & pl.col("discount_class").ne("")
         ranked = (frame.filter(eligible)
-                  .sort(["visit_id", "base_points", "amount", "line_no"], descending=[False, True, True, False])
-                  .with_columns((pl.int_range(pl.len()).over("visit_id", "discount_class") + 1).alias("class_rank"),
-                                (pl.int_range(pl.len()).over("visit_id", "apg") + 1).alias("same_rank"))
+                  .sort(["_v", "base_points", "amount", "line_no"], descending=[False, True, True, False])
+                  .with_columns((pl.int_range(pl.len()).over("_v", "discount_class") + 1).alias("class_rank"),
+                                (pl.int_range(pl.len()).over("_v", "apg") + 1).alias("same_rank"))
                   .select("_id", "discount_class", "class_rank", "same_rank"))
         ranked = _factor(ranked, "discount_class", "class_rank", top, table, "class")
         ranked = _factor(ranked.with_columns(pl.lit("SAME").alias("same_class")), "same_class", "same_rank",
@@ -219,23 +269,24 @@ class ApgGrouper:
                     pl.when(paid).then(pl.col("standard_cost") * pl.col("factor") * units)
                     .when(pass_through).then(pl.col("amount").cast(pl.Float64))
                     .otherwise(0.0).alias("expected_cost"))
-                .select("visit_id", "line_no", "line_id", "code", "quantity", "amount", "unit_price", "apg", "type",
-                        "pricing", "action", "factor", "points", "expected_cost", "item_row", "pattern", "level",
-                        "dx_row", "visit_basis", "med_type", "apg_row", "pair_row", "main_code", "cons_row", "into",
+                .select("_id", "_v", "line_no", "code", "quantity", "amount", "apg", "type", "pricing", "action",
+                        "factor", "points", "expected_cost", "apg_row", "pair_row", "main_code", "cons_row", "into",
                         "pack_row", "discount_rule"))
 
     def _visit_results(self, visits: pl.DataFrame, lines: pl.DataFrame) -> pl.DataFrame:
         paid = pl.col("action").is_in(PAID)
         billed = lines.filter(paid | (pl.col("action") == "pass_through"))
-        order = (billed.sort(["visit_id", "points", "line_no"], descending=[False, True, False])
-                 .group_by("visit_id", maintain_order=True)
+        order = (billed.sort(["_v", "points", "line_no"], descending=[False, True, False])
+                 .group_by("_v", maintain_order=True)
                  .agg(pl.col("apg").first().alias("main_apg"), pl.col("apg").str.join("|").alias("apgs")))
-        sums = lines.group_by("visit_id").agg(
-            pl.col("apg").filter(pl.col("line_no") == 0).first().alias("visit_apg"),
-            pl.col("points").filter(paid).sum().alias("line_points"),
-            pl.col("points").filter(pl.col("action") == "pass_through").sum().alias("pass_through_points"),
-            pl.col("expected_cost").sum().alias("expected_cost"),
-            (pl.col("action") == "unassigned").sum().alias("unassigned_lines"))
+        sums = (lines.with_columns(pl.when(paid).then(pl.col("points")).otherwise(0.0).alias("line_points"),
+                                   pl.when(pl.col("action") == "pass_through").then(pl.col("points")).otherwise(0.0)
+                                   .alias("pass_through_points"),
+                                   (pl.col("action") == "unassigned").cast(pl.Int32).alias("unassigned_lines"))
+                .group_by("_v").agg(pl.col("line_points", "pass_through_points", "expected_cost",
+                                           "unassigned_lines").sum())
+                .join(lines.filter(pl.col("line_no") == 0).select("_v", pl.col("apg").alias("visit_apg")), on="_v")
+                .join(order, on="_v", how="left"))
         levels = {k: float(v) for k, v in self.policy.level_coefficients.items()}
         k = pl.col("hospital_level").replace_strict(levels, default=1.0, return_dtype=pl.Float64)
         high, low = self.policy.high_ratio, self.policy.low_ratio
@@ -248,7 +299,7 @@ class ApgGrouper:
                     .when(pl.col("kind") == "low").then(pl.col("apg_points") * ratio)
                     .otherwise(pl.col("apg_points")))
         chronic = pl.col("med_type").is_in(list(self.policy.chronic_quota_med_types))
-        return (visits.join(sums, on="visit_id", how="left").join(order, on="visit_id", how="left")
+        return (visits.join(sums, on="_v", how="left")
                 .with_columns(k.alias("k"), (pl.col("line_points") * k).alias("apg_points"))
                 .with_columns(kind.alias("kind"))
                 .with_columns(
@@ -273,6 +324,8 @@ def _rule_text(scheme: ApgScheme) -> pl.Expr:
     """The rule rows behind a line's path as one text, ``; ``-separated, in the order they applied."""
     packaging = {row: f"packaging.csv row {row}: {target} packaged when {when} is paid"
                  for row, target, when in scheme.packaging.select("row", "apg", "when").iter_rows()}
+    procedure = pl.when(pl.col("proc_row").is_not_null()).then(
+        pl.format("procedure_apg.csv row {}: {} (oprn_oprt_code)", "proc_row", "pattern"))
     item = pl.when(pl.col("item_row").is_not_null()).then(pl.concat_str(
         [pl.format("item_apg.csv row {}: {}", "item_row", "pattern"),
          pl.format(" level {} by unit price {}", "level", pl.col("unit_price").round(2))], ignore_nulls=True))
@@ -292,8 +345,8 @@ def _rule_text(scheme: ApgScheme) -> pl.Expr:
     folded = pl.when(pl.col("cons_row").is_not_null()).then(
         pl.format("consolidation.csv row {}: {} into {}", "cons_row", "apg", "into"))
     packaged = pl.col("pack_row").replace_strict(packaging, default=None, return_dtype=pl.String)
-    return pl.concat_str([item, visit, pricing, pair, folded, packaged, pl.col("discount_rule")], separator="; ",
-                         ignore_nulls=True)
+    return pl.concat_str([procedure, item, visit, pricing, pair, folded, packaged, pl.col("discount_rule")],
+                         separator="; ", ignore_nulls=True)
 
 
 def _matches(value: str) -> pl.Expr:

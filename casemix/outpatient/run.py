@@ -2,7 +2,7 @@
 
 - :func:`group_visit_files`: read visit headers and fee lines, group, write ``grouped-visits.csv`` (one row
   per visit header: APGs, points, status, reason; rejected rows included with their reason);
-- :func:`settle_year`: group, enrol, settle the outpatient pots and capitation, and build the unified
+- :func:`outpatient_year`: group, enrol, settle the outpatient pots and capitation, and build the unified
   statements (with an inpatient :class:`~casemix.settlement.Settlement` when one is given);
 - :func:`write_synthetic_year` / :func:`read_visit_frames`: the synthetic year as files and back;
 - :func:`outpatient_demo`: what ``casemix demo`` runs: a synthetic outpatient year for the demo city,
@@ -119,7 +119,7 @@ class OutpatientResult:
     statements: UnifiedStatements
 
 
-def settle_year(
+def outpatient_year(
     visits: pl.DataFrame,
     lines: pl.DataFrame,
     last_year: dict[str, Decimal],
@@ -200,6 +200,14 @@ def inpatient_settlement(
     return settle(group_cases(grouper, cases), budget, policy, grouper)
 
 
+def write_synthetic_outpatient_year(cases: list[Case], visits: int, year: int, seed: int,
+                                    folder: str | Path) -> list[Path]:
+    """A synthetic city's outpatient year (its hospitals and patients) written to ``folder``."""
+    made = synthetic_outpatient_year(hospitals_of(cases), visits=visits, year=year, seed=seed,
+                                     patient_ids=sorted({c.patient_id for c in cases if c.patient_id}))
+    return write_synthetic_year(made, folder)
+
+
 def outpatient_demo(
     folder: str | Path,
     cases: list[Case],
@@ -225,7 +233,7 @@ def outpatient_demo(
         year=min((c.admission_date.year for c in cases if c.admission_date), default=2025),
         patient_ids=sorted({c.patient_id for c in cases if c.patient_id}),
     )
-    result = settle_year(
+    result = outpatient_year(
         year.visits,
         year.lines,
         last_year_from(year.visits, last_year_growth, policy),

@@ -3,14 +3,15 @@
 A scheme folder holds ``scheme.toml`` (name, status, point scale, reference mean cost, level bands,
 visit rules) and the tables of OUTPATIENT.md §3.1: ``apg_list.csv`` (each APG's type, pricing,
 base points, standard cost, discount class, units), ``item_apg.csv`` (code pattern → APG, longest
-wins), ``dx_visit_apg.csv`` (ICD-10 prefix → visit APG), ``consolidation.csv`` (APG → the APG it
-folds into), ``packaging.csv`` (APG or ``type:T`` packaged when an APG or ``type:T`` is paid on
-the visit) and ``discounts.csv`` (discount class, rank, factor). The NHSA 两库 batch-7 pairs are
-read from the data directory when the scheme names them.
+wins), ``dx_visit_apg.csv`` (ICD-10 prefix → visit APG), optionally ``procedure_apg.csv``
+(医保版 ICD-9-CM-3 prefix → APG, for lines that carry ``oprn_oprt_code``; it wins over the item map),
+``consolidation.csv`` (APG → the APG it folds into), ``packaging.csv`` (APG or ``type:T`` packaged
+when an APG or ``type:T`` is paid on the visit) and ``discounts.csv`` (discount class, rank, factor).
+The NHSA 两库 batch-7 pairs are read from the data directory when the scheme names them.
 
 :func:`load_scheme` checks that every APG a table names exists, that point-priced APGs have base
-points above zero, and that consolidation has no cycle; it raises :class:`~casemix.errors.SchemeError`
-naming the file, row and value otherwise.
+points above zero, that discount classes have ranks 1 … n, and that consolidation has no cycle; it
+raises :class:`~casemix.errors.SchemeError` naming the file, row and value otherwise.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ _TABLES = {
     "packaging.csv": ["apg", "when"],
     "discounts.csv": ["discount_class", "rank", "factor"],
 }
+OPTIONAL = {"procedure_apg.csv": ["icd9_pattern", "apg"]}    # coded procedures (医保版 ICD-9-CM-3) → APG
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,7 @@ class ApgScheme:
     consolidation: pl.DataFrame
     packaging: pl.DataFrame
     discounts: pl.DataFrame
+    procedures: pl.DataFrame
 
     @property
     def yuan_per_point(self) -> float:
@@ -101,6 +104,7 @@ class ApgScheme:
             ("consolidation.csv", self.consolidation),
             ("packaging.csv", self.packaging),
             ("discounts.csv", self.discounts),
+            ("procedure_apg.csv", self.procedures),
         ):
             frame.drop("row").write_csv(folder / name)
         return folder
@@ -137,6 +141,9 @@ def load_scheme(name_or_path: str | Path = "apg-starter") -> ApgScheme:
     except (tomllib.TOMLDecodeError, KeyError) as error:
         raise SchemeError(f"{folder / 'scheme.toml'}: not a scheme file ({error})") from None
     tables = {name: _table(folder / name, columns) for name, columns in _TABLES.items()}
+    tables |= {name: _table(folder / name, columns) if (folder / name).is_file() else
+               pl.DataFrame(schema=dict.fromkeys(columns, pl.String)).with_row_index("row", 1)
+               for name, columns in OPTIONAL.items()}
     try:
         scheme = ApgScheme(
             name=meta["name"],
@@ -156,6 +163,7 @@ def load_scheme(name_or_path: str | Path = "apg-starter") -> ApgScheme:
             dx=tables["dx_visit_apg.csv"],
             consolidation=tables["consolidation.csv"],
             packaging=tables["packaging.csv"],
+            procedures=tables["procedure_apg.csv"],
             discounts=tables["discounts.csv"].with_columns(
                 pl.col("rank").cast(pl.Int64), pl.col("factor").cast(pl.Float64)
             ),
@@ -208,6 +216,7 @@ def _check(scheme: ApgScheme) -> None:
         ("consolidation.csv", scheme.consolidation, "into"),
         ("packaging.csv", scheme.packaging, "apg"),
         ("packaging.csv", scheme.packaging, "when"),
+        ("procedure_apg.csv", scheme.procedures, "apg"),
     ]
     levels = range(1, len(scheme.level_price_bands) + 2)
     for table, frame, column in references:
@@ -227,6 +236,7 @@ def _check(scheme: ApgScheme) -> None:
             f"{scheme.folder / 'apg_list.csv'} row {bad['row'][0]}: {bad['apg'][0]} is priced by points "
             "but has no base points above 0"
         )
+    _check_discounts(scheme)
     edges: dict[str, set[str]] = {}
     for apg, target in zip(scheme.consolidation["apg"], scheme.consolidation["into"]):
         edges.setdefault(apg, set()).add(target)
@@ -241,3 +251,20 @@ def _check(scheme: ApgScheme) -> None:
                 if nxt not in seen:
                     seen.add(nxt)
                     stack.append(nxt)
+
+
+def _check_discounts(scheme: ApgScheme) -> None:
+    """Every discount class an APG names has ranks 1, 2 … n in discounts.csv, with factors in (0, 1]."""
+    path = scheme.folder / "discounts.csv"
+    ranks: dict[str, list[int]] = {}
+    for row, name, rank, factor in scheme.discounts.select("row", "discount_class", "rank", "factor").iter_rows():
+        if not 0 < factor <= 1:
+            raise SchemeError(f"{path} row {row}: factor {factor} is not in (0, 1]")
+        ranks.setdefault(name, []).append(rank)
+    for name, found in ranks.items():
+        if sorted(found) != list(range(1, len(found) + 1)):
+            raise SchemeError(f"{path}: class {name} has ranks {sorted(found)}; expected 1 … {len(found)}")
+    for row, apg, name in scheme.apgs.select("row", "apg", "discount_class").iter_rows():
+        if name and name not in ranks:
+            raise SchemeError(f"{scheme.folder / 'apg_list.csv'} row {row} ({apg}): discount class {name!r} "
+                              "is not in discounts.csv")

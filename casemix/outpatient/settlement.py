@@ -61,6 +61,7 @@ class OutpatientSettlement:
     growth_cap: float
 
     def point_values(self) -> dict[str, Decimal]:
+        """Each fund pot's year-end point value."""
         return {fund: pot.settlement.point_value for fund, pot in self.pots.items()}
 
 

@@ -60,12 +60,15 @@ class HospitalYear:
 
 @dataclass(frozen=True)
 class Check:
+    """One reconciliation: what a budget says (expected) against what was paid out (actual), to the cent."""
+
     label: str
     expected: Decimal
     actual: Decimal
 
     @property
     def ok(self) -> bool:
+        """True when the two agree to the cent."""
         return self.expected == self.actual
 
 
@@ -109,6 +112,7 @@ class UnifiedStatements:
         return [xlsx, csv_path]
 
     def funds(self) -> list[str]:
+        """The outpatient fund pots, sorted (``310``, ``390`` or ``all``)."""
         return sorted(self.outpatient_point_values)
 
     def summary(self) -> tuple[list[str], list[list[str]]]:
@@ -196,6 +200,7 @@ def unified_statements(
     hospitals: dict[str, HospitalYear] = {}
 
     def year(hospital_id: str) -> HospitalYear:
+        """The hospital's row, made on first use."""
         return hospitals.setdefault(hospital_id, HospitalYear(hospital_id))
 
     if inpatient is not None:

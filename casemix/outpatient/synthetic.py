@@ -280,6 +280,7 @@ def _bill(visit_id: str, items: list, level: str, med_type: str, rng: random.Ran
             ("code", code),
             ("quantity", float(quantity)),
             ("amount", amount),
+            ("procedure_code", None),
         ):
             lines[column].append(value)
         amounts.append(amount)

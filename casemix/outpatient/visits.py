@@ -226,6 +226,7 @@ def visit_frames(visits: Iterable[Visit]) -> tuple[pl.DataFrame, pl.DataFrame]:
                 ("code", line.code),
                 ("quantity", float(line.quantity)),
                 ("amount", line.amount),
+                ("procedure_code", line.procedure_code),
             ):
                 lines[column].append(value)
     return visits_frame(heads), lines_frame(lines)
@@ -254,6 +255,7 @@ LINE_SCHEMA = {
     "code": pl.String,
     "quantity": pl.Float64,
     "amount": pl.Decimal(14, 2),
+    "procedure_code": pl.String,
 }
 
 

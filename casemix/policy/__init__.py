@@ -130,6 +130,8 @@ class OutpatientPolicy:
     reserve_share: float = 0.03
     monthly_holdback_share: float = 0.1
     provisional_point_value_share: float = 0.9
+    audit_split_window_days: int = 3
+    audit_max_visits_per_month: int = 8
 
 
 @dataclass(frozen=True, slots=True)

@@ -254,6 +254,7 @@ class FeeClass:
 
     @property
     def category_key(self) -> str:
+        """The settlement-list category's English key (``examination``, ``western_drugs`` …)."""
         return FEE_COLUMNS[self.category]
 
     def explain(self) -> str:
