@@ -220,14 +220,16 @@ def _split(first: GroupedCase, then: GroupedCase, gap: int, context: Context) ->
     larger = max(standards)
     combined = float((first.case.total_cost + then.case.total_cost) / larger)
     first_ratio = float(first.case.total_cost / standards[0])
+    second_ratio = float(then.case.total_cost / standards[1])
     exams = fee_share(first, EXAM_FEES)
     work_up = (exams is not None and exams >= policy.low_standard_min_exam_share
                and not _operated(first, context) and _operated(then, context))
+    halves = first_ratio <= policy.split_first_max_ratio and second_ratio <= policy.split_second_max_ratio
     cap = policy.split_max_combined_ratio
-    if combined > cap or not (first_ratio <= policy.split_first_max_ratio or work_up):
+    if combined > cap or not (halves or work_up):
         return None
     how = (f"a work-up stay (exams and labs {exams:.0%} of its bill) before the operation" if work_up
-           else f"the first stay {first_ratio:.2f}× its {first.result.drg} standard")
+           else f"the stays {first_ratio:.2f}× and {second_ratio:.2f}× their standards")
     return Flag("split_admission", _hospital(first), (first.case.id, then.case.id), score((cap - combined) / cap),
                 f"readmitted {gap} day(s) after discharge ({first.case.discharge_date} → "
                 f"{then.case.admission_date}), {relation}; together {combined:.2f}× the larger DRG standard "

@@ -47,7 +47,7 @@ VARIANTS: dict[str, dict[str, float]] = {
 }
 OFFENDERS = 3                   # offending hospitals per kind
 OFFENDER_SHARE = 0.7            # share of a kind's events at its offending hospitals
-GAMING_STAYS = 40               # deviation gaming: stays inflated at one hospital
+GAMING_SHARE = 0.03             # deviation gaming: share of one hospital's stays inflated past the threshold
 MEDICAL_LETTERS = "RSTUVWXYZ"
 DAILY = ("bed", "nursing", "consultation")
 EXAMS = ("examination", "laboratory")
@@ -136,7 +136,8 @@ def inject_irregularities(cases: list[Case], grouper: Grouper, share: float = 0.
     big = [h for h in city.hospitals if len(city.by_hospital[h]) >= 200] or city.hospitals
     for kind, variants in VARIANTS.items():
         offenders[kind] = set(city.rng.sample(big, min(OFFENDERS, len(big))))
-        if kind == "deviation_gaming":
+        if kind == "deviation_gaming":              # one hospital games the threshold
+            offenders[kind] = {sorted(offenders[kind])[0]}
             events.extend(_gaming(city, sorted(offenders[kind])[0]))
             continue
         made = 0
@@ -464,7 +465,8 @@ def _fake(city: _Injector, variant: str, hospital: str) -> list[Event]:
                                            "admission_date": start,
                                            "discharge_date": start + timedelta(days=template.los_days or 3)})
         city.put(stay)
-        return [Event("fake_admission", variant, template.hospital_id or "", (stay.id,))]
+        city.used.add(other.id)
+        return [Event("fake_admission", variant, template.hospital_id or "", (stay.id, other.id))]
     events = []
     start = template.admission_date
     for _ in range(rng.randint(6, 12)):
@@ -478,12 +480,13 @@ def _fake(city: _Injector, variant: str, hospital: str) -> list[Event]:
 
 
 def _gaming(city: _Injector, hospital: str) -> list[Event]:
+    """Stays of one hospital pushed just past twice their DRG's mean cost (the high-cost threshold)."""
     events = []
-    for _ in range(GAMING_STAYS):
+    for _ in range(round(GAMING_SHARE * len(city.by_hospital[hospital]))):
         case = city.pick(hospital, lambda c: city.mean_of(c) is not None and c.hospital_id == hospital)
         if case is None:
             break
-        city.put(_scaled(case, _money(city.mean_of(case) * city.rng.uniform(2.02, 2.15))))
+        city.put(_scaled(case, _money(city.mean_of(case) * city.rng.uniform(2.0, 2.1))))
         events.append(Event("deviation_gaming", "inflated_above_threshold", hospital, (case.id,)))
     return events
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from casemix.grouping import GroupedCase
@@ -32,6 +33,7 @@ class Norms:
     severity_pairs: Counter                     # (principal category, MCC/CC code) → stays
     pair_members: dict[tuple[str, str], frozenset[str]]   # a rare pair → the ids of its (≤ 3) stays
     daily_share_limit: dict[str, float]         # 95th percentile of bed + nursing + consultation share
+    bunching: dict[str, tuple[int, int]] = field(default_factory=dict)   # hospital → stays just above, below
 
     @classmethod
     def learned(cls, policy: Policy, history: list[GroupedCase], severity_codes: frozenset[str]) -> Norms:
@@ -57,7 +59,7 @@ class Norms:
                 pair = (stay.result.principal_dx[:3], code)
                 if pairs.get(pair, 0) <= 3:
                     members[pair].add(stay.case.id)
-        return cls(
+        learned = cls(
             standard_cost=standard,
             mean_standard=statistics.fmean(priced) if priced else 0.0,
             cost_per_day={drg: statistics.median(_per_day(s) for s in stays) for drg, stays in enough.items()
@@ -74,6 +76,8 @@ class Norms:
                                if len(shares := [s for s in map(_daily_share, stays) if s is not None])
                                >= audit.norm_min_cases},
         )
+        above, below = bunching_counts(history, learned.ratio, audit.bunching_threshold, audit.bunching_band)
+        return replace(learned, bunching={h: (above.get(h, 0), below.get(h, 0)) for h in {*above, *below}})
 
     def seen_elsewhere(self, pair: tuple[str, str], case_id: str) -> int:
         """How many history stays other than ``case_id`` carry this (principal category, code) pair."""
@@ -85,6 +89,22 @@ class Norms:
         if not standard or stay.case.total_cost is None:
             return None
         return float(stay.case.total_cost / standard)
+
+
+def bunching_counts(stays: list[GroupedCase], ratio: Callable[[GroupedCase], float | None], threshold: float,
+                    band: float) -> tuple[dict[str, int], dict[str, int]]:
+    """Per hospital: stays in (threshold, threshold + band] and in (threshold − band, threshold] × standard."""
+    above: dict[str, int] = defaultdict(int)
+    below: dict[str, int] = defaultdict(int)
+    for stay in stays:
+        value = ratio(stay)
+        if value is None or not stay.case.hospital_id:
+            continue
+        if threshold < value <= threshold + band:
+            above[stay.case.hospital_id] += 1
+        elif threshold - band < value <= threshold:
+            below[stay.case.hospital_id] += 1
+    return above, below
 
 
 def _per_day(stay: GroupedCase) -> float:
