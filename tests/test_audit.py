@@ -278,3 +278,19 @@ def test_every_kind_is_injected_in_each_of_its_variants_and_few_clean_stays_are_
     for kind, row in measured["kinds"].items():
         assert all(part["events"] > 0 for part in row["variants"].values()), kind
     assert measured["clean"]["stays"] > 8000 and measured["clean"]["share"] < 0.05
+
+
+def test_an_operation_that_no_line_of_the_bill_names_is_padded():
+    from casemix.records.fees import FeeLine
+
+    def theatre(line_id, procedure):
+        return FeeLine(line_id=line_id, visit_id="s", item_code="003310010140000", amount=D("900.00"),
+                       procedure_code=procedure)
+
+    operated = stay("s", procedures=("51.2201", "45.7300"), fees=bill("8000", surgery=0.2, bed=0.1))
+    auditor = Auditor(AuditPolicy(), NORMS, SEVERITY, OPERATIONS | {"45.7300"})
+    flags = auditor.audit_claim(operated, [theatre("l1", "51.2201")])
+    assert [f.rule for f in flags] == ["padded_procedures"] and "45.7300 coded but no fee line" in flags[0].evidence
+    assert auditor.audit_claim(operated, [theatre("l1", "51.2201"), theatre("l2", "45.7300")]) == []
+    assert auditor.audit_claim(operated, [theatre("l1", None)]) == []     # a bill that names no operation
+    assert [f.case_ids for f in auditor.audit([operated], bills={"s": [theatre("l1", "51.2201")]})] == [("s",)]

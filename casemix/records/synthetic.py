@@ -205,20 +205,23 @@ def fee_code_pools(classifier: FeeClassifier, rule_folder: Path | None = None) -
 
 def synthetic_fee_lines(case: Case, pools: dict[str, list[str]], rng: random.Random) -> list[FeeLine]:
     """The stay's fee categories as itemised lines over its days: bed, nursing and consultation daily,
-    exams and labs mostly in the first two days, the operation and its materials on one day, drugs
-    daily and tapering; each category's lines add up to its total to the cent."""
+    exams and labs mostly in the first two days, the operation and its materials on one day (each
+    operation named by surgery lines, oprn_oprt_code), drugs daily and tapering; each category's lines
+    add up to its total to the cent."""
     days = max(case.los_days or 1, 1)
     start = datetime.combine(case.admission_date or date(2025, 1, 1), datetime.min.time())
+    operations = [code for code in case.procedures if is_surgical((code,))] or [None]
     lines: list[FeeLine] = []
     for key, total in sorted((case.fees or {}).items()):
         pool = pools.get(key)
         if not pool or total <= 0:
             continue
-        for day, amount in _spread(key, total, days, rng):
+        for number, (day, amount) in enumerate(_spread(key, total, days, rng)):
             code = rng.choice(pool)
             lines.append(FeeLine(line_id=f"{case.id}-{len(lines) + 1:04d}", visit_id=case.id,
                                  patient_id=case.patient_id, hospital_id=case.hospital_id, item_code=code,
                                  amount=amount, price=amount,
+                                 procedure_code=operations[number % len(operations)] if key == "surgery" else None,
                                  time=start + timedelta(days=day, hours=rng.randint(7, 20)),
                                  department=case.department))
     return lines
