@@ -28,7 +28,7 @@ from casemix.policy import Policy
 from casemix.records import Case
 from casemix.records.case import CENT
 from casemix.records.outpatient import OutpatientVisit, synthetic_visits
-from casemix.records.synthetic import synthetic_city
+from casemix.records.synthetic import synthetic_city, synthetic_fee_lines
 
 # kind → variant → share of the kind's events [M: shares chosen to mix easy and hard variants]
 VARIANTS: dict[str, dict[str, float]] = {
@@ -541,12 +541,17 @@ def precision_recall(flags: list[Flag], injected: Injected, catalogue: Catalogue
 
 
 def measure(grouper: Grouper, sample: list[Case], policy: Policy, cases: int = 60_000, hospitals: int = 30,
-            share: float = 0.01, seed: int = 11) -> dict:
+            share: float = 0.01, seed: int = 11, fee_codes: dict[str, list[str]] | None = None) -> dict:
     """Precision and recall per kind and variant on a synthetic city with injected, labelled irregularities.
 
     The city keeps its ordinary readmissions (new related stays, some within the split window), so the
-    audit must tell them from splits; norms are learned from the city before injection."""
+    audit must tell them from splits; norms are learned from the city before injection. With
+    ``fee_codes`` (``records.synthetic.fee_code_pools``) each stay of the city brings its theatre lines
+    (the surgery lines of its bill, naming its operations), made before injection: an operation the
+    injector adds has no line."""
     city = synthetic_city(sample, hospitals=hospitals, cases=cases, seed=seed, patients=cases * 2)
+    rng = random.Random(seed)
+    bills = {case.id: synthetic_fee_lines(case, fee_codes, rng, ("surgery",)) for case in city} if fee_codes else {}
     history = [GroupedCase(case, grouper.group(case, explain=False)) for case in city]
     auditor = Auditor.learned(policy, grouper.scheme, history)
     visits = _outside_stays(synthetic_visits(city, seed=seed), city)
@@ -554,7 +559,7 @@ def measure(grouper: Grouper, sample: list[Case], policy: Policy, cases: int = 6
     known = {stay.case.id: stay for stay in history}
     stays = [known[c.id] if c.id in known and known[c.id].case is c
              else GroupedCase(c, grouper.group(c, explain=False)) for c in injected.cases]
-    return precision_recall(auditor.audit(stays, injected.visits), injected)
+    return precision_recall(auditor.audit(stays, injected.visits, bills), injected)
 
 
 def _outside_stays(visits: list[OutpatientVisit], city: list[Case]) -> list[OutpatientVisit]:

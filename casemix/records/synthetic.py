@@ -203,20 +203,23 @@ def fee_code_pools(classifier: FeeClassifier, rule_folder: Path | None = None) -
     return pools
 
 
-def synthetic_fee_lines(case: Case, pools: dict[str, list[str]], rng: random.Random) -> list[FeeLine]:
+def synthetic_fee_lines(case: Case, pools: dict[str, list[str]], rng: random.Random,
+                        categories: tuple[str, ...] | None = None) -> list[FeeLine]:
     """The stay's fee categories as itemised lines over its days: bed, nursing and consultation daily,
     exams and labs mostly in the first two days, the operation and its materials on one day (each
     operation named by surgery lines, oprn_oprt_code), drugs daily and tapering; each category's lines
-    add up to its total to the cent."""
+    add up to its total to the cent. ``categories`` keeps only those categories' lines (the theatre
+    lines alone, say, when a 60,000-stay city's full bills would not fit in memory)."""
     days = max(case.los_days or 1, 1)
     start = datetime.combine(case.admission_date or date(2025, 1, 1), datetime.min.time())
     operations = [code for code in case.procedures if is_surgical((code,))] or [None]
     lines: list[FeeLine] = []
     for key, total in sorted((case.fees or {}).items()):
         pool = pools.get(key)
-        if not pool or total <= 0:
+        if not pool or total <= 0 or (categories is not None and key not in categories):
             continue
-        for number, (day, amount) in enumerate(_spread(key, total, days, rng)):
+        at_least = len(operations) if key == "surgery" else 1        # a surgery line for every operation
+        for number, (day, amount) in enumerate(_spread(key, total, days, rng, at_least)):
             code = rng.choice(pool)
             lines.append(FeeLine(line_id=f"{case.id}-{len(lines) + 1:04d}", visit_id=case.id,
                                  patient_id=case.patient_id, hospital_id=case.hospital_id, item_code=code,
@@ -227,12 +230,12 @@ def synthetic_fee_lines(case: Case, pools: dict[str, list[str]], rng: random.Ran
     return lines
 
 
-def _spread(key: str, total: Decimal, days: int, rng: random.Random) -> list[tuple[int, Decimal]]:
+def _spread(key: str, total: Decimal, days: int, rng: random.Random, at_least: int = 1) -> list[tuple[int, Decimal]]:
     if key in DAILY_KEYS:
         when = list(range(days))
     elif key in ONE_DAY_KEYS:
         day = min(1, days - 1)
-        when = [day] * max(1, min(15, int(total / LINE_SIZE[key])))
+        when = [day] * max(at_least, min(15, int(total / LINE_SIZE[key])))
     elif key in FRONT_KEYS:
         when = [0 if (r := rng.random()) < 0.5 else min(1, days - 1) if r < 0.7 else rng.randrange(days)
                 for _ in range(max(1, min(30, int(total / LINE_SIZE[key]))))]
