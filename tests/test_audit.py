@@ -30,7 +30,7 @@ STANDARDS = {"BR25": D("8000"), "BR21": D("14000"), "BR23": D("10000"), "GG19": 
              "RN19": D("5000")}
 SEVERITY = frozenset({"J96.900x001", "E87.100"})
 OPERATIONS = frozenset({"51.2201"})
-NORMS = Norms(standard_cost=STANDARDS, mean_standard=10_000.0, cost_per_day={"BR25": 1000.0},
+NORMS = Norms(standard_cost=STANDARDS, mean_standard=10_000.0, cost_per_day={"BR25": 1000.0}, median_los={},
               procedure_limit={"BR25": 6}, default_procedure_limit=6, procedure_share={"GG19": 0.96},
               severity_pairs=Counter({("I63", "J96.900x001"): 5}), pair_members={},
               daily_share_limit={"BR25": 0.25})

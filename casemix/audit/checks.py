@@ -233,12 +233,16 @@ def _split(first: GroupedCase, then: GroupedCase, gap: int, context: Context) ->
     exams = fee_share(first, EXAM_FEES)
     work_up = (exams is not None and exams >= policy.low_standard_min_exam_share
                and not _operated(first, context) and _operated(then, context))
-    halves = first_ratio <= policy.split_first_max_ratio and second_ratio <= policy.split_second_max_ratio
+    usual_los = norms.median_los.get(first.result.drg)
+    cut_short = usual_los is None or (first.case.los_days or 0) <= policy.split_first_max_los_ratio * usual_los
+    halves = (first_ratio <= policy.split_first_max_ratio and second_ratio <= policy.split_second_max_ratio
+              and cut_short)
     cap = policy.split_max_combined_ratio
     if combined > cap or not (halves or work_up):
         return None
     how = (f"a work-up stay (exams and labs {exams:.0%} of its bill) before the operation" if work_up
-           else f"the stays {first_ratio:.2f}× and {second_ratio:.2f}× their standards")
+           else f"the stays {first_ratio:.2f}× and {second_ratio:.2f}× their standards, the first "
+                f"{first.case.los_days} day(s)" + (f" against a median of {usual_los:g}" if usual_los else ""))
     return Flag("split_admission", _hospital(first), (first.case.id, then.case.id), score((cap - combined) / cap),
                 f"readmitted {gap} day(s) after discharge ({first.case.discharge_date} → "
                 f"{then.case.admission_date}), {relation}; together {combined:.2f}× the larger DRG standard "

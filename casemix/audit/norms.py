@@ -27,6 +27,7 @@ class Norms:
     standard_cost: dict[str, Decimal]
     mean_standard: float                        # mean standard cost over the history's stays
     cost_per_day: dict[str, float]              # median cost per day
+    median_los: dict[str, float]                # median length of stay
     procedure_limit: dict[str, int]             # more procedures than this is padding
     default_procedure_limit: int                # for a DRG without enough stays
     procedure_share: dict[str, float]           # share of stays with at least one procedure
@@ -64,6 +65,7 @@ class Norms:
             mean_standard=statistics.fmean(priced) if priced else 0.0,
             cost_per_day={drg: statistics.median(_per_day(s) for s in stays) for drg, stays in enough.items()
                           if any(s.case.total_cost for s in stays)},
+            median_los={drg: statistics.median(s.case.los_days or 0 for s in stays) for drg, stays in enough.items()},
             procedure_limit={drg: max(audit.padded_min_procedures,
                                       2 * _quantile([len(s.case.procedures) for s in stays], 0.9))
                              for drg, stays in enough.items()},
