@@ -75,10 +75,11 @@ def synthetic_city(sample: list[Case], hospitals: int = 100, cases: int = 100_00
                            else first.hospital_id)
             real = _related_case(first, similar, rng)
             tier, level = by_hospital[hospital_id]
-            out.append(_stay(real, f"S{number:07d}", hospital_id, tier, level, first.patient_id,
-                             _readmission_date(first, real, rng, year), rng))
-            stays_of.setdefault(first.patient_id, []).append(len(out) - 1)
-            continue
+            admitted = _readmission_date(first, real, rng, year)
+            if _free(out, stays_of.get(first.patient_id, ()), admitted, real.los_days or 7):
+                out.append(_stay(real, f"S{number:07d}", hospital_id, tier, level, first.patient_id, admitted, rng))
+                stays_of.setdefault(first.patient_id, []).append(len(out) - 1)
+                continue
         hospital_id, tier, level = rng.choices(plan, weights)[0]
         real = rng.choice(pool)
         admitted = start + timedelta(days=rng.randrange(365))
@@ -91,12 +92,17 @@ def synthetic_city(sample: list[Case], hospitals: int = 100, cases: int = 100_00
 def _free_patient(out: list[Case], stays_of: dict[str, list[int]], admitted: date, los: int, patients: int,
                   rng: random.Random) -> str:
     """A patient not in hospital on these days: nobody is in two wards at once."""
-    ends = admitted + timedelta(days=los)
     for _ in range(20):
         patient = f"P{rng.randrange(patients):07d}"
-        if all(out[i].discharge_date <= admitted or ends <= out[i].admission_date for i in stays_of.get(patient, ())):
+        if _free(out, stays_of.get(patient, ()), admitted, los):
             return patient
     return patient
+
+
+def _free(out: list[Case], indexes, admitted: date, los: int) -> bool:
+    """Whether a stay from ``admitted`` for ``los`` days overlaps none of the stays at ``indexes``."""
+    ends = admitted + timedelta(days=los)
+    return all(out[i].discharge_date <= admitted or ends <= out[i].admission_date for i in indexes)
 
 
 def _stay(real: Case, case_id: str, hospital_id: str, tier: Tier, level: float, patient_id: str | None,
