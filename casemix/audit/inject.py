@@ -93,6 +93,19 @@ class _Injector:
         for case in cases:
             self.by_hospital[case.hospital_id or ""].append(case.id)
         self.hospitals = sorted(self.by_hospital)
+        scheme = grouper.scheme
+        severity = frozenset(scheme.mcc) | frozenset(scheme.cc)
+        pairs: dict[str, Counter] = defaultdict(Counter)
+        for case in cases:
+            pairs[case.principal_dx[:3]].update(code for code in case.secondary_dx if code in severity)
+        # the MCC/CC codes most often seen with each principal category, OR procedures the city's stays
+        # carry first, and minor (non-OR) imaging and diagnostic procedures, from the clean city
+        self.usual_severity = {category: [code for code, _ in counter.most_common(5)]
+                               for category, counter in pairs.items()}
+        self.operations = sorted({c.procedures[0] for c in cases if c.procedures
+                                  and c.procedures[0] in scheme.or_procedures})
+        self.minor = sorted(p for p in grouper.codebook.names["procedure"]
+                            if p.startswith(("87.", "88.", "89.")) and p not in scheme.or_procedures)[:200]
 
     def new_id(self) -> str:
         self.serial += 1
@@ -140,7 +153,6 @@ def inject_irregularities(cases: list[Case], grouper: Grouper, share: float = 0.
             offenders[kind] = {sorted(offenders[kind])[0]}
             events.extend(_gaming(city, sorted(offenders[kind])[0]))
             continue
-        made = 0
         for variant, variant_share in variants.items():
             target = round(per_kind * variant_share)
             count = 0
@@ -153,7 +165,6 @@ def inject_irregularities(cases: list[Case], grouper: Grouper, share: float = 0.
                     continue
                 events.extend(new)
                 count += len(new)
-            made += count
     return Injected([city.cases[i] for i in city.order], events, city.visits, offenders)
 
 
@@ -274,8 +285,8 @@ def _upcoding(city: _Injector, variant: str, hospital: str) -> list[Event]:
     table = scheme.cc if variant == "cc_added" else scheme.mcc
     allowed = [code for code, exclusion in table.items() if pdx not in scheme.exclusions.get(exclusion, ())]
     if variant == "common_mcc_added":
-        usual = _usual_severity(city).get(pdx[:3], [])
-        candidates = [code for code in usual if code in table][:5] or allowed[:0]
+        usual = city.usual_severity.get(pdx[:3], [])
+        candidates = [code for code in usual if code in table]
     else:
         candidates = city.rng.sample(allowed, min(20, len(allowed)))
     for code in candidates:
@@ -287,32 +298,20 @@ def _upcoding(city: _Injector, variant: str, hospital: str) -> list[Event]:
     return []
 
 
-def _usual_severity(city: _Injector) -> dict[str, list[str]]:
-    """MCC/CC codes most often seen with each principal category in the clean city (computed once)."""
-    if not hasattr(city, "usual"):
-        severity = frozenset(city.grouper.scheme.mcc) | frozenset(city.grouper.scheme.cc)
-        counts: dict[str, Counter] = defaultdict(Counter)
-        for case in city.cases.values():
-            counts[case.principal_dx[:3]].update(c for c in case.secondary_dx if c in severity)
-        city.usual = {category: [code for code, _ in counter.most_common(5)] for category, counter in counts.items()}
-    return city.usual
-
-
 def _padded(city: _Injector, variant: str, hospital: str) -> list[Event]:
     rng = city.rng
-    names = city.grouper.codebook.names["procedure"]
     if variant == "minor_procedures_added":
         case = city.pick(hospital, lambda c: True)
-        minor = [p for p in _minor(city, names)]
         if case is None:
             return []
-        padded = case.model_copy(update={"procedures": case.procedures + tuple(rng.sample(minor, rng.randint(5, 10)))})
+        added = tuple(rng.sample(city.minor, rng.randint(5, 10)))
+        padded = case.model_copy(update={"procedures": case.procedures + added})
     elif variant == "operation_without_theatre":
         case = city.pick(hospital, lambda c: city.medical(c) and not city.operated(c))
         if case is None:
             return []
         padded = None
-        for code in rng.sample(_operations(city), 25):
+        for code in rng.sample(city.operations, 25):
             trial = case.model_copy(update={"procedures": (code, *case.procedures)})
             adrg = city.grouper.group(trial, explain=False).adrg
             if len(adrg) > 1 and adrg[1] not in MEDICAL_LETTERS:
@@ -325,24 +324,9 @@ def _padded(city: _Injector, variant: str, hospital: str) -> list[Event]:
         case = city.pick(hospital, lambda c: city.operated(c))
         if case is None:
             return []
-        padded = case.model_copy(update={"procedures": (*case.procedures, rng.choice(_operations(city)))})
+        padded = case.model_copy(update={"procedures": (*case.procedures, rng.choice(city.operations))})
     city.put(padded)
     return [Event("padded_procedures", variant, case.hospital_id or "", (case.id,))]
-
-
-def _minor(city: _Injector, names: dict[str, str]) -> list[str]:
-    if not hasattr(city, "minor"):
-        city.minor = sorted(p for p in names if p.startswith(("87.", "88.", "89.")) and
-                            p not in city.grouper.scheme.or_procedures)[:200]
-    return city.minor
-
-
-def _operations(city: _Injector) -> list[str]:
-    """OR procedures that stays of the city carry (main procedures of operated stays)."""
-    if not hasattr(city, "operations"):
-        city.operations = sorted({c.procedures[0] for c in city.cases.values()
-                                  if c.procedures and c.procedures[0] in city.grouper.scheme.or_procedures})
-    return city.operations
 
 
 def _low_standard(city: _Injector, variant: str, hospital: str) -> list[Event]:
