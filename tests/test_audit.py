@@ -20,15 +20,17 @@ from casemix.grouping import GroupedCase, GroupResult
 from casemix.policy import AuditPolicy, load_policy
 from casemix.records import Case
 from casemix.records.case import to_case
+from casemix.records.fees import FeeClassifier
 from casemix.records.io import read_cases
 from casemix.records.outpatient import OutpatientVisit
+from casemix.records.synthetic import fee_code_pools
 
 D = Decimal
 STANDARDS = {"BR25": D("8000"), "BR21": D("14000"), "BR23": D("10000"), "GG19": D("6000"), "FN19": D("48000"),
              "RN19": D("5000")}
 SEVERITY = frozenset({"J96.900x001", "E87.100"})
 OPERATIONS = frozenset({"51.2201"})
-NORMS = Norms(standard_cost=STANDARDS, mean_standard=10_000.0, cost_per_day={"BR25": 1000.0},
+NORMS = Norms(standard_cost=STANDARDS, mean_standard=10_000.0, cost_per_day={"BR25": 1000.0}, median_los={},
               procedure_limit={"BR25": 6}, default_procedure_limit=6, procedure_share={"GG19": 0.96},
               severity_pairs=Counter({("I63", "J96.900x001"): 5}), pair_members={},
               daily_share_limit={"BR25": 0.25})
@@ -264,17 +266,42 @@ def test_a_catalogue_row_with_an_unknown_kind_is_refused(tmp_path):
 @pytest.fixture(scope="module")
 def measured(g20):
     sample, _ = read_cases(DATA / "samples" / "cases_13239_with_cost.csv")
-    return measure(g20, sample, load_policy(), cases=10_000, share=0.01)
+    pools = fee_code_pools(FeeClassifier.of(DATA), DATA / "nhsa-rule-libraries")
+    return measure(g20, sample, load_policy(), cases=10_000, share=0.01, fee_codes=pools)
 
 
-@pytest.mark.parametrize("kind", ["duplicate_claim", "cost_shifting", "dumping", "fake_admission"])
+@pytest.mark.parametrize("kind", ["duplicate_claim", "padded_procedures", "dumping", "fake_admission"])
 def test_measured_precision_and_recall_where_the_bill_and_the_dates_tell(kind, measured):
     row = measured["kinds"][kind]
     assert row["events"] >= 50
-    assert row["precision"] >= 0.8 and row["recall"] >= 0.8, row
+    assert row["precision"] >= 0.85 and row["recall"] >= 0.85, row
+
+
+@pytest.mark.parametrize("kind", ["split_admission", "cost_shifting", "low_standard_admission", "bed_hanging"])
+def test_measured_figures_where_stay_totals_say_less_stay_above_a_floor(kind, measured):
+    # upcoding is left out: its "MCC/CC unseen with this principal" evidence needs a history much larger
+    # than 10,000 stays resampled from 13,239 (here most pairings are unique); at 60,000 it is 0.9 / 0.58
+    row = measured["kinds"][kind]
+    assert row["precision"] >= 0.6 and row["recall"] >= 0.5, row
 
 
 def test_every_kind_is_injected_in_each_of_its_variants_and_few_clean_stays_are_flagged(measured):
     for kind, row in measured["kinds"].items():
         assert all(part["events"] > 0 for part in row["variants"].values()), kind
     assert measured["clean"]["stays"] > 8000 and measured["clean"]["share"] < 0.05
+
+
+def test_an_operation_that_no_line_of_the_bill_names_is_padded():
+    from casemix.records.fees import FeeLine
+
+    def theatre(line_id, procedure):
+        return FeeLine(line_id=line_id, visit_id="s", item_code="003310010140000", amount=D("900.00"),
+                       procedure_code=procedure)
+
+    operated = stay("s", procedures=("51.2201", "45.7300"), fees=bill("8000", surgery=0.2, bed=0.1))
+    auditor = Auditor(AuditPolicy(), NORMS, SEVERITY, OPERATIONS | {"45.7300"})
+    flags = auditor.audit_claim(operated, [theatre("l1", "51.2201")])
+    assert [f.rule for f in flags] == ["padded_procedures"] and "45.7300 coded but no fee line" in flags[0].evidence
+    assert auditor.audit_claim(operated, [theatre("l1", "51.2201"), theatre("l2", "45.7300")]) == []
+    assert auditor.audit_claim(operated, [theatre("l1", None)]) == []     # a bill that names no operation
+    assert [f.case_ids for f in auditor.audit([operated], bills={"s": [theatre("l1", "51.2201")]})] == [("s",)]

@@ -17,6 +17,7 @@ from decimal import Decimal
 from casemix.audit.norms import Norms
 from casemix.grouping import GroupedCase
 from casemix.policy import AuditPolicy
+from casemix.records.fees import FeeLine
 from casemix.records.outpatient import OutpatientVisit
 
 MEDICAL_LETTERS = "RSTUVWXYZ"        # ADRG second letters of the medical partition
@@ -44,6 +45,7 @@ class Context:
     severity_codes: frozenset[str]
     or_procedures: frozenset[str]
     visits: list[OutpatientVisit] = field(default_factory=list)
+    bills: dict[str, list[FeeLine]] = field(default_factory=dict)      # stay id → its fee lines, where given
 
 
 def score(excess: float) -> float:
@@ -104,7 +106,8 @@ def unsupported_severity(stay: GroupedCase, context: Context) -> Flag | None:
 
 
 def padded_procedures(stay: GroupedCase, context: Context) -> Flag | None:
-    """虚记手术: far more procedures than the DRG's stays carry, or an operation with no theatre bill."""
+    """虚记手术: far more procedures than the DRG's stays carry, an operation with no theatre bill, or
+    (given the fee lines) an operation that no line of the bill names."""
     case, drg = stay.case, stay.result.drg
     limit = context.norms.procedure_limit.get(drg, context.norms.default_procedure_limit)
     if len(case.procedures) > limit:
@@ -118,6 +121,12 @@ def padded_procedures(stay: GroupedCase, context: Context) -> Flag | None:
         return Flag("padded_procedures", _hospital(stay), (case.id,), score(1.0 - surgery / cap if cap else 1.0),
                     f"operation {', '.join(operations[:3])} coded (grouped {stay.result.path}) but 手术费 is "
                     f"{surgery:.1%} of the {case.total_cost} 元 bill: no theatre bill")
+    billed = {line.procedure_code for line in context.bills.get(case.id, ()) if line.procedure_code}
+    unbilled = [code for code in operations if code not in billed]
+    if billed and unbilled:         # the bill names its operations (oprn_oprt_code), but not these
+        return Flag("padded_procedures", _hospital(stay), (case.id,), score(len(unbilled) / len(operations)),
+                    f"operation {', '.join(unbilled)} coded but no fee line names it; the bill's operation lines "
+                    f"name {', '.join(sorted(billed))}")
     return None
 
 
@@ -220,14 +229,20 @@ def _split(first: GroupedCase, then: GroupedCase, gap: int, context: Context) ->
     larger = max(standards)
     combined = float((first.case.total_cost + then.case.total_cost) / larger)
     first_ratio = float(first.case.total_cost / standards[0])
+    second_ratio = float(then.case.total_cost / standards[1])
     exams = fee_share(first, EXAM_FEES)
     work_up = (exams is not None and exams >= policy.low_standard_min_exam_share
                and not _operated(first, context) and _operated(then, context))
+    usual_los = norms.median_los.get(first.result.drg)
+    cut_short = usual_los is None or (first.case.los_days or 0) <= policy.split_first_max_los_ratio * usual_los
+    halves = (first_ratio <= policy.split_first_max_ratio and second_ratio <= policy.split_second_max_ratio
+              and cut_short)
     cap = policy.split_max_combined_ratio
-    if combined > cap or not (first_ratio <= policy.split_first_max_ratio or work_up):
+    if combined > cap or not (halves or work_up):
         return None
     how = (f"a work-up stay (exams and labs {exams:.0%} of its bill) before the operation" if work_up
-           else f"the first stay {first_ratio:.2f}× its {first.result.drg} standard")
+           else f"the stays {first_ratio:.2f}× and {second_ratio:.2f}× their standards, the first "
+                f"{first.case.los_days} day(s)" + (f" against a median of {usual_los:g}" if usual_los else ""))
     return Flag("split_admission", _hospital(first), (first.case.id, then.case.id), score((cap - combined) / cap),
                 f"readmitted {gap} day(s) after discharge ({first.case.discharge_date} → "
                 f"{then.case.admission_date}), {relation}; together {combined:.2f}× the larger DRG standard "

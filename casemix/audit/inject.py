@@ -28,7 +28,7 @@ from casemix.policy import Policy
 from casemix.records import Case
 from casemix.records.case import CENT
 from casemix.records.outpatient import OutpatientVisit, synthetic_visits
-from casemix.records.synthetic import synthetic_city
+from casemix.records.synthetic import synthetic_city, synthetic_fee_lines
 
 # kind → variant → share of the kind's events [M: shares chosen to mix easy and hard variants]
 VARIANTS: dict[str, dict[str, float]] = {
@@ -47,7 +47,7 @@ VARIANTS: dict[str, dict[str, float]] = {
 }
 OFFENDERS = 3                   # offending hospitals per kind
 OFFENDER_SHARE = 0.7            # share of a kind's events at its offending hospitals
-GAMING_STAYS = 40               # deviation gaming: stays inflated at one hospital
+GAMING_SHARE = 0.03             # deviation gaming: share of one hospital's stays inflated past the threshold
 MEDICAL_LETTERS = "RSTUVWXYZ"
 DAILY = ("bed", "nursing", "consultation")
 EXAMS = ("examination", "laboratory")
@@ -93,6 +93,19 @@ class _Injector:
         for case in cases:
             self.by_hospital[case.hospital_id or ""].append(case.id)
         self.hospitals = sorted(self.by_hospital)
+        scheme = grouper.scheme
+        severity = frozenset(scheme.mcc) | frozenset(scheme.cc)
+        pairs: dict[str, Counter] = defaultdict(Counter)
+        for case in cases:
+            pairs[case.principal_dx[:3]].update(code for code in case.secondary_dx if code in severity)
+        # the MCC/CC codes most often seen with each principal category, OR procedures the city's stays
+        # carry first, and minor (non-OR) imaging and diagnostic procedures, from the clean city
+        self.usual_severity = {category: [code for code, _ in counter.most_common(5)]
+                               for category, counter in pairs.items()}
+        self.operations = sorted({c.procedures[0] for c in cases if c.procedures
+                                  and c.procedures[0] in scheme.or_procedures})
+        self.minor = sorted(p for p in grouper.codebook.names["procedure"]
+                            if p.startswith(("87.", "88.", "89.")) and p not in scheme.or_procedures)[:200]
 
     def new_id(self) -> str:
         self.serial += 1
@@ -136,10 +149,10 @@ def inject_irregularities(cases: list[Case], grouper: Grouper, share: float = 0.
     big = [h for h in city.hospitals if len(city.by_hospital[h]) >= 200] or city.hospitals
     for kind, variants in VARIANTS.items():
         offenders[kind] = set(city.rng.sample(big, min(OFFENDERS, len(big))))
-        if kind == "deviation_gaming":
+        if kind == "deviation_gaming":              # one hospital games the threshold
+            offenders[kind] = {sorted(offenders[kind])[0]}
             events.extend(_gaming(city, sorted(offenders[kind])[0]))
             continue
-        made = 0
         for variant, variant_share in variants.items():
             target = round(per_kind * variant_share)
             count = 0
@@ -152,7 +165,6 @@ def inject_irregularities(cases: list[Case], grouper: Grouper, share: float = 0.
                     continue
                 events.extend(new)
                 count += len(new)
-            made += count
     return Injected([city.cases[i] for i in city.order], events, city.visits, offenders)
 
 
@@ -273,8 +285,8 @@ def _upcoding(city: _Injector, variant: str, hospital: str) -> list[Event]:
     table = scheme.cc if variant == "cc_added" else scheme.mcc
     allowed = [code for code, exclusion in table.items() if pdx not in scheme.exclusions.get(exclusion, ())]
     if variant == "common_mcc_added":
-        usual = _usual_severity(city).get(pdx[:3], [])
-        candidates = [code for code in usual if code in table][:5] or allowed[:0]
+        usual = city.usual_severity.get(pdx[:3], [])
+        candidates = [code for code in usual if code in table]
     else:
         candidates = city.rng.sample(allowed, min(20, len(allowed)))
     for code in candidates:
@@ -286,32 +298,20 @@ def _upcoding(city: _Injector, variant: str, hospital: str) -> list[Event]:
     return []
 
 
-def _usual_severity(city: _Injector) -> dict[str, list[str]]:
-    """MCC/CC codes most often seen with each principal category in the clean city (computed once)."""
-    if not hasattr(city, "usual"):
-        severity = frozenset(city.grouper.scheme.mcc) | frozenset(city.grouper.scheme.cc)
-        counts: dict[str, Counter] = defaultdict(Counter)
-        for case in city.cases.values():
-            counts[case.principal_dx[:3]].update(c for c in case.secondary_dx if c in severity)
-        city.usual = {category: [code for code, _ in counter.most_common(5)] for category, counter in counts.items()}
-    return city.usual
-
-
 def _padded(city: _Injector, variant: str, hospital: str) -> list[Event]:
     rng = city.rng
-    names = city.grouper.codebook.names["procedure"]
     if variant == "minor_procedures_added":
         case = city.pick(hospital, lambda c: True)
-        minor = [p for p in _minor(city, names)]
         if case is None:
             return []
-        padded = case.model_copy(update={"procedures": case.procedures + tuple(rng.sample(minor, rng.randint(5, 10)))})
+        added = tuple(rng.sample(city.minor, rng.randint(5, 10)))
+        padded = case.model_copy(update={"procedures": case.procedures + added})
     elif variant == "operation_without_theatre":
         case = city.pick(hospital, lambda c: city.medical(c) and not city.operated(c))
         if case is None:
             return []
         padded = None
-        for code in rng.sample(_operations(city), 25):
+        for code in rng.sample(city.operations, 25):
             trial = case.model_copy(update={"procedures": (code, *case.procedures)})
             adrg = city.grouper.group(trial, explain=False).adrg
             if len(adrg) > 1 and adrg[1] not in MEDICAL_LETTERS:
@@ -324,24 +324,9 @@ def _padded(city: _Injector, variant: str, hospital: str) -> list[Event]:
         case = city.pick(hospital, lambda c: city.operated(c))
         if case is None:
             return []
-        padded = case.model_copy(update={"procedures": (*case.procedures, rng.choice(_operations(city)))})
+        padded = case.model_copy(update={"procedures": (*case.procedures, rng.choice(city.operations))})
     city.put(padded)
     return [Event("padded_procedures", variant, case.hospital_id or "", (case.id,))]
-
-
-def _minor(city: _Injector, names: dict[str, str]) -> list[str]:
-    if not hasattr(city, "minor"):
-        city.minor = sorted(p for p in names if p.startswith(("87.", "88.", "89.")) and
-                            p not in city.grouper.scheme.or_procedures)[:200]
-    return city.minor
-
-
-def _operations(city: _Injector) -> list[str]:
-    """OR procedures that stays of the city carry (main procedures of operated stays)."""
-    if not hasattr(city, "operations"):
-        city.operations = sorted({c.procedures[0] for c in city.cases.values()
-                                  if c.procedures and c.procedures[0] in city.grouper.scheme.or_procedures})
-    return city.operations
 
 
 def _low_standard(city: _Injector, variant: str, hospital: str) -> list[Event]:
@@ -464,7 +449,8 @@ def _fake(city: _Injector, variant: str, hospital: str) -> list[Event]:
                                            "admission_date": start,
                                            "discharge_date": start + timedelta(days=template.los_days or 3)})
         city.put(stay)
-        return [Event("fake_admission", variant, template.hospital_id or "", (stay.id,))]
+        city.used.add(other.id)
+        return [Event("fake_admission", variant, template.hospital_id or "", (stay.id, other.id))]
     events = []
     start = template.admission_date
     for _ in range(rng.randint(6, 12)):
@@ -478,12 +464,13 @@ def _fake(city: _Injector, variant: str, hospital: str) -> list[Event]:
 
 
 def _gaming(city: _Injector, hospital: str) -> list[Event]:
+    """Stays of one hospital pushed just past twice their DRG's mean cost (the high-cost threshold)."""
     events = []
-    for _ in range(GAMING_STAYS):
+    for _ in range(round(GAMING_SHARE * len(city.by_hospital[hospital]))):
         case = city.pick(hospital, lambda c: city.mean_of(c) is not None and c.hospital_id == hospital)
         if case is None:
             break
-        city.put(_scaled(case, _money(city.mean_of(case) * city.rng.uniform(2.02, 2.15))))
+        city.put(_scaled(case, _money(city.mean_of(case) * city.rng.uniform(2.0, 2.1))))
         events.append(Event("deviation_gaming", "inflated_above_threshold", hospital, (case.id,)))
     return events
 
@@ -538,12 +525,17 @@ def precision_recall(flags: list[Flag], injected: Injected, catalogue: Catalogue
 
 
 def measure(grouper: Grouper, sample: list[Case], policy: Policy, cases: int = 60_000, hospitals: int = 30,
-            share: float = 0.01, seed: int = 11) -> dict:
+            share: float = 0.01, seed: int = 11, fee_codes: dict[str, list[str]] | None = None) -> dict:
     """Precision and recall per kind and variant on a synthetic city with injected, labelled irregularities.
 
     The city keeps its ordinary readmissions (new related stays, some within the split window), so the
-    audit must tell them from splits; norms are learned from the city before injection."""
+    audit must tell them from splits; norms are learned from the city before injection. With
+    ``fee_codes`` (``records.synthetic.fee_code_pools``) each stay of the city brings its theatre lines
+    (the surgery lines of its bill, naming its operations), made before injection: an operation the
+    injector adds has no line."""
     city = synthetic_city(sample, hospitals=hospitals, cases=cases, seed=seed, patients=cases * 2)
+    rng = random.Random(seed)
+    bills = {case.id: synthetic_fee_lines(case, fee_codes, rng, ("surgery",)) for case in city} if fee_codes else {}
     history = [GroupedCase(case, grouper.group(case, explain=False)) for case in city]
     auditor = Auditor.learned(policy, grouper.scheme, history)
     visits = _outside_stays(synthetic_visits(city, seed=seed), city)
@@ -551,7 +543,7 @@ def measure(grouper: Grouper, sample: list[Case], policy: Policy, cases: int = 6
     known = {stay.case.id: stay for stay in history}
     stays = [known[c.id] if c.id in known and known[c.id].case is c
              else GroupedCase(c, grouper.group(c, explain=False)) for c in injected.cases]
-    return precision_recall(auditor.audit(stays, injected.visits), injected)
+    return precision_recall(auditor.audit(stays, injected.visits, bills), injected)
 
 
 def _outside_stays(visits: list[OutpatientVisit], city: list[Case]) -> list[OutpatientVisit]:

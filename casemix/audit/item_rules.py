@@ -41,7 +41,7 @@ WINDOWS = {"单日": 24, "单次就诊": 0, "6小时": 6, "同一小时": 1}
 LEVELS = {"一级": 1, "二级": 2, "三级": 3}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)       # each row is its own rule: hashed by identity, fast
 class ItemRule:
     """One row of a 两库 sheet: its family, where it came from, and what it limits."""
 
@@ -87,6 +87,7 @@ class ItemLibrary:
         for rule in rules:
             for code in rule.codes:
                 self.by_code[code].append(rule)
+        self.main_codes = frozenset(code for rule in rules for code in rule.main_codes)
 
     @classmethod
     def load(cls, data_dir: str | Path, extra: str | Path | None = None) -> ItemLibrary:
@@ -100,18 +101,21 @@ class ItemLibrary:
     def check(self, lines: list[FeeLine], facts: ClaimFacts, policy: AuditPolicy) -> list[ItemFinding]:
         """Every row whose items appear on the bill, against the bill; findings in rule order."""
         covered: dict[ItemRule, list[FeeLine]] = defaultdict(list)
-        by_code: dict[str, list[FeeLine]] = defaultdict(list)      # the bill by full and 15-digit code
+        mains: dict[str, list[FeeLine]] = defaultdict(list)        # lines that are some row's main item
+        index, main_codes = self.by_code, self.main_codes
         for line in lines:
-            code = line.code.upper()
-            by_code[code].append(line)
-            if len(code) > 15:
-                by_code[code[:15]].append(line)
-            for rule in self.by_code.get(code) or self.by_code.get(code[:15]) or ():
+            code = (line.item_code or line.insurance_code or "").upper()
+            short = code[:15]
+            for rule in index.get(code) or index.get(short) or ():
                 covered[rule].append(line)
+            if code in main_codes or short in main_codes:
+                mains[code if code in main_codes else short].append(line)
         findings = []
         for rule, own in covered.items():
+            if rule.family == "duplicate_charge" and not any(code in mains for code in rule.main_codes):
+                continue            # the usual case: the included item without its main item
             if rule.family in CHECKS:
-                findings.extend(CHECKS[rule.family](rule, own, by_code, facts, policy))
+                findings.extend(CHECKS[rule.family](rule, own, mains, facts, policy))
         return findings + _discount_groups(covered, policy)
 
 

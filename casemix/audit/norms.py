@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from casemix.grouping import GroupedCase
@@ -26,12 +27,14 @@ class Norms:
     standard_cost: dict[str, Decimal]
     mean_standard: float                        # mean standard cost over the history's stays
     cost_per_day: dict[str, float]              # median cost per day
+    median_los: dict[str, float]                # median length of stay
     procedure_limit: dict[str, int]             # more procedures than this is padding
     default_procedure_limit: int                # for a DRG without enough stays
     procedure_share: dict[str, float]           # share of stays with at least one procedure
     severity_pairs: Counter                     # (principal category, MCC/CC code) → stays
     pair_members: dict[tuple[str, str], frozenset[str]]   # a rare pair → the ids of its (≤ 3) stays
     daily_share_limit: dict[str, float]         # 95th percentile of bed + nursing + consultation share
+    bunching: dict[str, tuple[int, int]] = field(default_factory=dict)   # hospital → stays just above, below
 
     @classmethod
     def learned(cls, policy: Policy, history: list[GroupedCase], severity_codes: frozenset[str]) -> Norms:
@@ -56,11 +59,12 @@ class Norms:
                 pair = (stay.result.principal_dx[:3], code)
                 if pairs.get(pair, 0) <= 3:
                     members[pair].add(stay.case.id)
-        return cls(
+        learned = cls(
             standard_cost=standard,
             mean_standard=statistics.fmean(priced) if priced else 0.0,
             cost_per_day={drg: statistics.median(_per_day(s) for s in stays) for drg, stays in enough.items()
                           if any(s.case.total_cost for s in stays)},
+            median_los={drg: statistics.median(s.case.los_days or 0 for s in stays) for drg, stays in enough.items()},
             procedure_limit={drg: max(audit.padded_min_procedures,
                                       2 * _quantile([len(s.case.procedures) for s in stays], 0.9))
                              for drg, stays in enough.items()},
@@ -73,6 +77,8 @@ class Norms:
                                if len(shares := [s for s in map(_daily_share, stays) if s is not None])
                                >= audit.norm_min_cases},
         )
+        above, below = bunching_counts(history, learned.ratio, audit.bunching_threshold, audit.bunching_band)
+        return replace(learned, bunching={h: (above.get(h, 0), below.get(h, 0)) for h in {*above, *below}})
 
     def seen_elsewhere(self, pair: tuple[str, str], case_id: str) -> int:
         """How many history stays other than ``case_id`` carry this (principal category, code) pair."""
@@ -84,6 +90,22 @@ class Norms:
         if not standard or stay.case.total_cost is None:
             return None
         return float(stay.case.total_cost / standard)
+
+
+def bunching_counts(stays: list[GroupedCase], ratio: Callable[[GroupedCase], float | None], threshold: float,
+                    band: float) -> tuple[dict[str, int], dict[str, int]]:
+    """Per hospital: stays in (threshold, threshold + band] and in (threshold − band, threshold] × standard."""
+    above: dict[str, int] = defaultdict(int)
+    below: dict[str, int] = defaultdict(int)
+    for stay in stays:
+        value = ratio(stay)
+        if value is None or not stay.case.hospital_id:
+            continue
+        if threshold < value <= threshold + band:
+            above[stay.case.hospital_id] += 1
+        elif threshold - band < value <= threshold:
+            below[stay.case.hospital_id] += 1
+    return above, below
 
 
 def _per_day(stay: GroupedCase) -> float:

@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Callable
 
 from casemix.audit.checks import Context, Flag, score
+from casemix.audit.norms import bunching_counts
 from casemix.grouping import GroupedCase
 
 
@@ -47,26 +48,27 @@ def cmi_peer(stays: list[GroupedCase], context: Context) -> list[Flag]:
 
 
 def threshold_bunching(stays: list[GroupedCase], context: Context) -> list[Flag]:
-    """Stays just above the high-cost threshold against just below it, per hospital."""
-    above: dict[str, int] = defaultdict(int)
-    below: dict[str, int] = defaultdict(int)
+    """Stays just above the high-cost threshold per stay just below it, at each hospital, against the
+    lower of two baselines: the same ratio at its same-level peers together and the hospital's own in
+    the history the norms were learned from. Costs pushed past the threshold pile up above it."""
     policy = context.policy
-    threshold, band = policy.bunching_threshold, policy.bunching_band
-    for stay in stays:
-        ratio = context.norms.ratio(stay)
-        if ratio is None or not stay.case.hospital_id:
-            continue
-        if threshold < ratio <= threshold + band:
-            above[stay.case.hospital_id] += 1
-        elif threshold - band < ratio <= threshold:
-            below[stay.case.hospital_id] += 1
+    above, below = bunching_counts(stays, context.norms.ratio, policy.bunching_threshold, policy.bunching_band)
+    level = {stay.case.hospital_id: stay.case.hospital_level or "" for stay in stays}
     flags = []
     for hospital, n_above in above.items():
         n_below = below.get(hospital, 0)
-        if n_above >= policy.bunching_min_cases and n_above > policy.bunching_factor * max(n_below, 1):
-            flags.append(Flag("threshold_bunching", hospital, (), score(n_above / max(n_below, 1) / 10),
-                              f"{n_above} stays at {threshold}–{threshold + band}× the standard against "
-                              f"{n_below} at {threshold - band}–{threshold}×"))
+        peers = [h for h in {*above, *below} if h != hospital and level.get(h) == level.get(hospital)]
+        baselines = [sum(above.get(h, 0) for h in peers) / max(sum(below.get(h, 0) for h in peers), 1)]
+        past_above, past_below = context.norms.bunching.get(hospital, (0, 0))
+        if past_above + past_below >= 2 * policy.bunching_min_cases:
+            baselines.append(past_above / max(past_below, 1))
+        baseline = max(min(baselines), 0.1)
+        mine = n_above / max(n_below, 1)
+        if n_above >= policy.bunching_min_cases and mine > policy.bunching_factor * baseline:
+            flags.append(Flag("threshold_bunching", hospital, (), score(mine / (policy.bunching_factor * baseline) - 1),
+                              f"{n_above} stays at {policy.bunching_threshold}–"
+                              f"{policy.bunching_threshold + policy.bunching_band}× the standard, {mine:.2f} per stay "
+                              f"just below it, against {baseline:.2f} (same-level hospitals, or its own history)"))
     return flags
 
 

@@ -69,7 +69,7 @@ class AuditPolicy:
     split_exempt_adrg_prefixes: list = field(default_factory=lambda: ["RK", "RL", "RN", "RE", "RB", "RC", "RG"])
     low_standard_max_los: int = 2
     low_standard_max_ratio: float = 0.4
-    unsupported_severity_max_ratio: float = 1.0
+    unsupported_severity_max_ratio: float = 1.3
     unsupported_severity_max_pairs: int = 0
     padded_min_procedures: int = 6
     missing_procedure_share: float = 0.95
@@ -84,6 +84,8 @@ class AuditPolicy:
     shift_max_ratio: float = 1.0
     split_max_combined_ratio: float = 1.3
     split_first_max_ratio: float = 0.8
+    split_second_max_ratio: float = 1.0
+    split_first_max_los_ratio: float = 1.0
     duplicate_date_slack_days: int = 1
     duplicate_cost_tolerance: float = 0.05
     duplicate_min_secondary_overlap: float = 0.5

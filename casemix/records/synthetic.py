@@ -75,10 +75,11 @@ def synthetic_city(sample: list[Case], hospitals: int = 100, cases: int = 100_00
                            else first.hospital_id)
             real = _related_case(first, similar, rng)
             tier, level = by_hospital[hospital_id]
-            out.append(_stay(real, f"S{number:07d}", hospital_id, tier, level, first.patient_id,
-                             _readmission_date(first, real, rng, year), rng))
-            stays_of.setdefault(first.patient_id, []).append(len(out) - 1)
-            continue
+            admitted = _readmission_date(first, real, rng, year)
+            if _free(out, stays_of.get(first.patient_id, ()), admitted, real.los_days or 7):
+                out.append(_stay(real, f"S{number:07d}", hospital_id, tier, level, first.patient_id, admitted, rng))
+                stays_of.setdefault(first.patient_id, []).append(len(out) - 1)
+                continue
         hospital_id, tier, level = rng.choices(plan, weights)[0]
         real = rng.choice(pool)
         admitted = start + timedelta(days=rng.randrange(365))
@@ -91,12 +92,17 @@ def synthetic_city(sample: list[Case], hospitals: int = 100, cases: int = 100_00
 def _free_patient(out: list[Case], stays_of: dict[str, list[int]], admitted: date, los: int, patients: int,
                   rng: random.Random) -> str:
     """A patient not in hospital on these days: nobody is in two wards at once."""
-    ends = admitted + timedelta(days=los)
     for _ in range(20):
         patient = f"P{rng.randrange(patients):07d}"
-        if all(out[i].discharge_date <= admitted or ends <= out[i].admission_date for i in stays_of.get(patient, ())):
+        if _free(out, stays_of.get(patient, ()), admitted, los):
             return patient
     return patient
+
+
+def _free(out: list[Case], indexes, admitted: date, los: int) -> bool:
+    """Whether a stay from ``admitted`` for ``los`` days overlaps none of the stays at ``indexes``."""
+    ends = admitted + timedelta(days=los)
+    return all(out[i].discharge_date <= admitted or ends <= out[i].admission_date for i in indexes)
 
 
 def _stay(real: Case, case_id: str, hospital_id: str, tier: Tier, level: float, patient_id: str | None,
@@ -203,33 +209,39 @@ def fee_code_pools(classifier: FeeClassifier, rule_folder: Path | None = None) -
     return pools
 
 
-def synthetic_fee_lines(case: Case, pools: dict[str, list[str]], rng: random.Random) -> list[FeeLine]:
+def synthetic_fee_lines(case: Case, pools: dict[str, list[str]], rng: random.Random,
+                        categories: tuple[str, ...] | None = None) -> list[FeeLine]:
     """The stay's fee categories as itemised lines over its days: bed, nursing and consultation daily,
-    exams and labs mostly in the first two days, the operation and its materials on one day, drugs
-    daily and tapering; each category's lines add up to its total to the cent."""
+    exams and labs mostly in the first two days, the operation and its materials on one day (each
+    operation named by surgery lines, oprn_oprt_code), drugs daily and tapering; each category's lines
+    add up to its total to the cent. ``categories`` keeps only those categories' lines (the theatre
+    lines alone, say, when a 60,000-stay city's full bills would not fit in memory)."""
     days = max(case.los_days or 1, 1)
     start = datetime.combine(case.admission_date or date(2025, 1, 1), datetime.min.time())
+    operations = [code for code in case.procedures if is_surgical((code,))] or [None]
     lines: list[FeeLine] = []
     for key, total in sorted((case.fees or {}).items()):
         pool = pools.get(key)
-        if not pool or total <= 0:
+        if not pool or total <= 0 or (categories is not None and key not in categories):
             continue
-        for day, amount in _spread(key, total, days, rng):
+        at_least = len(operations) if key == "surgery" else 1        # a surgery line for every operation
+        for number, (day, amount) in enumerate(_spread(key, total, days, rng, at_least)):
             code = rng.choice(pool)
             lines.append(FeeLine(line_id=f"{case.id}-{len(lines) + 1:04d}", visit_id=case.id,
                                  patient_id=case.patient_id, hospital_id=case.hospital_id, item_code=code,
                                  amount=amount, price=amount,
+                                 procedure_code=operations[number % len(operations)] if key == "surgery" else None,
                                  time=start + timedelta(days=day, hours=rng.randint(7, 20)),
                                  department=case.department))
     return lines
 
 
-def _spread(key: str, total: Decimal, days: int, rng: random.Random) -> list[tuple[int, Decimal]]:
+def _spread(key: str, total: Decimal, days: int, rng: random.Random, at_least: int = 1) -> list[tuple[int, Decimal]]:
     if key in DAILY_KEYS:
         when = list(range(days))
     elif key in ONE_DAY_KEYS:
         day = min(1, days - 1)
-        when = [day] * max(1, min(15, int(total / LINE_SIZE[key])))
+        when = [day] * max(at_least, min(15, int(total / LINE_SIZE[key])))
     elif key in FRONT_KEYS:
         when = [0 if (r := rng.random()) < 0.5 else min(1, days - 1) if r < 0.7 else rng.randrange(days)
                 for _ in range(max(1, min(30, int(total / LINE_SIZE[key]))))]
