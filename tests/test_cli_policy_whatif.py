@@ -4,6 +4,7 @@ import pytest
 from conftest import DATA
 from typer.testing import CliRunner
 
+from casemix.audit import load_catalogue
 from casemix.cli.main import app
 from casemix.grouping import each_diagnosis_as_principal, what_if, without_each_secondary
 from casemix.policy import PolicyError, load_policy, parse_policy
@@ -166,7 +167,8 @@ def test_cli_audit_writes_flags_sorted_by_score(tmp_path):
     assert flags.headers == ["rule", "title", "hospital_id", "case_ids", "score", "evidence"]
     scores = [float(row[4]) for row in flags.rows]
     assert scores == sorted(scores, reverse=True)
-    assert "split_admission" in {row[0] for row in flags.rows}      # the city's built-in readmissions
+    assert flags.rows and {row[0] for row in flags.rows} <= set(load_catalogue().rules)
+    assert all(row[1] == load_catalogue().title(row[0]) and row[5] for row in flags.rows)   # titled, with evidence
 
 
 @pytest.mark.parametrize("command", [["settle", "--budget", "1"], ["audit"], ["qc"], ["calibrate"], ["group"]])
