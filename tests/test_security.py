@@ -506,3 +506,20 @@ def test_a_claim_is_audited_at_submission_with_its_fee_lines(g20, stored):
     assert service(g20, stored).post("/v1/claims/audit", json={"case": CASE}, headers=auth(H1)).status_code == 409
     other = {**CASE, "hospital_id": "H002"}
     assert client.post("/v1/claims/audit", json={"case": other}, headers=auth(H1)).status_code == 403
+
+
+def test_the_unified_statement_workbook_keeps_hospital_text_inert(tmp_path):
+    """A hospital id that would be a formula, or a sheet name Excel forbids, is written as text."""
+    from openpyxl import Workbook
+
+    from casemix.records.io import append_inert, sheet_title
+
+    workbook = Workbook()
+    sheet = workbook.create_sheet(sheet_title("=../H1*[x]"))
+    append_inert(sheet, ["=HYPERLINK(\"http://x.example\")", Decimal("12.50"), "ok\x00"])
+    workbook.save(tmp_path / "s.xlsx")
+    reopened = load_workbook(tmp_path / "s.xlsx")
+    assert "=.._H1__x_" in reopened.sheetnames
+    row = [cell for cell in reopened["=.._H1__x_"][1]]
+    assert row[0].value.startswith("'=") and row[0].data_type == "s" and row[1].data_type == "n"
+    assert row[2].value == "ok\ufffd"

@@ -23,7 +23,7 @@ from casemix.outpatient.run import (
 from casemix.outpatient.scheme import load_scheme
 from casemix.policy import load_policy
 from casemix.records import Case
-from casemix.records.io import read_cases, write_table
+from casemix.records.io import check_output, read_cases, write_table
 
 app = typer.Typer(
     add_completion=False,
@@ -75,6 +75,7 @@ def group(
     policy: PolicyOption = None,
 ) -> None:
     """Group outpatient visits into APGs with points (门诊 APG 分组), one row per visit header."""
+    check_output(output, visits, lines)
     started = time.perf_counter()
     result = group_visit_files(visits, lines, load_scheme(scheme), load_policy(policy), resolve_data_dir(data), output)
     seconds = time.perf_counter() - started
@@ -112,6 +113,7 @@ def audit(
     policy: PolicyOption = None,
 ) -> None:
     """Outpatient audit (门诊智能审核): decomposed and repeated visits, 两库 b7 / b2 / b8 rules, with evidence."""
+    check_output(output, visits, lines)
     root = resolve_data_dir(data)
     rules = load_policy(policy)
     result = group_visit_files(visits, lines, load_scheme(scheme), rules, root)

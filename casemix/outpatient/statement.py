@@ -86,7 +86,7 @@ class UnifiedStatements:
         """``unified-statements.xlsx`` (a summary sheet, one sheet per hospital, the checks) and the summary as CSV."""
         from openpyxl import Workbook
 
-        from casemix.records.io import write_table
+        from casemix.records.io import append_inert, sheet_title, write_table
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
@@ -94,18 +94,18 @@ class UnifiedStatements:
         workbook = Workbook()
         summary = workbook.active
         summary.title = "汇总 summary"
-        summary.append([self.scheme_banner])
-        summary.append(headers)
+        append_inert(summary, [self.scheme_banner])
+        append_inert(summary, headers)
         for row in rows:
-            summary.append(row)
+            append_inert(summary, row)
         for hospital in self.hospitals:
-            sheet = workbook.create_sheet(hospital.hospital_id[:31])
+            sheet = workbook.create_sheet(sheet_title(hospital.hospital_id))
             for line in self.sections(hospital):
-                sheet.append(line)
+                append_inert(sheet, line)
         checks = workbook.create_sheet("对账 reconciliation")
-        checks.append(["核对项 check", "应为 expected", "实际 actual", "相符 ok"])
+        append_inert(checks, ["核对项 check", "应为 expected", "实际 actual", "相符 ok"])
         for check in self.checks:
-            checks.append([check.label, str(check.expected), str(check.actual), "✓" if check.ok else "✗"])
+            append_inert(checks, [check.label, str(check.expected), str(check.actual), "✓" if check.ok else "✗"])
         xlsx = folder / "unified-statements.xlsx"
         workbook.save(xlsx)
         csv_path = write_table(folder / "unified-statements.csv", headers, rows)

@@ -178,6 +178,22 @@ def inert(value: Any) -> Any:
     return value
 
 
+def append_inert(sheet: Any, row: list[Any]) -> None:
+    """Append ``row`` to an openpyxl worksheet (not write-only) with its text cells inert and typed as
+    strings, as :func:`write_table` writes them."""
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    sheet.append([ILLEGAL_CHARACTERS_RE.sub("\ufffd", inert(v)) if v.__class__ is str else v for v in row])
+    for cell in sheet[sheet.max_row]:
+        if cell.value.__class__ is str:
+            cell.data_type = "s"
+
+
+def sheet_title(name: str) -> str:
+    """A worksheet title from data: Excel forbids \\ * ? : / [ ] and more than 31 characters."""
+    return re.sub(r"[\\*?:/\[\]]", "_", name)[:31] or "_"
+
+
 def check_output(output: str | Path, *inputs: str | Path | None) -> Path:
     """``output`` unless it is one of ``inputs`` or a folder, which a command would overwrite."""
     output = Path(output)

@@ -141,12 +141,17 @@ def mount_ui(app: FastAPI, store: Store, tokens: dict[str, Principal], grouper: 
         response.delete_cookie(LOGIN_COOKIE, path="/ui")
         return response
 
-    @app.post("/ui/logout")
-    async def logout(request: Request) -> Response:
+    async def posted(request: Request) -> tuple[Session, dict[str, str]]:
+        """The session and the form of a POST from one of its pages (the form's CSRF value checked)."""
         session = signed_in(request)
         form = await _form(request)
         if not same(form.get("csrf"), session.csrf):
-            raise HTTPException(403, "the sign-out form does not belong to this session")
+            raise HTTPException(403, "the form does not belong to this session; reload the page")
+        return session, form
+
+    @app.post("/ui/logout")
+    async def logout(request: Request) -> Response:
+        await posted(request)
         sessions.end(request.cookies.get(COOKIE))
         response = RedirectResponse("/ui/login", status_code=303)
         response.delete_cookie(COOKIE, path="/ui")
@@ -202,10 +207,7 @@ def mount_ui(app: FastAPI, store: Store, tokens: dict[str, Principal], grouper: 
 
     @app.post("/ui/flags/review")
     async def review(request: Request) -> Response:
-        session = signed_in(request)
-        form = await _form(request)
-        if not same(form.get("csrf"), session.csrf):
-            raise HTTPException(403, "the review form does not belong to this session")
+        session, form = await posted(request)
         access.check_bureau(session.principal, "review audit flags")
         if form.get("verdict") not in ("confirmed", "dismissed"):
             raise HTTPException(400, "verdict must be confirmed or dismissed")
@@ -224,10 +226,7 @@ def mount_ui(app: FastAPI, store: Store, tokens: dict[str, Principal], grouper: 
         """A settlement list entered or pasted at the physician's desk: its group with the path, the QC
         findings with their grouping impact, what-if for each diagnosis as principal, and the payment
         standard of the group."""
-        session = signed_in(request)
-        form = await _form(request)
-        if not same(form.get("csrf"), session.csrf):
-            raise HTTPException(403, "the form does not belong to this session")
+        session, form = await posted(request)
         values = {name: form.get(name, "").strip() for name, _ in pages.DESK_FIELDS}
         fields = {name: value for name, value in values.items() if value}
         body = pages.desk_form(values, session.csrf)
