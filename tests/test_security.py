@@ -523,3 +523,18 @@ def test_the_unified_statement_workbook_keeps_hospital_text_inert(tmp_path):
     row = [cell for cell in reopened["=.._H1__x_"][1]]
     assert row[0].value.startswith("'=") and row[0].data_type == "s" and row[1].data_type == "n"
     assert row[2].value == "ok\ufffd"
+
+
+@pytest.mark.parametrize("content", [b"a,b\n1,2\n", b"\x00\xff" * 50])
+def test_a_data_file_is_never_opened_as_a_store(tmp_path, content):
+    """DuckDB would open a CSV as a read-only view; the store refuses any existing non-DuckDB file."""
+    path = tmp_path / "cases.csv"
+    path.write_bytes(content)
+    with pytest.raises(DatabaseError, match="not a DuckDB store"):
+        Store(path)
+    assert path.read_bytes() == content
+
+
+def test_a_city_needs_a_hospital():
+    result = runner.invoke(cli, ["city", "-o", "x.csv", "--hospitals", "0", "--cases", "10"])
+    assert result.exit_code == 2 and "Traceback" not in result.output

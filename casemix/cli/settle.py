@@ -38,8 +38,8 @@ def money(text: str) -> Decimal:
 
 def city(
     output: Annotated[Path, typer.Option("--output", "-o", help="cases file: .csv, .xlsx or .parquet")],
-    hospitals: Annotated[int, typer.Option(help="hospitals in three tiers")] = 100,
-    cases: Annotated[int, typer.Option(help="inpatient stays in the year")] = 100_000,
+    hospitals: Annotated[int, typer.Option(min=1, help="hospitals in three tiers")] = 100,
+    cases: Annotated[int, typer.Option(min=1, help="inpatient stays in the year")] = 100_000,
     year: Annotated[int, typer.Option()] = 2025,
     seed: Annotated[int, typer.Option()] = 2025,
     data: DataOption = None,

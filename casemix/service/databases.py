@@ -86,12 +86,30 @@ class _Database:
                 self.execute(f"DELETE FROM {table} WHERE ({names}) IN (SELECT {names} FROM {source})")
 
 
+DUCKDB_MAGIC = b"DUCK"          # bytes 8–11 of every DuckDB database file
+
+
+def _check_duckdb_file(path: str) -> None:
+    """Refuse an existing file that is not a DuckDB database: DuckDB would open a CSV or Parquet file as a
+    read-only view instead of saying so, and a store must never be a user's data file."""
+    file = Path(path)
+    if path == ":memory:" or not file.exists():
+        return
+    if file.is_dir():
+        raise DatabaseError(f"{path}: is a folder, not a DuckDB store")
+    with file.open("rb") as f:
+        head = f.read(12)
+    if head and head[8:12] != DUCKDB_MAGIC:
+        raise DatabaseError(f"{path}: exists and is not a DuckDB store; name a new file or an existing store")
+
+
 class DuckDb(_Database):
     kind = "duckdb"
 
     def __init__(self, path: str):
         super().__init__()
         self.where = path
+        _check_duckdb_file(path)
         try:
             self.connection = duckdb.connect(path)
         except duckdb.Error as error:
