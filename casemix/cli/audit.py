@@ -13,6 +13,7 @@ import typer
 from casemix.audit import load_catalogue, measure
 from casemix.audit.review import VERDICTS, rule_precision
 from casemix.cli.options import DataOption, PolicyOption, SchemeOption, console
+from casemix.cli.progress import progress_bar
 from casemix.cli.service import open_store
 from casemix.datadir import resolve_data_dir
 from casemix.grouping import Grouper
@@ -43,8 +44,10 @@ def audit(
     check_output(output, input, history, outpatient)
     rules = load_policy(policy)
     grouper = Grouper.load(scheme, data, rules.grouping)
-    read = read_grouped(input, grouper)
-    past = None if history is None else read_grouped(history, grouper).grouped
+    with progress_bar("grouping 分组") as report:
+        read = read_grouped(input, grouper, progress=report)
+    with progress_bar("grouping history 分组历史") as report:
+        past = None if history is None else read_grouped(history, grouper, progress=report).grouped
     flags = audit_grouped(read.grouped, rules, grouper, past, _visits(outpatient) if outpatient else [])
     catalogue = load_catalogue()
     write_table(output, FLAG_COLUMNS, [[f.rule, catalogue.title(f.rule), f.hospital_id, " ".join(f.case_ids),

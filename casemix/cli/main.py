@@ -19,6 +19,7 @@ from casemix.cli import schemes as scheme_commands
 from casemix.cli import service as service_commands
 from casemix.cli import settle as settle_commands
 from casemix.cli.options import DataOption, PolicyOption, SchemeOption, console, reported
+from casemix.cli.progress import progress_bar
 from casemix.datadir import resolve_data_dir
 from casemix.grouping import Grouper, each_diagnosis_as_principal, group_file, without_each_secondary
 from casemix.pipelines import calibrate as calibrate_file
@@ -111,7 +112,8 @@ def calibrate(
     """Learn relative weights and base points from history (权重测算): group, trim, weigh, report RIV and CV."""
     check_output(output, input)
     rules = load_policy(policy)
-    weights, read = calibrate_file(input, Grouper.load(scheme, data, rules.grouping), rules)
+    with progress_bar("grouping 分组") as report:
+        weights, read = calibrate_file(input, Grouper.load(scheme, data, rules.grouping), rules, report)
     headers, rows = weights.rows()
     write_table(output, headers, rows)
     console.print(f"{read.rows_in} rows in ({len(read.rejections)} rejected); "
@@ -167,7 +169,8 @@ def indicators(
     if period is not None and period not in PERIODS:
         raise typer.BadParameter(f"{period!r}: choose one of {', '.join(PERIODS)}", param_hint="--period")
     rules = load_policy(policy)
-    read = read_grouped(input, Grouper.load(scheme, data, rules.grouping))
+    with progress_bar("grouping 分组") as report:
+        read = read_grouped(input, Grouper.load(scheme, data, rules.grouping), progress=report)
     rows = indicator_rows(read.grouped, rules, by, period)
     columns = list(rows[0]) if rows else list(Indicators.__slots__)
     write_table(output, columns, [[r[c] for c in columns] for r in rows])

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from casemix.cli.options import DataOption, PolicyOption, SchemeOption, console
+from casemix.cli.progress import progress_bar
 from casemix.datadir import resolve_data_dir
 from casemix.errors import TableError
 from casemix.grouping import Grouper
@@ -82,8 +83,10 @@ def settle(
     grouper = Grouper.load(scheme, data, rules.grouping)
     amount = money(budget)
     provisional = money(provisional_point_value) if provisional_point_value else None
-    read = read_settlement_cases(input, grouper, single_hospital)
-    past = None if history is None else read_grouped(history, grouper).grouped
+    with progress_bar("grouping 分组") as report:
+        read = read_settlement_cases(input, grouper, single_hospital, report)
+    with progress_bar("grouping history 分组历史") as report:
+        past = None if history is None else read_grouped(history, grouper, progress=report).grouped
     catalogue = load_catalogue(dip_catalogue) if dip_catalogue else None
     settled = pipelines_settle(read.grouped, amount, rules, grouper, history=past, dip_catalogue=catalogue,
                                provisional_point_value=provisional)

@@ -7,15 +7,16 @@ from pathlib import Path
 
 from casemix.analytics import indicators, indicators_by_period
 from casemix.grouping import GroupedCase, Grouper
-from casemix.pipelines.grouped import GroupedFile, read_grouped
+from casemix.pipelines.grouped import GroupedFile, Progress, read_grouped
 from casemix.policy import Policy
 from casemix.settlement import Standards
 from casemix.weights import WeightCalibrator, Weights
 
 
-def calibrate(path: str | Path, grouper: Grouper, policy: Policy) -> tuple[Weights, GroupedFile]:
+def calibrate(path: str | Path, grouper: Grouper, policy: Policy,
+              progress: Progress | None = None) -> tuple[Weights, GroupedFile]:
     """Weights learned from the cases of ``path`` under ``policy.weights``, with what was read."""
-    read = read_grouped(path, grouper)
+    read = read_grouped(path, grouper, progress=progress)
     return WeightCalibrator(policy.weights).fit_grouped(read.grouped), read
 
 

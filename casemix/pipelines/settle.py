@@ -14,7 +14,7 @@ from casemix.codes.procedure_class import ProcedureClassifier
 from casemix.errors import SettlementError
 from casemix.grouping import GroupedCase, Grouper
 from casemix.grouping.dip import DipGrouper
-from casemix.pipelines.grouped import GroupedFile, group_cases
+from casemix.pipelines.grouped import GroupedFile, Progress, group_cases
 from casemix.policy import Policy
 from casemix.records import Rejection
 from casemix.records.io import read_distinct_cases
@@ -36,7 +36,8 @@ def check_budget(budget: Decimal, what: str = "budget") -> Decimal:
     return budget
 
 
-def read_settlement_cases(path: str | Path, grouper: Grouper, single_hospital: str | None = None) -> GroupedFile:
+def read_settlement_cases(path: str | Path, grouper: Grouper, single_hospital: str | None = None,
+                          progress: Progress | None = None) -> GroupedFile:
     """The cases of ``path`` to settle, each (hospital, case id) once; a case without ``hospital_id``
     is rejected unless ``single_hospital`` names the one hospital the whole file belongs to."""
     cases, rejections = read_distinct_cases(path)
@@ -52,7 +53,7 @@ def read_settlement_cases(path: str | Path, grouper: Grouper, single_hospital: s
                                                                    "file one hospital's: --single-hospital ID)"))
         else:
             kept.append(case)
-    return GroupedFile(group_cases(grouper, kept), rejections)
+    return GroupedFile(group_cases(grouper, kept, progress), rejections)
 
 
 def settle(grouped: list[GroupedCase], budget: Decimal, policy: Policy, grouper: Grouper, *,
