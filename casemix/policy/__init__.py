@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Literal
 
 from casemix.errors import PolicyError
+from casemix.policy.checks import check_range
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +197,7 @@ def _section(data: dict, name: str, cls: type, origin: str):
             raise PolicyError(f"{origin}: [{name}].{key} must be {expected.__name__}, got {value!r}")
         if choices:
             raise PolicyError(f"{origin}: [{name}].{key} must be one of {choices}, got {value!r}")
+        check_range(name, key, value, origin)
         values[key] = value
     return cls(**values)
 
@@ -205,6 +207,9 @@ def parse_policy(text: str, origin: str = "<policy>") -> Policy:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise PolicyError(f"{origin}: not valid TOML ({error})") from None
+    unknown = sorted(set(data) - {"policy", *(f.name for f in fields(Policy))})
+    if unknown:
+        raise PolicyError(f"{origin}: unknown sections {[f'[{name}]' for name in unknown]}")
     meta = data.get("policy", {})
     missing = [k for k in ("name", "version", "effective_from", "source") if k not in meta]
     if missing:
