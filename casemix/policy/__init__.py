@@ -62,6 +62,12 @@ class SettlementPolicy:
     priority_departments: dict = field(default_factory=dict)
     tcm_groups: list = field(default_factory=list)
     tcm_bonus: float = 0.0
+    # hospital coefficient k on base points (settlement/coefficients.py); see default.toml
+    coefficient_basis: Literal["level", "hospital", "policy"] = "level"
+    level_coefficients: dict = field(default_factory=dict)
+    base_groups: list = field(default_factory=list)
+    base_groups_from_scheme: bool = False
+    base_group_coefficient: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +178,7 @@ _CHOICES = {
     ("grouping", "newborn_mdcp_entry"): ("scheme", "principal-list", "any-mdcp-list"),
     ("grouping", "gray_codes"): ("scheme", "refuse", "note"),
     ("weights", "trim"): ("none", "sd", "iqr", "log_sd"),
+    ("settlement", "coefficient_basis"): ("level", "hospital", "policy"),
     ("capitation", "enrolment"): ("attribution_plurality", "contract"),
     ("capitation", "pot_basis"): ("enrolee_spending", "share"),
 }

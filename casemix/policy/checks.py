@@ -97,6 +97,8 @@ RANGES: dict[tuple[str, str], str] = {
     ("settlement", "incentive_points_share"): "share",
     ("settlement", "priority_departments"): "share_values",
     ("settlement", "tcm_bonus"): "share",
+    ("settlement", "level_coefficients"): "positive_values",
+    ("settlement", "base_group_coefficient"): "positive",
     ("early_warning", "cost_levels"): "ascending",
     ("outpatient", "level_coefficients"): "positive_values",
     ("outpatient", "high_ratio"): "positive",

@@ -1,24 +1,39 @@
 """One year of DRG point settlement from grouped cases: learn standards, score, prepay, settle."""
 
+from __future__ import annotations
+
 from decimal import Decimal
+
+import polars as pl
 
 from casemix.grouping import GroupedCase
 from casemix.policy import Policy
+from casemix.settlement.coefficients import Coefficients, hospital_coefficients
 from casemix.settlement.points import CasePoints, SettlementCase, Standards, score_cases
 from casemix.settlement.yearend import Settlement, monthly_prepayments, settle_year
-from casemix.weights import WeightCalibrator, history_of
+from casemix.weights import WeightCalibrator, Weights, history_of
 
 
-def drg_points(grouped: list[GroupedCase], policy: Policy,
-               history: list[GroupedCase] | None = None) -> list[CasePoints]:
-    """Every case's points: weights and level cost coefficients learned from ``history`` (default: the cases)."""
-    frame = history_of(history or grouped, "hospital_level")
+def drg_points(grouped: list[GroupedCase], policy: Policy, history: list[GroupedCase] | None = None,
+               scheme: object | None = None) -> list[CasePoints]:
+    """Every case's points: weights and cost coefficients learned from ``history`` (default: the cases),
+    the hospital coefficient and base groups chosen by the policy (``scheme``: the grouper's, for its 基层病组)."""
+    frame = history_of(history or grouped, "hospital_level", "hospital_id")
     weights = WeightCalibrator(policy.weights).fit(frame)
-    levels = weights.cost_coefficients(frame, by="hospital_level")
-    coefficients = {g.case.hospital_id: levels.get(g.case.hospital_level, Decimal(1))
-                    for g in grouped if g.case.hospital_id}
+    coefficients = coefficients_of(grouped, policy, weights, frame, scheme)
     settlement_cases = [SettlementCase.of(g.case, g.result) for g in grouped]
     return score_cases(settlement_cases, Standards.of(weights), policy.settlement, coefficients)
+
+
+def coefficients_of(grouped: list[GroupedCase], policy: Policy, weights: Weights, frame: pl.DataFrame,
+                    scheme: object | None = None) -> Coefficients:
+    """Each settled hospital's coefficient under ``policy.settlement`` (see :mod:`.coefficients`)."""
+    levels = {g.case.hospital_id: g.case.hospital_level or "" for g in reversed(grouped) if g.case.hospital_id}
+    by_hospital = (weights.cost_coefficients(frame, by="hospital_id")
+                   if policy.settlement.coefficient_basis == "hospital" else {})
+    return hospital_coefficients(levels, policy.settlement, weights.cost_coefficients(frame, by="hospital_level"),
+                                 by_hospital, getattr(scheme, "primary_care", None),
+                                 getattr(scheme, "name", "grouping"))
 
 
 def settle_points(points: list[CasePoints], budget: Decimal, policy: Policy,
