@@ -75,6 +75,7 @@ class CasePoints:
     points: Decimal
     ratio: Decimal | None
     detail: str
+    coefficient: Decimal | None = None      # the hospital coefficient k the points carry, when they carry one
 
 
 @dataclass(frozen=True)
@@ -154,8 +155,9 @@ def score_case(case: SettlementCase, standards: Standards, coefficient: Decimal 
 
 def _score(case: SettlementCase, standards: Standards, k: Coefficient, rules: _Rules) -> CasePoints:
     scored = _base_points(case, standards, k.value, rules)
-    if k.why and scored.kind in ("normal", "high", "incomplete"):
-        scored = replace(scored, detail=f"{scored.detail} (k {k.value}: {k.why})")
+    if scored.kind in ("normal", "high", "incomplete"):
+        scored = replace(scored, coefficient=k.value,
+                         detail=f"{scored.detail} (k {k.value}: {k.why})" if k.why else scored.detail)
     if scored.kind == "review" or not (rules.departments or rules.tcm_bonus):
         return scored
     bonus, why = rules.bonus(case)

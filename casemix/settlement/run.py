@@ -29,6 +29,7 @@ def coefficients_of(grouped: list[GroupedCase], policy: Policy, weights: Weights
                     scheme: object | None = None) -> Coefficients:
     """Each settled hospital's coefficient under ``policy.settlement`` (see :mod:`.coefficients`)."""
     levels = {g.case.hospital_id: g.case.hospital_level or "" for g in reversed(grouped) if g.case.hospital_id}
+    frame = paid_at_coefficient(frame, weights, policy)
     by_hospital = (weights.cost_coefficients(frame, by="hospital_id")
                    if policy.settlement.coefficient_basis == "hospital" else {})
     return hospital_coefficients(levels, policy.settlement, weights.cost_coefficients(frame, by="hospital_level"),
@@ -44,3 +45,15 @@ def settle_points(points: list[CasePoints], budget: Decimal, policy: Policy,
         months = monthly_prepayments(points, provisional_point_value, policy.settlement)
         prepaid = {hospital: sum(m.values(), Decimal(0)) for hospital, m in months.items()}
     return settle_year(points, budget, policy.settlement, prepaid=prepaid)
+
+
+def paid_at_coefficient(frame: pl.DataFrame, weights: Weights, policy: Policy) -> pl.DataFrame:
+    """The history cases whose points carry k: cost at least the low multiplier and at most the special-review
+    ratio of their DRG standard (below and above, points follow cost, not k), so k is learned where it pays."""
+    standard = pl.DataFrame({"drg": weights.table["drg"], "_standard": [
+        None if rw is None else float(rw) * weights.overall_mean for rw in weights.table["rw"]]},
+        schema={"drg": pl.String, "_standard": pl.Float64})
+    ratio = pl.col("cost") / pl.col("_standard")
+    rules = policy.settlement
+    return (frame.join(standard, on="drg", how="left")
+            .filter(ratio.is_between(rules.low_multiplier, rules.special_review_above_ratio)).drop("_standard"))
