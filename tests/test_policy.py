@@ -31,6 +31,9 @@ HEAD = '[policy]\nname="x"\nversion="1"\neffective_from="2025"\nsource="t"\n'
     ('[settlement]\npriority_departments = { "儿科" = 1.1 }\n', "[settlement].priority_departments"),
     ("[weights]\ntrim_k = 0.0\n", "[weights].trim_k must be above 0"),
     ("[early_warning]\ncost_levels = [1.0, 0.8]\n", "[early_warning].cost_levels must be numbers in strictly"),
+    ('[settlement]\ncoefficient_basis = "policy"\n', "needs the table [settlement].level_coefficients"),
+    ('[settlement]\nlevel_coefficients = { "三级" = 0 }\n', "[settlement].level_coefficients must be a table"),
+    ('[settlement]\ncoefficient_basis = "county"\n', "[settlement].coefficient_basis must be one of"),
 ])
 def test_a_bad_policy_file_is_an_error_naming_the_key(body, named):
     with pytest.raises(PolicyError) as error:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Literal
 
 from casemix.errors import PolicyError
-from casemix.policy.checks import check_range
+from casemix.policy.checks import check_combinations, check_range
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,7 +206,7 @@ def _section(data: dict, name: str, cls: type, origin: str):
             raise PolicyError(f"{origin}: [{name}].{key} must be one of {choices}, got {value!r}")
         check_range(name, key, value, origin)
         values[key] = value
-    return cls(**values)
+    return check_combinations(name, cls(**values), origin)
 
 
 def parse_policy(text: str, origin: str = "<policy>") -> Policy:

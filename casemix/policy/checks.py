@@ -8,8 +8,11 @@ assessment. A value outside its range is an error naming the file, the key and t
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TypeVar
 
 from casemix.errors import PolicyError
+
+T = TypeVar("T")
 
 
 def _share(v: object) -> bool:
@@ -124,3 +127,11 @@ def check_range(section: str, key: str, value: object, origin: str) -> None:
     test, allowed = RULES[rule]
     if not test(value):
         raise PolicyError(f"{origin}: [{section}].{key} must be {allowed}, got {value!r}")
+
+
+def check_combinations(section: str, values: T, origin: str) -> T:
+    """``values`` (one section, parsed) unless two of its keys contradict each other: then :class:`PolicyError`."""
+    if section == "settlement" and values.coefficient_basis == "policy" and not values.level_coefficients:
+        raise PolicyError(f"{origin}: [settlement].coefficient_basis = \"policy\" needs the table "
+                          "[settlement].level_coefficients (医院等级 → coefficient)")
+    return values
