@@ -13,7 +13,9 @@ from rich.table import Table as RichTable
 
 from casemix.analytics import PERIODS, UNITS, Indicators
 from casemix.cli import audit as audit_commands
+from casemix.cli import backtest as backtest_commands
 from casemix.cli import outpatient as outpatient_commands
+from casemix.cli import policy as policy_commands
 from casemix.cli import regroup as regroup_commands
 from casemix.cli import schemes as scheme_commands
 from casemix.cli import service as service_commands
@@ -238,6 +240,8 @@ app.command()(reported(service_commands.serve))
 app.add_typer(outpatient_commands.app, name="outpatient")
 app.command("regroup-compare")(reported(regroup_commands.regroup_compare))
 app.command("scheme-check")(reported(scheme_commands.scheme_check))
+app.add_typer(policy_commands.app, name="policy")
+app.command()(reported(backtest_commands.backtest))
 
 
 if __name__ == "__main__":

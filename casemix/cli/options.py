@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from casemix.datadir import ENV_VAR
 from casemix.errors import InputError
@@ -34,6 +35,6 @@ def reported(command: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return command(*args, **kwargs)
         except InputError as error:
-            console.print(f"[red]error:[/red] {error}")
+            console.print(f"[red]error:[/red] {escape(str(error))}")  # keeps "[settlement].key" visible
             raise typer.Exit(2) from None
     return run

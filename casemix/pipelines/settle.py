@@ -75,7 +75,7 @@ def settle(grouped: list[GroupedCase], budget: Decimal, policy: Policy, grouper:
     if dip_catalogue is not None:
         points = dip_points(grouped, dip_catalogue, grouper, policy)
     else:
-        points = drg_points(grouped, policy, history)
+        points = drg_points(grouped, policy, history, grouper.scheme)
     return settle_points(points, budget, policy, provisional_point_value)
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Literal
 
 from casemix.errors import PolicyError
+from casemix.policy.checks import check_combinations, check_range
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +62,12 @@ class SettlementPolicy:
     priority_departments: dict = field(default_factory=dict)
     tcm_groups: list = field(default_factory=list)
     tcm_bonus: float = 0.0
+    # hospital coefficient k on base points (settlement/coefficients.py); see default.toml
+    coefficient_basis: Literal["level", "hospital", "policy"] = "level"
+    level_coefficients: dict = field(default_factory=dict)
+    base_groups: list = field(default_factory=list)
+    base_groups_from_scheme: bool = False
+    base_group_coefficient: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +182,7 @@ _CHOICES = {
     ("grouping", "newborn_mdcp_entry"): ("scheme", "principal-list", "any-mdcp-list"),
     ("grouping", "gray_codes"): ("scheme", "refuse", "note"),
     ("weights", "trim"): ("none", "sd", "iqr", "log_sd"),
+    ("settlement", "coefficient_basis"): ("level", "hospital", "policy"),
     ("capitation", "enrolment"): ("attribution_plurality", "contract"),
     ("capitation", "pot_basis"): ("enrolee_spending", "share"),
 }
@@ -200,8 +208,9 @@ def _section(data: dict, name: str, cls: type, origin: str):
             raise PolicyError(f"{origin}: [{name}].{key} must be {expected.__name__}, got {value!r}")
         if choices:
             raise PolicyError(f"{origin}: [{name}].{key} must be one of {choices}, got {value!r}")
+        check_range(name, key, value, origin)
         values[key] = value
-    return cls(**values)
+    return check_combinations(name, cls(**values), origin)
 
 
 def parse_policy(text: str, origin: str = "<policy>") -> Policy:
@@ -209,6 +218,9 @@ def parse_policy(text: str, origin: str = "<policy>") -> Policy:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise PolicyError(f"{origin}: not valid TOML ({error})") from None
+    unknown = sorted(set(data) - {"policy", *(f.name for f in fields(Policy))})
+    if unknown:
+        raise PolicyError(f"{origin}: unknown sections {[f'[{name}]' for name in unknown]}")
     meta = data.get("policy", {})
     missing = [k for k in ("name", "version", "effective_from", "source") if k not in meta]
     if missing:

@@ -24,6 +24,7 @@ from casemix.grouping.dip import DipResult
 from casemix.policy import SettlementPolicy
 from casemix.records import Case
 from casemix.schemes.dip import DipCatalogue
+from casemix.settlement.coefficients import Coefficient, Coefficients
 from casemix.weights import Weights
 
 POINT = Decimal("0.0001")
@@ -74,6 +75,7 @@ class CasePoints:
     points: Decimal
     ratio: Decimal | None
     detail: str
+    coefficient: Decimal | None = None      # the hospital coefficient k the points carry, when they carry one
 
 
 @dataclass(frozen=True)
@@ -143,14 +145,19 @@ class _Rules:
         return max(found, default=(Decimal(0), ""))
 
 
-def score_case(case: SettlementCase, standards: Standards, coefficient: Decimal,
+def score_case(case: SettlementCase, standards: Standards, coefficient: Decimal | Coefficient,
                policy: SettlementPolicy) -> CasePoints:
     """Points before special-review admission and readmission (those need the other cases)."""
+    if not isinstance(coefficient, Coefficient):
+        coefficient = Coefficient(coefficient, "")
     return _score(case, standards, coefficient, _Rules.of(policy))
 
 
-def _score(case: SettlementCase, standards: Standards, coefficient: Decimal, rules: _Rules) -> CasePoints:
-    scored = _base_points(case, standards, coefficient, rules)
+def _score(case: SettlementCase, standards: Standards, k: Coefficient, rules: _Rules) -> CasePoints:
+    scored = _base_points(case, standards, k.value, rules)
+    if scored.kind in ("normal", "high", "incomplete"):
+        scored = replace(scored, coefficient=k.value,
+                         detail=f"{scored.detail} (k {k.value}: {k.why})" if k.why else scored.detail)
     if scored.kind == "review" or not (rules.departments or rules.tcm_bonus):
         return scored
     bonus, why = rules.bonus(case)
@@ -232,9 +239,13 @@ def apply_readmissions(scored: list[CasePoints], policy: SettlementPolicy) -> li
 
 
 def score_cases(cases: list[SettlementCase], standards: Standards, policy: SettlementPolicy,
-                coefficients: dict[str, Decimal] | None = None) -> list[CasePoints]:
-    """Every case's points, in input order: scored, special review resolved, readmissions applied."""
-    coefficients = coefficients or {}
+                coefficients: dict[str, Decimal] | Coefficients | None = None) -> list[CasePoints]:
+    """Every case's points, in input order: scored, special review resolved, readmissions applied.
+
+    ``coefficients``: each hospital's k, with the base groups paid alike (:mod:`.coefficients`), or a plain
+    hospital → k table; a hospital without one is paid at k = 1."""
+    if not isinstance(coefficients, Coefficients):
+        coefficients = Coefficients.per_hospital(coefficients or {})
     rules = _Rules.of(policy)
-    scored = [_score(case, standards, coefficients.get(case.hospital_id, ONE), rules) for case in cases]
+    scored = [_score(case, standards, coefficients.of(case.drg, case.hospital_id), rules) for case in cases]
     return apply_readmissions(resolve_special_review(scored, policy), policy)

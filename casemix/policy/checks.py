@@ -1,0 +1,137 @@
+"""The allowed range of each numeric policy key, stated once, and the check a policy file passes on load.
+
+A share is a fraction of something (0 ≤ v ≤ 1); windows, multipliers, scales and minimum counts are
+above zero; bands go up strictly (``[[top of the band, value]]``); a score is on the 0–100 scale of the
+assessment. A value outside its range is an error naming the file, the key and the range.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from casemix.errors import PolicyError
+
+T = TypeVar("T")
+
+
+def _share(v: object) -> bool:
+    return 0 <= v <= 1
+
+
+def _positive(v: object) -> bool:
+    return v > 0
+
+
+def _non_negative(v: object) -> bool:
+    return v >= 0
+
+
+def _score(v: object) -> bool:
+    return 0 <= v <= 100
+
+
+def _ascending(tops: list) -> bool:
+    return all(a < b for a, b in zip(tops, tops[1:]))
+
+
+def _pairs(v: object) -> bool:
+    return isinstance(v, list) and all(isinstance(p, list) and len(p) == 2 and
+                                       all(isinstance(x, int | float) and not isinstance(x, bool) for x in p)
+                                       for p in v)
+
+
+def _bands(v: list) -> bool:
+    return _pairs(v) and bool(v) and _ascending([p[0] for p in v]) and all(p[0] > 0 and p[1] > 0 for p in v)
+
+
+def _share_bands(v: list) -> bool:
+    return _pairs(v) and _ascending([p[0] for p in v]) and all(p[0] > 0 and _share(p[1]) for p in v)
+
+
+def _numbers(v: list) -> bool:
+    return all(isinstance(x, int | float) and not isinstance(x, bool) for x in v)
+
+
+def _ascending_numbers(v: list) -> bool:
+    return _numbers(v) and _ascending(v)
+
+
+def _share_values(v: dict) -> bool:
+    return _numbers(list(v.values())) and all(_share(x) for x in v.values())
+
+
+def _positive_values(v: dict) -> bool:
+    return _numbers(list(v.values())) and all(x > 0 for x in v.values())
+
+
+RULES: dict[str, tuple[Callable[[object], bool], str]] = {
+    "share": (_share, "a share between 0 and 1"),
+    "positive": (_positive, "above 0"),
+    "non_negative": (_non_negative, "0 or more"),
+    "score": (_score, "a score between 0 and 100"),
+    "bands": (_bands, "[[top, multiplier], …] with tops ascending and every number above 0"),
+    "share_bands": (_share_bands, "[[upper bound, share], …] with bounds ascending above 0 and shares in [0, 1]"),
+    "ascending": (_ascending_numbers, "numbers in strictly ascending order"),
+    "share_values": (_share_values, "a table of shares between 0 and 1"),
+    "positive_values": (_positive_values, "a table of numbers above 0"),
+}
+
+RANGES: dict[tuple[str, str], str] = {
+    ("grouping", "newborn_max_age_days"): "positive",
+    ("grouping", "infant_max_age_days"): "positive",
+    ("weights", "trim_k"): "positive",
+    ("weights", "min_cases"): "positive",
+    ("weights", "base_point_scale"): "positive",
+    ("settlement", "high_multiplier_bands"): "bands",
+    ("settlement", "low_multiplier"): "share",
+    ("settlement", "readmission_window_days"): "positive",
+    ("settlement", "readmission_factor"): "share",
+    ("settlement", "special_review_above_ratio"): "positive",
+    ("settlement", "special_review_cap_share"): "share",
+    ("settlement", "special_review_factor"): "non_negative",
+    ("settlement", "unreviewed_factor"): "share",
+    ("settlement", "reserve_share"): "share",
+    ("settlement", "monthly_holdback_share"): "share",
+    ("settlement", "deficit_bands"): "share_bands",
+    ("settlement", "assessment_threshold"): "score",
+    ("settlement", "deduction_per_point"): "share",
+    ("settlement", "incentive_top_share"): "share",
+    ("settlement", "incentive_points_share"): "share",
+    ("settlement", "priority_departments"): "share_values",
+    ("settlement", "tcm_bonus"): "share",
+    ("settlement", "level_coefficients"): "positive_values",
+    ("settlement", "base_group_coefficient"): "positive",
+    ("early_warning", "cost_levels"): "ascending",
+    ("outpatient", "level_coefficients"): "positive_values",
+    ("outpatient", "high_ratio"): "positive",
+    ("outpatient", "low_ratio"): "share",
+    ("outpatient", "growth_cap"): "non_negative",
+    ("outpatient", "reserve_share"): "share",
+    ("outpatient", "monthly_holdback_share"): "share",
+    ("outpatient", "provisional_point_value_share"): "positive",
+    ("capitation", "attribution_min_visits"): "positive",
+    ("capitation", "pot_share"): "share",
+    ("capitation", "withhold_share"): "share",
+    ("capitation", "surplus_keep_share"): "share",
+    ("capitation", "deficit_bands"): "share_bands",
+    ("capitation", "age_bands"): "ascending",
+}
+
+
+def check_range(section: str, key: str, value: object, origin: str) -> None:
+    """Raise :class:`PolicyError` naming ``origin`` and ``[section].key`` when ``value`` is outside its range."""
+    rule = RANGES.get((section, key))
+    if rule is None:
+        return
+    test, allowed = RULES[rule]
+    if not test(value):
+        raise PolicyError(f"{origin}: [{section}].{key} must be {allowed}, got {value!r}")
+
+
+def check_combinations(section: str, values: T, origin: str) -> T:
+    """``values`` (one section, parsed) unless two of its keys contradict each other: then :class:`PolicyError`."""
+    if section == "settlement" and values.coefficient_basis == "policy" and not values.level_coefficients:
+        raise PolicyError(f"{origin}: [settlement].coefficient_basis = \"policy\" needs the table "
+                          "[settlement].level_coefficients (医院等级 → coefficient)")
+    return values
