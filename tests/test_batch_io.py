@@ -120,3 +120,17 @@ def test_xlsx_and_parquet_outputs_keep_numbers_as_numbers(tmp_path):
     assert frame.schema["hospital_id"] == pl.String and frame.schema["cases"] == pl.Int64
     assert frame.schema["amount"] == pl.Decimal(38, 2) and frame["amount"].sum() == Decimal("1234.40")
     assert frame.schema["cmi"] == pl.Float64
+
+
+def test_xlsx_headers_are_chinese_first_and_read_back_as_their_keys(tmp_path):
+    from openpyxl import load_workbook
+
+    from casemix.records.io import CASE_FILE_COLUMNS, read_cases, write_cases
+
+    written = write_table(tmp_path / "s.xlsx", ["hospital_id", "total", "cmi_change", "unlabelled"], [["H1", 1, 2, 3]])
+    headers = [cell.value for cell in load_workbook(written).active[1]]
+    assert headers == ["医疗机构 · hospital_id", "清算金额 · total", "CMI变化 · cmi_change", "unlabelled"]
+    assert read_table(written).headers == ["hospital_id", "total", "cmi_change", "unlabelled"]
+    cases, _ = read_cases(DATA / "samples" / "cases_30.csv")
+    again, rejected = read_cases(write_cases(tmp_path / "cases.xlsx", cases))
+    assert not rejected and again == cases and read_table(tmp_path / "cases.xlsx").headers[:21] == CASE_FILE_COLUMNS

@@ -19,6 +19,7 @@ from typing import Any
 
 from casemix.errors import TableError
 from casemix.records.case import Case, Rejection, RowReader
+from casemix.records.labels import key_of, labelled
 
 ENCODINGS = ("utf-8-sig", "gb18030")
 csv.field_size_limit(2**31 - 1)     # a huge cell is read, then its row rejected naming the field (case.MAX_TEXT)
@@ -92,7 +93,7 @@ def _read_xlsx(path: Path) -> Table:
     workbook = load_workbook(path, read_only=True, data_only=True)
     try:
         rows = workbook.worksheets[0].iter_rows(values_only=True)
-        headers = [str(h).strip() if h is not None else "" for h in next(rows, ())]
+        headers = [key_of(str(h).strip()) if h is not None else "" for h in next(rows, ())]
         if not headers:
             raise TableError(f"{path}: the first sheet is empty")
         body = [[_cell(v) for v in row] for row in rows if any(v not in (None, "") for v in row)]
@@ -234,6 +235,7 @@ def _write_xlsx(path: Path, headers: list[str], rows: list[list[Any]]) -> None:
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+    from openpyxl.styles import Alignment
     from openpyxl.utils import get_column_letter
 
     workbook = Workbook(write_only=True)
@@ -254,7 +256,10 @@ def _write_xlsx(path: Path, headers: list[str], rows: list[list[Any]]) -> None:
         text.data_type = "s"            # a string even where it starts with "=": never a formula
         return text
 
-    sheet.append([cell(h) for h in headers])
+    header_cells = [cell(labelled(h)) for h in headers]
+    for header in header_cells:
+        header.alignment = Alignment(wrap_text=True, vertical="top")
+    sheet.append(header_cells)
     for row in rows:
         sheet.append([cell(v) for v in row])
     workbook.save(path)
