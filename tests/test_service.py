@@ -390,3 +390,13 @@ def test_the_groups_page_lists_each_drg_with_its_standard_and_drills_down_to_cas
     assert drgs and all(f"/ui/?q={drg}'" in table for drg in drgs)
     some = sorted(drgs)[0]
     assert "/ui/case/" in client.get("/ui/", params={"q": some}).text
+
+
+def test_in_stay_warnings_list_open_stays_with_cost_against_the_standard(browser, stored):
+    """cases_30 has no discharge dates: every stay is still open. RL15 has enough stays for a standard."""
+    html = signed_in(browser, "h1-token").get("/ui/stays").text
+    table = html[html.index("<table id='stays'>"):]
+    open_h001 = [one for one in stored[0].open_stays("H001")]
+    assert len(open_h001) == 15 and table.count("<tr><td>H001</td>") == 15 and "H002" not in table
+    assert "<meter" in table and "RL15" in table
+    assert "15 open stays" in html

@@ -26,5 +26,6 @@ def build_service(grouper: Grouper, store: Store, tokens: dict[str, Principal], 
     qc = QcEngine.load(grouper)
     app = create_app(grouper, store, tokens, policy, qc, standard_cost=standard_cost, dip_catalogue=dip_catalogue,
                      claims=claims, limits=limits)
-    mount_ui(app, store, tokens, grouper, policy.weights, sessions, qc)
+    low, high = policy.early_warning.cost_levels
+    mount_ui(app, store, tokens, grouper, policy.weights, sessions, qc, (low, high))
     return app

@@ -299,6 +299,15 @@ class Store:
         return self.db.one(f"""SELECT count(*) FROM cases c
             LEFT JOIN groups g ON g.hospital_id = c.hospital_id AND g.case_id = c.case_id {where}""", params)[0]
 
+    def open_stays(self, hospital_id: str | None = None) -> list[GroupedCase]:
+        """Stored stays without a discharge date (still in hospital), with their predicted groups."""
+        where, params = ("AND c.hospital_id = ?", [hospital_id]) if hospital_id else ("", [])
+        rows = self.db.tuples(f"""
+            SELECT c.record, g.case_id, g.scheme, g.status, g.drg, g.drg_name, g.mdc, g.adrg, g.reason, g.severity
+            FROM cases c JOIN groups g ON g.hospital_id = c.hospital_id AND g.case_id = c.case_id
+            WHERE c.discharge_date IS NULL {where} ORDER BY c.hospital_id, c.case_id""", params)
+        return [GroupedCase(Case.model_validate_json(row[0]), GroupResult(*row[1:])) for row in rows]
+
     def grouped(self, hospital_id: str | None = None) -> list[GroupedCase]:
         """Stored cases with their stored groups, as the engines' types (for analytics)."""
         where, params = ("WHERE c.hospital_id = ?", [hospital_id]) if hospital_id else ("", [])

@@ -39,6 +39,9 @@ document.addEventListener('DOMContentLoaded',()=>{
  document.querySelectorAll('input.filter').forEach(i=>i.addEventListener('input',()=>filterTable(i)))});
 """
 
+NAV = "".join(f"<a href='{url}'>{label}</a>" for url, label in (
+    ("/ui/", "首页 Home"), ("/ui/flags", "审核疑点 Audit flags"), ("/ui/groups", "病组 Groups"),
+    ("/ui/stays", "在院预警 In-stay warnings"), ("/ui/desk", "医师工作台 Physician's desk")))
 STATIC = {"casemix.js": (SCRIPT, "text/javascript; charset=utf-8"), "casemix.css": (STYLE, "text/css; charset=utf-8")}
 
 
@@ -52,8 +55,7 @@ def page(title: str, body: str, who: str = "", csrf: str = "") -> str:
                    f"<button type='submit'>退出 Sign out</button></form>")
     return (f"<!doctype html><html lang='zh-CN'><head><meta charset='utf-8'><title>{escape(title)}</title>"
             f"<link rel='stylesheet' href='/ui/static/casemix.css'><script src='/ui/static/casemix.js'></script>"
-            f"</head><body><nav><a href='/ui/'>首页 Home</a><a href='/ui/flags'>审核疑点 Audit flags</a>"
-            f"<a href='/ui/groups'>病组 Groups</a><a href='/ui/desk'>医师工作台 Physician's desk</a>{account}</nav>"
+            f"</head><body><nav>{NAV}{account}</nav>"
             f"<h1>{escape(title)}</h1>{body}</body></html>")
 
 
@@ -129,6 +131,26 @@ def desk_form(values: dict[str, str], csrf: str) -> str:
                      f"maxlength='2000'></label>" for name, label in DESK_FIELDS)
     return (f"<form class='login' method='post' action='/ui/desk'><input type='hidden' name='csrf' "
             f"value='{escape(csrf)}'>{inputs}<button type='submit'>分组并质控 Group and check</button></form>")
+
+
+def stays_table(rows: list[dict[str, Any]]) -> str:
+    """Open stays with their likely group and a bar of cost so far against the group's payment standard."""
+    head = ("<tr><th>医院 Hospital</th><th>病案号 Case</th><th>科室 Department</th><th>预测病组 Likely DRG</th>"
+            "<th>费用 Cost so far (元)</th><th>支付标准 Standard (元)</th><th>进度 Progress</th>"
+            "<th>预警 Alert</th></tr>")
+    body = []
+    for row in rows:
+        progress = row["progress"]
+        bar = "" if progress is None else (
+            f"<meter min='0' max='1.5' low='{row['low']}' high='{row['high']}' optimum='0' "
+            f"value='{min(progress, 1.5):.3f}'></meter> {progress:.0%}")
+        body.append(f"<tr><td>{escape(str(row['hospital_id']))}</td><td>{escape(str(row['case_id']))}</td>"
+                    f"<td>{escape(_text(row['department']))}</td>"
+                    f"<td>{escape(str(row['drg']))} {escape(str(row['drg_name']))}</td>"
+                    f"<td class='n'>{escape(_text(row['cost']))}</td>"
+                    f"<td class='n'>{escape(_text(row['standard']))}</td>"
+                    f"<td>{bar}</td><td class='{escape(row['css'])}'>{escape(row['alert'])}</td></tr>")
+    return f"<table id='stays'><thead>{head}</thead><tbody>{''.join(body)}</tbody></table>"
 
 
 def search_form(text: str) -> str:

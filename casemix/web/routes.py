@@ -63,7 +63,7 @@ WHAT_IF_COLUMNS = [("change", "假如 What if"), ("drg", "DRG"), ("drg_name", "�
 
 def mount_ui(app: FastAPI, store: Store, tokens: dict[str, Principal], grouper: Grouper,
              weights_policy: WeightsPolicy | None = None, sessions: Sessions | None = None,
-             qc: QcEngine | None = None) -> None:
+             qc: QcEngine | None = None, cost_levels: tuple[float, float] = (0.8, 1.0)) -> None:
     learned: dict[str, Any] = {}         # what was learned from the store, while no batch has been added
     catalogue = load_catalogue()
     qc = qc or QcEngine.load(grouper)
@@ -179,6 +179,19 @@ def mount_ui(app: FastAPI, store: Store, tokens: dict[str, Principal], grouper: 
                 + pages.heading("本院病例 Our cases") + cases)
         return pages.page(f"医院视图 Hospital view · {hospital}", body, principal.label, session.csrf)
 
+    @app.get("/ui/stays", response_class=HTMLResponse)
+    def stays(request: Request) -> str:
+        """Patients still in hospital: the likely group, cost so far against its payment standard, alerts."""
+        session = signed_in(request)
+        relearn()
+        rows = [stay_row(one, learned["standard"].get(one.result.drg), cost_levels)
+                for one in store.open_stays(access.scope(session.principal))]
+        rows.sort(key=lambda row: -(row["progress"] or 0))
+        body = (pages.paragraph(f"在院 {len(rows):,} 人，{sum(r['css'] == 'E' for r in rows):,} 人超出支付标准 · "
+                                f"{len(rows):,} open stays, {sum(r['css'] == 'E' for r in rows):,} over the standard")
+                + pages.stays_table(rows))
+        return pages.page("在院预警 In-stay warnings", body, session.principal.label, session.csrf)
+
     @app.get("/ui/groups", response_class=HTMLResponse)
     def groups(request: Request) -> str:
         """Every DRG with cases: weight, mean cost against the standard, CV and the region's surplus or deficit."""
@@ -285,6 +298,18 @@ def mount_ui(app: FastAPI, store: Store, tokens: dict[str, Principal], grouper: 
                 + pages.table("trace", TRACE_COLUMNS, trace)
                 + pages.heading("质控问题 QC findings") + pages.table("findings", FINDING_COLUMNS, found["findings"]))
         return pages.page(f"病例 Case {case_id}", body, principal.label, session.csrf)
+
+
+def stay_row(one: GroupedCase, standard: Decimal | None, levels: tuple[float, float]) -> dict[str, Any]:
+    """One open stay for the warnings table: progress = cost so far ÷ standard, and its alert level."""
+    cost = one.case.total_cost
+    progress = float(cost / standard) if cost is not None and standard else None
+    low, high = levels
+    alert, css = ("无标准 no standard", "") if progress is None else \
+        ("超标 over", "E") if progress >= high else ("预警 warning", "W") if progress >= low else ("正常 ok", "")
+    return {"hospital_id": one.case.hospital_id, "case_id": one.case.id, "department": one.case.department,
+            "drg": one.result.drg, "drg_name": one.result.drg_name, "cost": cost, "standard": standard,
+            "progress": progress, "low": low, "high": high, "alert": alert, "css": css}
 
 
 def by_value(rows: list[dict[str, Any]], key: str) -> list[tuple[str, float]]:
