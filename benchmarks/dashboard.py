@@ -11,6 +11,7 @@ the next five (served while no batch has been added).
 from __future__ import annotations
 
 import argparse
+import re
 import statistics
 import tempfile
 import time
@@ -20,11 +21,12 @@ from fastapi.testclient import TestClient
 
 from casemix.datadir import resolve_data_dir
 from casemix.grouping import Grouper
+from casemix.policy import load_policy
 from casemix.qc import QcEngine
 from casemix.records.io import read_cases, write_cases
 from casemix.records.synthetic import synthetic_city
-from casemix.service import Principal, Store, create_app
-from casemix.web import mount_ui
+from casemix.service import Principal, Store
+from casemix.service.site import build_service
 
 REPEATS = 5
 
@@ -37,6 +39,12 @@ def page_times(client: TestClient, path: str) -> tuple[float, float]:
         client.get(path).raise_for_status()
         times.append((time.perf_counter() - started) * 1000)
     return times[0], statistics.median(times[1:])
+
+
+def sign_in(client: TestClient, token: str) -> None:
+    """The sign-in form as a browser posts it."""
+    csrf = re.search(r"name='csrf' value='([^']+)'", client.get("/ui/login").text)[1]
+    client.post("/ui/login", data={"token": token, "csrf": csrf}, follow_redirects=False)
 
 
 def main() -> None:
@@ -53,13 +61,13 @@ def main() -> None:
         store = Store(args.db or Path(folder) / "dashboard.duckdb")
         store.import_file(write_cases(Path(folder) / "city.parquet", city), grouper, QcEngine.load(grouper))
         tokens = {"bureau": Principal("bureau"), "hospital": Principal("hospital", city[0].hospital_id)}
-        app = create_app(grouper, store, tokens)
-        mount_ui(app, store, tokens, grouper)
+        app = build_service(grouper, store, tokens, load_policy())
         print(f"{store}: {store.count('cases'):,} cases")
-        for token, path in [("bureau", "/ui/"), ("hospital", "/ui/"),
+        for token, path in [("bureau", "/ui/"), ("bureau", "/ui/?page=100"), ("bureau", "/ui/groups"),
+                            ("bureau", "/ui/flags"), ("hospital", "/ui/"), ("hospital", "/ui/stays"),
                             ("hospital", f"/ui/case/{city[0].hospital_id}/{city[0].id}")]:
             client = TestClient(app)
-            client.get(f"/ui/login?token={token}", follow_redirects=False)
+            sign_in(client, token)
             first, warm = page_times(client, path)
             print(f"  {token:<9} {path:<36} first {first:8.1f} ms   then median {warm:8.1f} ms")
         store.close()
