@@ -400,3 +400,30 @@ def test_in_stay_warnings_list_open_stays_with_cost_against_the_standard(browser
     assert len(open_h001) == 15 and table.count("<tr><td>H001</td>") == 15 and "H002" not in table
     assert "<meter" in table and "RL15" in table
     assert "15 open stays" in html
+
+
+def test_the_dashboard_shows_the_outpatient_year_with_fund_growth_against_the_cap(g20, tmp_path):
+    from casemix.outpatient.run import outpatient_demo, year_record
+    from casemix.policy import load_policy
+    from casemix.records.io import read_cases
+    from casemix.records.synthetic import synthetic_city
+    from casemix.service.site import build_service
+
+    sample, _ = read_cases(DATA / "samples" / "cases_13239_with_cost.csv")
+    city = synthetic_city(sample, 4, 1500)
+    result = outpatient_demo(tmp_path / "out", city, load_policy(), DATA, Decimal("5000000.00"), visits=4000)
+    store = Store(tmp_path / "o.duckdb")
+    store.save_outpatient_year(year_record(result))
+    hospital = result.statements.hospitals[0].hospital_id
+    tokens = {"bureau-token": Principal("bureau"), "h-token": Principal("hospital", hospital)}
+    app = build_service(g20, store, tokens, load_policy())
+    bureau = signed_in(app, "bureau-token").get("/ui/").text
+    funds = bureau[bureau.index("<table id='outpatient-funds'>"):].split("</table>")[0]
+    for fund, pot in result.outpatient.pots.items():
+        assert f"<td>{fund}</td>" in funds and f"{pot.growth:.2%}" in funds
+    assert "未超上限 Within cap" in funds and "否 no" not in funds          # the budget is capped by design
+    unified = bureau[bureau.index("<table id='unified'>"):]
+    assert unified.count("<tr><td>") == len(result.statements.hospitals)
+    own = signed_in(app, "h-token").get("/ui/").text
+    assert own[own.index("<table id='unified'>"):].count("<tr><td>") == 1
+    store.close()

@@ -24,6 +24,7 @@ from casemix.cli.options import DataOption, PolicyOption, SchemeOption, console,
 from casemix.cli.progress import progress_bar
 from casemix.datadir import resolve_data_dir
 from casemix.grouping import Grouper, each_diagnosis_as_principal, group_file, without_each_secondary
+from casemix.outpatient.run import year_record
 from casemix.pipelines import calibrate as calibrate_file
 from casemix.pipelines import indicator_rows, qc_file, read_grouped
 from casemix.policy import load_policy
@@ -32,6 +33,7 @@ from casemix.records import Case
 from casemix.records.case import to_case
 from casemix.records.io import check_output, read_cases, write_table
 from casemix.schemes import SCHEMES
+from casemix.service import Store
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="casemix — CHS-DRG grouping for bureaus and hospitals (病组分组、解释与模拟)")
@@ -220,11 +222,14 @@ def demo(
     settle_commands.settle(input=city_file, budget=str(budget), output=output / "statements",
                            provisional_point_value="100", data=root, policy=Path("zhejiang-drg-points-2019"))
     console.rule("the same city's outpatient year: APG points, capitation, one DRG + APG statement per hospital")
-    outpatient_commands.demo(output, cases, budget, root, Path("zhejiang-drg-points-2019"))
+    outpatient_year = outpatient_commands.demo(output, cases, budget, root, Path("zhejiang-drg-points-2019"))
     console.rule("the same city audited: flags with their evidence")
     audit_commands.audit(input=city_file, output=output / "audit-flags.csv", data=root)
     console.rule("the city in the case store, behind the API and the dashboard")
     service_commands.import_cases(input=city_file, db=output / "casemix.duckdb", data=root)
+    store = Store(output / "casemix.duckdb")
+    store.save_outpatient_year(year_record(outpatient_year))
+    store.close()
     if serve:
         service_commands.serve_demo(output / "casemix.duckdb", root, port)
 

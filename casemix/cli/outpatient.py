@@ -10,15 +10,18 @@ from typing import Annotated
 import typer
 
 from casemix.cli.options import DataOption, PolicyOption, console, reported
+from casemix.cli.service import open_store
 from casemix.datadir import resolve_data_dir
 from casemix.outpatient.audit import audit_visits
 from casemix.outpatient.calibration import calibrate as calibrate_scheme
 from casemix.outpatient.run import (
+    OutpatientResult,
     group_visit_files,
     outpatient_demo,
     outpatient_year,
     read_visit_frames,
     write_synthetic_outpatient_year,
+    year_record,
 )
 from casemix.outpatient.scheme import load_scheme
 from casemix.policy import load_policy
@@ -154,6 +157,8 @@ def settle(
     scheme: ApgSchemeOption = "apg-starter",
     data: DataOption = None,
     policy: PolicyOption = None,
+    db: Annotated[str | None, typer.Option("--db", help="also keep the year in this case store, for the "
+                                                         "dashboard")] = None,
 ) -> None:
     """Settle the outpatient year under a growth-capped budget, with capitation, into unified statements."""
     heads, fee_lines, rejections = read_visit_frames(visits, lines)
@@ -161,6 +166,12 @@ def settle(
         heads, fee_lines, _budgets(last_year), load_scheme(scheme), load_policy(policy), resolve_data_dir(data)
     )
     paths = [*result.statements.write(output), result.capitation.write(output / "capitation-statements.csv")]
+    if db:
+        store = open_store(db)
+        try:
+            store.save_outpatient_year(year_record(result))
+        finally:
+            store.close()
     for fund, pot in result.outpatient.pots.items():
         console.print(
             f"fund {fund}: budget {pot.budget} (growth {pot.growth:.2%}, cap {result.outpatient.growth_cap:.0%})"
@@ -178,7 +189,7 @@ def settle(
 
 def demo(
     output: Path, cases: list[Case], inpatient_budget: Decimal, data_dir: Path, policy: Path | None = None
-) -> None:
+) -> OutpatientResult:
     """The demo's outpatient part: grouped-visits.csv and the unified statements in ``output``; prints a summary."""
     result = outpatient_demo(output, cases, load_policy(policy), data_dir, inpatient_budget)
     visits = result.grouped.visits
@@ -195,3 +206,4 @@ def demo(
         f"{output / 'unified-statements.xlsx'}",
         highlight=False,
     )
+    return result

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -190,6 +191,16 @@ def write_synthetic_year(year: OutpatientYear, folder: str | Path) -> list[Path]
     lines.write_parquet(paths[1])
     year.residents.write_csv(paths[2])
     return paths
+
+
+def year_record(result: OutpatientResult) -> dict[str, Any]:
+    """The settled outpatient year as plain values for the store and the dashboard: each fund pot (budget,
+    growth against last year, point value) and each hospital's unified statement row."""
+    headers, rows = result.statements.summary()
+    pots = [{"fund": fund, "last_year": str(pot.last_year), "budget": str(pot.budget), "growth": float(pot.growth),
+             "apg_pot": str(pot.apg_pot), "point_value": float(pot.settlement.point_value)}
+            for fund, pot in sorted(result.outpatient.pots.items())]
+    return {"growth_cap": result.outpatient.growth_cap, "pots": pots, "headers": headers, "rows": rows}
 
 
 def inpatient_settlement(

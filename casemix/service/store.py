@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -49,6 +50,7 @@ CREATE INDEX IF NOT EXISTS qc_findings_by_case ON qc_findings (hospital_id, case
 CREATE TABLE IF NOT EXISTS settlements (settlement_id VARCHAR PRIMARY KEY, policy VARCHAR, budget DECIMAL(18, 2),
                                         pool DECIMAL(18, 2), reserve DECIMAL(18, 2), point_value FLOAT8);
 ALTER TABLE settlements ADD COLUMN IF NOT EXISTS created_at VARCHAR;
+CREATE TABLE IF NOT EXISTS outpatient_years (run_id VARCHAR PRIMARY KEY, created_at VARCHAR, record VARCHAR);
 CREATE TABLE IF NOT EXISTS statements (settlement_id VARCHAR, hospital_id VARCHAR, cases INTEGER,
                                        points DECIMAL(18, 4), adjusted_points DECIMAL(18, 4), amount DECIMAL(18, 2),
                                        overspend_share DECIMAL(18, 2), reserve_return DECIMAL(18, 2),
@@ -62,7 +64,7 @@ CREATE TABLE IF NOT EXISTS audit_reviews (hospital_id VARCHAR, rule VARCHAR, cas
                                           reviewer VARCHAR, reviewed_on DATE, note VARCHAR);
 """
 TABLES = ("batches", "rejections", "cases", "groups", "qc_findings", "settlements", "statements", "case_points",
-          "audit_flags", "audit_reviews")
+          "audit_flags", "audit_reviews", "outpatient_years")
 
 CASE_COLUMNS = {"hospital_id": pl.String, "case_id": pl.String, "batch_id": pl.String, "department": pl.String,
                 "physician": pl.String, "patient_id": pl.String, "discharge_date": pl.Date, "record": pl.String}
@@ -298,6 +300,24 @@ class Store:
         where, params = _case_filter(hospital_id, text)
         return self.db.one(f"""SELECT count(*) FROM cases c
             LEFT JOIN groups g ON g.hospital_id = c.hospital_id AND g.case_id = c.case_id {where}""", params)[0]
+
+    def save_outpatient_year(self, record: dict[str, Any]) -> str:
+        """Keep a settled outpatient year (``outpatient.run.year_record``: fund pots and unified statement rows)."""
+        run_id = uuid.uuid4().hex[:12]
+        with self.db.transaction():
+            self.db.execute("INSERT INTO outpatient_years VALUES (?, ?, ?)",
+                            [run_id, datetime.now(UTC).isoformat(timespec="seconds"), json.dumps(record)])
+        return run_id
+
+    def latest_outpatient_year(self, hospital_id: str | None = None) -> dict[str, Any] | None:
+        """The outpatient year kept last: every hospital's statement row, or only ``hospital_id``'s."""
+        row = self.db.one("SELECT record FROM outpatient_years ORDER BY created_at DESC NULLS LAST LIMIT 1")
+        if row is None:
+            return None
+        record = json.loads(row[0])
+        if hospital_id is not None:
+            record["rows"] = [r for r in record["rows"] if r[0] == hospital_id]
+        return record
 
     def open_stays(self, hospital_id: str | None = None) -> list[GroupedCase]:
         """Stored stays without a discharge date (still in hospital), with their predicted groups."""

@@ -55,6 +55,8 @@ STATEMENT_COLUMNS = [("hospital_id", "医院 Hospital"), ("cases", "病例数 Ca
                      ("total", "清算金额 Payment (元)"), ("actual_cost", "实际费用 Actual cost (元)"),
                      ("balance", "年终应拨 Balance due (元)")]
 FLAGS_SHOWN = 500
+POT_COLUMNS = [("fund", "基金 Fund"), ("budget", "门诊预算 Budget (元)"), ("growth", "增长 Growth"),
+               ("cap", "增长上限 Cap"), ("within", "未超上限 Within cap"), ("point_value", "点值 Point value")]
 GROUP_COLUMNS = [("drg", "DRG"), ("drg_name", "病组名称 Group"), ("cases", "病例数 Cases"), ("rw", "权重 RW"),
                  ("mean_cost", "次均费用 Mean cost (元)"), ("standard_cost", "支付标准 Standard (元)"),
                  ("cv", "变异系数 CV"), ("surplus", "结余 Surplus (元)")]
@@ -168,7 +170,7 @@ def mount_ui(app: FastAPI, store: Store, tokens: dict[str, Principal], grouper: 
                  + pages.table("cases", CASE_COLUMNS if hospital else [("hospital_id", "医院 Hospital"), *CASE_COLUMNS],
                                store.case_list(hospital, PAGE, (page - 1) * PAGE, text), {"case_id": CASE_LINK},
                                filter=False))
-        money = settlement(store.latest_settlement(hospital))
+        money = settlement(store.latest_settlement(hospital)) + outpatient(store.latest_outpatient_year(hospital))
         if hospital is None:
             body = (money + pages.bar_chart("各医院CMI CMI by hospital", by_value(rows, "cmi"))
                     + pages.heading("医院绩效 Hospitals") + pages.table("hospitals", INDICATOR_COLUMNS, rows)
@@ -342,6 +344,23 @@ def settlement(found: dict[str, Any] | None) -> str:
                             [(s["hospital_id"], float(s["total"])) for s in statements])
     return (pages.heading("年终清算 Year-end settlement") + pages.facts("settlement", facts) + chart
             + pages.table("statements", STATEMENT_COLUMNS, statements))
+
+
+def outpatient(found: dict[str, Any] | None) -> str:
+    """The last outpatient year: each fund's budget, its growth against the cap and its point value, and
+    the unified statement (inpatient DRG + outpatient APG + capitation) of each hospital."""
+    if found is None:
+        return ""
+    cap = found["growth_cap"]
+    pots = [{"fund": pot["fund"], "budget": Decimal(pot["budget"]), "growth": f"{pot['growth']:.2%}",
+             "cap": f"{cap:.0%}", "within": "是 yes" if pot["growth"] <= cap + 1e-9 else "否 no",
+             "point_value": f"{pot['point_value']:.4f}"} for pot in found["pots"]]
+    headers = found["headers"]
+    rows = [dict(zip(headers, row)) for row in found["rows"]]
+    return (pages.heading("门诊 APG 点数与按人头 Outpatient APG points and capitation")
+            + pages.table("outpatient-funds", POT_COLUMNS, pots, filter=False)
+            + pages.heading("统一结算单 Unified statements (DRG + APG + 按人头)")
+            + pages.table("unified", [(h, h) for h in headers], rows))
 
 
 def _login(request: Request, error: str, status: int = 200) -> HTMLResponse:
