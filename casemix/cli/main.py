@@ -24,7 +24,7 @@ from casemix.cli.options import DataOption, PolicyOption, SchemeOption, console,
 from casemix.cli.progress import progress_bar
 from casemix.datadir import resolve_data_dir
 from casemix.grouping import Grouper, each_diagnosis_as_principal, group_file, without_each_secondary
-from casemix.outpatient.run import year_record
+from casemix.outpatient.run import OutpatientResult, year_record
 from casemix.pipelines import calibrate as calibrate_file
 from casemix.pipelines import indicator_rows, qc_file, read_grouped
 from casemix.policy import load_policy
@@ -34,6 +34,7 @@ from casemix.records.case import to_case
 from casemix.records.io import check_output, read_cases, write_table
 from casemix.schemes import SCHEMES
 from casemix.service import Store
+from casemix.service.runs import audit_stored, settle_stored
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="casemix — CHS-DRG grouping for bureaus and hospitals (病组分组、解释与模拟)")
@@ -227,11 +228,25 @@ def demo(
     audit_commands.audit(input=city_file, output=output / "audit-flags.csv", data=root)
     console.rule("the city in the case store, behind the API and the dashboard")
     service_commands.import_cases(input=city_file, db=output / "casemix.duckdb", data=root)
-    store = Store(output / "casemix.duckdb")
-    store.save_outpatient_year(year_record(outpatient_year))
-    store.close()
+    store_demo_year(output / "casemix.duckdb", root, budget, outpatient_year)
     if serve:
         service_commands.serve_demo(output / "casemix.duckdb", root, port)
+
+
+def store_demo_year(db: Path, data: Path, budget: Decimal, outpatient_year: OutpatientResult) -> None:
+    """Keep the demo city's settled year, its audit flags and its outpatient year in the store, so the
+    dashboard opens on the money."""
+    policy = load_policy("zhejiang-drg-points-2019")
+    grouper = Grouper.load("chs-drg-2.0", data, policy.grouping)
+    store = Store(db)
+    try:
+        settlement_id, settled = settle_stored(store, budget, policy, grouper, provisional_point_value=Decimal(100))
+        flags = audit_stored(store, policy, grouper)
+        store.save_outpatient_year(year_record(outpatient_year))
+    finally:
+        store.close()
+    console.print(f"settlement {settlement_id} (point value {settled.point_value:.4f}), {len(flags):,} audit flags "
+                  f"and the outpatient year kept in {db} for the dashboard")
 
 
 app.command()(reported(settle_commands.city))

@@ -10,7 +10,6 @@ service settles and audits under the ``Policy`` it was started with; a request m
 """
 
 import asyncio
-import uuid
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date
@@ -27,7 +26,6 @@ from casemix.audit import ClaimAuditor
 from casemix.audit.review import rule_precision
 from casemix.errors import InputError
 from casemix.grouping import GroupedCase, Grouper
-from casemix.pipelines import audit_grouped, settle
 from casemix.policy import Policy, load_policy, named_policy
 from casemix.qc import QcEngine
 from casemix.records import Case
@@ -36,6 +34,7 @@ from casemix.schemes.dip import DipCatalogue
 from casemix.serialise import fields_of
 from casemix.service import access
 from casemix.service.access import Forbidden, Principal
+from casemix.service.runs import audit_stored, settle_stored
 from casemix.service.store import Store
 
 MAX_CLAIM_LINES = 5000
@@ -158,14 +157,11 @@ def create_app(grouper: Grouper, store: Store, tokens: dict[str, Principal], pol
         rules = policy if request.policy in (None, policy.name) else named_policy(request.policy)
         if request.method == "dip" and dip_catalogue is None:
             raise HTTPException(409, "this service was started without a DIP catalogue (--dip-catalogue)")
-        grouped = store.grouped()
-        if not grouped:
+        if not store.count("cases"):
             raise HTTPException(409, "no stored cases to settle")
-        settled = settle(grouped, request.budget, rules, grouper,
-                         dip_catalogue=dip_catalogue if request.method == "dip" else None,
-                         provisional_point_value=request.provisional_point_value)
-        settlement_id = uuid.uuid4().hex[:12]
-        store.save_settlement(settlement_id, rules.name, request.budget, settled)
+        settlement_id, settled = settle_stored(store, request.budget, rules, grouper,
+                                               dip_catalogue if request.method == "dip" else None,
+                                               request.provisional_point_value)
         return {"settlement_id": settlement_id, "policy": rules.name, "method": request.method,
                 "pool": str(settled.pool), "reserve": str(settled.reserve),
                 "point_value": str(settled.point_value.quantize(Decimal("0.000001"))),
@@ -183,9 +179,7 @@ def create_app(grouper: Grouper, store: Store, tokens: dict[str, Principal], pol
     def run_audit(who: Caller) -> dict[str, int]:
         """Audit every stored case under the service's policy and keep the flags; returns counts by rule."""
         access.check_bureau(who, "run audits")
-        flags = audit_grouped(store.grouped(), policy, grouper)
-        store.replace_flags([(f.hospital_id, f.rule, " ".join(f.case_ids), f.score, f.evidence) for f in flags])
-        return dict(Counter(f.rule for f in flags))
+        return dict(Counter(f.rule for f in audit_stored(store, policy, grouper)))
 
     @app.post("/v1/claims/audit")
     def audit_claim(claim: Claim, who: Caller) -> dict[str, Any]:

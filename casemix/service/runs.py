@@ -1,0 +1,37 @@
+"""Use cases over the store: settle or audit every stored case and keep the result (the API and the demo)."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+from casemix.audit import Flag
+from casemix.errors import SettlementError
+from casemix.grouping import Grouper
+from casemix.pipelines import audit_grouped, settle
+from casemix.policy import Policy
+from casemix.schemes.dip import DipCatalogue
+from casemix.service.store import Store
+from casemix.settlement import Settlement
+
+
+def settle_stored(store: Store, budget: Decimal, policy: Policy, grouper: Grouper,
+                  dip_catalogue: DipCatalogue | None = None,
+                  provisional_point_value: Decimal | None = None) -> tuple[str, Settlement]:
+    """Settle every stored case under ``budget`` (DRG points, or ``dip_catalogue``'s scores) and keep the
+    statements; returns the settlement id and the settlement. Raises SettlementError with nothing stored."""
+    grouped = store.grouped()
+    if not grouped:
+        raise SettlementError("no stored cases to settle")
+    settled = settle(grouped, budget, policy, grouper, dip_catalogue=dip_catalogue,
+                     provisional_point_value=provisional_point_value)
+    settlement_id = uuid.uuid4().hex[:12]
+    store.save_settlement(settlement_id, policy.name, budget, settled)
+    return settlement_id, settled
+
+
+def audit_stored(store: Store, policy: Policy, grouper: Grouper) -> list[Flag]:
+    """Audit every stored case under ``policy`` and keep the flags in place of the last audit's."""
+    flags = audit_grouped(store.grouped(), policy, grouper)
+    store.replace_flags([(f.hospital_id, f.rule, " ".join(f.case_ids), f.score, f.evidence) for f in flags])
+    return flags
