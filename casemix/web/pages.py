@@ -180,22 +180,35 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def bar_chart(title: str, values: list[tuple[str, float]], width: int = 640) -> str:
-    """Horizontal bars as inline SVG, one per (label, value)."""
+def bar_chart(title: str, values: list[tuple[str, float]], bars_width: int = 420) -> str:
+    """Horizontal bars as inline SVG, one per (label, value): the label column as wide as the longest
+    label (up to a limit), room for the value after the longest bar."""
     if not values:
         return ""
     top = max(v for _, v in values) or 1
-    height = 22 * len(values) + 30
+    label_width = min(max(_text_width(str(label)) for label, _ in values) + 12, 420)
+    width, height = label_width + bars_width + 120, 22 * len(values) + 30
     bars = []
     for i, (label, value) in enumerate(values):
-        length = (width - 170) * value / top
+        length = bars_width * value / top
         y = 24 + 22 * i
-        bars.append(f"<text x='0' y='{y + 12}' font-size='12'>{escape(str(label))}</text>"
-                    f"<rect x='120' y='{y}' width='{length:.1f}' height='16' fill='#3b73b9'/>"
-                    f"<text x='{125 + length:.1f}' y='{y + 12}' font-size='12'>"
-                    f"{f'{value:,.0f}' if abs(value) >= 1000 else f'{value:.3g}'}</text>")
+        shown = f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
+        bars.append(f"<text x='0' y='{y + 12}' font-size='12'>{escape(_clip(str(label), label_width))}</text>"
+                    f"<rect x='{label_width}' y='{y}' width='{length:.1f}' height='16' fill='#3b73b9'/>"
+                    f"<text x='{label_width + 5 + length:.1f}' y='{y + 12}' font-size='12'>{shown}</text>")
     return (f"<svg role='img' aria-label='{escape(title)}' width='{width}' height='{height}'>"
             f"<text x='0' y='14' font-size='13' font-weight='bold'>{escape(title)}</text>{''.join(bars)}</svg>")
+
+
+def _text_width(text: str) -> int:
+    """Pixels a 12-pixel label takes, roughly: a Chinese character 12, anything else 7."""
+    return sum(12 if ord(c) > 0x2E80 else 7 for c in text)
+
+
+def _clip(text: str, width: int) -> str:
+    while len(text) > 1 and _text_width(text) + 12 > width:
+        text = text[:-2] + "…"
+    return text
 
 
 def login_page(csrf: str, error: str = "") -> str:

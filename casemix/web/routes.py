@@ -215,7 +215,8 @@ def mount_ui(app: FastAPI, store: Store, tokens: dict[str, Principal], grouper: 
             rows = [{**row, "evidence": access.mask_in(row["evidence"], patients)} for row in rows]
         rows = [{**row, "title": title(row["rule"])} for row in rows]
         counts = Counter(row["rule"] for row in stored)
-        body = (pages.bar_chart("各类疑点 Flags by kind", [(title(k), n) for k, n in counts.most_common()])
+        kinds = [(title(rule).split("：")[0], n) for rule, n in counts.most_common()]
+        body = (pages.bar_chart("各类疑点 Flags by kind", kinds)
                 + pages.heading(f"疑点 Flags ({len(rows):,})")
                 + pages.flag_queue(rows[:FLAGS_SHOWN], session.csrf, principal.is_bureau))
         return pages.page("审核疑点 Audit flags", body, principal.label, session.csrf)
