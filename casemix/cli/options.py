@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,7 +14,9 @@ from rich.markup import escape
 
 from casemix.datadir import ENV_VAR
 from casemix.errors import InputError
+from casemix.pipelines.settle import MAX_BUDGET
 from casemix.schemes import SCHEMES
+from casemix.settlement import cents
 
 console = Console(soft_wrap=True)
 
@@ -38,3 +41,14 @@ def reported(command: Callable[..., Any]) -> Callable[..., Any]:
             console.print(f"[red]error:[/red] {escape(str(error))}")  # keeps "[settlement].key" visible
             raise typer.Exit(2) from None
     return run
+
+
+def money(text: str) -> Decimal:
+    """An amount in 元 as typed, to the cent; a word or a non-finite number is a one-line error."""
+    try:
+        amount = Decimal(text)
+    except InvalidOperation:
+        raise typer.BadParameter(f"{text!r} is not an amount in 元") from None
+    if not amount.is_finite() or abs(amount) >= MAX_BUDGET:
+        raise typer.BadParameter(f"{text!r} is not an amount in 元 (finite, under {MAX_BUDGET:.0e})")
+    return cents(amount)

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from casemix.cli.options import DataOption, PolicyOption, console
+from casemix.cli.options import DataOption, PolicyOption, console, money
 from casemix.grouping import Grouper
 from casemix.policy import load_policy
 from casemix.records.io import check_output, read_cases, write_table
-from casemix.settlement import cents
 from casemix.upgrade import VersionComparison, compare_versions
 
 
@@ -34,7 +32,7 @@ def regroup_compare(
     cases, rejected = read_cases(input)
     if not cases:
         raise typer.BadParameter(f"{input}: no valid case to compare")
-    comparison = compare_versions(cases, old, new, rules, cents(_amount(pool)) if pool else None)
+    comparison = compare_versions(cases, old, new, rules, money(pool) if pool else None)
     files = _write(comparison, output)
     moved = sum(m.moved for m in comparison.moves)
     console.print(f"{len(cases):,} cases ({len(rejected)} rejected rows left out): {moved:,} change DRG from "
@@ -44,13 +42,6 @@ def regroup_compare(
         console.print(f"  {hospital.hospital_id or '(no hospital)':<12} {hospital.payment_before:>16} → "
                       f"{hospital.payment_after:>16} 元  ({hospital.change:+})", highlight=False)
     console.print("→ " + ", ".join(str(f) for f in files))
-
-
-def _amount(text: str) -> Decimal:
-    try:
-        return Decimal(text)
-    except InvalidOperation:
-        raise typer.BadParameter(f"--pool {text!r} is not an amount in 元") from None
 
 
 def _write(comparison: VersionComparison, output: Path) -> list[Path]:

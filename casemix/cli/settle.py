@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import time
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from casemix.cli.options import DataOption, PolicyOption, SchemeOption, console
+from casemix.cli.options import DataOption, PolicyOption, SchemeOption, console, money
 from casemix.cli.progress import progress_bar
 from casemix.datadir import resolve_data_dir
 from casemix.errors import TableError
@@ -17,24 +16,14 @@ from casemix.grouping import Grouper
 from casemix.outpatient.run import write_synthetic_outpatient_year
 from casemix.pipelines import read_grouped, read_settlement_cases
 from casemix.pipelines import settle as pipelines_settle
-from casemix.pipelines.settle import MAX_BUDGET
 from casemix.policy import load_policy
 from casemix.records.io import check_output, read_cases, read_table, write_cases, write_table
 from casemix.records.synthetic import synthetic_city
 from casemix.schemes.dip import load_catalogue
-from casemix.settlement import cents, compare_with_actual, write_statements
+from casemix.settlement import compare_with_actual, write_statements
 
 SHOWN_REJECTIONS = 10
 
-def money(text: str) -> Decimal:
-    """An amount in 元 as typed, to the cent; a word or a non-finite number is a one-line error."""
-    try:
-        amount = Decimal(text)
-    except InvalidOperation:
-        raise typer.BadParameter(f"{text!r} is not an amount in 元") from None
-    if not amount.is_finite() or abs(amount) >= MAX_BUDGET:
-        raise typer.BadParameter(f"{text!r} is not an amount in 元 (finite, under {MAX_BUDGET:.0e})")
-    return cents(amount)
 
 
 def city(
