@@ -6,6 +6,7 @@ from typing import Annotated
 import typer
 
 from casemix.cli.options import DataOption, PolicyOption, SchemeOption, console
+from casemix.cli.progress import progress_bar
 from casemix.datadir import resolve_data_dir
 from casemix.errors import DatabaseError
 from casemix.grouping import Grouper
@@ -32,7 +33,8 @@ def import_cases(
     grouper = Grouper.load(scheme, data, load_policy(policy).grouping)
     store = open_store(db)
     try:
-        result = store.import_file(input, grouper, QcEngine.load(grouper))
+        with progress_bar("grouping 分组") as report:
+            result = store.import_file(input, grouper, QcEngine.load(grouper), report)
         rejections = store.rejections(result.batch_id)
     finally:
         store.close()

@@ -26,6 +26,7 @@ import polars as pl
 from casemix.audit.review import VERDICTS
 from casemix.errors import ReviewError
 from casemix.grouping import GroupedCase, Grouper, GroupResult
+from casemix.pipelines.grouped import Progress, group_cases
 from casemix.qc import QcEngine
 from casemix.records import Case
 from casemix.records.io import read_distinct_cases
@@ -120,10 +121,11 @@ def batch_id_of(path: str | Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
 
 
-def prepare(path: str | Path, grouper: Grouper, qc: QcEngine | None = None) -> Batch:
+def prepare(path: str | Path, grouper: Grouper, qc: QcEngine | None = None,
+            progress: Progress | None = None) -> Batch:
     batch_id = batch_id_of(path)
     cases, rejections = read_distinct_cases(path)
-    results = [grouper.group(case, explain=False) for case in cases]
+    results = [one.result for one in group_cases(grouper, cases, progress)]
     hospitals = [c.hospital_id or "" for c in cases]
     frames = {
         "cases": pl.DataFrame(
@@ -162,11 +164,12 @@ class Store:
     def close(self) -> None:
         self.db.close()
 
-    def import_file(self, path: str | Path, grouper: Grouper, qc: QcEngine | None = None) -> ImportResult:
+    def import_file(self, path: str | Path, grouper: Grouper, qc: QcEngine | None = None,
+                    progress: Progress | None = None) -> ImportResult:
         """Read, group and check a batch, then write it (a file already imported is not read again)."""
         if known := self._batch(batch_id_of(path)):
             return known
-        return self.write(prepare(path, grouper, qc))
+        return self.write(prepare(path, grouper, qc, progress))
 
     def write(self, batch: Batch) -> ImportResult:
         """Write a prepared batch in one transaction; rows in = cases + rejected."""
