@@ -223,9 +223,10 @@ def split_admissions(stays: list[GroupedCase], context: Context) -> list[Flag]:
 def _split(first: GroupedCase, then: GroupedCase, gap: int, context: Context) -> Flag | None:
     relation = _relation(first, then, gap)
     norms, policy = context.norms, context.policy
-    standards = [norms.standard_cost.get(s.result.drg) for s in (first, then)]
-    if not relation or not all(standards) or not first.case.total_cost or not then.case.total_cost:
+    known = [norms.standard_cost.get(s.result.drg) for s in (first, then)]
+    if not relation or not any(known) or not first.case.total_cost or not then.case.total_cost:
         return None
+    standards = [standard or max(filter(None, known)) for standard in known]    # one episode: the other's standard
     larger = max(standards)
     combined = float((first.case.total_cost + then.case.total_cost) / larger)
     first_ratio = float(first.case.total_cost / standards[0])
