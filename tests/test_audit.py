@@ -193,6 +193,20 @@ def test_a_split_is_found_through_a_related_principal_a_work_up_stay_or_a_ward_t
     assert not named(audit(chemo), "split_admission")
 
 
+def test_a_split_whose_second_stay_has_no_standard_is_priced_by_the_first_stays():
+    # the second stay's principal (a secondary of the first) groups to a DRG without a standard: the two
+    # stays are one episode, so the first stay's standard prices both
+    first = stay("a", cost="4000", secondary=("I10.x05",))
+    then = stay("b", drg="FV29", admitted=date(2025, 3, 10), cost="4500", pdx="I10.x05")
+    flags = [f for f in audit([first, then]) if f.rule == "split_admission"]
+    assert [f.case_ids for f in flags] == [("a", "b")]
+    assert "1.06× the larger DRG standard (8000 元)" in flags[0].evidence
+    whole = stay("b", drg="FV29", admitted=date(2025, 3, 10), cost="8000", pdx="I10.x05")
+    assert not named(audit([first, whole]), "split_admission")          # together 1.5× the standard: two stays
+    unpriced = [stay("a", drg="FV25", cost="4000", secondary=("I10.x05",)), then]
+    assert not named(audit(unpriced), "split_admission")                # neither stay priced: no evidence
+
+
 def test_an_early_discharge_followed_by_admission_elsewhere_names_both_stays():
     early = stay("a", drg="FN19", days=2, cost="6000", mode="2")
     elsewhere = stay("b", drg="FN19", admitted=date(2025, 3, 4), days=12, cost="50000", hospital="H2")

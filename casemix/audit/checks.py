@@ -46,6 +46,13 @@ class Context:
     or_procedures: frozenset[str]
     visits: list[OutpatientVisit] = field(default_factory=list)
     bills: dict[str, list[FeeLine]] = field(default_factory=dict)      # stay id → its fee lines, where given
+    _patients: dict = field(default_factory=dict, repr=False, compare=False)   # id(stays) → (stays, by patient)
+
+    def patients(self, stays: list[GroupedCase]) -> dict[str, list[GroupedCase]]:
+        """``by_patient(stays)``, worked out once per batch however many checks ask for it."""
+        if id(stays) not in self._patients:
+            self._patients[id(stays)] = (stays, by_patient(stays))     # the batch is kept, so its id stays its own
+        return self._patients[id(stays)][1]
 
 
 def score(excess: float) -> float:
@@ -205,7 +212,7 @@ def split_admissions(stays: list[GroupedCase], context: Context) -> list[Flag]:
     costing one stay's worth (or a work-up stay of exams before the operation stay)."""
     policy, flags = context.policy, []
     exempt = tuple(policy.split_exempt_adrg_prefixes) or ("\0",)
-    for patient_stays in by_patient(stays).values():
+    for patient_stays in context.patients(stays).values():
         for i, first in enumerate(patient_stays):
             for then in patient_stays[i + 1:]:
                 gap = (then.case.admission_date - first.case.discharge_date).days
@@ -223,9 +230,10 @@ def split_admissions(stays: list[GroupedCase], context: Context) -> list[Flag]:
 def _split(first: GroupedCase, then: GroupedCase, gap: int, context: Context) -> Flag | None:
     relation = _relation(first, then, gap)
     norms, policy = context.norms, context.policy
-    standards = [norms.standard_cost.get(s.result.drg) for s in (first, then)]
-    if not relation or not all(standards) or not first.case.total_cost or not then.case.total_cost:
+    known = [norms.standard_cost.get(s.result.drg) for s in (first, then)]
+    if not relation or not any(known) or not first.case.total_cost or not then.case.total_cost:
         return None
+    standards = [standard or max(filter(None, known)) for standard in known]    # one episode: the other's standard
     larger = max(standards)
     combined = float((first.case.total_cost + then.case.total_cost) / larger)
     first_ratio = float(first.case.total_cost / standards[0])
@@ -271,7 +279,7 @@ def duplicate_claims(stays: list[GroupedCase], context: Context) -> list[Flag]:
     costs within a few percent and most codes in common (copied, then shifted or tweaked)."""
     policy, flags = context.policy, []
     slack = timedelta(days=policy.duplicate_date_slack_days)
-    for patient_stays in by_patient(stays).values():
+    for patient_stays in context.patients(stays).values():
         for i, first in enumerate(patient_stays):
             for then in patient_stays[i + 1:]:
                 if then.case.admission_date - first.case.admission_date > slack:
@@ -334,7 +342,7 @@ def early_discharge_readmitted(stays: list[GroupedCase], context: Context) -> li
     """推诿病人 with its sequel: an early discharge (``early_discharge``) followed by a stay at another
     hospital within days; the flag names both stays and scores higher."""
     policy, flags = context.policy, []
-    for patient_stays in by_patient(stays).values():
+    for patient_stays in context.patients(stays).values():
         for i, first in enumerate(patient_stays):
             found = early_discharge(first, context)
             if not found:
@@ -371,7 +379,7 @@ def bed_hanging_elsewhere(stays: list[GroupedCase], context: Context) -> list[Fl
 
 def fake_admissions(stays: list[GroupedCase], context: Context) -> list[Flag]:
     """虚假住院: templated batches at one hospital, and stays overlapping the patient's stay elsewhere."""
-    return [*_templated_batches(stays, context.policy), *_overlaps(stays, context.policy)]
+    return [*_templated_batches(stays, context.policy), *_overlaps(stays, context)]
 
 
 def _templated_batches(stays: list[GroupedCase], policy: AuditPolicy) -> list[Flag]:
@@ -390,9 +398,13 @@ def _templated_batches(stays: list[GroupedCase], policy: AuditPolicy) -> list[Fl
             if anchor.case.id in used:
                 continue
             cost = anchor.case.total_cost
-            batch = [s for s in members[i:] if s.case.id not in used
-                     and s.case.admission_date - anchor.case.admission_date <= window
-                     and abs(float(s.case.total_cost / cost) - 1) <= policy.fake_batch_cost_tolerance]
+            batch = []
+            for stay in members[i:]:                # in admission order: stop past the window
+                if stay.case.admission_date - anchor.case.admission_date > window:
+                    break
+                if stay.case.id not in used and abs(float(stay.case.total_cost / cost) - 1) <= \
+                        policy.fake_batch_cost_tolerance:
+                    batch.append(stay)
             if len(batch) >= policy.fake_batch_min_stays:
                 used.update(s.case.id for s in batch)
                 flags.append(Flag("fake_admission", hospital, tuple(s.case.id for s in batch),
@@ -403,9 +415,9 @@ def _templated_batches(stays: list[GroupedCase], policy: AuditPolicy) -> list[Fl
     return flags
 
 
-def _overlaps(stays: list[GroupedCase], policy: AuditPolicy) -> list[Flag]:
-    flags = []
-    for patient, patient_stays in by_patient(stays).items():
+def _overlaps(stays: list[GroupedCase], context: Context) -> list[Flag]:
+    policy, flags = context.policy, []
+    for patient, patient_stays in context.patients(stays).items():
         for i, first in enumerate(patient_stays):
             for then in patient_stays[i + 1:]:
                 if then.case.admission_date >= first.case.discharge_date:
