@@ -49,6 +49,10 @@ class SettlementPolicy:
     special_review_cap_share: float = 0.05
     special_review_factor: float = 1.0
     unreviewed_factor: float = 0.7
+    # special-case review by application (settlement/special.py); see default.toml
+    special_review_long_stay_days: int = 60
+    special_review_new_technology_procedures: list = field(default_factory=list)
+    special_review_budget_share: float = 0.05
     include_patient_payments: bool = True
     reserve_share: float = 0.05
     monthly_holdback_share: float = 0.1

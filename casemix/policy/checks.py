@@ -91,6 +91,8 @@ RANGES: dict[tuple[str, str], str] = {
     ("settlement", "special_review_cap_share"): "share",
     ("settlement", "special_review_factor"): "non_negative",
     ("settlement", "unreviewed_factor"): "share",
+    ("settlement", "special_review_long_stay_days"): "positive",
+    ("settlement", "special_review_budget_share"): "share",
     ("settlement", "reserve_share"): "share",
     ("settlement", "monthly_holdback_share"): "share",
     ("settlement", "deficit_bands"): "share_bands",

@@ -15,6 +15,7 @@ For a case in DRG g with base points BP, standard (mean) cost m_g and hospital c
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
@@ -47,12 +48,15 @@ class SettlementCase:
     self_pay: Decimal
     discharge_mode: str
     department: str = ""
+    procedures: tuple[str, ...] = ()        # what special-case review reads: new technology, long stays
+    los_days: int | None = None
 
     @classmethod
     def of(cls, case: Case, result: GroupResult) -> SettlementCase:
         return cls(case.id, case.hospital_id or "", case.patient_id or "", case.admission_date,
                    case.discharge_date, result.drg, result.adrg, result.status, case.total_cost or Decimal(0),
-                   case.self_pay or Decimal(0), case.discharge_mode or "1", case.department or "")
+                   case.self_pay or Decimal(0), case.discharge_mode or "1", case.department or "",
+                   tuple(case.procedures), case.los_days)
 
     @classmethod
     def of_dip(cls, case: Case, result: DipResult) -> SettlementCase:
@@ -61,7 +65,7 @@ class SettlementCase:
         return cls(case.id, case.hospital_id or "", case.patient_id or "", case.admission_date,
                    case.discharge_date, result.code or "unmatched", result.code, status,
                    case.total_cost or Decimal(0), case.self_pay or Decimal(0), case.discharge_mode or "1",
-                   case.department or "")
+                   case.department or "", tuple(case.procedures), case.los_days)
 
     @property
     def month(self) -> str:
@@ -171,10 +175,10 @@ def _base_points(case: SettlementCase, standards: Standards, coefficient: Decima
     mean = standards.standard_cost.get(case.drg)
     if case.status != "grouped" or bp is None or not mean:
         why = f"{case.status} {case.drg}" if case.status != "grouped" else f"{case.drg} has no weight"
-        return CasePoints(case, "review", _cost_points(case, standards), None, f"special review candidate: {why}")
+        return CasePoints(case, "review", cost_points(case, standards), None, f"special review candidate: {why}")
     ratio = (case.cost / mean).quantize(POINT, ROUND_HALF_UP)
     if ratio > rules.review_above:
-        return CasePoints(case, "review", _cost_points(case, standards), ratio,
+        return CasePoints(case, "review", cost_points(case, standards), ratio,
                           f"special review candidate: cost {ratio}× the {case.drg} standard")
     high = rules.high_threshold(bp)
     if ratio > high:
@@ -189,7 +193,8 @@ def _base_points(case: SettlementCase, standards: Standards, coefficient: Decima
     return CasePoints(case, "normal", _points(bp * coefficient), ratio, f"normal: BP {bp} × k {coefficient}")
 
 
-def _cost_points(case: SettlementCase, standards: Standards) -> Decimal:
+def cost_points(case: SettlementCase, standards: Standards) -> Decimal:
+    """A case's cost-based points (special review): ``cost ÷ overall mean × scale``, to 0.0001."""
     return _points(case.cost / standards.overall_mean * standards.scale)
 
 
@@ -238,14 +243,21 @@ def apply_readmissions(scored: list[CasePoints], policy: SettlementPolicy) -> li
     return out
 
 
+Review = Callable[[list[CasePoints], SettlementPolicy, Standards], list[CasePoints]]
+
+
 def score_cases(cases: list[SettlementCase], standards: Standards, policy: SettlementPolicy,
-                coefficients: dict[str, Decimal] | Coefficients | None = None) -> list[CasePoints]:
+                coefficients: dict[str, Decimal] | Coefficients | None = None,
+                review: Review | None = None) -> list[CasePoints]:
     """Every case's points, in input order: scored, special review resolved, readmissions applied.
 
     ``coefficients``: each hospital's k, with the base groups paid alike (:mod:`.coefficients`), or a plain
-    hospital → k table; a hospital without one is paid at k = 1."""
+    hospital → k table; a hospital without one is paid at k = 1. ``review``: how special review is resolved,
+    by default the automatic cap on discharges (:func:`resolve_special_review`); the bureau's decisions on
+    applications are :class:`casemix.settlement.special.Decided`."""
     if not isinstance(coefficients, Coefficients):
         coefficients = Coefficients.per_hospital(coefficients or {})
     rules = _Rules.of(policy)
     scored = [_score(case, standards, coefficients.of(case.drg, case.hospital_id), rules) for case in cases]
-    return apply_readmissions(resolve_special_review(scored, policy), policy)
+    resolved = review(scored, policy, standards) if review else resolve_special_review(scored, policy)
+    return apply_readmissions(resolved, policy)
