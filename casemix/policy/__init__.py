@@ -53,6 +53,10 @@ class SettlementPolicy:
     special_review_long_stay_days: int = 60
     special_review_new_technology_procedures: list = field(default_factory=list)
     special_review_budget_share: float = 0.05
+    # per-diem (床日) payment for long-stay groups (settlement/perdiem.py); see default.toml
+    per_diem_groups: dict = field(default_factory=dict)
+    per_diem_departments: dict = field(default_factory=dict)
+    per_diem_stages: dict = field(default_factory=dict)
     include_patient_payments: bool = True
     reserve_share: float = 0.05
     monthly_holdback_share: float = 0.1

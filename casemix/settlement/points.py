@@ -9,7 +9,8 @@ For a case in DRG g with base points BP, standard (mean) cost m_g and hospital c
 - special review (QY, 0000, DRG without weight, cost > R × m_g): cost-based points
   ``cost / overall mean × scale``, × the review factor if admitted under the cap, else × the
   unreviewed factor;
-- readmission in the same ADRG within N days: the first stay's points × the readmission factor.
+- readmission in the same ADRG within N days: the first stay's points × the readmission factor;
+- per diem (床日) for the policy's long-stay categories: bed days × points per day by stage (:mod:`.perdiem`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from casemix.policy import SettlementPolicy
 from casemix.records import Case
 from casemix.schemes.dip import DipCatalogue
 from casemix.settlement.coefficients import Coefficient, Coefficients
+from casemix.settlement.perdiem import PerDiem
 from casemix.weights import Weights
 
 POINT = Decimal("0.0001")
@@ -68,6 +70,15 @@ class SettlementCase:
                    case.department or "", tuple(case.procedures), case.los_days)
 
     @property
+    def bed_days(self) -> int | None:
+        """住院天数: the LOS given, else discharge − admission date, else None."""
+        if self.los_days is not None:
+            return self.los_days
+        if self.admission_date and self.discharge_date:
+            return (self.discharge_date - self.admission_date).days
+        return None
+
+    @property
     def month(self) -> str:
         return self.discharge_date.strftime("%Y-%m") if self.discharge_date else ""
 
@@ -75,7 +86,7 @@ class SettlementCase:
 @dataclass(frozen=True, slots=True)
 class CasePoints:
     case: SettlementCase
-    kind: str           # normal, high, low, incomplete, reviewed, unreviewed
+    kind: str           # normal, high, low, incomplete, reviewed, unreviewed, per_diem
     points: Decimal
     ratio: Decimal | None
     detail: str
@@ -130,6 +141,7 @@ class _Rules:
     departments: tuple[tuple[str, Decimal], ...]
     tcm_groups: frozenset[str]
     tcm_bonus: Decimal
+    per_diem: PerDiem
 
     @classmethod
     def of(cls, policy: SettlementPolicy) -> _Rules:
@@ -137,7 +149,7 @@ class _Rules:
                    _decimal(policy.special_review_above_ratio), _decimal(policy.low_multiplier),
                    frozenset(policy.incomplete_discharge_modes),
                    tuple((k, _decimal(v)) for k, v in policy.priority_departments.items()),
-                   frozenset(policy.tcm_groups), _decimal(policy.tcm_bonus))
+                   frozenset(policy.tcm_groups), _decimal(policy.tcm_bonus), PerDiem.of(policy))
 
     def high_threshold(self, base_points: Decimal) -> Decimal:
         return next((m for top, m in self.bands if base_points <= top), self.bands[-1][1])
@@ -158,7 +170,14 @@ def score_case(case: SettlementCase, standards: Standards, coefficient: Decimal 
 
 
 def _score(case: SettlementCase, standards: Standards, k: Coefficient, rules: _Rules) -> CasePoints:
+    category = rules.per_diem.category(case.adrg, case.drg, case.department)
+    if category is not None and case.bed_days is not None:
+        paid = rules.per_diem.points(category, case.bed_days)
+        return CasePoints(case, "per_diem", paid.points, None, paid.detail)
     scored = _base_points(case, standards, k.value, rules)
+    if category is not None:
+        scored = replace(scored, detail=f"{scored.detail}; per diem 床日 {category} needs LOS or dates: "
+                                        "paid by the DRG formula")
     if scored.kind in ("normal", "high", "incomplete"):
         scored = replace(scored, coefficient=k.value,
                          detail=f"{scored.detail} (k {k.value}: {k.why})" if k.why else scored.detail)
