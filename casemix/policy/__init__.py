@@ -57,6 +57,8 @@ class SettlementPolicy:
     per_diem_groups: dict = field(default_factory=dict)
     per_diem_departments: dict = field(default_factory=dict)
     per_diem_stages: dict = field(default_factory=dict)
+    # DIP scores from history: each year's weight, oldest first (weights/dip.py); see default.toml
+    dip_year_weights: list = field(default_factory=lambda: [1.0, 2.0, 7.0])
     include_patient_payments: bool = True
     reserve_share: float = 0.05
     monthly_holdback_share: float = 0.1

@@ -65,6 +65,10 @@ def _positive_values(v: dict) -> bool:
     return _numbers(list(v.values())) and all(x > 0 for x in v.values())
 
 
+def _positive_numbers(v: list) -> bool:
+    return bool(v) and _numbers(v) and all(x > 0 for x in v)
+
+
 def _word_lists(v: dict) -> bool:
     return all(isinstance(words, list) and words and all(isinstance(w, str) and w for w in words)
                for words in v.values())
@@ -85,6 +89,7 @@ RULES: dict[str, tuple[Callable[[object], bool], str]] = {
     "ascending": (_ascending_numbers, "numbers in strictly ascending order"),
     "share_values": (_share_values, "a table of shares between 0 and 1"),
     "positive_values": (_positive_values, "a table of numbers above 0"),
+    "positive_numbers": (_positive_numbers, "a non-empty list of numbers above 0"),
     "word_lists": (_word_lists, "a table of non-empty lists of non-empty strings"),
     "stage_tables": (_stage_tables, "a table of [[last day of the stage, points per day], …] with days ascending "
                                     "from 1 and points 0 or more"),
@@ -109,6 +114,7 @@ RANGES: dict[tuple[str, str], str] = {
     ("settlement", "per_diem_groups"): "word_lists",
     ("settlement", "per_diem_departments"): "word_lists",
     ("settlement", "per_diem_stages"): "stage_tables",
+    ("settlement", "dip_year_weights"): "positive_numbers",
     ("settlement", "reserve_share"): "share",
     ("settlement", "monthly_holdback_share"): "share",
     ("settlement", "deficit_bands"): "share_bands",
