@@ -21,6 +21,7 @@ from casemix.records.io import read_distinct_cases
 from casemix.schemes.dip import DipCatalogue
 from casemix.settlement import SettlementCase, Standards, score_cases
 from casemix.settlement.points import CasePoints, Review
+from casemix.settlement.pools import split_by_pool
 from casemix.settlement.run import drg_points, settle_points
 from casemix.settlement.special import Decided, SpecialReview, cap_approved
 from casemix.settlement.yearend import Settlement
@@ -69,6 +70,31 @@ def settle(grouped: list[GroupedCase], budget: Decimal, policy: Policy, grouper:
     Raises :class:`SettlementError` for a budget that is not positive, no cases, or a case without a
     hospital; :class:`SpecialReviewError` for an application naming a case not settled."""
     check_budget(budget)
+    points = _year_points(grouped, policy, grouper, history, dip_catalogue, provisional_point_value, special_reviews)
+    return settle_points(points, budget, policy, provisional_point_value)
+
+
+def settle_by_pool(grouped: list[GroupedCase], budgets: dict[str, Decimal], policy: Policy, grouper: Grouper, *,
+                   history: list[GroupedCase] | None = None, dip_catalogue: DipCatalogue | None = None,
+                   provisional_point_value: Decimal | None = None,
+                   special_reviews: list[SpecialReview] | None = None) -> dict[str, Settlement]:
+    """One year with separate fund pools (职工/居民, ``[settlement].fund_pools``): points as :func:`settle`
+    scores them, then each pool settled under its budget in ``budgets`` with its own point value.
+
+    Raises :class:`SettlementError` as :func:`settle` does, and for a case whose insurance type is in no
+    pool, a pool with cases but no budget, or a budget for a pool the policy does not name."""
+    if not policy.settlement.fund_pools:
+        raise SettlementError("settling by pool needs [settlement].fund_pools (pool name → insurance types)")
+    for pool, budget in budgets.items():
+        check_budget(budget, f"budget of pool {pool}")
+    points = _year_points(grouped, policy, grouper, history, dip_catalogue, provisional_point_value, special_reviews)
+    return {pool: settle_points(lines, budgets[pool], policy, provisional_point_value)
+            for pool, lines in split_by_pool(points, budgets, policy.settlement).items()}
+
+
+def _year_points(grouped: list[GroupedCase], policy: Policy, grouper: Grouper, history: list[GroupedCase] | None,
+                 dip_catalogue: DipCatalogue | None, provisional_point_value: Decimal | None,
+                 special_reviews: list[SpecialReview] | None) -> list[CasePoints]:
     if provisional_point_value is not None:
         check_budget(provisional_point_value, "provisional point value")
     if not grouped:
@@ -81,9 +107,7 @@ def settle(grouped: list[GroupedCase], budget: Decimal, policy: Policy, grouper:
         points = dip_points(grouped, dip_catalogue, grouper, policy, review)
     else:
         points = drg_points(grouped, policy, history, grouper.scheme, review)
-    if review is not None:
-        points = cap_approved(points, policy.settlement)
-    return settle_points(points, budget, policy, provisional_point_value)
+    return points if review is None else cap_approved(points, policy.settlement)
 
 
 def dip_points(grouped: list[GroupedCase], catalogue: DipCatalogue, grouper: Grouper,

@@ -59,6 +59,8 @@ class SettlementPolicy:
     per_diem_stages: dict = field(default_factory=dict)
     # DIP scores from history: each year's weight, oldest first (weights/dip.py); see default.toml
     dip_year_weights: list = field(default_factory=lambda: [1.0, 2.0, 7.0])
+    # separate fund pools by insurance type (settlement/pools.py); see default.toml
+    fund_pools: dict = field(default_factory=dict)
     include_patient_payments: bool = True
     reserve_share: float = 0.05
     monthly_holdback_share: float = 0.1

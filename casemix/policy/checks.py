@@ -115,6 +115,7 @@ RANGES: dict[tuple[str, str], str] = {
     ("settlement", "per_diem_departments"): "word_lists",
     ("settlement", "per_diem_stages"): "stage_tables",
     ("settlement", "dip_year_weights"): "positive_numbers",
+    ("settlement", "fund_pools"): "word_lists",
     ("settlement", "reserve_share"): "share",
     ("settlement", "monthly_holdback_share"): "share",
     ("settlement", "deficit_bands"): "share_bands",

@@ -52,13 +52,14 @@ class SettlementCase:
     department: str = ""
     procedures: tuple[str, ...] = ()        # what special-case review reads: new technology, long stays
     los_days: int | None = None
+    insurance_type: str = ""                # 险种类型, for separate fund pools (.pools)
 
     @classmethod
     def of(cls, case: Case, result: GroupResult) -> SettlementCase:
         return cls(case.id, case.hospital_id or "", case.patient_id or "", case.admission_date,
                    case.discharge_date, result.drg, result.adrg, result.status, case.total_cost or Decimal(0),
                    case.self_pay or Decimal(0), case.discharge_mode or "1", case.department or "",
-                   tuple(case.procedures), case.los_days)
+                   tuple(case.procedures), case.los_days, case.insurance_type or "")
 
     @classmethod
     def of_dip(cls, case: Case, result: DipResult) -> SettlementCase:
@@ -67,7 +68,7 @@ class SettlementCase:
         return cls(case.id, case.hospital_id or "", case.patient_id or "", case.admission_date,
                    case.discharge_date, result.code or "unmatched", result.code, status,
                    case.total_cost or Decimal(0), case.self_pay or Decimal(0), case.discharge_mode or "1",
-                   case.department or "", tuple(case.procedures), case.los_days)
+                   case.department or "", tuple(case.procedures), case.los_days, case.insurance_type or "")
 
     @property
     def bed_days(self) -> int | None:
