@@ -70,7 +70,7 @@ CREATE TABLE IF NOT EXISTS special_decisions (application_id INTEGER, decision_n
                                               decided_at VARCHAR, PRIMARY KEY (application_id, decision_number));
 """
 TABLES = ("batches", "rejections", "cases", "groups", "qc_findings", "settlements", "statements", "case_points",
-          "audit_flags", "audit_reviews", "special_applications", "special_decisions")
+          "audit_flags", "audit_reviews")
 
 CASE_COLUMNS = {"hospital_id": pl.String, "case_id": pl.String, "batch_id": pl.String, "department": pl.String,
                 "physician": pl.String, "patient_id": pl.String, "discharge_date": pl.Date, "record": pl.String}
@@ -87,6 +87,7 @@ LINE_COLUMNS = {name: pl.String for name in ("settlement_id", "hospital_id", "ca
 FLAG_COLUMNS = {"hospital_id": pl.String, "rule": pl.String, "case_ids": pl.String, "score": pl.Float64,
                 "evidence": pl.String}
 POINT = Decimal("0.0001")
+TABLES += ("special_applications", "special_decisions")     # special-case review (settlement/special.py)
 
 
 @dataclass(frozen=True, slots=True)
