@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -279,7 +279,7 @@ class Store:
                 raise SpecialReviewError(f"case {application.case_id} of {application.hospital_id} has an "
                                          "application already: one per case")
             number = self.db.one("SELECT coalesce(max(application_id), 0) + 1 FROM special_applications")[0]
-            stored = replace(application, application_id=int(number))
+            stored = application.numbered(int(number))
             self.db.execute("INSERT INTO special_applications VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                             [stored.application_id, stored.hospital_id, stored.case_id, stored.reason,
                              json.dumps(list(stored.attachments), ensure_ascii=False), ",".join(stored.grounds),

@@ -53,6 +53,10 @@ class Application:
     applied_at: str = ""                 # ISO 8601
     application_id: int | None = None
 
+    def numbered(self, application_id: int) -> Application:
+        """This application with the number the store gave it."""
+        return replace(self, application_id=application_id)
+
 
 @dataclass(frozen=True, slots=True)
 class Decision:
