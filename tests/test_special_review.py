@@ -208,6 +208,9 @@ def test_the_process_runs_through_the_cli(city, tmp_path):
     shown = runner.invoke(app, ["special", "list", "--db", db])
     assert "病程.pdf, 费用清单.xlsx" in shown.output and "按专家意见" in shown.output
     out = tmp_path / "statements"
+    missing = runner.invoke(app, ["settle", str(cases_file), "--budget", "5000000", "--output", str(out),
+                                  "--special-reviews", str(tmp_path / "none.duckdb"), "--data", str(DATA)])
+    assert missing.exit_code == 2 and "none.duckdb: no such store" in missing.output
     settled = runner.invoke(app, ["settle", str(cases_file), "--budget", "5000000", "--output", str(out),
                                   "--special-reviews", db, "--data", str(DATA)])
     assert settled.exit_code == 0, settled.output
