@@ -11,9 +11,9 @@ import typer
 
 from casemix.cli.options import DataOption, PolicyOption, SchemeOption, console
 from casemix.cli.progress import progress_bar
-from casemix.cli.service import open_store
+from casemix.cli.special import stored_reviews
 from casemix.datadir import resolve_data_dir
-from casemix.errors import SpecialReviewError, TableError
+from casemix.errors import TableError
 from casemix.grouping import Grouper
 from casemix.outpatient.run import write_synthetic_outpatient_year
 from casemix.pipelines import read_grouped, read_settlement_cases
@@ -23,7 +23,7 @@ from casemix.policy import load_policy
 from casemix.records.io import check_output, read_cases, read_table, write_cases, write_table
 from casemix.records.synthetic import synthetic_city
 from casemix.schemes.dip import load_catalogue
-from casemix.settlement import SpecialReview, cents, compare_with_actual, write_statements
+from casemix.settlement import cents, compare_with_actual, write_statements
 
 SHOWN_REJECTIONS = 10
 
@@ -106,18 +106,6 @@ def settle(
     console.print(f"statements → {files[0].parent} ({len(files)} files)")
     if actual:
         _compare(settled, actual, output, ".xlsx" if excel else ".csv")
-
-
-def stored_reviews(db: str) -> list[SpecialReview]:
-    """The special-review applications and decisions kept in the store ``db`` (a DuckDB file that must exist,
-    or a PostgreSQL URL)."""
-    if "://" not in db and not Path(db).is_file():
-        raise SpecialReviewError(f"{db}: no such store; keep applications and decisions there with casemix special")
-    store = open_store(db)
-    try:
-        return store.special_reviews()
-    finally:
-        store.close()
 
 
 def refuse_folder_over_inputs(folder: Path, *inputs: Path | None) -> None:

@@ -10,10 +10,12 @@ import typer
 
 from casemix.cli.options import DataOption, PolicyOption, SchemeOption, console, reported
 from casemix.cli.service import DbOption, open_store
+from casemix.errors import SpecialReviewError
 from casemix.grouping import Grouper
 from casemix.pipelines import read_grouped, read_settlement_cases
 from casemix.pipelines.special import apply_for_review, decide_review, eligible_cases, grounds_text
 from casemix.policy import load_policy
+from casemix.settlement import SpecialReview
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="special-case review (特病单议): apply for a case, decide, list")
@@ -126,3 +128,15 @@ def list_reviews(
             f"{d.decided_at}: {d.note}")
         _print(f"  {a.application_id} {a.hospital_id} {a.case_id} [{grounds_text(a.grounds)}] {a.reason} "
                f"(attachments: {', '.join(a.attachments) or 'none'}; by {a.applied_by} {a.applied_at}) — {state}")
+
+
+def stored_reviews(db: str) -> list[SpecialReview]:
+    """The special-review applications and decisions kept in the store ``db`` (a DuckDB file that must exist,
+    or a PostgreSQL URL)."""
+    if "://" not in db and not Path(db).is_file():
+        raise SpecialReviewError(f"{db}: no such store; keep applications and decisions there with casemix special")
+    store = open_store(db)
+    try:
+        return store.special_reviews()
+    finally:
+        store.close()
