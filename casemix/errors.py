@@ -12,7 +12,8 @@
         ├── TokensError           a tokens file that would let a caller in without a valid role
         ├── DatabaseError         a store that cannot be opened (wrong URL, server down, corrupt file)
         ├── ReviewError           a review of an audit flag with an unknown verdict, or of a flag not stored
-        └── SettlementError       a settlement that would pay wrongly (budget ≤ 0, repeated cases …)
+        ├── SettlementError       a settlement that would pay wrongly (budget ≤ 0, repeated cases …)
+        └── SpecialReviewError    a special-case application or decision that cannot stand (ineligible case …)
 
 The command line catches ``InputError`` only and prints its one-line message; any other exception is
 a bug and keeps its traceback. ``InputError`` is also a ``ValueError`` so that callers that caught
@@ -62,3 +63,7 @@ class ReviewError(InputError):
 
 class SettlementError(InputError):
     """Input that would settle a year wrongly: a budget that is not positive, a case claimed twice …"""
+
+
+class SpecialReviewError(InputError):
+    """A special-case (特病单议) application for an ineligible or unknown case, or a decision that cannot stand."""

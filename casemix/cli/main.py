@@ -20,6 +20,7 @@ from casemix.cli import regroup as regroup_commands
 from casemix.cli import schemes as scheme_commands
 from casemix.cli import service as service_commands
 from casemix.cli import settle as settle_commands
+from casemix.cli import special as special_commands
 from casemix.cli.options import DataOption, PolicyOption, SchemeOption, console, reported
 from casemix.cli.progress import progress_bar
 from casemix.datadir import resolve_data_dir
@@ -261,6 +262,7 @@ app.add_typer(outpatient_commands.app, name="outpatient")
 app.command("regroup-compare")(reported(regroup_commands.regroup_compare))
 app.command("scheme-check")(reported(scheme_commands.scheme_check))
 app.add_typer(policy_commands.app, name="policy")
+app.add_typer(special_commands.app, name="special")
 app.command()(reported(backtest_commands.backtest))
 
 

@@ -10,6 +10,7 @@ import typer
 
 from casemix.cli.options import DataOption, PolicyOption, SchemeOption, console, money
 from casemix.cli.progress import progress_bar
+from casemix.cli.special import stored_reviews
 from casemix.datadir import resolve_data_dir
 from casemix.errors import TableError
 from casemix.grouping import Grouper
@@ -61,6 +62,8 @@ def settle(
                                                      "writes comparison and counts gaps under 5 %")] = None,
     single_hospital: Annotated[str | None, typer.Option(help="the file is one hospital's: cases without "
                                                               "hospital_id are this hospital's")] = None,
+    special_reviews: Annotated[str | None, typer.Option(help="pay special review (特病单议) by the decisions in "
+                                                             "this store (casemix special)")] = None,
     scheme: SchemeOption = "chs-drg-2.0",
     data: DataOption = None,
     policy: PolicyOption = None,
@@ -77,8 +80,9 @@ def settle(
     with progress_bar("grouping history 分组历史") as report:
         past = None if history is None else read_grouped(history, grouper, progress=report).grouped
     catalogue = load_catalogue(dip_catalogue) if dip_catalogue else None
+    reviews = None if special_reviews is None else stored_reviews(special_reviews)
     settled = pipelines_settle(read.grouped, amount, rules, grouper, history=past, dip_catalogue=catalogue,
-                               provisional_point_value=provisional)
+                               provisional_point_value=provisional, special_reviews=reviews)
     files = write_statements(settled, output, ".xlsx" if excel else ".csv")
     console.print(f"{read.rows_in:,} rows: {len(read.grouped):,} cases settled, {len(read.rejections)} rejected, "
                   f"in {len(settled.statements)} hospitals, {time.perf_counter() - started:.1f} s")

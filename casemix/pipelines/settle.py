@@ -20,8 +20,10 @@ from casemix.records import Rejection
 from casemix.records.io import read_distinct_cases
 from casemix.schemes.dip import DipCatalogue
 from casemix.settlement import SettlementCase, Standards, score_cases
-from casemix.settlement.points import CasePoints
+from casemix.settlement.points import CasePoints, Review
+from casemix.settlement.pools import split_by_pool
 from casemix.settlement.run import drg_points, settle_points
+from casemix.settlement.special import Decided, SpecialReview, cap_approved
 from casemix.settlement.yearend import Settlement
 
 MAX_BUDGET = Decimal("1e13")        # 10 trillion 元: beyond any pooling area's fund, and within exact cents
@@ -58,13 +60,41 @@ def read_settlement_cases(path: str | Path, grouper: Grouper, single_hospital: s
 
 def settle(grouped: list[GroupedCase], budget: Decimal, policy: Policy, grouper: Grouper, *,
            history: list[GroupedCase] | None = None, dip_catalogue: DipCatalogue | None = None,
-           provisional_point_value: Decimal | None = None) -> Settlement:
+           provisional_point_value: Decimal | None = None,
+           special_reviews: list[SpecialReview] | None = None) -> Settlement:
     """One year under ``budget``: DRG points learned from ``history`` (default: these cases), or the
     scores of ``dip_catalogue``; prepayment at ``provisional_point_value`` when given; year end.
+    With ``special_reviews`` (特病单议 applications and decisions, :mod:`casemix.settlement.special`) the
+    bureau's decisions replace the automatic special-review cap, within the policy's budget share.
 
     Raises :class:`SettlementError` for a budget that is not positive, no cases, or a case without a
-    hospital."""
+    hospital; :class:`SpecialReviewError` for an application naming a case not settled."""
     check_budget(budget)
+    points = _year_points(grouped, policy, grouper, history, dip_catalogue, provisional_point_value, special_reviews)
+    return settle_points(points, budget, policy, provisional_point_value)
+
+
+def settle_by_pool(grouped: list[GroupedCase], budgets: dict[str, Decimal], policy: Policy, grouper: Grouper, *,
+                   history: list[GroupedCase] | None = None, dip_catalogue: DipCatalogue | None = None,
+                   provisional_point_value: Decimal | None = None,
+                   special_reviews: list[SpecialReview] | None = None) -> dict[str, Settlement]:
+    """One year with separate fund pools (职工/居民, ``[settlement].fund_pools``): points as :func:`settle`
+    scores them, then each pool settled under its budget in ``budgets`` with its own point value.
+
+    Raises :class:`SettlementError` as :func:`settle` does, and for a case whose insurance type is in no
+    pool, a pool with cases but no budget, or a budget for a pool the policy does not name."""
+    if not policy.settlement.fund_pools:
+        raise SettlementError("settling by pool needs [settlement].fund_pools (pool name → insurance types)")
+    for pool, budget in budgets.items():
+        check_budget(budget, f"budget of pool {pool}")
+    points = _year_points(grouped, policy, grouper, history, dip_catalogue, provisional_point_value, special_reviews)
+    return {pool: settle_points(lines, budgets[pool], policy, provisional_point_value)
+            for pool, lines in split_by_pool(points, budgets, policy.settlement).items()}
+
+
+def _year_points(grouped: list[GroupedCase], policy: Policy, grouper: Grouper, history: list[GroupedCase] | None,
+                 dip_catalogue: DipCatalogue | None, provisional_point_value: Decimal | None,
+                 special_reviews: list[SpecialReview] | None) -> list[CasePoints]:
     if provisional_point_value is not None:
         check_budget(provisional_point_value, "provisional point value")
     if not grouped:
@@ -72,19 +102,20 @@ def settle(grouped: list[GroupedCase], budget: Decimal, policy: Policy, grouper:
     without = next((g.case.id for g in grouped if not g.case.hospital_id), None)
     if without is not None:
         raise SettlementError(f"case {without} has no hospital_id: every settled case needs its hospital")
+    review = None if special_reviews is None else Decided(tuple(special_reviews))
     if dip_catalogue is not None:
-        points = dip_points(grouped, dip_catalogue, grouper, policy)
+        points = dip_points(grouped, dip_catalogue, grouper, policy, review)
     else:
-        points = drg_points(grouped, policy, history, grouper.scheme)
-    return settle_points(points, budget, policy, provisional_point_value)
+        points = drg_points(grouped, policy, history, grouper.scheme, review)
+    return points if review is None else cap_approved(points, policy.settlement)
 
 
 def dip_points(grouped: list[GroupedCase], catalogue: DipCatalogue, grouper: Grouper,
-               policy: Policy) -> list[CasePoints]:
+               policy: Policy, review: Review | None = None) -> list[CasePoints]:
     """DIP: each case assigned to a catalogue group and scored against the cases' regional mean cost."""
     classifier = ProcedureClassifier(grouper.scheme.or_procedures, grouper.codebook.names["procedure"])
     dip = DipGrouper(catalogue, grouper.codebook, classifier)
     cases = [g.case for g in grouped]
     regional = sum((c.total_cost for c in cases if c.total_cost), Decimal(0)) / len(cases)
     settlement_cases = [SettlementCase.of_dip(case, dip.group(case)) for case in cases]
-    return score_cases(settlement_cases, Standards.of_dip(catalogue, regional), policy.settlement)
+    return score_cases(settlement_cases, Standards.of_dip(catalogue, regional), policy.settlement, None, review)

@@ -49,6 +49,18 @@ class SettlementPolicy:
     special_review_cap_share: float = 0.05
     special_review_factor: float = 1.0
     unreviewed_factor: float = 0.7
+    # special-case review by application (settlement/special.py); see default.toml
+    special_review_long_stay_days: int = 60
+    special_review_new_technology_procedures: list = field(default_factory=list)
+    special_review_budget_share: float = 0.05
+    # per-diem (床日) payment for long-stay groups (settlement/perdiem.py); see default.toml
+    per_diem_groups: dict = field(default_factory=dict)
+    per_diem_departments: dict = field(default_factory=dict)
+    per_diem_stages: dict = field(default_factory=dict)
+    # DIP scores from history: each year's weight, oldest first (weights/dip.py); see default.toml
+    dip_year_weights: list = field(default_factory=lambda: [1.0, 2.0, 7.0])
+    # separate fund pools by insurance type (settlement/pools.py); see default.toml
+    fund_pools: dict = field(default_factory=dict)
     include_patient_payments: bool = True
     reserve_share: float = 0.05
     monthly_holdback_share: float = 0.1

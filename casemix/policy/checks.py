@@ -65,6 +65,20 @@ def _positive_values(v: dict) -> bool:
     return _numbers(list(v.values())) and all(x > 0 for x in v.values())
 
 
+def _positive_numbers(v: list) -> bool:
+    return bool(v) and _numbers(v) and all(x > 0 for x in v)
+
+
+def _word_lists(v: dict) -> bool:
+    return all(isinstance(words, list) and words and all(isinstance(w, str) and w for w in words)
+               for words in v.values())
+
+
+def _stage_tables(v: dict) -> bool:
+    return all(_pairs(rows) and bool(rows) and _ascending([p[0] for p in rows]) and
+               all(p[0] >= 1 and p[1] >= 0 for p in rows) for rows in v.values())
+
+
 RULES: dict[str, tuple[Callable[[object], bool], str]] = {
     "share": (_share, "a share between 0 and 1"),
     "positive": (_positive, "above 0"),
@@ -75,6 +89,10 @@ RULES: dict[str, tuple[Callable[[object], bool], str]] = {
     "ascending": (_ascending_numbers, "numbers in strictly ascending order"),
     "share_values": (_share_values, "a table of shares between 0 and 1"),
     "positive_values": (_positive_values, "a table of numbers above 0"),
+    "positive_numbers": (_positive_numbers, "a non-empty list of numbers above 0"),
+    "word_lists": (_word_lists, "a table of non-empty lists of non-empty strings"),
+    "stage_tables": (_stage_tables, "a table of [[last day of the stage, points per day], …] with days ascending "
+                                    "from 1 and points 0 or more"),
 }
 
 RANGES: dict[tuple[str, str], str] = {
@@ -91,6 +109,13 @@ RANGES: dict[tuple[str, str], str] = {
     ("settlement", "special_review_cap_share"): "share",
     ("settlement", "special_review_factor"): "non_negative",
     ("settlement", "unreviewed_factor"): "share",
+    ("settlement", "special_review_long_stay_days"): "positive",
+    ("settlement", "special_review_budget_share"): "share",
+    ("settlement", "per_diem_groups"): "word_lists",
+    ("settlement", "per_diem_departments"): "word_lists",
+    ("settlement", "per_diem_stages"): "stage_tables",
+    ("settlement", "dip_year_weights"): "positive_numbers",
+    ("settlement", "fund_pools"): "word_lists",
     ("settlement", "reserve_share"): "share",
     ("settlement", "monthly_holdback_share"): "share",
     ("settlement", "deficit_bands"): "share_bands",
@@ -134,4 +159,9 @@ def check_combinations(section: str, values: T, origin: str) -> T:
     if section == "settlement" and values.coefficient_basis == "policy" and not values.level_coefficients:
         raise PolicyError(f"{origin}: [settlement].coefficient_basis = \"policy\" needs the table "
                           "[settlement].level_coefficients (医院等级 → coefficient)")
+    if section == "settlement":
+        categories = set(values.per_diem_groups) | set(values.per_diem_departments)
+        unstaged = sorted(categories - set(values.per_diem_stages))
+        if unstaged:
+            raise PolicyError(f"{origin}: [settlement].per_diem_stages lacks the per-diem categories {unstaged}")
     return values

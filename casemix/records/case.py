@@ -111,6 +111,7 @@ class Case(BaseModel):
     hospital_id: str | None = None
     hospital_level: str | None = None
     patient_id: str | None = None
+    insurance_type: str | None = Field(default=None, description="险种类型 (NHSA insutype: 310 职工, 390 居民)")
     admission_date: date | None = None
     discharge_date: date | None = None
     icu_start: date | None = None
@@ -171,6 +172,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "hospital_id": ("hospital_id", "hospital", "定点医疗机构代码", "医疗机构代码", "机构编码", "fixmedins_code"),
     "hospital_level": ("hospital_level", "医院等级", "医疗机构等级", "hosp_lv"),
     "patient_id": ("patient_id", "人员编号", "患者编号", "身份证号", "psn_no"),
+    "insurance_type": ("insurance_type", "险种类型", "险种", "insutype"),
     "admission_date": ("admission_date", "入院日期", "入院时间", "adm_date"),
     "discharge_date": ("discharge_date", "出院日期", "出院时间", "dscg_date"),
     "icu_start": ("icu_start", "重症监护进入时间", "进重症监护室时间", "scs_cutd_inpool_time"),

@@ -151,7 +151,8 @@ def read_distinct_cases(path: str | Path) -> tuple[list[Case], list[Rejection]]:
 
 CASE_FILE_COLUMNS = ["id", "hospital_id", "hospital_level", "patient_id", "sex", "age", "age_days", "birth_weight_g",
                      "department", "physician", "admission_date", "discharge_date", "icu_start", "icu_end", "los_days",
-                     "discharge_mode", "principal_dx", "secondary_dx", "procedures", "total_cost", "self_pay"]
+                     "discharge_mode", "principal_dx", "secondary_dx", "procedures", "total_cost", "self_pay",
+                     "insurance_type"]
 
 
 def write_cases(path: str | Path, cases: list[Case]) -> Path:

@@ -24,7 +24,7 @@ from typing import Any
 import polars as pl
 
 from casemix.audit.review import VERDICTS
-from casemix.errors import ReviewError
+from casemix.errors import ReviewError, SpecialReviewError
 from casemix.grouping import GroupedCase, Grouper, GroupResult
 from casemix.pipelines.grouped import Progress, group_cases
 from casemix.qc import QcEngine
@@ -32,6 +32,7 @@ from casemix.records import Case
 from casemix.records.io import read_distinct_cases
 from casemix.service.databases import connect
 from casemix.settlement import Settlement
+from casemix.settlement.special import Application, Decision, SpecialReview
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS batches (batch_id VARCHAR PRIMARY KEY, source VARCHAR, rows_in INTEGER,
@@ -63,6 +64,13 @@ CREATE TABLE IF NOT EXISTS audit_flags (hospital_id VARCHAR, rule VARCHAR, case_
                                         evidence VARCHAR);
 CREATE TABLE IF NOT EXISTS audit_reviews (hospital_id VARCHAR, rule VARCHAR, case_ids VARCHAR, verdict VARCHAR,
                                           reviewer VARCHAR, reviewed_on DATE, note VARCHAR);
+CREATE TABLE IF NOT EXISTS special_applications (application_id INTEGER PRIMARY KEY, hospital_id VARCHAR,
+                                                 case_id VARCHAR, reason VARCHAR, attachments VARCHAR,
+                                                 grounds VARCHAR, applied_by VARCHAR, applied_at VARCHAR,
+                                                 UNIQUE (hospital_id, case_id));
+CREATE TABLE IF NOT EXISTS special_decisions (application_id INTEGER, decision_number INTEGER, verdict VARCHAR,
+                                              points DECIMAL(18, 4), note VARCHAR, decided_by VARCHAR,
+                                              decided_at VARCHAR, PRIMARY KEY (application_id, decision_number));
 """
 TABLES = ("batches", "rejections", "cases", "groups", "qc_findings", "settlements", "statements", "case_points",
           "audit_flags", "audit_reviews", "outpatient_years")
@@ -82,6 +90,7 @@ LINE_COLUMNS = {name: pl.String for name in ("settlement_id", "hospital_id", "ca
 FLAG_COLUMNS = {"hospital_id": pl.String, "rule": pl.String, "case_ids": pl.String, "score": pl.Float64,
                 "evidence": pl.String}
 POINT = Decimal("0.0001")
+TABLES += ("special_applications", "special_decisions")     # special-case review (settlement/special.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,6 +275,49 @@ class Store:
         """Every verdict, oldest first."""
         return self.db.rows("SELECT * FROM audit_reviews ORDER BY reviewed_on, rule, case_ids")
 
+    def add_special_application(self, application: Application) -> Application:
+        """Keep a hospital's 特病单议 application, numbered 1, 2, … in the order received; returns it with
+        its number. Raises SpecialReviewError when the case was applied for already."""
+        with self.db.transaction(exclusive=True):
+            if self.db.one("SELECT 1 FROM special_applications WHERE hospital_id = ? AND case_id = ?",
+                           [application.hospital_id, application.case_id]):
+                raise SpecialReviewError(f"case {application.case_id} of {application.hospital_id} has an "
+                                         "application already: one per case")
+            number = self.db.one("SELECT coalesce(max(application_id), 0) + 1 FROM special_applications")[0]
+            stored = application.numbered(int(number))
+            self.db.execute("INSERT INTO special_applications VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                            [stored.application_id, stored.hospital_id, stored.case_id, stored.reason,
+                             json.dumps(list(stored.attachments), ensure_ascii=False), ",".join(stored.grounds),
+                             stored.applied_by, stored.applied_at])
+        return stored
+
+    def decide_special_review(self, application_id: int, decision: Decision) -> SpecialReview:
+        """Keep the bureau's decision on an application (every decision is kept; the latest counts); returns
+        the application with it. Raises SpecialReviewError for an application the store does not hold."""
+        with self.db.transaction(exclusive=True):
+            if not self.db.one("SELECT 1 FROM special_applications WHERE application_id = ?", [application_id]):
+                raise SpecialReviewError(f"no special review application {application_id} in the store")
+            number = self.db.one("SELECT coalesce(max(decision_number), 0) + 1 FROM special_decisions "
+                                 "WHERE application_id = ?", [application_id])[0]
+            self.db.execute("INSERT INTO special_decisions VALUES (?, ?, ?, ?, ?, ?, ?)",
+                            [application_id, int(number), decision.verdict, decision.points, decision.note,
+                             decision.decided_by, decision.decided_at])
+        return next(r for r in self.special_reviews() if r.application.application_id == application_id)
+
+    def special_reviews(self, hospital_id: str | None = None) -> list[SpecialReview]:
+        """Every application (of one hospital, or all) with its latest decision, by application number."""
+        where, params = ("WHERE hospital_id = ?", [hospital_id]) if hospital_id else ("", [])
+        applications = self.db.rows(f"SELECT * FROM special_applications {where} ORDER BY application_id", params)
+        latest = {row["application_id"]: row for row in self.db.rows(
+            "SELECT * FROM special_decisions ORDER BY application_id, decision_number")}
+        return [SpecialReview(_application(row), _decision(latest.get(row["application_id"])))
+                for row in applications]
+
+    def special_decisions(self, application_id: int) -> list[Decision]:
+        """Every decision on one application, oldest first: who decided what, when, and why."""
+        return [_decision(row) for row in self.db.rows(
+            "SELECT * FROM special_decisions WHERE application_id = ? ORDER BY decision_number", [application_id])]
+
     def count(self, table: str) -> int:
         if table not in TABLES:
             raise ValueError(f"no table {table}")
@@ -345,3 +397,16 @@ class Store:
             return self.db.rows("SELECT * FROM qc_findings ORDER BY hospital_id, case_id, rule, field")
         return self.db.rows("SELECT * FROM qc_findings WHERE hospital_id = ? ORDER BY case_id, rule, field",
                             [hospital_id])
+
+
+def _application(row: dict[str, Any]) -> Application:
+    return Application(row["hospital_id"], row["case_id"], row["reason"], tuple(json.loads(row["attachments"])),
+                       tuple(filter(None, row["grounds"].split(","))), row["applied_by"], row["applied_at"],
+                       int(row["application_id"]))
+
+
+def _decision(row: dict[str, Any] | None) -> Decision | None:
+    if row is None:
+        return None
+    points = None if row["points"] is None else Decimal(str(row["points"])).quantize(POINT)
+    return Decision(row["verdict"], row["note"], row["decided_by"], row["decided_at"], points)

@@ -9,12 +9,14 @@ For a case in DRG g with base points BP, standard (mean) cost m_g and hospital c
 - special review (QY, 0000, DRG without weight, cost > R × m_g): cost-based points
   ``cost / overall mean × scale``, × the review factor if admitted under the cap, else × the
   unreviewed factor;
-- readmission in the same ADRG within N days: the first stay's points × the readmission factor.
+- readmission in the same ADRG within N days: the first stay's points × the readmission factor;
+- per diem (床日) for the policy's long-stay categories: bed days × points per day by stage (:mod:`.perdiem`).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
@@ -25,6 +27,7 @@ from casemix.policy import SettlementPolicy
 from casemix.records import Case
 from casemix.schemes.dip import DipCatalogue
 from casemix.settlement.coefficients import Coefficient, Coefficients
+from casemix.settlement.perdiem import PerDiem
 from casemix.weights import Weights
 
 POINT = Decimal("0.0001")
@@ -47,12 +50,16 @@ class SettlementCase:
     self_pay: Decimal
     discharge_mode: str
     department: str = ""
+    procedures: tuple[str, ...] = ()        # what special-case review reads: new technology, long stays
+    los_days: int | None = None
+    insurance_type: str = ""                # 险种类型, for separate fund pools (.pools)
 
     @classmethod
     def of(cls, case: Case, result: GroupResult) -> SettlementCase:
         return cls(case.id, case.hospital_id or "", case.patient_id or "", case.admission_date,
                    case.discharge_date, result.drg, result.adrg, result.status, case.total_cost or Decimal(0),
-                   case.self_pay or Decimal(0), case.discharge_mode or "1", case.department or "")
+                   case.self_pay or Decimal(0), case.discharge_mode or "1", case.department or "",
+                   tuple(case.procedures), case.los_days, case.insurance_type or "")
 
     @classmethod
     def of_dip(cls, case: Case, result: DipResult) -> SettlementCase:
@@ -61,7 +68,16 @@ class SettlementCase:
         return cls(case.id, case.hospital_id or "", case.patient_id or "", case.admission_date,
                    case.discharge_date, result.code or "unmatched", result.code, status,
                    case.total_cost or Decimal(0), case.self_pay or Decimal(0), case.discharge_mode or "1",
-                   case.department or "")
+                   case.department or "", tuple(case.procedures), case.los_days, case.insurance_type or "")
+
+    @property
+    def bed_days(self) -> int | None:
+        """住院天数: the LOS given, else discharge − admission date, else None."""
+        if self.los_days is not None:
+            return self.los_days
+        if self.admission_date and self.discharge_date:
+            return (self.discharge_date - self.admission_date).days
+        return None
 
     @property
     def month(self) -> str:
@@ -71,7 +87,7 @@ class SettlementCase:
 @dataclass(frozen=True, slots=True)
 class CasePoints:
     case: SettlementCase
-    kind: str           # normal, high, low, incomplete, reviewed, unreviewed
+    kind: str           # normal, high, low, incomplete, reviewed, unreviewed, per_diem
     points: Decimal
     ratio: Decimal | None
     detail: str
@@ -126,6 +142,7 @@ class _Rules:
     departments: tuple[tuple[str, Decimal], ...]
     tcm_groups: frozenset[str]
     tcm_bonus: Decimal
+    per_diem: PerDiem
 
     @classmethod
     def of(cls, policy: SettlementPolicy) -> _Rules:
@@ -133,7 +150,7 @@ class _Rules:
                    _decimal(policy.special_review_above_ratio), _decimal(policy.low_multiplier),
                    frozenset(policy.incomplete_discharge_modes),
                    tuple((k, _decimal(v)) for k, v in policy.priority_departments.items()),
-                   frozenset(policy.tcm_groups), _decimal(policy.tcm_bonus))
+                   frozenset(policy.tcm_groups), _decimal(policy.tcm_bonus), PerDiem.of(policy))
 
     def high_threshold(self, base_points: Decimal) -> Decimal:
         return next((m for top, m in self.bands if base_points <= top), self.bands[-1][1])
@@ -154,7 +171,14 @@ def score_case(case: SettlementCase, standards: Standards, coefficient: Decimal 
 
 
 def _score(case: SettlementCase, standards: Standards, k: Coefficient, rules: _Rules) -> CasePoints:
+    category = rules.per_diem.category(case.adrg, case.drg, case.department)
+    if category is not None and case.bed_days is not None:
+        paid = rules.per_diem.points(category, case.bed_days)
+        return CasePoints(case, "per_diem", paid.points, None, paid.detail)
     scored = _base_points(case, standards, k.value, rules)
+    if category is not None:
+        scored = replace(scored, detail=f"{scored.detail}; per diem 床日 {category} needs LOS or dates: "
+                                        "paid by the DRG formula")
     if scored.kind in ("normal", "high", "incomplete"):
         scored = replace(scored, coefficient=k.value,
                          detail=f"{scored.detail} (k {k.value}: {k.why})" if k.why else scored.detail)
@@ -171,10 +195,10 @@ def _base_points(case: SettlementCase, standards: Standards, coefficient: Decima
     mean = standards.standard_cost.get(case.drg)
     if case.status != "grouped" or bp is None or not mean:
         why = f"{case.status} {case.drg}" if case.status != "grouped" else f"{case.drg} has no weight"
-        return CasePoints(case, "review", _cost_points(case, standards), None, f"special review candidate: {why}")
+        return CasePoints(case, "review", cost_points(case, standards), None, f"special review candidate: {why}")
     ratio = (case.cost / mean).quantize(POINT, ROUND_HALF_UP)
     if ratio > rules.review_above:
-        return CasePoints(case, "review", _cost_points(case, standards), ratio,
+        return CasePoints(case, "review", cost_points(case, standards), ratio,
                           f"special review candidate: cost {ratio}× the {case.drg} standard")
     high = rules.high_threshold(bp)
     if ratio > high:
@@ -189,7 +213,8 @@ def _base_points(case: SettlementCase, standards: Standards, coefficient: Decima
     return CasePoints(case, "normal", _points(bp * coefficient), ratio, f"normal: BP {bp} × k {coefficient}")
 
 
-def _cost_points(case: SettlementCase, standards: Standards) -> Decimal:
+def cost_points(case: SettlementCase, standards: Standards) -> Decimal:
+    """A case's cost-based points (special review): ``cost ÷ overall mean × scale``, to 0.0001."""
     return _points(case.cost / standards.overall_mean * standards.scale)
 
 
@@ -238,14 +263,21 @@ def apply_readmissions(scored: list[CasePoints], policy: SettlementPolicy) -> li
     return out
 
 
+Review = Callable[[list[CasePoints], SettlementPolicy, Standards], list[CasePoints]]
+
+
 def score_cases(cases: list[SettlementCase], standards: Standards, policy: SettlementPolicy,
-                coefficients: dict[str, Decimal] | Coefficients | None = None) -> list[CasePoints]:
+                coefficients: dict[str, Decimal] | Coefficients | None = None,
+                review: Review | None = None) -> list[CasePoints]:
     """Every case's points, in input order: scored, special review resolved, readmissions applied.
 
     ``coefficients``: each hospital's k, with the base groups paid alike (:mod:`.coefficients`), or a plain
-    hospital → k table; a hospital without one is paid at k = 1."""
+    hospital → k table; a hospital without one is paid at k = 1. ``review``: how special review is resolved,
+    by default the automatic cap on discharges (:func:`resolve_special_review`); the bureau's decisions on
+    applications are :class:`casemix.settlement.special.Decided`."""
     if not isinstance(coefficients, Coefficients):
         coefficients = Coefficients.per_hospital(coefficients or {})
     rules = _Rules.of(policy)
     scored = [_score(case, standards, coefficients.of(case.drg, case.hospital_id), rules) for case in cases]
-    return apply_readmissions(resolve_special_review(scored, policy), policy)
+    resolved = review(scored, policy, standards) if review else resolve_special_review(scored, policy)
+    return apply_readmissions(resolved, policy)

@@ -9,20 +9,21 @@ import polars as pl
 from casemix.grouping import GroupedCase
 from casemix.policy import Policy
 from casemix.settlement.coefficients import Coefficients, hospital_coefficients
-from casemix.settlement.points import CasePoints, SettlementCase, Standards, score_cases
+from casemix.settlement.points import CasePoints, Review, SettlementCase, Standards, score_cases
 from casemix.settlement.yearend import Settlement, monthly_prepayments, settle_year
 from casemix.weights import WeightCalibrator, Weights, history_of
 
 
 def drg_points(grouped: list[GroupedCase], policy: Policy, history: list[GroupedCase] | None = None,
-               scheme: object | None = None) -> list[CasePoints]:
+               scheme: object | None = None, review: Review | None = None) -> list[CasePoints]:
     """Every case's points: weights and cost coefficients learned from ``history`` (default: the cases),
-    the hospital coefficient and base groups chosen by the policy (``scheme``: the grouper's, for its 基层病组)."""
+    the hospital coefficient and base groups chosen by the policy (``scheme``: the grouper's, for its 基层病组);
+    special review resolved by ``review`` (default: the automatic cap, see :func:`score_cases`)."""
     frame = history_of(history or grouped, "hospital_level", "hospital_id")
     weights = WeightCalibrator(policy.weights).fit(frame)
     coefficients = coefficients_of(grouped, policy, weights, frame, scheme)
     settlement_cases = [SettlementCase.of(g.case, g.result) for g in grouped]
-    return score_cases(settlement_cases, Standards.of(weights), policy.settlement, coefficients)
+    return score_cases(settlement_cases, Standards.of(weights), policy.settlement, coefficients, review)
 
 
 def coefficients_of(grouped: list[GroupedCase], policy: Policy, weights: Weights, frame: pl.DataFrame,
