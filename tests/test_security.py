@@ -538,3 +538,33 @@ def test_a_data_file_is_never_opened_as_a_store(tmp_path, content):
 def test_a_city_needs_a_hospital():
     result = runner.invoke(cli, ["city", "-o", "x.csv", "--hospitals", "0", "--cases", "10"])
     assert result.exit_code == 2 and "Traceback" not in result.output
+
+
+def test_special_case_review_runs_end_to_end_through_the_api(g20, tmp_path):
+    """A QY case of H002 is eligible; an RL15 case of H001 (a DRG with a weight, an ordinary cost) is not."""
+    store = Store(tmp_path / "special.duckdb")
+    store.import_file(two_hospital_batch(tmp_path), g20)
+    client = service(g20, store)
+    qy = next(one for one in store.grouped("H002") if one.result.status == "qy")
+    application = {"hospital_id": "H002", "case_id": qy.case.id, "reason": "术中发现无关疾病一并处理",
+                   "attachments": ["病程记录.pdf"], "applied_by": "医保办 李"}
+    assert client.post("/v1/special/applications", json=application, headers=auth(H1)).status_code == 403
+    made = client.post("/v1/special/applications", json=application, headers=auth(H2))
+    assert made.status_code == 200, made.text
+    number = made.json()["application_id"]
+    rl15 = next(one for one in store.grouped("H001") if one.result.drg == "RL15")
+    ordinary = {**application, "hospital_id": "H001", "case_id": rl15.case.id}
+    refused = client.post("/v1/special/applications", json=ordinary, headers=auth(H1))
+    assert refused.status_code == 400 and "not eligible" in refused.json()["error"]
+    decision = {"verdict": "approve", "note": "病历支持", "decided_by": "医保局 王"}
+    path = f"/v1/special/applications/{number}/decision"
+    assert client.post(path, json=decision, headers=auth(H2)).status_code == 403
+    assert client.post(path, json={**decision, "verdict": "adjust"}, headers=auth(BUREAU)).status_code == 400
+    assert client.post(path, json=decision, headers=auth(BUREAU)).status_code == 200
+    assert client.get("/v1/special", headers=auth(H1)).json() == []
+    (own,) = client.get("/v1/special", headers=auth(H2)).json()
+    assert own["decision"]["verdict"] == "approve"
+    run = client.post("/v1/settlements", json={"budget": "50000.00"}, headers=auth(BUREAU)).json()
+    lines = client.get(f"/v1/settlements/{run['settlement_id']}", headers=auth(H2)).json()["case_points"]
+    assert "特病单议" in next(line["detail"] for line in lines if line["case_id"] == qy.case.id)
+    store.close()

@@ -26,6 +26,7 @@ from casemix.audit import ClaimAuditor
 from casemix.audit.review import rule_precision
 from casemix.errors import InputError
 from casemix.grouping import GroupedCase, Grouper
+from casemix.pipelines.special import apply_for_review, decide_review
 from casemix.policy import Policy, load_policy, named_policy
 from casemix.qc import QcEngine
 from casemix.records import Case
@@ -79,6 +80,29 @@ class Review(BaseModel):
     note: str = Field(default="", max_length=1000)
 
 
+class SpecialApplication(BaseModel):
+    """A hospital's application for special-case review (特病单议) of one stored case."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    hospital_id: str = Field(min_length=1, max_length=60)
+    case_id: str = Field(min_length=1, max_length=60)
+    reason: str = Field(min_length=1, max_length=2000)
+    attachments: list[str] = Field(default=[], max_length=50)
+    applied_by: str = Field(min_length=1, max_length=100)
+
+
+class SpecialDecision(BaseModel):
+    """The bureau's decision on an application: approve, adjust to ``points``, or deny, with a note."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    verdict: Literal["approve", "adjust", "deny"]
+    note: str = Field(min_length=1, max_length=2000)
+    decided_by: str = Field(min_length=1, max_length=100)
+    points: Decimal | None = Field(default=None, ge=0, lt=Decimal("1e9"), decimal_places=4)
+
+
 class SettlementRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
@@ -87,6 +111,7 @@ class SettlementRequest(BaseModel):
                                description="a packaged policy's name; default: the policy the service runs under")
     method: Literal["drg", "dip"] = Field(default="drg", description="DRG points, or the service's DIP catalogue")
     provisional_point_value: Decimal | None = Field(default=None, gt=0, lt=Decimal("1e13"), decimal_places=2)
+    special_reviews: bool = Field(default=True, description="apply the stored 特病单议 decisions")
 
 
 def create_app(grouper: Grouper, store: Store, tokens: dict[str, Principal], policy: Policy | None = None,
@@ -161,11 +186,36 @@ def create_app(grouper: Grouper, store: Store, tokens: dict[str, Principal], pol
             raise HTTPException(409, "no stored cases to settle")
         settlement_id, settled = settle_stored(store, request.budget, rules, grouper,
                                                dip_catalogue if request.method == "dip" else None,
-                                               request.provisional_point_value)
+                                               request.provisional_point_value, request.special_reviews)
         return {"settlement_id": settlement_id, "policy": rules.name, "method": request.method,
                 "pool": str(settled.pool), "reserve": str(settled.reserve),
                 "point_value": str(settled.point_value.quantize(Decimal("0.000001"))),
                 "paid": str(settled.total_paid), "hospitals": len(settled.statements)}
+
+    @app.post("/v1/special/applications")
+    def apply_special(application: SpecialApplication, who: Caller) -> dict[str, Any]:
+        """A hospital applies for special-case review of one of its stored cases (特病单议申报)."""
+        access.check_read(who, application.hospital_id)
+        made = apply_for_review(store, store.grouped(application.hospital_id), policy, grouper,
+                                hospital_id=application.hospital_id, case_id=application.case_id,
+                                reason=application.reason, attachments=tuple(application.attachments),
+                                applied_by=application.applied_by)
+        return fields_of(made)
+
+    @app.post("/v1/special/applications/{application_id}/decision")
+    def decide_special(application_id: int, decision: SpecialDecision, who: Caller) -> dict[str, Any]:
+        """The bureau approves, adjusts or denies an application; every decision is kept, the latest counts."""
+        access.check_bureau(who, "decide special-case reviews")
+        review = decide_review(store, application_id, decision.verdict, decision.note, decision.decided_by,
+                               decision.points)
+        return {"application": fields_of(review.application), "decision": fields_of(review.decision)}
+
+    @app.get("/v1/special")
+    def special_reviews(who: Caller) -> list[dict[str, Any]]:
+        """Applications with their latest decision: the bureau sees all, a hospital its own."""
+        return [{"application": fields_of(r.application),
+                 "decision": None if r.decision is None else fields_of(r.decision)}
+                for r in store.special_reviews(access.scope(who))]
 
     @app.get("/v1/settlements/{settlement_id}")
     def read_settlement(settlement_id: str, who: Caller) -> dict[str, Any]:

@@ -17,14 +17,18 @@ from casemix.settlement import Settlement
 
 def settle_stored(store: Store, budget: Decimal, policy: Policy, grouper: Grouper,
                   dip_catalogue: DipCatalogue | None = None,
-                  provisional_point_value: Decimal | None = None) -> tuple[str, Settlement]:
-    """Settle every stored case under ``budget`` (DRG points, or ``dip_catalogue``'s scores) and keep the
-    statements; returns the settlement id and the settlement. Raises SettlementError with nothing stored."""
+                  provisional_point_value: Decimal | None = None,
+                  special_reviews: bool = True) -> tuple[str, Settlement]:
+    """Settle every stored case under ``budget`` (DRG points, or ``dip_catalogue``'s scores), with the
+    stored 特病单议 decisions unless ``special_reviews`` is false (a store without applications settles as
+    before the review process), and keep the statements; returns the
+    settlement id and the settlement. Raises SettlementError with nothing stored."""
     grouped = store.grouped()
     if not grouped:
         raise SettlementError("no stored cases to settle")
     settled = settle(grouped, budget, policy, grouper, dip_catalogue=dip_catalogue,
-                     provisional_point_value=provisional_point_value)
+                     provisional_point_value=provisional_point_value,
+                     special_reviews=(store.special_reviews() or None) if special_reviews else None)
     settlement_id = uuid.uuid4().hex[:12]
     store.save_settlement(settlement_id, policy.name, budget, settled)
     return settlement_id, settled
