@@ -19,7 +19,7 @@ LABELS = {
     "department": "科室", "physician": "主诊医师", "admission_date": "入院日期", "discharge_date": "出院日期",
     "icu_start": "重症监护进入", "icu_end": "重症监护退出", "los_days": "住院天数", "discharge_mode": "离院方式",
     "principal_dx": "主要诊断", "secondary_dx": "其他诊断", "procedures": "手术操作", "total_cost": "总费用",
-    "self_pay": "个人支付",
+    "self_pay": "个人支付", "insurance_type": "险种类型",
     # grouping
     "mdc": "MDC", "adrg": "ADRG", "drg": "DRG", "drg_name": "病组名称", "status": "状态", "severity": "严重程度",
     "reason": "原因", "notes": "说明",
