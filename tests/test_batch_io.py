@@ -133,4 +133,5 @@ def test_xlsx_headers_are_chinese_first_and_read_back_as_their_keys(tmp_path):
     assert read_table(written).headers == ["hospital_id", "total", "cmi_change", "unlabelled"]
     cases, _ = read_cases(DATA / "samples" / "cases_30.csv")
     again, rejected = read_cases(write_cases(tmp_path / "cases.xlsx", cases))
-    assert not rejected and again == cases and read_table(tmp_path / "cases.xlsx").headers[:len(CASE_FILE_COLUMNS)] == CASE_FILE_COLUMNS
+    assert not rejected and again == cases
+    assert read_table(tmp_path / "cases.xlsx").headers[:len(CASE_FILE_COLUMNS)] == CASE_FILE_COLUMNS
