@@ -9,12 +9,12 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from casemix.datadir import resolve_data_dir
 from casemix.errors import TableError
 from casemix.grouping import Grouper, group_file
 from casemix.grouping.columnar import group_file_columnar
 from casemix.records.io import read_cases, read_table, write_cases, write_table
 from casemix.records.synthetic import synthetic_city
-from casemix.datadir import resolve_data_dir
 
 DATA = resolve_data_dir()
 SAMPLES = sorted((DATA / "samples").glob("*.csv"))
