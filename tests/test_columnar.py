@@ -11,7 +11,7 @@ import pytest
 
 from casemix.datadir import resolve_data_dir
 from casemix.errors import TableError
-from casemix.grouping import Grouper, group_file
+from casemix.grouping import Grouper, group_file_by_rows
 from casemix.grouping.columnar import group_file_columnar
 from casemix.records.io import read_cases, read_table, write_cases, write_table
 from casemix.records.synthetic import synthetic_city
@@ -23,7 +23,7 @@ SAMPLES = sorted((DATA / "samples").glob("*.csv"))
 def both_paths(grouper: Grouper, source: Path, tmp_path: Path, suffix: str = ".csv") -> tuple[bytes, bytes]:
     """The output file of the row path (the reference) and of the columnar path, as bytes."""
     by_row, by_column = tmp_path / f"row{suffix}", tmp_path / f"column{suffix}"
-    row_summary = group_file(grouper, source, by_row, workers=1)
+    row_summary = group_file_by_rows(grouper, source, by_row, workers=1)
     column_summary = group_file_columnar(grouper, source, by_column, workers=1)
     assert (column_summary.rows_in, column_summary.rows_out) == (row_summary.rows_in, row_summary.rows_out)
     assert column_summary.by_status == row_summary.by_status

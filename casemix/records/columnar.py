@@ -70,15 +70,16 @@ def _numbered(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def _read_csv_columns(path: Path) -> ColumnTable:
-    raw = path.read_bytes()
-    encoding = _encoding(raw, path)
-    if encoding != "utf-8-sig":
-        raw = raw.decode(encoding).encode("utf-8")
-    text_start = codecs.getincrementaldecoder("utf-8-sig")().decode(raw[:80_000], final=False)[:20_000]
-    delimiter = sniff_delimiter(text_start)
+    encoding = _encoding(path)
+    with path.open("rb") as f:
+        head = f.read(80_000)
+    source: Path | bytes = path
+    if encoding != "utf-8-sig":         # polars reads UTF-8 only: GB18030 is converted first
+        source = head = path.read_bytes().decode(encoding).encode("utf-8")
+    text_start = codecs.getincrementaldecoder("utf-8-sig")().decode(head[:80_000], final=False)[:20_000]
     try:
-        frame = pl.read_csv(raw, has_header=False, infer_schema=False, separator=delimiter, quote_char='"',
-                            truncate_ragged_lines=True, raise_if_empty=False)
+        frame = pl.read_csv(source, has_header=False, infer_schema=False, separator=sniff_delimiter(text_start),
+                            quote_char='"', truncate_ragged_lines=True, raise_if_empty=False)
     except pl.exceptions.PolarsError as error:
         raise TableError(f"{path}: cannot be read as CSV ({type(error).__name__}: {str(error)[:200]})") from None
     if frame.height == 0:
@@ -90,10 +91,16 @@ def _read_csv_columns(path: Path) -> ColumnTable:
     return ColumnTable(headers, _numbered(body.filter(~blank)), encoding)
 
 
-def _encoding(raw: bytes, path: Path) -> str:
+def _encoding(path: Path) -> str:
+    """As :func:`casemix.records.io.decode` decides it (UTF-8 with or without BOM, else GB18030), read in
+    blocks so a large file is never held as text."""
     for encoding in ENCODINGS:
+        decoder = codecs.getincrementaldecoder(encoding)()
         try:
-            codecs.decode(raw, encoding)
+            with path.open("rb") as f:
+                while block := f.read(1 << 24):
+                    decoder.decode(block)
+            decoder.decode(b"", final=True)
             return encoding
         except UnicodeDecodeError:
             continue
