@@ -12,7 +12,8 @@ import pytest
 from casemix.datadir import resolve_data_dir
 from casemix.errors import TableError
 from casemix.grouping import Grouper, group_file_by_rows
-from casemix.grouping.columnar import group_file_columnar
+from casemix.grouping.columnar import KnownKeys, group_file_columnar
+from casemix.records.columnar import CHUNK_ROWS
 from casemix.records.io import read_cases, read_table, write_cases, write_table
 from casemix.records.synthetic import synthetic_city
 
@@ -20,11 +21,12 @@ DATA = resolve_data_dir()
 SAMPLES = sorted((DATA / "samples").glob("*.csv"))
 
 
-def both_paths(grouper: Grouper, source: Path, tmp_path: Path, suffix: str = ".csv") -> tuple[bytes, bytes]:
+def both_paths(grouper: Grouper, source: Path, tmp_path: Path, suffix: str = ".csv",
+               chunk_rows: int = CHUNK_ROWS) -> tuple[bytes, bytes]:
     """The output file of the row path (the reference) and of the columnar path, as bytes."""
     by_row, by_column = tmp_path / f"row{suffix}", tmp_path / f"column{suffix}"
     row_summary = group_file_by_rows(grouper, source, by_row, workers=1)
-    column_summary = group_file_columnar(grouper, source, by_column, workers=1)
+    column_summary = group_file_columnar(grouper, source, by_column, workers=1, chunk_rows=chunk_rows)
     assert (column_summary.rows_in, column_summary.rows_out) == (row_summary.rows_in, row_summary.rows_out)
     assert column_summary.by_status == row_summary.by_status
     assert column_summary.encoding == row_summary.encoding
@@ -54,6 +56,14 @@ def test_a_synthetic_city_groups_to_the_same_bytes_under_two_schemes(g20, g11, t
     for grouper in (g20, g11):
         by_row, by_column = both_paths(grouper, city, tmp_path)
         assert by_column == by_row
+
+
+def test_small_chunks_and_a_full_key_cache_change_nothing(g20, tmp_path, monkeypatch):
+    """Keys recur across chunks (grouped once, found again) and the cache starts afresh past its bound."""
+    monkeypatch.setattr(KnownKeys, "MAX_KNOWN", 50)
+    source = DATA / "samples" / "frontpage_763_with_cost.csv"
+    by_row, by_column = both_paths(g20, source, tmp_path, chunk_rows=37)
+    assert by_column == by_row
 
 
 def test_a_regional_scheme_reading_stay_and_department_groups_to_the_same_bytes(tmp_path):
@@ -101,7 +111,7 @@ def test_hostile_rows_are_rejected_with_the_same_record_field_and_reason(g20, tm
     source = tmp_path / "hostile.csv"
     with source.open("w", encoding=encoding, newline="") as f:
         csv.writer(f).writerows([HEADERS, *hostile_rows()])
-    by_row, by_column = both_paths(g20, source, tmp_path)
+    by_row, by_column = both_paths(g20, source, tmp_path, chunk_rows=9)
     assert rejections(by_column) == rejections(by_row)
     assert len(rejections(by_row)) >= 25
     assert by_column == by_row

@@ -12,7 +12,10 @@ that the row reader would decide differently.
 from __future__ import annotations
 
 import codecs
+import os
 import sys
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,60 +38,89 @@ _PLAIN_MONEY = r"^[0-9]{1,11}(\.[0-9]*)?$"
 _PLAIN_FEE = r"^-?[0-9]{1,11}(\.[0-9]*)?$"
 
 
+CHUNK_ROWS = 200_000     # rows read, grouped and written at a time: memory stays flat at any file size
+
+
 @dataclass(frozen=True, slots=True)
 class ColumnTable:
     """A case table as text columns ``c0`` … ``c{n-1}`` plus ``row`` (1 = first data row, as the row reader
-    numbers rows); ``headers`` as :func:`read_table` gives them."""
+    numbers rows), in chunks of at most ``CHUNK_ROWS`` rows; ``headers`` as :func:`read_table` gives them.
+    ``chunks`` can be walked once."""
 
     headers: list[str]
-    frame: pl.DataFrame
+    chunks: Iterator[pl.DataFrame]
     encoding: str
 
     def column(self, index: int) -> str:
         return f"c{index}"
 
 
-def read_columns(path: str | Path) -> ColumnTable:
-    """The table of ``path`` as text columns: CSV (UTF-8 or GB18030) read by polars; xlsx and Parquet
-    through :func:`read_table` (same cells). Raises :class:`TableError` as :func:`read_table` does."""
+def read_columns(path: str | Path, chunk_rows: int = CHUNK_ROWS) -> ColumnTable:
+    """The table of ``path`` as text columns: CSV (UTF-8 or GB18030) streamed by polars in chunks; xlsx
+    and Parquet through :func:`read_table` (same cells), as one chunk. Raises :class:`TableError` as
+    :func:`read_table` does."""
     path = Path(path)
     if path.suffix.lower() in (".xlsx", ".xlsm", ".parquet") or not path.is_file():
         table = read_table(path)
         width = len(table.headers)
         frame = pl.DataFrame([_padded(row, width) for row in table.rows], schema=[f"c{i}" for i in range(width)],
                              orient="row", schema_overrides={f"c{i}": pl.String for i in range(width)})
-        return ColumnTable(table.headers, _numbered(frame), table.encoding)
-    return _read_csv_columns(path)
+        return ColumnTable(table.headers, iter([_numbered(frame, 1)]), table.encoding)
+    return _read_csv_columns(path, chunk_rows)
 
 
 def _padded(row: list, width: int) -> list:
     return [None if v is None else str(v) for v in row[:width]] + [None] * (width - len(row))
 
 
-def _numbered(frame: pl.DataFrame) -> pl.DataFrame:
-    return frame.with_row_index("row", offset=1).with_columns(pl.col("row").cast(pl.Int64))
+def _numbered(frame: pl.DataFrame, first: int) -> pl.DataFrame:
+    return frame.with_row_index("row", offset=first).with_columns(pl.col("row").cast(pl.Int64))
 
 
-def _read_csv_columns(path: Path) -> ColumnTable:
+def _read_csv_columns(path: Path, chunk_rows: int) -> ColumnTable:
     encoding = _encoding(path)
     with path.open("rb") as f:
         head = f.read(80_000)
-    source: Path | bytes = path
-    if encoding != "utf-8-sig":         # polars reads UTF-8 only: GB18030 is converted first
-        source = head = path.read_bytes().decode(encoding).encode("utf-8")
-    text_start = codecs.getincrementaldecoder("utf-8-sig")().decode(head[:80_000], final=False)[:20_000]
+    source, converted = path, None
+    if encoding != "utf-8-sig":         # polars reads UTF-8 only: GB18030 is converted to a scratch file first
+        handle, name = tempfile.mkstemp(suffix=".csv")
+        with os.fdopen(handle, "wb") as out:
+            out.write(path.read_bytes().decode(encoding).encode("utf-8"))
+        source = converted = Path(name)
+        with source.open("rb") as f:
+            head = f.read(80_000)
+    text_start = codecs.getincrementaldecoder("utf-8-sig")().decode(head, final=False)[:20_000]
+    options = {"has_header": False, "infer_schema": False, "separator": sniff_delimiter(text_start),
+               "quote_char": '"', "truncate_ragged_lines": True}
     try:
-        frame = pl.read_csv(source, has_header=False, infer_schema=False, separator=sniff_delimiter(text_start),
-                            quote_char='"', truncate_ragged_lines=True, raise_if_empty=False)
+        first = pl.read_csv(source, n_rows=1, raise_if_empty=False, **options)
+        if first.height == 0:
+            raise TableError(f"{path}: empty file")
+        headers = [(h or "").strip() for h in first.row(0)]
+        batches = pl.scan_csv(source, **options).collect_batches(chunk_size=chunk_rows)
     except pl.exceptions.PolarsError as error:
         raise TableError(f"{path}: cannot be read as CSV ({type(error).__name__}: {str(error)[:200]})") from None
-    if frame.height == 0:
-        raise TableError(f"{path}: empty file")
-    frame = frame.rename({name: f"c{i}" for i, name in enumerate(frame.columns)})
-    headers = [(h or "").strip() for h in frame.row(0)]
-    body = frame.slice(1)
-    blank = pl.all_horizontal(pl.col(c).fill_null("").str.strip_chars(PY_WHITESPACE) == "" for c in body.columns)
-    return ColumnTable(headers, _numbered(body.filter(~blank)), encoding)
+    return ColumnTable(headers, _body_chunks(path, batches, converted), encoding)
+
+
+def _body_chunks(path: Path, batches: Iterator[pl.DataFrame], converted: Path | None) -> Iterator[pl.DataFrame]:
+    """Data rows in chunks, the header row and blank rows dropped (as the row reader drops them), numbered."""
+    number, header_seen = 1, False
+    try:
+        for batch in batches:
+            batch = batch.rename({name: f"c{i}" for i, name in enumerate(batch.columns)})
+            if not header_seen:
+                batch, header_seen = batch.slice(1), True
+            blank = pl.all_horizontal(pl.col(c).fill_null("").str.strip_chars(PY_WHITESPACE) == ""
+                                      for c in batch.columns)
+            body = batch.filter(~blank)
+            yield _numbered(body, number)
+            number += body.height
+    except pl.exceptions.PolarsError as error:
+        raise TableError(f"{path}: cannot be read as CSV ({type(error).__name__}: {str(error)[:200]})") from None
+    finally:
+        if converted is not None:
+            converted.unlink(missing_ok=True)
 
 
 def _encoding(path: Path) -> str:
