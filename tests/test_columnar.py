@@ -128,6 +128,14 @@ def test_xlsx_and_parquet_inputs_and_outputs_hold_the_same_rows(g20, tmp_path, s
         assert pl.read_parquet(tmp_path / "column.parquet").equals(pl.read_parquet(tmp_path / "row.parquet"))
 
 
+@pytest.mark.parametrize("body", ["", "\n\n", " , ,\n"], ids=["header only", "empty lines", "blank cells"])
+def test_a_file_without_cases_gives_the_header_alone(g20, tmp_path, body):
+    source = tmp_path / "none.csv"
+    source.write_text("病案号,主要诊断编码,其他诊断编码\n" + body, encoding="utf-8")
+    by_row, by_column = both_paths(g20, source, tmp_path)
+    assert by_column == by_row
+
+
 def test_a_file_that_is_not_a_table_names_itself(g20, tmp_path):
     source = tmp_path / "empty.csv"
     source.write_bytes(b"")

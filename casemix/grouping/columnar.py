@@ -116,7 +116,8 @@ def _group_keys(grouper: Grouper, table: ColumnTable, reader: RowReader, keys: p
             row[id_index] = _KEY_ID
         rows.append(row)
     grouped = [values[1:] for values in group_table_rows(grouper, table.headers, rows, workers)]
-    return pl.concat([keys, pl.DataFrame(grouped, schema=_RESULT_COLUMNS, orient="row")], how="horizontal")
+    results = pl.DataFrame(grouped, schema=dict.fromkeys(_RESULT_COLUMNS, pl.String), orient="row")
+    return pl.concat([keys, results], how="horizontal")
 
 
 def _row_path(grouper: Grouper, table: ColumnTable, reader: RowReader, rows: pl.DataFrame) -> pl.DataFrame:
@@ -127,7 +128,8 @@ def _row_path(grouper: Grouper, table: ColumnTable, reader: RowReader, rows: pl.
     for number, values in zip(numbers, rows.select(cells).iter_rows(), strict=True):
         result = next(group_rows(grouper, reader, [list(values)], first_row=number))
         out.append(result.row_values())
-    return pl.DataFrame(out, schema=OUTPUT_COLUMNS, orient="row").with_columns(pl.Series("row", numbers))
+    redone = pl.DataFrame(out, schema=dict.fromkeys(OUTPUT_COLUMNS, pl.String), orient="row")
+    return redone.with_columns(pl.Series("row", numbers))
 
 
 def write_grouped(chunks: Iterator[pl.DataFrame], output: str | Path) -> Path:
