@@ -90,13 +90,13 @@ def main() -> None:
         floor = None
         for stage, source in stages:
             load = os.getloadavg()[0]
-            figures = in_child(stage, source, folder / f"{stage}.csv", args)
+            figures = in_child(stage, source, folder / f"{stage}-groups.csv", args)
             floor = floor or figures["wall"]
             wall = figures["wall"]
             print(f"{stage:<9} {figures['rows']:>10,} rows {wall:7.2f} s wall ({wall / floor:5.1f}× floor) "
                   f"{figures['cpu']:7.2f} s CPU  peak {figures['peak_mib']:7,.0f} MiB  load before {load:.2f}")
         if not args.skip_rows:
-            same = filecmp.cmp(folder / "rows.csv", folder / "columnar.csv", shallow=False)
+            same = filecmp.cmp(folder / "rows-groups.csv", folder / "columnar-groups.csv", shallow=False)
             print(f"row and columnar outputs identical byte for byte: {'yes' if same else 'NO'}")
 
 
