@@ -8,6 +8,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from casemix.datadir import resolve_data_dir
 from casemix.errors import TableError
@@ -143,3 +145,22 @@ def test_a_file_that_is_not_a_table_names_itself(g20, tmp_path):
         group_file_columnar(g20, source, tmp_path / "out.csv")
     with pytest.raises(TableError, match="missing.csv"):
         group_file_columnar(g20, tmp_path / "missing.csv", tmp_path / "out.csv")
+
+
+CELL_TEXT = st.text(alphabet=st.sampled_from(list(",\n\r\"=+-@ \t;|主I63.900x0Z51.1") + ["，", "\u3000"]), max_size=120)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=CELL_TEXT)
+def test_any_csv_text_gives_the_row_paths_bytes_or_its_error(g20, tmp_path, body):
+    source = tmp_path / "random.csv"
+    source.write_text("病案号,主要诊断编码,其他诊断编码,总费用\n" + body, encoding="utf-8", newline="")
+    try:
+        expected = group_file_by_rows(g20, source, tmp_path / "row.csv", workers=1)
+    except TableError:
+        with pytest.raises(TableError):
+            group_file_columnar(g20, source, tmp_path / "column.csv", workers=1)
+        return
+    summary = group_file_columnar(g20, source, tmp_path / "column.csv", workers=1)
+    assert summary.by_status == expected.by_status
+    assert (tmp_path / "column.csv").read_bytes() == (tmp_path / "row.csv").read_bytes()

@@ -18,10 +18,19 @@ from pathlib import Path
 
 import polars as pl
 
-from casemix.grouping.batch import OUTPUT_COLUMNS, BatchSummary, group_rows, group_table_rows
+from casemix.grouping.batch import OUTPUT_COLUMNS, BatchSummary, group_file_by_rows, group_rows, group_table_rows
 from casemix.grouping.engine import Grouper
 from casemix.records import RowReader
-from casemix.records.columnar import CHUNK_ROWS, ColumnTable, certainly_valid, grouper_columns, read_columns, row_id
+from casemix.records.columnar import (
+    CHUNK_ROWS,
+    ColumnTable,
+    PolarsCannotRead,
+    certainly_valid,
+    columns_read_as_rows,
+    grouper_columns,
+    read_columns,
+    row_id,
+)
 from casemix.records.io import write_table
 
 _RESULT_COLUMNS = OUTPUT_COLUMNS[1:]            # all but id, which each row keeps as its own
@@ -39,7 +48,18 @@ def group_file_columnar(grouper: Grouper, source: str | Path, output: str | Path
     for CSV, in chunks of ``CHUNK_ROWS`` rows so memory stays flat. ``on_start`` is not called: the
     row count is known only at the end.
 
-    Raises :class:`~casemix.errors.TableError` for a file that cannot be read as a table."""
+    A CSV file that polars would split differently from the row path (``columns_read_as_rows``) is
+    grouped by rows. Raises :class:`~casemix.errors.TableError` for a file that cannot be read as a table."""
+    try:
+        return _group_in_columns(grouper, source, output, workers, progress, chunk_rows)
+    except PolarsCannotRead:
+        return group_file_by_rows(grouper, source, output, workers, progress, on_start)
+
+
+def _group_in_columns(grouper: Grouper, source: str | Path, output: str | Path, workers: int | None,
+                      progress: Callable[[int], None] | None, chunk_rows: int) -> BatchSummary:
+    if not columns_read_as_rows(source):
+        raise PolarsCannotRead(f"{source}: polars may split it differently")
     table = read_columns(source, chunk_rows)
     reader = RowReader(table.headers)
     summary = BatchSummary(encoding=table.encoding)

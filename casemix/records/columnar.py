@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import codecs
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -35,7 +36,13 @@ _MONEY_FIELDS = ("total_cost", "self_pay")
 _DATE_FIELDS = ("admission_date", "discharge_date", "icu_start", "icu_end")
 # at most 11 integer digits: quantized to the cent it stays within Case's max_digits=14, rounding included
 _PLAIN_MONEY = r"^[0-9]{1,11}(\.[0-9]*)?$"
+_LONE_CR = re.compile(rb"\r(?!\n)")
+_STRAY_QUOTE = re.compile(rb'[^,;\t|\r\n"]"[^,;\t|\r\n"]')
 _PLAIN_FEE = r"^-?[0-9]{1,11}(\.[0-9]*)?$"
+
+
+class PolarsCannotRead(TableError):
+    """polars cannot parse a CSV file that Python's csv module may still read: group it by rows."""
 
 
 CHUNK_ROWS = 200_000     # rows read, grouped and written at a time: memory stays flat at any file size
@@ -69,6 +76,25 @@ def read_columns(path: str | Path, chunk_rows: int = CHUNK_ROWS) -> ColumnTable:
     return _read_csv_columns(path, chunk_rows)
 
 
+def columns_read_as_rows(path: str | Path) -> bool:
+    """Whether polars is sure to read this file into the same cells as Python's csv module (:func:`read_table`):
+    every xlsx and Parquet file; a CSV file unless it holds text the two parsers split differently — a
+    carriage return not followed by a line feed, a quote inside an unquoted cell, or an unclosed quote.
+    Where False, group by rows."""
+    path = Path(path)
+    if path.suffix.lower() in (".xlsx", ".xlsm", ".parquet") or not path.is_file():
+        return True
+    carry, quotes = b"", 0
+    with path.open("rb") as f:
+        while block := f.read(1 << 24):
+            text = carry + block
+            if _LONE_CR.search(text[:-1]) or _STRAY_QUOTE.search(text):
+                return False
+            quotes += block.count(b'"')
+            carry = text[-2:]
+    return not carry.endswith(b"\r") and quotes % 2 == 0
+
+
 def _padded(row: list, width: int) -> list:
     return [None if v is None else str(v) for v in row[:width]] + [None] * (width - len(row))
 
@@ -99,7 +125,7 @@ def _read_csv_columns(path: Path, chunk_rows: int) -> ColumnTable:
         headers = [(h or "").strip() for h in first.row(0)]
         batches = pl.scan_csv(source, **options).collect_batches(chunk_size=chunk_rows)
     except pl.exceptions.PolarsError as error:
-        raise TableError(f"{path}: cannot be read as CSV ({type(error).__name__}: {str(error)[:200]})") from None
+        raise PolarsCannotRead(f"{path}: polars cannot read it as CSV ({type(error).__name__})") from None
     return ColumnTable(headers, _body_chunks(path, batches, converted), encoding)
 
 
@@ -117,7 +143,7 @@ def _body_chunks(path: Path, batches: Iterator[pl.DataFrame], converted: Path | 
             yield _numbered(body, number)
             number += body.height
     except pl.exceptions.PolarsError as error:
-        raise TableError(f"{path}: cannot be read as CSV ({type(error).__name__}: {str(error)[:200]})") from None
+        raise PolarsCannotRead(f"{path}: polars cannot read it as CSV ({type(error).__name__})") from None
     finally:
         if converted is not None:
             converted.unlink(missing_ok=True)
