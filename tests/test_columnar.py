@@ -147,6 +147,15 @@ def test_a_file_that_is_not_a_table_names_itself(g20, tmp_path):
         group_file_columnar(g20, tmp_path / "missing.csv", tmp_path / "out.csv")
 
 
+@pytest.mark.parametrize("body", ["A1,I63.900\rA2,I10.x00\n", 'A1,I63"900,E11.900\n', 'A1,"I63.900\n'],
+                         ids=["lone carriage return", "stray quote", "unclosed quote"])
+def test_text_polars_may_split_differently_is_grouped_by_rows(g20, tmp_path, body):
+    source = tmp_path / "odd.csv"
+    source.write_bytes(("病案号,主要诊断编码,其他诊断编码\n" + body).encode())
+    by_row, by_column = both_paths(g20, source, tmp_path)
+    assert by_column == by_row
+
+
 CELL_TEXT = st.text(alphabet=st.sampled_from(list(",\n\r\"=+-@ \t;|主I63.900x0Z51.1") + ["，", "\u3000"]), max_size=120)
 
 
