@@ -15,6 +15,7 @@ from casemix.datadir import resolve_data_dir
 from casemix.errors import TableError
 from casemix.grouping import Grouper, group_file_by_rows
 from casemix.grouping.columnar import KnownKeys, group_file_columnar
+from casemix.records import columnar
 from casemix.records.columnar import CHUNK_ROWS
 from casemix.records.io import read_cases, read_table, write_cases, write_table
 from casemix.records.synthetic import synthetic_city
@@ -154,6 +155,15 @@ def test_text_polars_may_split_differently_is_grouped_by_rows(g20, tmp_path, bod
     source.write_bytes(("病案号,主要诊断编码,其他诊断编码\n" + body).encode())
     by_row, by_column = both_paths(g20, source, tmp_path)
     assert by_column == by_row
+
+
+def test_a_line_end_split_between_two_reads_is_not_a_lone_carriage_return(tmp_path, monkeypatch):
+    monkeypatch.setattr(columnar, "SCAN_BLOCK", 5)
+    source = tmp_path / "crlf.csv"
+    source.write_bytes('病案号,主要诊断编码\r\nA1,"I63.900"\r\nA2,I10.x00\r\n'.encode())
+    assert columnar.columns_read_as_rows(source)
+    source.write_bytes('病案号,主要诊断编码\r\nA1,I63.900\rA2,I10.x00\r\n'.encode())
+    assert not columnar.columns_read_as_rows(source)
 
 
 CELL_TEXT = st.text(alphabet=st.sampled_from(list(",\n\r\"=+-@ \t;|主I63.900x0Z51.1") + ["，", "\u3000"]), max_size=120)

@@ -36,6 +36,7 @@ _MONEY_FIELDS = ("total_cost", "self_pay")
 _DATE_FIELDS = ("admission_date", "discharge_date", "icu_start", "icu_end")
 # at most 11 integer digits: quantized to the cent it stays within Case's max_digits=14, rounding included
 _PLAIN_MONEY = r"^[0-9]{1,11}(\.[0-9]*)?$"
+SCAN_BLOCK = 1 << 24     # bytes read at a time when checking a CSV file
 _LONE_CR = re.compile(rb"\r(?!\n)")
 _STRAY_QUOTE = re.compile(rb'[^,;\t|\r\n"]"[^,;\t|\r\n"]')
 _PLAIN_FEE = r"^-?[0-9]{1,11}(\.[0-9]*)?$"
@@ -86,9 +87,10 @@ def columns_read_as_rows(path: str | Path) -> bool:
         return True
     carry, quotes = b"", 0
     with path.open("rb") as f:
-        while block := f.read(1 << 24):
+        while block := f.read(SCAN_BLOCK):
             text = carry + block
-            if _LONE_CR.search(text[:-1]) or _STRAY_QUOTE.search(text):
+            lone_cr = _LONE_CR.search(text)         # one at the very end waits for the next block
+            if (lone_cr and lone_cr.start() < len(text) - 1) or _STRAY_QUOTE.search(text):
                 return False
             quotes += block.count(b'"')
             carry = text[-2:]
