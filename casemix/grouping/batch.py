@@ -86,7 +86,19 @@ def _reported(chunks: Iterable[list[list[str]]], progress: Callable[[int], None]
 def group_file(grouper: Grouper, source: str | Path, output: str | Path, workers: int | None = None,
                progress: Callable[[int], None] | None = None,
                on_start: Callable[[int], None] | None = None) -> BatchSummary:
-    """Read a case table, group every row, write OUTPUT_COLUMNS to ``output`` (format by suffix)."""
+    """Read a case table, group every row, write OUTPUT_COLUMNS to ``output`` (format by suffix).
+
+    In columns, each distinct case key grouped once (:mod:`casemix.grouping.columnar`); the file written is
+    byte for byte the one :func:`group_file_by_rows` writes."""
+    from casemix.grouping.columnar import group_file_columnar  # it builds on this module
+
+    return group_file_columnar(grouper, source, output, workers, progress, on_start)
+
+
+def group_file_by_rows(grouper: Grouper, source: str | Path, output: str | Path, workers: int | None = None,
+                       progress: Callable[[int], None] | None = None,
+                       on_start: Callable[[int], None] | None = None) -> BatchSummary:
+    """The reference for :func:`group_file`: every row read, validated and grouped as a :class:`Case`."""
     table = read_table(source)
     if on_start:
         on_start(len(table.rows))

@@ -71,20 +71,23 @@ def decode(raw: bytes, origin: str = "<bytes>") -> tuple[str, str]:
 
 def _read_csv(path: Path) -> Table:
     text, encoding = decode(path.read_bytes(), str(path))
-    sample = text[:20000]
-    try:
-        dialect = csv.Sniffer().sniff(sample, delimiters=",\t;|")
-        delimiter = dialect.delimiter
-    except csv.Error:
-        delimiter = ","
-    if delimiter == "|" and "," in sample.splitlines()[0]:
-        delimiter = ","     # code lists joined by | inside comma-separated rows
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sniff_delimiter(text[:20000]))
     try:
         headers = [h.strip() for h in next(reader)]
     except StopIteration:
         raise TableError(f"{path}: empty file") from None
     return Table(headers, [row for row in reader if any(cell.strip() for cell in row)], encoding)
+
+
+def sniff_delimiter(sample: str) -> str:
+    """The delimiter of a CSV file from its first 20,000 characters: comma, tab, semicolon or bar."""
+    try:
+        delimiter = csv.Sniffer().sniff(sample, delimiters=",\t;|").delimiter
+    except csv.Error:
+        delimiter = ","
+    if delimiter == "|" and "," in (sample.splitlines() or [""])[0]:
+        delimiter = ","     # code lists joined by | inside comma-separated rows
+    return delimiter
 
 
 def _read_xlsx(path: Path) -> Table:

@@ -1,0 +1,174 @@
+"""Group a whole table in columns: each distinct case key grouped once, results joined back by key.
+
+A city's year repeats the same cases: the grouping of a row depends only on the cells the grouper
+reads (diagnoses, procedures, sex, age, age in days, birth weight, length of stay, discharge mode,
+department), never on its id, money or dates. So the table is read into columns
+(:mod:`casemix.records.columnar`), the distinct combinations of those cells are grouped once each by
+the row path (:class:`RowReader` → :class:`Grouper`, the reference), and each row takes its key's
+result under its own id. A row goes back to the row path whole — and so comes out byte for byte as
+:func:`casemix.grouping.batch.group_file` writes it — when its key is rejected (the rejection names
+the row's own record and number) or when a field the grouper does not read cannot be proved valid in
+columns (``certainly_valid``). Rows in = rows out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import polars as pl
+
+from casemix.grouping.batch import OUTPUT_COLUMNS, BatchSummary, group_file_by_rows, group_rows, group_table_rows
+from casemix.grouping.engine import Grouper
+from casemix.records import RowReader
+from casemix.records.columnar import (
+    CHUNK_ROWS,
+    ColumnTable,
+    PolarsCannotRead,
+    certainly_valid,
+    columns_read_as_rows,
+    grouper_columns,
+    read_columns,
+    row_id,
+)
+from casemix.records.io import write_table
+
+_RESULT_COLUMNS = OUTPUT_COLUMNS[1:]            # all but id, which each row keeps as its own
+_KEY_ID = "placeholder"                         # the id a key's representative row is grouped under
+# Python's csv.QUOTE_MINIMAL with inert(): text a spreadsheet would run gets a leading apostrophe
+_FORMULA = r"^[=+\-@\t\r]"
+_NUMBER = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\n?$"      # io._NUMBER; Python's $ also matches before a final \n
+
+
+def group_file_columnar(grouper: Grouper, source: str | Path, output: str | Path, workers: int | None = None,
+                        progress: Callable[[int], None] | None = None,
+                        on_start: Callable[[int], None] | None = None, chunk_rows: int = CHUNK_ROWS) -> BatchSummary:
+    """Read a case table, group every row, write ``OUTPUT_COLUMNS`` to ``output`` (format by suffix):
+    the same file, byte for byte, as :func:`~casemix.grouping.batch.group_file_by_rows`, in columns and,
+    for CSV, in chunks of ``CHUNK_ROWS`` rows so memory stays flat. ``on_start`` is not called: the
+    row count is known only at the end.
+
+    A CSV file that polars would split differently from the row path (``columns_read_as_rows``) is
+    grouped by rows. Raises :class:`~casemix.errors.TableError` for a file that cannot be read as a table."""
+    try:
+        return _group_in_columns(grouper, source, output, workers, progress, chunk_rows)
+    except PolarsCannotRead:
+        return group_file_by_rows(grouper, source, output, workers, progress, on_start)
+
+
+def _group_in_columns(grouper: Grouper, source: str | Path, output: str | Path, workers: int | None,
+                      progress: Callable[[int], None] | None, chunk_rows: int) -> BatchSummary:
+    if not columns_read_as_rows(source):
+        raise PolarsCannotRead(f"{source}: polars may split it differently")
+    table = read_columns(source, chunk_rows)
+    reader = RowReader(table.headers)
+    summary = BatchSummary(encoding=table.encoding)
+    known = KnownKeys(grouper, table, reader, workers)
+
+    def grouped_chunks() -> Iterator[pl.DataFrame]:
+        for chunk in table.chunks:
+            grouped = group_chunk(known, chunk)
+            summary.rows_in += chunk.height
+            summary.rows_out += grouped.height
+            summary.by_status.update(dict(grouped["status"].value_counts().iter_rows()))
+            if progress:
+                progress(grouped.height)
+            yield grouped
+
+    try:
+        write_grouped(grouped_chunks(), output)
+    except Exception:
+        Path(output).unlink(missing_ok=True)        # no half-written result file is left behind
+        raise
+    if summary.rows_out != summary.rows_in:
+        raise RuntimeError(f"lost rows: {summary.rows_in} in, {summary.rows_out} out")
+    return summary
+
+
+class KnownKeys:
+    """The results of the case keys grouped so far (key cells → result columns), kept across chunks up to
+    ``MAX_KNOWN`` keys; past that it starts afresh (a cache: a key is only ever grouped again, never wrongly)."""
+
+    MAX_KNOWN = 500_000
+
+    def __init__(self, grouper: Grouper, table: ColumnTable, reader: RowReader, workers: int | None):
+        self.grouper, self.table, self.reader, self.workers = grouper, table, reader, workers
+        self.key = [table.column(i) for i in grouper_columns(reader)]
+        self.results: pl.DataFrame | None = None
+
+    def covering(self, chunk: pl.DataFrame) -> pl.DataFrame:
+        """Key cells and result columns for every key of ``chunk``, grouping those not yet known."""
+        keys = chunk.select(self.key).unique(maintain_order=True)
+        if self.results is not None:
+            keys = keys.join(self.results.select(self.key), on=self.key, how="anti", nulls_equal=True)
+        fresh = _group_keys(self.grouper, self.table, self.reader, keys, self.workers)
+        if self.results is not None and self.results.height + fresh.height > self.MAX_KNOWN:
+            self.results = self.results.join(chunk.select(self.key).unique(), on=self.key, how="semi",
+                                             nulls_equal=True)
+        self.results = fresh if self.results is None else pl.concat([self.results, fresh])
+        return self.results
+
+
+def group_chunk(known: KnownKeys, chunk: pl.DataFrame) -> pl.DataFrame:
+    """``OUTPUT_COLUMNS`` for every row of ``chunk``, in input order."""
+    table, reader = known.table, known.reader
+    frame = chunk.with_columns(id=row_id(table, reader), _valid=certainly_valid(table, reader))
+    frame = frame.join(known.covering(chunk), on=known.key, how="left", nulls_equal=True, maintain_order="left")
+    by_row = frame.filter((pl.col("status") == "rejected") | ~pl.col("_valid"))
+    out = frame.select(OUTPUT_COLUMNS + ["row"])
+    if by_row.height:
+        out = out.update(_row_path(known.grouper, table, reader, by_row), on="row", how="left")
+    return out.drop("row")
+
+
+def _group_keys(grouper: Grouper, table: ColumnTable, reader: RowReader, keys: pl.DataFrame,
+                workers: int | None) -> pl.DataFrame:
+    """Each key grouped once, by the row path, on a row holding only the key's cells (and a placeholder id)."""
+    width = len(table.headers)
+    positions = [int(name[1:]) for name in keys.columns]
+    id_index = reader.single.get("id")
+    rows = []
+    for values in keys.iter_rows():
+        row: list = [None] * width
+        for position, value in zip(positions, values, strict=True):
+            row[position] = value
+        if id_index is not None:
+            row[id_index] = _KEY_ID
+        rows.append(row)
+    grouped = [values[1:] for values in group_table_rows(grouper, table.headers, rows, workers)]
+    results = pl.DataFrame(grouped, schema=dict.fromkeys(_RESULT_COLUMNS, pl.String), orient="row")
+    return pl.concat([keys, results], how="horizontal")
+
+
+def _row_path(grouper: Grouper, table: ColumnTable, reader: RowReader, rows: pl.DataFrame) -> pl.DataFrame:
+    """The rows the columns cannot answer for, grouped exactly as the row path groups them."""
+    cells = [table.column(i) for i in range(len(table.headers))]
+    numbers = rows["row"].to_list()
+    out = []
+    for number, values in zip(numbers, rows.select(cells).iter_rows(), strict=True):
+        result = next(group_rows(grouper, reader, [list(values)], first_row=number))
+        out.append(result.row_values())
+    redone = pl.DataFrame(out, schema=dict.fromkeys(OUTPUT_COLUMNS, pl.String), orient="row")
+    return redone.with_columns(pl.Series("row", numbers))
+
+
+def write_grouped(chunks: Iterator[pl.DataFrame], output: str | Path) -> Path:
+    """Write the grouped rows by suffix; CSV chunk by chunk as :func:`casemix.records.io.write_table` writes
+    it (UTF-8 with BOM, minimal quoting, CRLF, inert text), other formats whole, through it."""
+    output = Path(output)
+    if output.suffix.lower() in (".xlsx", ".parquet"):
+        rows = [list(row) for chunk in chunks for row in chunk.iter_rows()]
+        return write_table(output, OUTPUT_COLUMNS, rows)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with output.open("wb") as f:
+        f.write("\ufeff".encode())
+        f.write((",".join(OUTPUT_COLUMNS) + "\r\n").encode())
+        for chunk in chunks:
+            inert = chunk.select(_inert(pl.col(name)).alias(name) for name in OUTPUT_COLUMNS)
+            inert.write_csv(f, include_header=False, line_terminator="\r\n", quote_style="necessary", null_value="")
+    return output
+
+
+def _inert(cell: pl.Expr) -> pl.Expr:
+    text = pl.when(cell == "").then(None).otherwise(cell)
+    return pl.when(text.str.contains(_FORMULA) & ~text.str.contains(_NUMBER)).then("'" + text).otherwise(text)
