@@ -35,7 +35,7 @@ from casemix.schemes.dip import DipCatalogue
 from casemix.serialise import fields_of
 from casemix.service import access
 from casemix.service.access import Forbidden, Principal
-from casemix.service.runs import audit_stored, settle_stored
+from casemix.service.runs import audit_stored, readable_flags, settle_stored
 from casemix.service.store import Store
 
 MAX_CLAIM_LINES = 5000
@@ -258,11 +258,7 @@ def create_app(grouper: Grouper, store: Store, tokens: dict[str, Principal], pol
 
     @app.get("/v1/flags")
     def read_flags(who: Caller) -> list[dict[str, Any]]:
-        flags = store.flags(access.scope(who))
-        if who.is_bureau:
-            patients = store.patient_ids()
-            flags = [{**flag, "evidence": access.mask_in(flag["evidence"], patients)} for flag in flags]
-        return flags
+        return readable_flags(store, who)
 
     @app.get("/v1/findings")
     def findings(who: Caller, hospital_id: str | None = None) -> list[dict[str, Any]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from decimal import Decimal
+from typing import Any
 
 from casemix.audit import Flag
 from casemix.errors import SettlementError
@@ -11,6 +12,8 @@ from casemix.grouping import Grouper
 from casemix.pipelines import audit_grouped, settle
 from casemix.policy import Policy
 from casemix.schemes.dip import DipCatalogue
+from casemix.service import access
+from casemix.service.access import Principal
 from casemix.service.store import Store
 from casemix.settlement import Settlement
 
@@ -32,6 +35,16 @@ def settle_stored(store: Store, budget: Decimal, policy: Policy, grouper: Groupe
     settlement_id = uuid.uuid4().hex[:12]
     store.save_settlement(settlement_id, policy.name, budget, settled)
     return settlement_id, settled
+
+
+def readable_flags(store: Store, who: Principal) -> list[dict[str, Any]]:
+    """The stored flags ``who`` may read, highest score first; for the bureau, every patient identifier in
+    the evidence masked (the evidence leaves the hospital)."""
+    flags = store.flags(access.scope(who))
+    if not who.is_bureau:
+        return flags
+    patients = store.patient_ids()
+    return [{**flag, "evidence": access.mask_in(flag["evidence"], patients)} for flag in flags]
 
 
 def audit_stored(store: Store, policy: Policy, grouper: Grouper) -> list[Flag]:

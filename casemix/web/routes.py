@@ -30,6 +30,7 @@ from casemix.records.case import to_case
 from casemix.serialise import fields_of
 from casemix.service import access
 from casemix.service.access import Principal
+from casemix.service.runs import readable_flags
 from casemix.service.store import Store
 from casemix.web import pages
 from casemix.web.sessions import COOKIE, LOGIN_COOKIE, Session, Sessions, same
@@ -208,12 +209,8 @@ def mount_ui(app: FastAPI, store: Store, tokens: dict[str, Principal], grouper: 
         """The audit queue: flags by score with their evidence (patients masked for the bureau)."""
         session = signed_in(request)
         principal = session.principal
-        stored = store.flags(access.scope(principal))
-        rows = [row for row in stored if not rule or row["rule"] == rule]
-        if principal.is_bureau:
-            patients = store.patient_ids()
-            rows = [{**row, "evidence": access.mask_in(row["evidence"], patients)} for row in rows]
-        rows = [{**row, "title": title(row["rule"])} for row in rows]
+        stored = readable_flags(store, principal)
+        rows = [{**row, "title": title(row["rule"])} for row in stored if not rule or row["rule"] == rule]
         counts = Counter(row["rule"] for row in stored)
         kinds = [(title(rule).split("：")[0], n) for rule, n in counts.most_common()]
         body = (pages.bar_chart("各类疑点 Flags by kind", kinds)
