@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from conftest import two_hospital_batch
+from pgserver import free_port
 
 from casemix.policy import load_policy
 from casemix.qc import QcEngine
@@ -22,7 +23,6 @@ from casemix.service.site import build_service
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = Path(__file__).resolve().parents[1] / "browser-screenshots"
 TOKENS = {"bureau-token": Principal("bureau"), "h1-token": Principal("hospital", "H001")}
-PORT = 8791
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed")
 
@@ -47,7 +47,7 @@ def site(g20, tmp_path_factory):
     batch = two_hospital_batch(folder)
     store = Store(folder / "site.duckdb")
     store.import_file(batch, g20, QcEngine.load(g20))
-    with served(build_service(g20, store, TOKENS, load_policy()), PORT) as url:
+    with served(build_service(g20, store, TOKENS, load_policy()), free_port()) as url:
         yield url
     store.close()
 
@@ -128,7 +128,7 @@ def test_hostile_values_in_every_field_run_no_script_in_the_bureaus_browser(g20,
     page = browser.new_page()
     dialogs = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-    with served(build_service(g20, store, TOKENS, load_policy()), PORT + 1) as url:
+    with served(build_service(g20, store, TOKENS, load_policy()), free_port()) as url:
         sign_in(page, url, "bureau-token")
         assert page.title() == "医保局视图 Bureau view"
         assert "<script>alert('dept')</script>" in page.locator("#cases").inner_text()
