@@ -11,6 +11,10 @@ so a bureau gets indices relative to its pooling area and a hospital relative to
   (DRGs without deaths are low risk) [M: method];
 - surplus or deficit: Σ (payment standard − cost) over the cases;
 - drug and material share of charges where the record carries the charge categories.
+
+The work is done on a *facts* frame (one row per grouped case: the unit columns, group, cost in fen,
+stay, discharge mode and charge sums), so the same code serves a list of cases and a store of a
+million (whose facts come straight from SQL): aggregates in polars, exact money in integer fen.
 """
 
 from __future__ import annotations
@@ -21,12 +25,19 @@ from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 
+import polars as pl
+
 from casemix.grouping import GroupedCase, GroupResult
 from casemix.records import Case
 
 DRUG_FEES = ("western_drugs", "patent_chinese_drugs", "herbal_pieces")
 MATERIAL_FEES = ("materials",)
 DEATH = "5"
+CENTS = 100
+FACT_COLUMNS = {"hospital_id": pl.String, "department": pl.String, "physician": pl.String,
+                "discharge_date": pl.Date, "status": pl.String, "drg": pl.String, "drg_name": pl.String,
+                "adrg": pl.String, "cost_fen": pl.Int64, "los_days": pl.Int64, "discharge_mode": pl.String,
+                "fee_fen": pl.Int64, "drug_fen": pl.Int64, "material_fen": pl.Int64}
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,13 +59,32 @@ class Indicators:
     material_share: float | None
 
 
-def risk_strata(cases: list[Case], results: list[GroupResult]) -> dict[str, str]:
-    """DRG → low / medium-low / medium-high / high, from the region's in-hospital mortality per DRG."""
-    deaths: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for case, result in zip(cases, results):
-        if result.status == "grouped":
-            deaths[result.drg][0] += case.discharge_mode == DEATH
-            deaths[result.drg][1] += 1
+def _fen(value: Decimal | None) -> int | None:
+    return None if value is None else int(value * CENTS)
+
+
+def _fee_sums(fees: dict[str, Decimal] | None) -> tuple[int | None, int, int]:
+    """All charges, drug charges and material charges of a case, in fen (all None without charges)."""
+    if not fees:
+        return None, 0, 0
+    return (_fen(sum(fees.values(), Decimal(0))), _fen(sum((fees.get(k, Decimal(0)) for k in DRUG_FEES), Decimal(0))),
+            _fen(sum((fees.get(k, Decimal(0)) for k in MATERIAL_FEES), Decimal(0))))
+
+
+def case_facts(case: Case) -> tuple[int | None, int | None, str | None, int | None, int, int]:
+    """What indicators read of a case: cost (fen), stay, discharge mode, all/drug/material charges (fen)."""
+    return _fen(case.total_cost), case.los_days, case.discharge_mode, *_fee_sums(case.fees)
+
+
+def facts_of(grouped: list[GroupedCase]) -> pl.DataFrame:
+    """The facts frame of grouped cases (the store builds the same frame in SQL)."""
+    rows = [(c.hospital_id, c.department, c.physician, c.discharge_date, r.status, r.drg, r.drg_name, r.adrg,
+             *case_facts(c)) for c, r in ((one.case, one.result) for one in grouped)]
+    return pl.DataFrame(rows, schema=FACT_COLUMNS, orient="row")
+
+
+def _strata(deaths: dict[str, tuple[int, int]]) -> dict[str, str]:
+    """DRG → stratum from (deaths, cases) per DRG: ln(mortality) against μ − σ, μ and μ + σ."""
     logs = {drg: math.log(d / n) for drg, (d, n) in deaths.items() if d}
     if len(logs) < 2:
         return {drg: "low" for drg in deaths}
@@ -73,6 +103,16 @@ def risk_strata(cases: list[Case], results: list[GroupResult]) -> dict[str, str]
     return strata
 
 
+def risk_strata(cases: list[Case], results: list[GroupResult]) -> dict[str, str]:
+    """DRG → low / medium-low / medium-high / high, from the region's in-hospital mortality per DRG."""
+    deaths: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for case, result in zip(cases, results):
+        if result.status == "grouped":
+            deaths[result.drg][0] += case.discharge_mode == DEATH
+            deaths[result.drg][1] += 1
+    return _strata({drg: (d, n) for drg, (d, n) in deaths.items()})
+
+
 @dataclass(frozen=True)
 class Region:
     """The references units are measured against: DRG mean cost and stay, and DRG mortality strata."""
@@ -82,90 +122,103 @@ class Region:
     strata: dict[str, str]
 
     @classmethod
-    def of(cls, grouped: list[tuple[Case, GroupResult]]) -> Region:
-        costs: dict[str, list[float]] = defaultdict(list)
-        days: dict[str, list[float]] = defaultdict(list)
-        for case, result in grouped:
-            if case.total_cost is not None:
-                costs[result.drg].append(float(case.total_cost))
-            if case.los_days is not None:
-                days[result.drg].append(case.los_days)
-        mean_days = {drg: statistics.fmean(v) for drg, v in days.items()}
-        return cls({drg: statistics.fmean(v) for drg, v in costs.items()},
-                   {drg: m for drg, m in mean_days.items() if m > 0},
-                   risk_strata([c for c, _ in grouped], [r for _, r in grouped]))
+    def of(cls, facts: pl.DataFrame) -> Region:
+        """The references of grouped facts (rows of other statuses are left out)."""
+        per_drg = (facts.filter(pl.col("status") == "grouped").group_by("drg")
+                   .agg((pl.col("cost_fen").mean() / CENTS).alias("cost"), pl.col("los_days").cast(pl.Float64).mean()
+                        .alias("days"), (pl.col("discharge_mode") == DEATH).sum().alias("deaths"),
+                        pl.len().alias("n")))
+        cost = {row["drg"]: row["cost"] for row in per_drg.iter_rows(named=True) if row["cost"] is not None}
+        days = {row["drg"]: row["days"] for row in per_drg.iter_rows(named=True) if row["days"]}
+        deaths = {row["drg"]: (row["deaths"], row["n"]) for row in per_drg.iter_rows(named=True)}
+        return cls(cost, days, _strata(deaths))
 
 
-def _weighted(grouped: list[GroupedCase], rw: dict[str, Decimal]) -> list[tuple[Case, GroupResult]]:
-    return [(g.case, g.result) for g in grouped if g.result.status == "grouped" and g.result.drg in rw]
+def _weighted(facts: pl.DataFrame, rw: dict[str, Decimal]) -> pl.DataFrame:
+    """Grouped facts whose DRG has a weight, with the weight as a float column ``w``."""
+    weights = pl.DataFrame({"drg": list(rw), "w": [float(w) for w in rw.values()]},
+                           schema={"drg": pl.String, "w": pl.Float64})
+    return facts.filter(pl.col("status") == "grouped").join(weights, on="drg", how="inner", maintain_order="left")
+
+
+def _reference(values: dict[str, float], name: str) -> pl.DataFrame:
+    """A region reference as a frame, leaving out DRGs whose reference is 0 (no index against 0)."""
+    kept = {drg: v for drg, v in values.items() if v}
+    return pl.DataFrame({"drg": list(kept), name: list(kept.values())}, schema={"drg": pl.String, name: pl.Float64})
+
+
+def _ratio_index(units: pl.DataFrame, value: pl.Expr, reference: pl.DataFrame) -> dict[str, float]:
+    """Σ_g (unit mean in g / region mean in g) × n_g / Σ n_g per unit, over the DRGs with a region mean."""
+    name = reference.columns[1]
+    per_drg = (units.with_columns(value.alias("_v")).filter(pl.col("_v").is_not_null())
+               .join(reference, on="drg").group_by("key", "drg")
+               .agg(pl.col("_v").mean(), pl.len().alias("n"), pl.col(name).first()))
+    per_unit = per_drg.group_by("key").agg(((pl.col("_v") / pl.col(name)) * pl.col("n")).sum() / pl.col("n").sum())
+    return dict(per_unit.iter_rows())
+
+
+def _mortality(units: pl.DataFrame, strata: dict[str, str], stratum: str) -> dict[str, float]:
+    in_stratum = [drg for drg, s in strata.items() if s == stratum]
+    rows = (units.filter(pl.col("drg").is_in(in_stratum)).group_by("key")
+            .agg((pl.col("discharge_mode") == DEATH).fill_null(False).mean()))
+    return dict(rows.iter_rows())
+
+
+def _surplus(units: pl.DataFrame, standard_cost: dict[str, Decimal]) -> dict[str, Decimal]:
+    """Σ (standard − cost) per unit over the cases with a cost and a standard, exact (Decimal from fen)."""
+    per_drg = (units.filter(pl.col("cost_fen").is_not_null() & pl.col("drg").is_in(list(standard_cost)))
+               .group_by("key", "drg").agg(pl.len().alias("n"), pl.col("cost_fen").sum()))
+    surplus: dict[str, Decimal] = defaultdict(Decimal)
+    for key, drg, n, cost_fen in per_drg.iter_rows():
+        surplus[key] += standard_cost[drg] * n - Decimal(cost_fen) / CENTS
+    return surplus
+
+
+def _share(part_fen: int | None, total_fen: int | None) -> float | None:
+    return float(Decimal(part_fen) / Decimal(total_fen)) if total_fen else None
+
+
+def indicators_of(facts: pl.DataFrame, rw: dict[str, Decimal], standard_cost: dict[str, Decimal],
+                  by: str = "hospital_id", region: Region | None = None) -> list[Indicators]:
+    """Indicators per value of ``by`` (a facts column: hospital_id, department, physician), against
+    ``region`` (default: the references of these facts themselves)."""
+    weighted = _weighted(facts, rw)
+    region = region or Region.of(weighted)
+    units = weighted.with_columns(pl.col(by).fill_null("").replace("", "-").alias("key"))
+    totals = units.group_by("key").agg(
+        pl.len().alias("cases"), pl.col("drg").n_unique().alias("drg_count"), pl.col("w").sum().alias("weight"),
+        (pl.col("w") >= 2).sum().alias("rw2"), pl.col("cost_fen").sum().alias("cost_fen"),
+        pl.col("los_days").sum().alias("days"), pl.col("fee_fen").sum().alias("fee_fen"),
+        pl.col("drug_fen").filter(pl.col("fee_fen").is_not_null()).sum().alias("drug_fen"),
+        pl.col("material_fen").filter(pl.col("fee_fen").is_not_null()).sum().alias("material_fen")).sort("key")
+    cost_index = _ratio_index(units, pl.col("cost_fen") / CENTS, _reference(region.mean_cost, "ref"))
+    time_index = _ratio_index(units, pl.col("los_days").cast(pl.Float64), _reference(region.mean_days, "ref"))
+    low, medium_low = (_mortality(units, region.strata, s) for s in ("low", "medium-low"))
+    surplus = _surplus(units, standard_cost)
+    return [Indicators(
+        key=row["key"], cases=row["cases"], drg_count=row["drg_count"], total_weight=round(row["weight"], 4),
+        cmi=round(row["weight"] / row["cases"], 4), cost_index=round(cost_index.get(row["key"], 0.0), 4),
+        time_index=round(time_index.get(row["key"], 0.0), 4),
+        cost_per_weight=round(row["cost_fen"] / CENTS / row["weight"], 2) if row["weight"] else 0.0,
+        days_per_weight=round(row["days"] / row["weight"], 2) if row["weight"] else 0.0,
+        rw2_share=round(row["rw2"] / row["cases"], 4), low_risk_mortality=low.get(row["key"]),
+        medium_low_risk_mortality=medium_low.get(row["key"]),
+        surplus=surplus[row["key"]].quantize(Decimal("0.01")),
+        drug_share=_share(row["drug_fen"], row["fee_fen"]), material_share=_share(row["material_fen"], row["fee_fen"]),
+    ) for row in totals.iter_rows(named=True)]
 
 
 def indicators(grouped: list[GroupedCase], rw: dict[str, Decimal],
                standard_cost: dict[str, Decimal], by: str = "hospital_id",
                region: Region | None = None) -> list[Indicators]:
-    """Indicators per value of ``by`` (a Case field: hospital_id, department, physician …), against
-    ``region`` (default: the references of these cases themselves)."""
-    weighted = _weighted(grouped, rw)
-    region = region or Region.of(weighted)
-    units: dict[str, list[tuple[Case, GroupResult]]] = defaultdict(list)
-    for case, result in weighted:
-        units[str(getattr(case, by) or "-")].append((case, result))
-    return [_unit(key, members, rw, standard_cost, region) for key, members in sorted(units.items())]
-
-
-def _ratio_index(members: list[tuple[Case, GroupResult]], value, region: dict[str, float]) -> float:
-    """Σ_g (unit mean in g / region mean in g) × n_g / Σ n_g, over the DRGs with a region mean."""
-    by_drg: dict[str, list[float]] = defaultdict(list)
-    for case, result in members:
-        v = value(case)
-        if v is not None and region.get(result.drg):
-            by_drg[result.drg].append(float(v))
-    total = sum(len(v) for v in by_drg.values())
-    if not total:
-        return 0.0
-    return sum(statistics.fmean(v) / region[drg] * len(v) for drg, v in by_drg.items()) / total
-
-
-def _mortality(members: list[tuple[Case, GroupResult]], strata: dict[str, str], stratum: str) -> float | None:
-    in_stratum = [c for c, r in members if strata.get(r.drg) == stratum]
-    return sum(c.discharge_mode == DEATH for c in in_stratum) / len(in_stratum) if in_stratum else None
-
-
-def _fee_share(members: list[tuple[Case, GroupResult]], keys: tuple[str, ...]) -> float | None:
-    with_fees = [c for c, _ in members if c.fees]
-    total = sum((sum(c.fees.values(), Decimal(0)) for c in with_fees), Decimal(0))
-    if not total:
-        return None
-    part = sum((c.fees.get(k, Decimal(0)) for c in with_fees for k in keys), Decimal(0))
-    return float(part / total)
-
-
-def _unit(key: str, members: list[tuple[Case, GroupResult]], rw: dict[str, Decimal],
-          standard_cost: dict[str, Decimal], region: Region) -> Indicators:
-    weights = [float(rw[r.drg]) for _, r in members]
-    total_weight = sum(weights)
-    cost = sum(float(c.total_cost) for c, _ in members if c.total_cost is not None)
-    days = sum(c.los_days for c, _ in members if c.los_days is not None)
-    surplus = sum((standard_cost[r.drg] - c.total_cost for c, r in members
-                   if c.total_cost is not None and r.drg in standard_cost), Decimal(0))
-    return Indicators(
-        key=key, cases=len(members), drg_count=len({r.drg for _, r in members}),
-        total_weight=round(total_weight, 4), cmi=round(total_weight / len(members), 4),
-        cost_index=round(_ratio_index(members, lambda c: c.total_cost, region.mean_cost), 4),
-        time_index=round(_ratio_index(members, lambda c: c.los_days, region.mean_days), 4),
-        cost_per_weight=round(cost / total_weight, 2) if total_weight else 0.0,
-        days_per_weight=round(days / total_weight, 2) if total_weight else 0.0,
-        rw2_share=round(sum(w >= 2 for w in weights) / len(members), 4),
-        low_risk_mortality=_mortality(members, region.strata, "low"),
-        medium_low_risk_mortality=_mortality(members, region.strata, "medium-low"),
-        surplus=surplus.quantize(Decimal("0.01")),
-        drug_share=_fee_share(members, DRUG_FEES), material_share=_fee_share(members, MATERIAL_FEES),
-    )
+    """:func:`indicators_of` grouped cases."""
+    return indicators_of(facts_of(grouped), rw, standard_cost, by, region)
 
 
 UNITS = ("hospital_id", "department", "physician")      # the Case fields indicators are computed by
-PERIODS = {"month": lambda d: f"{d.year}-{d.month:02d}", "quarter": lambda d: f"{d.year}-Q{(d.month - 1) // 3 + 1}",
-           "year": lambda d: str(d.year)}
+PERIODS = {"month": pl.col("discharge_date").dt.strftime("%Y-%m"),
+           "quarter": pl.format("{}-Q{}", pl.col("discharge_date").dt.year(), pl.col("discharge_date").dt.quarter()),
+           "year": pl.col("discharge_date").dt.year().cast(pl.String)}
 CHANGED = ("cases", "cmi", "cost_index", "time_index", "cost_per_weight")
 
 
@@ -176,16 +229,13 @@ def indicators_by_period(grouped: list[GroupedCase], rw: dict[str, Decimal],
 
     The region references stay those of the whole batch, so periods compare on one scale.
     """
-    label = PERIODS[period]
-    region = Region.of(_weighted(grouped, rw))
-    by_period: dict[str, list[GroupedCase]] = defaultdict(list)
-    for one in grouped:
-        if one.case.discharge_date:
-            by_period[label(one.case.discharge_date)].append(one)
+    facts = facts_of(grouped)
+    region = Region.of(_weighted(facts, rw))
+    dated = facts.filter(pl.col("discharge_date").is_not_null()).with_columns(PERIODS[period].alias("period"))
     rows: list[dict[str, object]] = []
     previous: dict[str, Indicators] = {}
-    for name in sorted(by_period):
-        for unit in indicators(by_period[name], rw, standard_cost, by, region):
+    for name in sorted(dated["period"].unique()):
+        for unit in indicators_of(dated.filter(pl.col("period") == name), rw, standard_cost, by, region):
             row: dict[str, object] = {"period": name, **{f: getattr(unit, f) for f in unit.__slots__}}
             before = previous.get(unit.key)
             for field in CHANGED:

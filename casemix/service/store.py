@@ -23,6 +23,7 @@ from typing import Any
 
 import polars as pl
 
+from casemix.analytics import FACT_COLUMNS, case_facts
 from casemix.audit.review import VERDICTS
 from casemix.errors import ReviewError, SpecialReviewError
 from casemix.grouping import GroupedCase, Grouper, GroupResult
@@ -71,12 +72,19 @@ CREATE TABLE IF NOT EXISTS special_applications (application_id INTEGER PRIMARY 
 CREATE TABLE IF NOT EXISTS special_decisions (application_id INTEGER, decision_number INTEGER, verdict VARCHAR,
                                               points DECIMAL(18, 4), note VARCHAR, decided_by VARCHAR,
                                               decided_at VARCHAR, PRIMARY KEY (application_id, decision_number));
+CREATE TABLE IF NOT EXISTS learned (name VARCHAR PRIMARY KEY, batches INTEGER, record VARCHAR);
 """
+# The facts analytics read, typed beside each case's record so indicators and weights come from SQL
+# without reading a million records back (analytics.FACT_COLUMNS); added to stores made before them.
+FACTS = {"cost_fen": "BIGINT", "los_days": "INTEGER", "discharge_mode": "VARCHAR", "fee_fen": "BIGINT",
+         "drug_fen": "BIGINT", "material_fen": "BIGINT"}
 TABLES = ("batches", "rejections", "cases", "groups", "qc_findings", "settlements", "statements", "case_points",
           "audit_flags", "audit_reviews", "outpatient_years")
 
 CASE_COLUMNS = {"hospital_id": pl.String, "case_id": pl.String, "batch_id": pl.String, "department": pl.String,
-                "physician": pl.String, "patient_id": pl.String, "discharge_date": pl.Date, "record": pl.String}
+                "physician": pl.String, "patient_id": pl.String, "discharge_date": pl.Date, "record": pl.String,
+                "cost_fen": pl.Int64, "los_days": pl.Int64, "discharge_mode": pl.String, "fee_fen": pl.Int64,
+                "drug_fen": pl.Int64, "material_fen": pl.Int64}
 REJECTION_COLUMNS = {"batch_id": pl.String, "row_number": pl.Int64, "record_id": pl.String, "field": pl.String,
                      "reason": pl.String}
 GROUP_COLUMNS = {name: pl.String for name in ("hospital_id", "case_id", "scheme", "mdc", "adrg", "drg", "drg_name",
@@ -126,6 +134,12 @@ class Batch:
     frames: dict[str, pl.DataFrame]
 
 
+def case_row(hospital_id: str, batch_id: str, case: Case) -> tuple:
+    """A case as a row of the cases table: keys, search columns, the record, and its typed facts."""
+    return (hospital_id, case.id, batch_id, case.department, case.physician, case.patient_id, case.discharge_date,
+            case.model_dump_json(), *case_facts(case))
+
+
 def batch_id_of(path: str | Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
 
@@ -138,8 +152,7 @@ def prepare(path: str | Path, grouper: Grouper, qc: QcEngine | None = None,
     hospitals = [c.hospital_id or "" for c in cases]
     frames = {
         "cases": pl.DataFrame(
-            [(h, c.id, batch_id, c.department, c.physician, c.patient_id, c.discharge_date, c.model_dump_json())
-             for h, c in zip(hospitals, cases)], schema=CASE_COLUMNS, orient="row"),
+            [case_row(h, batch_id, c) for h, c in zip(hospitals, cases)], schema=CASE_COLUMNS, orient="row"),
         "groups": pl.DataFrame(
             [(h, r.case_id, r.scheme, r.mdc, r.adrg, r.drg, r.drg_name, r.status, r.severity, r.reason)
              for h, r in zip(hospitals, results)], schema=GROUP_COLUMNS, orient="row"),
@@ -162,6 +175,25 @@ class Store:
         with self.db.transaction(exclusive=True):
             for statement in filter(str.strip, SCHEMA.split(";")):
                 self.db.execute(statement)
+            missing = self._missing_facts()
+            for name in missing:
+                self.db.execute(f"ALTER TABLE cases ADD COLUMN {name} {FACTS[name]}")
+            if missing:
+                self._fill_facts()
+
+    def _missing_facts(self) -> list[str]:
+        known = {row[0] for row in self.db.tuples(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_name = 'cases' AND table_schema = current_schema()")}
+        return [name for name in FACTS if name not in known]
+
+    def _fill_facts(self) -> None:
+        """Type the facts of cases stored before the fact columns existed, from their records."""
+        rows = self.db.tuples("SELECT hospital_id, batch_id, record FROM cases")
+        if rows:
+            cases = [case_row(h, b, _stored_case(record)) for h, b, record in rows]
+            self.db.upsert("cases", pl.DataFrame(cases, schema=CASE_COLUMNS, orient="row"),
+                           key=("hospital_id", "case_id"))
 
     @property
     def kind(self) -> str:
@@ -383,6 +415,31 @@ class Store:
             WHERE c.discharge_date IS NULL {where} ORDER BY c.hospital_id, c.case_id""", params)
         return [GroupedCase(Case.model_validate_json(row[0]), GroupResult(*row[1:])) for row in rows]
 
+    def facts(self, hospital_id: str | None = None) -> pl.DataFrame:
+        """Every stored case's analytic facts with its stored group (``analytics.FACT_COLUMNS``)."""
+        where, params = ("WHERE c.hospital_id = ?", [hospital_id]) if hospital_id else ("", [])
+        return self.db.frame(f"""
+            SELECT c.hospital_id, c.department, c.physician, c.discharge_date, g.status, g.drg, g.drg_name, g.adrg,
+                   c.cost_fen, c.los_days, c.discharge_mode, c.fee_fen, c.drug_fen, c.material_fen
+            FROM cases c JOIN groups g ON g.hospital_id = c.hospital_id AND g.case_id = c.case_id
+            {where} ORDER BY c.hospital_id, c.case_id""", params, FACT_COLUMNS)
+
+    def save_learned(self, name: str, batches: int, record: dict[str, Any]) -> None:
+        """Keep what was learned from the store as it stood after ``batches`` imports (JSON)."""
+        self.db.upsert("learned", pl.DataFrame({"name": [name], "batches": [batches], "record": [json.dumps(record)]}),
+                       key=("name",))
+
+    def learned(self, name: str) -> tuple[int, dict[str, Any]] | None:
+        """What was last learned under ``name``, with the batch count it was learned at."""
+        row = self.db.one("SELECT batches, record FROM learned WHERE name = ?", [name])
+        return None if row is None else (row[0], json.loads(row[1]))
+
+    def finding_counts(self, hospital_id: str | None = None) -> list[tuple[str, int]]:
+        """QC findings per rule, most first."""
+        where, params = ("WHERE hospital_id = ?", [hospital_id]) if hospital_id else ("", [])
+        return [(rule, int(n)) for rule, n in self.db.tuples(
+            f"SELECT rule, count(*) AS n FROM qc_findings {where} GROUP BY rule ORDER BY n DESC, rule", params)]
+
     def grouped(self, hospital_id: str | None = None) -> list[GroupedCase]:
         """Stored cases with their stored groups, as the engines' types (for analytics)."""
         where, params = ("WHERE c.hospital_id = ?", [hospital_id]) if hospital_id else ("", [])
@@ -397,6 +454,18 @@ class Store:
             return self.db.rows("SELECT * FROM qc_findings ORDER BY hospital_id, case_id, rule, field")
         return self.db.rows("SELECT * FROM qc_findings WHERE hospital_id = ? ORDER BY case_id, rule, field",
                             [hospital_id])
+
+
+def _stored_case(record: str) -> Case:
+    """A stored record as a Case, also one stored before today's checks (taken as it was stored)."""
+    try:
+        return Case.model_validate_json(record)
+    except ValueError:
+        fields = json.loads(record)
+        money = {k: Decimal(str(v)) for k, v in (fields.get("fees") or {}).items()}
+        cost = fields.get("total_cost")
+        return Case.model_construct(**{**fields, "fees": money or None,
+                                       "total_cost": None if cost is None else Decimal(str(cost))})
 
 
 def _application(row: dict[str, Any]) -> Application:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import secrets
 import threading
-from collections import Counter, defaultdict
+from collections import Counter
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -20,7 +20,6 @@ from urllib.parse import parse_qs
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from casemix.analytics import indicators
 from casemix.audit import load_catalogue
 from casemix.grouping import GroupedCase, Grouper, each_diagnosis_as_principal
 from casemix.policy import WeightsPolicy
@@ -30,11 +29,11 @@ from casemix.records.case import to_case
 from casemix.serialise import fields_of
 from casemix.service import access
 from casemix.service.access import Principal
+from casemix.service.learned import Learned, learned
 from casemix.service.runs import readable_flags
 from casemix.service.store import Store
 from casemix.web import pages
 from casemix.web.sessions import COOKIE, LOGIN_COOKIE, Session, Sessions, same
-from casemix.weights import WeightCalibrator, history_of
 
 PAGE = 50                       # cases per page of the case list, paged and searched in the store
 MAX_FORM_BYTES = 4096
@@ -67,7 +66,7 @@ WHAT_IF_COLUMNS = [("change", "假如 What if"), ("drg", "DRG"), ("drg_name", "�
 def mount_ui(app: FastAPI, store: Store, tokens: dict[str, Principal], grouper: Grouper,
              weights_policy: WeightsPolicy | None = None, sessions: Sessions | None = None,
              qc: QcEngine | None = None, cost_levels: tuple[float, float] = (0.8, 1.0)) -> None:
-    learned: dict[str, Any] = {}         # what was learned from the store, while no batch has been added
+    known: dict[str, Learned] = {}       # what was learned from the store, while no batch has been added
     catalogue = load_catalogue()
     qc = qc or QcEngine.load(grouper)
 
@@ -89,34 +88,18 @@ def mount_ui(app: FastAPI, store: Store, tokens: dict[str, Principal], grouper: 
             raise HTTPException(401, "sign in at /ui/login")
         return session
 
-    def relearn() -> None:
-        """Learn again once a batch has been added, here or by another process sharing the store."""
+    def knowledge() -> Learned:
+        """The store's weights and indicators, read again once a batch has been added (here or by another
+        process sharing the store); learned in the store at import, so this is one small read."""
         with learning:
-            batches = store.count("batches")
-            if learned.get("batches") != batches:
-                learn(batches)
-
-    def learn(batches: int) -> None:
-        """Weights and the bureau's indicators from every stored case: one read of the store per added
-        batch, since reading every case back is the slow part of a page."""
-        grouped = store.grouped()
-        history = history_of(grouped)
-        rw, standard, groups = {}, {}, []
-        if not history.is_empty():          # no costs stored yet: no weights, no indicators
-            weights = WeightCalibrator(weights_policy).fit(history)
-            rw, standard = weights.by_drg("rw"), weights.by_drg("standard_cost")
-            groups = group_rows(grouped, weights.table.to_dicts(), standard)
-        bureau = [fields_of(i) for i in indicators(grouped, rw, standard, by="hospital_id")]
-        learned.update(batches=batches, rw=rw, standard=standard, groups=groups, performance={None: bureau})
+            if "now" not in known or known["now"].batches != store.count("batches"):
+                known["now"] = learned(store, weights_policy)
+            return known["now"]
 
     def performance(hospital_id: str | None) -> list[dict[str, Any]]:
         """Indicator rows by hospital (bureau, ``None``) or by department of one hospital."""
-        relearn()
-        rows = learned["performance"]
-        if hospital_id not in rows:
-            rows[hospital_id] = [fields_of(i) for i in indicators(store.grouped(hospital_id), learned["rw"],
-                                                                  learned["standard"], by="department")]
-        return rows[hospital_id]
+        now = knowledge()
+        return now.hospitals if hospital_id is None else now.departments.get(hospital_id, [])
 
     @app.get("/ui/static/{name}")
     def static(name: str) -> Response:
@@ -186,8 +169,8 @@ def mount_ui(app: FastAPI, store: Store, tokens: dict[str, Principal], grouper: 
     def stays(request: Request) -> str:
         """Patients still in hospital: the likely group, cost so far against its payment standard, alerts."""
         session = signed_in(request)
-        relearn()
-        rows = [stay_row(one, learned["standard"].get(one.result.drg), cost_levels)
+        standard = knowledge().standard
+        rows = [stay_row(one, standard.get(one.result.drg), cost_levels)
                 for one in store.open_stays(access.scope(session.principal))]
         rows.sort(key=lambda row: -(row["progress"] or 0))
         body = (pages.paragraph(f"在院 {len(rows):,} 人，{sum(r['css'] == 'E' for r in rows):,} 人超出支付标准 · "
@@ -199,9 +182,8 @@ def mount_ui(app: FastAPI, store: Store, tokens: dict[str, Principal], grouper: 
     def groups(request: Request) -> str:
         """Every DRG with cases: weight, mean cost against the standard, CV and the region's surplus or deficit."""
         session = signed_in(request)
-        relearn()
         body = (pages.paragraph("点击 DRG 查看其病例 · click a DRG for its cases")
-                + pages.table("groups", GROUP_COLUMNS, learned["groups"], {"drg": "/ui/?q={drg}"}))
+                + pages.table("groups", GROUP_COLUMNS, knowledge().groups, {"drg": "/ui/?q={drg}"}))
         return pages.page("病组 Groups", body, session.principal.label, session.csrf)
 
     @app.get("/ui/flags", response_class=HTMLResponse)
@@ -251,9 +233,8 @@ def mount_ui(app: FastAPI, store: Store, tokens: dict[str, Principal], grouper: 
         return pages.page("医师工作台 Physician's desk", body, session.principal.label, session.csrf)
 
     def desk_result(case: Case) -> str:
-        relearn()
         result = grouper.group(case)
-        standard = learned["standard"].get(result.drg)
+        standard = knowledge().standard.get(result.drg)
         facts = [("分组路径 Path", result.path), ("病组 Group", f"{result.drg} {result.drg_name}"),
                  ("状态 Status", result.status), ("原因 Reason", result.reason),
                  ("支付标准 Payment standard (元)", standard)]
@@ -315,20 +296,6 @@ def stay_row(one: GroupedCase, standard: Decimal | None, levels: tuple[float, fl
 def by_value(rows: list[dict[str, Any]], key: str) -> list[tuple[str, float]]:
     """(unit, value) pairs for a chart, largest first."""
     return sorted(((row["key"], row[key]) for row in rows if row[key] is not None), key=lambda pair: -pair[1])
-
-
-def group_rows(grouped: list[GroupedCase], weights: list[dict[str, Any]],
-               standard: dict[str, Decimal]) -> list[dict[str, Any]]:
-    """The weight table's rows with each DRG's name and the surplus (+) or deficit (−) of its cases
-    against the standard, most cases first."""
-    names: dict[str, str] = {}
-    surplus: dict[str, Decimal] = defaultdict(Decimal)
-    for one in grouped:
-        names[one.result.drg] = one.result.drg_name
-        if one.case.total_cost is not None and one.result.drg in standard:
-            surplus[one.result.drg] += standard[one.result.drg] - one.case.total_cost
-    rows = [{**row, "drg_name": names.get(row["drg"], ""), "surplus": surplus.get(row["drg"])} for row in weights]
-    return sorted(rows, key=lambda row: (-row["cases"], row["drg"]))
 
 
 def settlement(found: dict[str, Any] | None) -> str:
