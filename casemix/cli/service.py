@@ -15,6 +15,7 @@ from casemix.policy import load_policy
 from casemix.qc import QcEngine
 from casemix.schemes.dip import load_catalogue
 from casemix.service import Limits, Principal, Store, load_tokens
+from casemix.service.learned import learned
 from casemix.service.site import build_service
 
 DbOption = Annotated[str, typer.Option("--db", envvar="CASEMIX_DB",
@@ -29,13 +30,16 @@ def import_cases(
     data: DataOption = None,
     policy: PolicyOption = None,
 ) -> None:
-    """Import a batch into the store with its groups and QC findings; the same file twice changes nothing."""
-    grouper = Grouper.load(scheme, data, load_policy(policy).grouping)
+    """Import a batch into the store with its groups and QC findings, and learn the dashboard's weights and
+    indicators from the whole store; the same file twice changes nothing."""
+    rules = load_policy(policy)
+    grouper = Grouper.load(scheme, data, rules.grouping)
     store = open_store(db)
     try:
         with progress_bar("grouping 分组") as report:
             result = store.import_file(input, grouper, QcEngine.load(grouper), report)
         rejections = store.rejections(result.batch_id)
+        learned(store, rules.weights)           # the dashboard's weights and indicators, kept in the store
     finally:
         store.close()
     state = "imported" if result.new else "already imported, nothing changed"

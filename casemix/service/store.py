@@ -110,18 +110,42 @@ class ImportResult:
     rejected: int
 
 
-def _case_filter(hospital_id: str | None, text: str) -> tuple[str, list[Any]]:
-    """The WHERE clause (over ``cases c`` joined with ``groups g``) of one hospital and a search text."""
-    conditions, params = [], []
-    if hospital_id:
-        conditions.append("c.hospital_id = ?")
-        params.append(hospital_id)
-    if text:
-        pattern = "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        columns = ("c.case_id", "c.department", "c.physician", "g.drg", "g.drg_name")
-        conditions.append("(" + " OR ".join(f"lower(coalesce({c}, '')) LIKE ? ESCAPE '\\'" for c in columns) + ")")
-        params += [pattern] * len(columns)
-    return ("WHERE " + " AND ".join(conditions), params) if conditions else ("", [])
+SORTS = {"case": "c.case_id", "department": "c.department", "drg": "g.drg", "discharged": "c.discharge_date",
+         "cost": "c.cost_fen", "findings": "findings", "points": "p.points"}
+
+
+@dataclass(frozen=True, slots=True)
+class CaseSearch:
+    """What the case list shows: ``text`` matches, in any case, a part of the case id, department,
+    physician, DRG code or DRG name; ``patient`` is a whole patient id; discharge dates from ``since`` to
+    ``until`` (inclusive); sorted by one of ``SORTS``."""
+
+    text: str = ""
+    patient: str = ""
+    since: date | None = None
+    until: date | None = None
+    sort: str = "case"
+    descending: bool = False
+
+    def where(self, hospital_id: str | None) -> tuple[str, list[Any]]:
+        """The WHERE clause over ``cases c`` joined with ``groups g``."""
+        conditions, params = [], []
+        for condition, value in (("c.hospital_id = ?", hospital_id), ("c.patient_id = ?", self.patient),
+                                 ("c.discharge_date >= ?", self.since), ("c.discharge_date <= ?", self.until)):
+            if value:
+                conditions.append(condition)
+                params.append(value)
+        if self.text:
+            pattern = "%" + self.text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            columns = ("c.case_id", "c.department", "c.physician", "g.drg", "g.drg_name")
+            conditions.append("(" + " OR ".join(f"lower(coalesce({c}, '')) LIKE ? ESCAPE '\\'" for c in columns)
+                              + ")")
+            params += [pattern] * len(columns)
+        return ("WHERE " + " AND ".join(conditions), params) if conditions else ("", [])
+
+    def order(self) -> str:
+        direction = "DESC NULLS LAST" if self.descending else "ASC NULLS LAST"
+        return f"ORDER BY {SORTS.get(self.sort, SORTS['case'])} {direction}, c.hospital_id, c.case_id"
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,6 +282,11 @@ class Store:
         last = self.db.one("SELECT settlement_id FROM settlements ORDER BY created_at DESC NULLS LAST LIMIT 1")
         return None if last is None else self.settlement(last[0], hospital_id)
 
+    def latest_point_value(self) -> Decimal | None:
+        """The point value of the settlement run last (as stored)."""
+        last = self.db.one("SELECT point_value FROM settlements ORDER BY created_at DESC NULLS LAST LIMIT 1")
+        return None if last is None or last[0] is None else Decimal(repr(last[0]))
+
     def settlement(self, settlement_id: str, hospital_id: str | None = None) -> dict[str, Any] | None:
         head = self.db.rows("SELECT * FROM settlements WHERE settlement_id = ?", [settlement_id])
         if not head:
@@ -368,23 +397,26 @@ class Store:
         return {"record": json.loads(row[0]), "groups": groups, "findings": findings}
 
     def case_list(self, hospital_id: str | None = None, limit: int | None = None, offset: int = 0,
-                  text: str = "") -> list[dict[str, Any]]:
-        """Cases with their group and count of QC findings, by hospital and case: one page of ``limit``
-        from ``offset``, of one hospital's cases or all, those matching ``text`` (see ``case_count``)."""
-        where, params = _case_filter(hospital_id, text)
+                  search: CaseSearch = CaseSearch()) -> list[dict[str, Any]]:
+        """Cases with their group, cost, count of QC findings and points in the last settlement: one page of
+        ``limit`` from ``offset``, of one hospital's cases or all, those ``search`` finds, in its order."""
+        where, params = search.where(hospital_id)
         page = "" if limit is None else f"LIMIT {int(limit)} OFFSET {int(offset)}"
+        last = self.db.one("SELECT settlement_id FROM settlements ORDER BY created_at DESC NULLS LAST LIMIT 1")
         return self.db.rows(f"""
-            SELECT c.hospital_id, c.case_id, c.department, c.physician, g.drg, g.drg_name, g.status,
+            SELECT c.hospital_id, c.case_id, c.department, c.physician, c.discharge_date, g.drg, g.drg_name,
+                   g.status, c.cost_fen, p.points,
                    coalesce(f.findings, 0) AS findings
             FROM cases c LEFT JOIN groups g ON g.hospital_id = c.hospital_id AND g.case_id = c.case_id
             LEFT JOIN (SELECT hospital_id, case_id, count(*) AS findings FROM qc_findings
                        GROUP BY hospital_id, case_id) f ON f.hospital_id = c.hospital_id AND f.case_id = c.case_id
-            {where} ORDER BY c.hospital_id, c.case_id {page}""", params)
+            LEFT JOIN (SELECT hospital_id, case_id, sum(points) AS points FROM case_points WHERE settlement_id = ?
+                       GROUP BY hospital_id, case_id) p ON p.hospital_id = c.hospital_id AND p.case_id = c.case_id
+            {where} {search.order()} {page}""", [last[0] if last else None, *params])
 
-    def case_count(self, hospital_id: str | None = None, text: str = "") -> int:
-        """How many cases ``case_list`` pages through: ``text`` matches, in any case, a part of the case id,
-        department, physician, DRG code or DRG name."""
-        where, params = _case_filter(hospital_id, text)
+    def case_count(self, hospital_id: str | None = None, search: CaseSearch = CaseSearch()) -> int:
+        """How many cases ``case_list`` pages through."""
+        where, params = search.where(hospital_id)
         return self.db.one(f"""SELECT count(*) FROM cases c
             LEFT JOIN groups g ON g.hospital_id = c.hospital_id AND g.case_id = c.case_id {where}""", params)[0]
 

@@ -10,6 +10,7 @@ machines here reach no CDN).
 
 from __future__ import annotations
 
+from decimal import Decimal
 from html import escape
 from typing import Any
 from urllib.parse import quote
@@ -21,7 +22,7 @@ table{border-collapse:collapse;font-size:.85rem;margin-top:.4rem}
 th,td{border:1px solid #cfd6de;padding:.25rem .5rem;text-align:left}
 th{background:#eef2f6;cursor:pointer;user-select:none} td.n{text-align:right}
 input.filter{margin:.3rem 0;padding:.2rem .4rem;width:18rem}
-svg{display:block;margin:.6rem 0}
+svg{display:block;margin:.6rem 0} .charts{display:flex;flex-wrap:wrap;gap:0 2rem;align-items:flex-start}
 .E{color:#b3261e;font-weight:bold} .W{color:#8a5a00} nav a,nav span{margin-right:1rem} nav form{display:inline}
 form.login label{display:block;margin:.6rem 0} form.login input{width:24rem;padding:.3rem} .error{color:#b3261e}
 """
@@ -89,7 +90,7 @@ def table(table_id: str, columns: list[tuple[str, str]], rows: list[dict[str, An
             if links and key in links:
                 url = links[key].format(**{k: quote(str(v), safe="") for k, v in row.items()})
                 cell = f"<a href='{escape(url)}'>{cell}</a>"
-            numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
+            numeric = isinstance(value, (int, float, Decimal)) and not isinstance(value, bool)
             css = " class='n'" if numeric else f" class='{escape(text)}'" if key == "severity" else ""
             cells.append(f"<td{css}>{cell}</td>")
         body.append(f"<tr>{''.join(cells)}</tr>")
@@ -153,23 +154,32 @@ def stays_table(rows: list[dict[str, Any]]) -> str:
     return f"<table id='stays'><thead>{head}</thead><tbody>{''.join(body)}</tbody></table>"
 
 
-def search_form(text: str) -> str:
-    """A GET form that searches the case list on the server."""
-    return (f"<form class='search' method='get' action='/ui/'><input name='q' value='{escape(text)}' "
-            f"placeholder='病案号、科室、医师、DRG · case, department, physician, DRG'>"
-            f"<button type='submit'>搜索 Search</button></form>")
+def search_form(search: Any, sorts: dict[str, str]) -> str:
+    """A GET form that searches the case list on the server (a ``CaseSearch``): text, patient id,
+    discharge dates and the order."""
+    options = "".join(f"<option value='{escape(key)}'{' selected' if key == search.sort else ''}>{escape(label)}"
+                      "</option>" for key, label in sorts.items())
+    return (f"<form class='search' method='get' action='/ui/'><input name='q' value='{escape(search.text)}' "
+            f"placeholder='病案号、科室、医师、DRG · case, department, physician, DRG'> "
+            f"<input name='patient' value='{escape(search.patient)}' placeholder='人员编号 Patient id'> "
+            f"<label>出院 Discharged <input type='date' name='since' value='{escape(str(search.since or ''))}'>–"
+            f"<input type='date' name='until' value='{escape(str(search.until or ''))}'></label> "
+            f"<label>排序 Sort <select name='sort'>{options}</select></label> "
+            f"<label><input type='checkbox' name='desc' value='1'{' checked' if search.descending else ''}> "
+            f"降序 descending</label> <button type='submit'>搜索 Search</button></form>")
 
 
-def pager(text: str, page: int, size: int, total: int) -> str:
-    """Which cases this page shows, with links to the pages before and after (the search kept)."""
+def pager(query: str, page: int, size: int, total: int) -> str:
+    """Which cases this page shows, with links to the pages before and after (``query``, the search, kept)."""
     first, last = (page - 1) * size + 1, min(page * size, total)
     shown = f"第 {first:,}–{last:,} 例，共 {total:,} 例 · cases {first:,}–{last:,} of {total:,}" if total else \
         "没有病例 · no cases"
+    keep = f"{query}&" if query else ""
     links = []
     if page > 1:
-        links.append(f"<a href='/ui/?q={quote(text)}&amp;page={page - 1}'>上一页 Previous</a>")
+        links.append(f"<a href='/ui/?{escape(keep)}page={page - 1}'>上一页 Previous</a>")
     if last < total:
-        links.append(f"<a href='/ui/?q={quote(text)}&amp;page={page + 1}'>下一页 Next</a>")
+        links.append(f"<a href='/ui/?{escape(keep)}page={page + 1}'>下一页 Next</a>")
     return f"<p class='pager'>{escape(shown)} {' '.join(links)}</p>"
 
 
@@ -182,22 +192,94 @@ def _text(value: Any) -> str:
 
 def bar_chart(title: str, values: list[tuple[str, float]], bars_width: int = 420) -> str:
     """Horizontal bars as inline SVG, one per (label, value): the label column as wide as the longest
-    label (up to a limit), room for the value after the longest bar."""
+    label (up to a limit), room for the value after the longest bar; negative values (a deficit) run
+    left of the zero line, in red."""
     if not values:
         return ""
-    top = max(v for _, v in values) or 1
+    top, bottom = max(max(v for _, v in values), 0), min(min(v for _, v in values), 0)
+    span = (top - bottom) or 1
     label_width = min(max(_text_width(str(label)) for label, _ in values) + 12, 420)
+    zero = label_width + bars_width * -bottom / span
     width, height = label_width + bars_width + 120, 22 * len(values) + 30
     bars = []
     for i, (label, value) in enumerate(values):
-        length = bars_width * value / top
+        length = bars_width * abs(value) / span
         y = 24 + 22 * i
+        x = zero if value >= 0 else zero - length
         shown = f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
+        colour = "#3b73b9" if value >= 0 else "#b3261e"
         bars.append(f"<text x='0' y='{y + 12}' font-size='12'>{escape(_clip(str(label), label_width))}</text>"
-                    f"<rect x='{label_width}' y='{y}' width='{length:.1f}' height='16' fill='#3b73b9'/>"
-                    f"<text x='{label_width + 5 + length:.1f}' y='{y + 12}' font-size='12'>{shown}</text>")
+                    f"<rect x='{x:.1f}' y='{y}' width='{length:.1f}' height='16' fill='{colour}'/>"
+                    f"<text x='{max(x + length, zero) + 5:.1f}' y='{y + 12}' font-size='12'>{shown}</text>")
     return (f"<svg role='img' aria-label='{escape(title)}' width='{width}' height='{height}'>"
             f"<text x='0' y='14' font-size='13' font-weight='bold'>{escape(title)}</text>{''.join(bars)}</svg>")
+
+
+def scatter_chart(title: str, points: list[tuple[str, float, float]], x_title: str, y_title: str,
+                  size: int = 360) -> str:
+    """(label, x, y) points as inline SVG, each labelled and with its values as a tooltip; dashed lines
+    at x = 1 and y = 1 (the region's average for indices) when they fall inside the plot."""
+    if not points:
+        return ""
+    xs, ys = [x for _, x, _ in points], [y for _, _, y in points]
+    x_low, x_high = min(xs + [1.0]) * 0.95, max(xs + [1.0]) * 1.05
+    y_low, y_high = min(ys + [1.0]) * 0.95, max(ys + [1.0]) * 1.05
+    left, top = 50, 24
+
+    def at(x: float, y: float) -> tuple[float, float]:
+        return (left + size * (x - x_low) / ((x_high - x_low) or 1),
+                top + size - size * (y - y_low) / ((y_high - y_low) or 1))
+    one_x, one_y = at(1.0, 1.0)
+    parts = [f"<rect x='{left}' y='{top}' width='{size}' height='{size}' fill='none' stroke='#cfd6de'/>",
+             f"<line x1='{one_x:.1f}' y1='{top}' x2='{one_x:.1f}' y2='{top + size}' stroke='#999' "
+             "stroke-dasharray='4'/>",
+             f"<line x1='{left}' y1='{one_y:.1f}' x2='{left + size}' y2='{one_y:.1f}' stroke='#999' "
+             "stroke-dasharray='4'/>",
+             f"<text x='{left + size / 2}' y='{top + size + 30}' font-size='12' text-anchor='middle'>"
+             f"{escape(x_title)}</text>",
+             f"<text x='12' y='{top + size / 2}' font-size='12' transform='rotate(-90 12 {top + size / 2})' "
+             f"text-anchor='middle'>{escape(y_title)}</text>",
+             f"<text x='{left}' y='{top + size + 14}' font-size='10'>{x_low:.2f}</text>",
+             f"<text x='{left + size}' y='{top + size + 14}' font-size='10' text-anchor='end'>{x_high:.2f}</text>",
+             f"<text x='{left - 4}' y='{top + size}' font-size='10' text-anchor='end'>{y_low:.2f}</text>",
+             f"<text x='{left - 4}' y='{top + 10}' font-size='10' text-anchor='end'>{y_high:.2f}</text>"]
+    for label, x, y in points:
+        px, py = at(x, y)
+        parts.append(f"<circle cx='{px:.1f}' cy='{py:.1f}' r='4' fill='#3b73b9'><title>"
+                     f"{escape(str(label))}: {x:.3f}, {y:.3f}</title></circle>"
+                     f"<text x='{px + 6:.1f}' y='{py + 4:.1f}' font-size='10'>{escape(_clip(str(label), 80))}</text>")
+    return (f"<svg role='img' aria-label='{escape(title)}' width='{left + size + 90}' height='{top + size + 40}'>"
+            f"<text x='0' y='14' font-size='13' font-weight='bold'>{escape(title)}</text>{''.join(parts)}</svg>")
+
+
+def line_chart(title: str, values: list[tuple[str, float]], width: int = 420, height: int = 140) -> str:
+    """A series over periods (label, value) as an SVG line with its points, the first and last period
+    named below and the highest value beside the axis."""
+    if not values:
+        return ""
+    left, top = 70, 24
+    high = max(v for _, v in values) or 1
+    step = width / max(len(values) - 1, 1)
+    points = [(left + step * i, top + height - height * v / high) for i, (_, v) in enumerate(values)]
+    path = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
+    dots = "".join(f"<circle cx='{x:.1f}' cy='{y:.1f}' r='3' fill='#3b73b9'><title>{escape(str(label))}: "
+                   f"{value:,.2f}</title></circle>" for (x, y), (label, value) in zip(points, values))
+    shown = f"{high:,.0f}" if abs(high) >= 1000 else f"{high:.3g}"
+    return (f"<svg role='img' aria-label='{escape(title)}' width='{left + width + 40}' height='{top + height + 34}'>"
+            f"<text x='0' y='14' font-size='13' font-weight='bold'>{escape(title)}</text>"
+            f"<line x1='{left}' y1='{top + height}' x2='{left + width}' y2='{top + height}' stroke='#cfd6de'/>"
+            f"<text x='{left - 4}' y='{top + 10}' font-size='10' text-anchor='end'>{shown}</text>"
+            f"<text x='{left - 4}' y='{top + height}' font-size='10' text-anchor='end'>0</text>"
+            f"<polyline points='{path}' fill='none' stroke='#3b73b9' stroke-width='2'/>{dots}"
+            f"<text x='{left}' y='{top + height + 16}' font-size='10'>{escape(str(values[0][0]))}</text>"
+            f"<text x='{left + width}' y='{top + height + 16}' font-size='10' text-anchor='end'>"
+            f"{escape(str(values[-1][0]))}</text></svg>")
+
+
+def charts(*svgs: str) -> str:
+    """Charts side by side, wrapping on a narrow screen."""
+    shown = [svg for svg in svgs if svg]
+    return f"<div class='charts'>{''.join(shown)}</div>" if shown else ""
 
 
 def _text_width(text: str) -> int:

@@ -15,7 +15,7 @@ from collections import Counter
 from datetime import date
 from decimal import Decimal
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -31,10 +31,11 @@ from casemix.service import access
 from casemix.service.access import Principal
 from casemix.service.learned import Learned, learned
 from casemix.service.runs import readable_flags
-from casemix.service.store import Store
+from casemix.service.store import SORTS, CaseSearch, Store
 from casemix.web import pages
 from casemix.web.sessions import COOKIE, LOGIN_COOKIE, Session, Sessions, same
 
+CENT = Decimal("0.01")
 PAGE = 50                       # cases per page of the case list, paged and searched in the store
 MAX_FORM_BYTES = 4096
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
@@ -43,8 +44,13 @@ INDICATOR_COLUMNS = [("key", "单位 Unit"), ("cases", "病例数 Cases"), ("drg
                      ("cmi", "CMI"), ("cost_index", "费用消耗指数 Cost index"),
                      ("time_index", "时间消耗指数 Time index"), ("rw2_share", "RW≥2占比 RW≥2 share"),
                      ("low_risk_mortality", "低风险死亡率 Low-risk mortality"), ("surplus", "结余 Surplus (元)")]
-CASE_COLUMNS = [("case_id", "病案号 Case"), ("department", "科室 Department"), ("drg", "DRG"),
-                ("drg_name", "病组名称 Group"), ("status", "状态 Status"), ("findings", "质控问题 Findings")]
+CASE_COLUMNS = [("case_id", "病案号 Case"), ("department", "科室 Department"),
+                ("discharge_date", "出院日期 Discharged"), ("drg", "DRG"), ("drg_name", "病组名称 Group"),
+                ("status", "状态 Status"), ("total_cost", "实际费用 Cost (元)"), ("standard", "支付标准 Standard (元)"),
+                ("points", "点数 Points"), ("payment", "按点值支付 Payment (元)"), ("balance", "结余 Balance (元)"),
+                ("findings", "质控问题 Findings")]
+SORT_LABELS = {"case": "病案号 Case", "discharged": "出院日期 Discharged", "department": "科室 Department",
+               "drg": "DRG", "cost": "费用 Cost", "points": "点数 Points", "findings": "质控问题 Findings"}
 FINDING_COLUMNS = [("rule", "规则 Rule"), ("severity", "级别 Severity"), ("field", "字段 Field"),
                    ("code", "编码 Code"), ("message_zh", "问题"), ("message_en", "Finding"),
                    ("detail", "说明 Detail")]
@@ -69,6 +75,8 @@ def mount_ui(app: FastAPI, store: Store, tokens: dict[str, Principal], grouper: 
     known: dict[str, Learned] = {}       # what was learned from the store, while no batch has been added
     catalogue = load_catalogue()
     qc = qc or QcEngine.load(grouper)
+
+    qc_titles = {rule.id: rule.message_zh for rule in qc.rules}
 
     def title(rule: str) -> str:
         return catalogue.title(rule) if rule in catalogue.rules else rule
@@ -144,24 +152,49 @@ def mount_ui(app: FastAPI, store: Store, tokens: dict[str, Principal], grouper: 
         return response
 
     @app.get("/ui/", response_class=HTMLResponse)
-    def home(request: Request, q: str = "", page: int = 1) -> str:
+    def home(request: Request, q: str = "", patient: str = "", since: str = "", until: str = "",
+             sort: str = "case", desc: bool = False, page: int = 1) -> str:
         session = signed_in(request)
         principal = session.principal
         hospital = access.scope(principal)
         rows = performance(hospital)
-        text, page = q.strip()[:100], max(page, 1)
-        cases = (pages.search_form(text) + pages.pager(text, page, PAGE, store.case_count(hospital, text))
+        search = CaseSearch(q.strip()[:100], patient.strip()[:100], _day(since, "since"), _day(until, "until"),
+                            sort if sort in SORTS else "case", desc)
+        page = max(page, 1)
+        found = case_rows(store.case_list(hospital, PAGE, (page - 1) * PAGE, search), knowledge().standard,
+                          store.latest_point_value(), principal)
+        cases = (pages.search_form(search, SORT_LABELS)
+                 + pages.pager(search_query(search), page, PAGE, store.case_count(hospital, search))
                  + pages.table("cases", CASE_COLUMNS if hospital else [("hospital_id", "医院 Hospital"), *CASE_COLUMNS],
-                               store.case_list(hospital, PAGE, (page - 1) * PAGE, text), {"case_id": CASE_LINK},
-                               filter=False))
+                               found, {"case_id": CASE_LINK}, filter=False))
         money = settlement(store.latest_settlement(hospital)) + outpatient(store.latest_outpatient_year(hospital))
+        trend = monthly_totals(knowledge().trend, hospital)
+        findings = [(f"{rule} {qc_titles.get(rule, '')}", n) for rule, n in store.finding_counts(hospital)[:12]]
+        flagged = readable_flags(store, principal)
+        activity = pages.charts(
+            pages.line_chart("每月出院病例 Cases by month", [(m, t["cases"]) for m, t in trend]),
+            pages.line_chart("每月总权重 Total weight (Σ RW) by month", [(m, t["weight"]) for m, t in trend]),
+            pages.line_chart("每月总费用 Cost by month (元)", [(m, t["cost"]) for m, t in trend]))
+        checks = pages.charts(
+            pages.bar_chart("质控问题（按规则） QC findings by rule", findings),
+            pages.bar_chart("审核疑点（按类别） Audit flags by kind", flag_kinds(flagged, title)),
+            pages.bar_chart("审核疑点（按医院） Audit flags by hospital",
+                            Counter(f["hospital_id"] for f in flagged).most_common(20)) if hospital is None else "")
         if hospital is None:
-            body = (money + pages.bar_chart("各医院CMI CMI by hospital", by_value(rows, "cmi"))
-                    + pages.heading("医院绩效 Hospitals") + pages.table("hospitals", INDICATOR_COLUMNS, rows)
+            body = (money + pages.heading("医院绩效 Hospitals")
+                    + pages.charts(pages.bar_chart("各医院CMI CMI by hospital", by_value(rows, "cmi")),
+                                   pages.scatter_chart("CMI 与费用消耗指数 CMI against cost index",
+                                                       [(r["key"], r["cost_index"], r["cmi"]) for r in rows],
+                                                       "费用消耗指数 Cost index", "CMI"))
+                    + pages.table("hospitals", INDICATOR_COLUMNS, rows)
+                    + pages.heading("趋势与问题 Trend, QC and audit") + activity + checks
                     + pages.heading("病例 Cases") + cases)
             return pages.page("医保局视图 Bureau view", body, principal.label, session.csrf)
-        body = (money + pages.bar_chart("各科室CMI CMI by department", by_value(rows, "cmi"))
-                + pages.heading("科室绩效 Departments") + pages.table("departments", INDICATOR_COLUMNS, rows)
+        body = (money + pages.heading("科室绩效 Departments")
+                + pages.charts(pages.bar_chart("各科室CMI CMI by department", by_value(rows, "cmi")),
+                               pages.bar_chart("各科室结余 Surplus by department (元)", by_value(rows, "surplus")))
+                + pages.table("departments", INDICATOR_COLUMNS, rows)
+                + pages.heading("趋势与问题 Trend, QC and audit") + activity + checks
                 + pages.heading("本院病例 Our cases") + cases)
         return pages.page(f"医院视图 Hospital view · {hospital}", body, principal.label, session.csrf)
 
@@ -193,9 +226,7 @@ def mount_ui(app: FastAPI, store: Store, tokens: dict[str, Principal], grouper: 
         principal = session.principal
         stored = readable_flags(store, principal)
         rows = [{**row, "title": title(row["rule"])} for row in stored if not rule or row["rule"] == rule]
-        counts = Counter(row["rule"] for row in stored)
-        kinds = [(title(rule).split("：")[0], n) for rule, n in counts.most_common()]
-        body = (pages.bar_chart("各类疑点 Flags by kind", kinds)
+        body = (pages.bar_chart("各类疑点 Flags by kind", flag_kinds(stored, title))
                 + pages.heading(f"疑点 Flags ({len(rows):,})")
                 + pages.flag_queue(rows[:FLAGS_SHOWN], session.csrf, principal.is_bureau))
         return pages.page("审核疑点 Audit flags", body, principal.label, session.csrf)
@@ -295,7 +326,52 @@ def stay_row(one: GroupedCase, standard: Decimal | None, levels: tuple[float, fl
 
 def by_value(rows: list[dict[str, Any]], key: str) -> list[tuple[str, float]]:
     """(unit, value) pairs for a chart, largest first."""
-    return sorted(((row["key"], row[key]) for row in rows if row[key] is not None), key=lambda pair: -pair[1])
+    return sorted(((row["key"], float(row[key])) for row in rows if row[key] is not None), key=lambda pair: -pair[1])
+
+
+def case_rows(rows: list[dict[str, Any]], standard: dict[str, Decimal], point_value: Decimal | None,
+              who: Principal) -> list[dict[str, Any]]:
+    """Case list rows with the DRG's payment standard, the payment of the case's points at the last
+    settlement's point value, and the balance (payment − cost; standard − cost before any settlement)."""
+    out = []
+    for row in rows:
+        cost = None if row["cost_fen"] is None else Decimal(row["cost_fen"]).scaleb(-2)
+        points = row["points"]
+        payment = (points * point_value).quantize(CENT) if points is not None and point_value else None
+        against = payment if payment is not None else standard.get(row["drg"])
+        out.append({**row, "total_cost": cost, "standard": standard.get(row["drg"]), "payment": payment,
+                    "balance": None if cost is None or against is None else against - cost})
+    return out
+
+
+def search_query(search: CaseSearch) -> str:
+    """The URL query of a search, for the pager's links."""
+    fields = {"q": search.text, "patient": search.patient, "since": search.since or "", "until": search.until or "",
+              "sort": "" if search.sort == "case" else search.sort, "desc": "1" if search.descending else ""}
+    return urlencode({name: str(value) for name, value in fields.items() if value})
+
+
+def _day(text: str, name: str) -> date | None:
+    try:
+        return date.fromisoformat(text.strip()) if text.strip() else None
+    except ValueError:
+        raise HTTPException(400, f"{name}: a date as YYYY-MM-DD, not {text[:20]!r}") from None
+
+
+def monthly_totals(trend: list[dict[str, Any]], hospital_id: str | None) -> list[tuple[str, dict[str, float]]]:
+    """Cases, Σ RW and cost per discharge month, of one hospital or (``None``) of all."""
+    months: dict[str, dict[str, float]] = {}
+    for row in trend:
+        if hospital_id is None or row["hospital_id"] == hospital_id:
+            total = months.setdefault(row["month"], {"cases": 0, "weight": 0.0, "cost": 0.0})
+            for name in total:
+                total[name] += row[name] or 0
+    return sorted(months.items())
+
+
+def flag_kinds(flags: list[dict[str, Any]], title) -> list[tuple[str, int]]:
+    """Flags per kind of irregularity (the rule's Chinese title), most first."""
+    return [(title(rule).split("：")[0], n) for rule, n in Counter(f["rule"] for f in flags).most_common()]
 
 
 def settlement(found: dict[str, Any] | None) -> str:
@@ -305,8 +381,12 @@ def settlement(found: dict[str, Any] | None) -> str:
     facts = [("政策 Policy", found["policy"]), ("预算 Budget (元)", found["budget"]),
              ("基金池 Pool (元)", found["pool"]), ("点值 Point value (元/点)", f"{found['point_value']:.4f}")]
     statements = found["statements"]
-    chart = pages.bar_chart("各医院清算金额 Year-end payment by hospital (元)",
-                            [(s["hospital_id"], float(s["total"])) for s in statements])
+    chart = pages.charts(
+        pages.bar_chart("各医院清算金额 Year-end payment by hospital (元)",
+                        sorted(((s["hospital_id"], float(s["total"])) for s in statements), key=lambda p: -p[1])),
+        pages.bar_chart("各医院结余或超支 Surplus (+) or deficit (−): payment − actual cost (元)",
+                        sorted(((s["hospital_id"], float(s["total"]) - float(s["actual_cost"])) for s in statements
+                                if s["actual_cost"] is not None), key=lambda p: -p[1])))
     return (pages.heading("年终清算 Year-end settlement") + pages.facts("settlement", facts) + chart
             + pages.table("statements", STATEMENT_COLUMNS, statements))
 
