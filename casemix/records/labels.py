@@ -30,7 +30,7 @@ LABELS = {
     "points": "点数", "assessment_score": "考核得分", "adjusted_points": "调整后点数", "amount": "点数金额",
     "overspend_share": "超支分担", "reserve_return": "调节金返还", "total": "清算金额", "fund_due": "基金应付",
     "prepaid": "已预付", "balance": "年终应拨", "actual_cost": "实际费用", "kind": "类型", "cost": "费用",
-    "ratio": "费用比", "detail": "说明",
+    "ratio": "费用比", "detail": "说明", "standard": "支付标准", "payment": "支付金额",
     # indicators
     "key": "单位", "period": "期间", "drg_count": "DRG组数", "total_weight": "总权重", "cmi": "CMI",
     "cost_index": "费用消耗指数", "time_index": "时间消耗指数", "cost_per_weight": "每权重费用",

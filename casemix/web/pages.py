@@ -98,6 +98,11 @@ def table(table_id: str, columns: list[tuple[str, str]], rows: list[dict[str, An
     return (f"{box}<table id='{escape(table_id)}'><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
 
 
+def download(url: str, label: str = "下载 Excel · download xlsx") -> str:
+    """A link that downloads the table above it as an xlsx workbook."""
+    return f"<p class='download'><a href='{escape(url)}'>{escape(label)}</a></p>"
+
+
 def flag_queue(rows: list[dict[str, Any]], csrf: str, reviewable: bool) -> str:
     """Flags by score with their evidence; for a reviewer, a confirm / dismiss form on each."""
     head = ("<tr><th>分数 Score</th><th>规则 Rule</th><th>医院 Hospital</th><th>病例 Cases</th>"

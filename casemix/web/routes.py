@@ -10,10 +10,12 @@ masked; a hospital sees its departments and its own cases. Every page is made in
 from __future__ import annotations
 
 import secrets
+import tempfile
 import threading
 from collections import Counter
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
@@ -26,6 +28,7 @@ from casemix.policy import WeightsPolicy
 from casemix.qc import QcEngine
 from casemix.records import Case, Rejection
 from casemix.records.case import to_case
+from casemix.records.io import write_table
 from casemix.serialise import fields_of
 from casemix.service import access
 from casemix.service.access import Principal
@@ -36,6 +39,9 @@ from casemix.web import pages
 from casemix.web.sessions import COOKIE, LOGIN_COOKIE, Session, Sessions, same
 
 CENT = Decimal("0.01")
+DOWNLOAD_ROWS = 100_000         # cases in one downloaded workbook (the first of the search, in its order)
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+FLAG_FIELDS = ("hospital_id", "rule", "case_ids", "score", "evidence")
 PAGE = 50                       # cases per page of the case list, paged and searched in the store
 MAX_FORM_BYTES = 4096
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
@@ -165,6 +171,9 @@ def mount_ui(app: FastAPI, store: Store, tokens: dict[str, Principal], grouper: 
                           store.latest_point_value(), principal)
         cases = (pages.search_form(search, SORT_LABELS)
                  + pages.pager(search_query(search), page, PAGE, store.case_count(hospital, search))
+                 + pages.download(f"/ui/download/cases.xlsx?{search_query(search)}",
+                                  f"下载本次搜索（前 {DOWNLOAD_ROWS:,} 例） download this search "
+                                  f"(first {DOWNLOAD_ROWS:,})")
                  + pages.table("cases", CASE_COLUMNS if hospital else [("hospital_id", "医院 Hospital"), *CASE_COLUMNS],
                                found, {"case_id": CASE_LINK}, filter=False))
         money = settlement(store.latest_settlement(hospital)) + outpatient(store.latest_outpatient_year(hospital))
@@ -187,13 +196,14 @@ def mount_ui(app: FastAPI, store: Store, tokens: dict[str, Principal], grouper: 
                                                        [(r["key"], r["cost_index"], r["cmi"]) for r in rows],
                                                        "费用消耗指数 Cost index", "CMI"))
                     + pages.table("hospitals", INDICATOR_COLUMNS, rows)
+                    + pages.download("/ui/download/performance.xlsx")
                     + pages.heading("趋势与问题 Trend, QC and audit") + activity + checks
                     + pages.heading("病例 Cases") + cases)
             return pages.page("医保局视图 Bureau view", body, principal.label, session.csrf)
         body = (money + pages.heading("科室绩效 Departments")
                 + pages.charts(pages.bar_chart("各科室CMI CMI by department", by_value(rows, "cmi")),
                                pages.bar_chart("各科室结余 Surplus by department (元)", by_value(rows, "surplus")))
-                + pages.table("departments", INDICATOR_COLUMNS, rows)
+                + pages.table("departments", INDICATOR_COLUMNS, rows) + pages.download("/ui/download/performance.xlsx")
                 + pages.heading("趋势与问题 Trend, QC and audit") + activity + checks
                 + pages.heading("本院病例 Our cases") + cases)
         return pages.page(f"医院视图 Hospital view · {hospital}", body, principal.label, session.csrf)
@@ -216,7 +226,8 @@ def mount_ui(app: FastAPI, store: Store, tokens: dict[str, Principal], grouper: 
         """Every DRG with cases: weight, mean cost against the standard, CV and the region's surplus or deficit."""
         session = signed_in(request)
         body = (pages.paragraph("点击 DRG 查看其病例 · click a DRG for its cases")
-                + pages.table("groups", GROUP_COLUMNS, knowledge().groups, {"drg": "/ui/?q={drg}"}))
+                + pages.table("groups", GROUP_COLUMNS, knowledge().groups, {"drg": "/ui/?q={drg}"})
+                + pages.download("/ui/download/groups.xlsx"))
         return pages.page("病组 Groups", body, session.principal.label, session.csrf)
 
     @app.get("/ui/flags", response_class=HTMLResponse)
@@ -227,7 +238,7 @@ def mount_ui(app: FastAPI, store: Store, tokens: dict[str, Principal], grouper: 
         stored = readable_flags(store, principal)
         rows = [{**row, "title": title(row["rule"])} for row in stored if not rule or row["rule"] == rule]
         body = (pages.bar_chart("各类疑点 Flags by kind", flag_kinds(stored, title))
-                + pages.heading(f"疑点 Flags ({len(rows):,})")
+                + pages.heading(f"疑点 Flags ({len(rows):,})") + pages.download("/ui/download/flags.xlsx")
                 + pages.flag_queue(rows[:FLAGS_SHOWN], session.csrf, principal.is_bureau))
         return pages.page("审核疑点 Audit flags", body, principal.label, session.csrf)
 
@@ -282,6 +293,32 @@ def mount_ui(app: FastAPI, store: Store, tokens: dict[str, Principal], grouper: 
                 + pages.table("findings", FINDING_COLUMNS, findings)
                 + pages.heading("假如 What if each diagnosis were principal")
                 + pages.table("what-if", WHAT_IF_COLUMNS, variants))
+
+    @app.get("/ui/download/{name}.xlsx")
+    def download(name: str, request: Request, q: str = "", patient: str = "", since: str = "", until: str = "",
+                 sort: str = "case", desc: bool = False) -> Response:
+        """A dashboard table as an xlsx workbook: numbers as numbers, Chinese headers with the English key."""
+        session = signed_in(request)
+        principal = session.principal
+        hospital = access.scope(principal)
+        if name == "cases":
+            search = CaseSearch(q.strip()[:100], patient.strip()[:100], _day(since, "since"), _day(until, "until"),
+                                sort if sort in SORTS else "case", desc)
+            rows = case_rows(store.case_list(hospital, DOWNLOAD_ROWS, 0, search), knowledge().standard,
+                             store.latest_point_value(), principal)
+            columns = [("hospital_id", ""), *CASE_COLUMNS]
+        elif name == "performance":
+            rows, columns = performance(hospital), INDICATOR_COLUMNS
+        elif name == "groups":
+            rows, columns = knowledge().groups, GROUP_COLUMNS
+        elif name == "flags":
+            rows, columns = readable_flags(store, principal), [(k, "") for k in FLAG_FIELDS]
+        elif name == "statements":
+            found = store.latest_settlement(hospital)
+            rows, columns = (found["statements"] if found else []), STATEMENT_COLUMNS
+        else:
+            raise HTTPException(404, "no such table")
+        return xlsx_response(name, [key for key, _ in columns], rows)
 
     @app.get("/ui/case/{hospital_id}/{case_id}", response_class=HTMLResponse)
     def case_page(hospital_id: str, case_id: str, request: Request) -> str:
@@ -344,6 +381,15 @@ def case_rows(rows: list[dict[str, Any]], standard: dict[str, Decimal], point_va
     return out
 
 
+def xlsx_response(name: str, keys: list[str], rows: list[dict[str, Any]]) -> Response:
+    """``rows`` as an xlsx attachment (``records.io.write_table``: typed cells, inert text, labelled headers)."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = write_table(Path(folder) / f"{name}.xlsx", keys, [[row.get(key) for key in keys] for row in rows])
+        content = path.read_bytes()
+    return Response(content, media_type=XLSX,
+                    headers={"Content-Disposition": f"attachment; filename={name}.xlsx"})
+
+
 def search_query(search: CaseSearch) -> str:
     """The URL query of a search, for the pager's links."""
     fields = {"q": search.text, "patient": search.patient, "since": search.since or "", "until": search.until or "",
@@ -388,7 +434,7 @@ def settlement(found: dict[str, Any] | None) -> str:
                         sorted(((s["hospital_id"], float(s["total"]) - float(s["actual_cost"])) for s in statements
                                 if s["actual_cost"] is not None), key=lambda p: -p[1])))
     return (pages.heading("年终清算 Year-end settlement") + pages.facts("settlement", facts) + chart
-            + pages.table("statements", STATEMENT_COLUMNS, statements))
+            + pages.table("statements", STATEMENT_COLUMNS, statements) + pages.download("/ui/download/statements.xlsx"))
 
 
 def outpatient(found: dict[str, Any] | None) -> str:
