@@ -71,9 +71,10 @@ def test_hospital_view_sorts_filters_and_opens_a_case(site, browser):
     assert page.title() == "医院视图 Hospital view · H001"
     cases = page.locator("#cases tbody tr")
     assert cases.count() == 15                                   # H001's 15 of the 30 cases
-    page.locator("#cases th", has_text="DRG").first.click()
-    drgs = page.locator("#cases tbody tr td:nth-child(3)").all_inner_texts()
-    assert drgs == sorted(drgs)
+    page.select_option("select[name='sort']", "drg")
+    page.click("text=搜索 Search")
+    drgs = page.locator("#cases tbody tr td:nth-child(4)").all_inner_texts()    # sorted by the store
+    assert len(drgs) == 15 and drgs == sorted(drgs)
     page.fill("input[name='q']", "S00002")
     page.click("text=搜索 Search")
     assert page.locator("#cases tbody tr").count() == 1
@@ -85,21 +86,45 @@ def test_hospital_view_sorts_filters_and_opens_a_case(site, browser):
     assert page.goto(f"{site}/ui/case/H002/S00001").status == 403
 
 
-def test_bureau_view_shows_every_hospital_and_masks_patients(site, browser):
+def test_bureau_walks_from_the_money_to_a_group_a_case_and_a_flag_review(site, browser):
+    """Overview (money, charts) → groups → one DRG's cases → a case (patient masked) → the audit queue,
+    where a flag is confirmed and shows as confirmed."""
     page = browser.new_page(viewport={"width": 1280, "height": 900})
-    settled = page.request.post(f"{site}/v1/settlements", data={"budget": "60000.00"},
-                                headers={"Authorization": "Bearer bureau-token"})
-    assert settled.ok
+    bureau = {"Authorization": "Bearer bureau-token"}
+    assert page.request.post(f"{site}/v1/settlements", data={"budget": "60000.00"}, headers=bureau).ok
+    assert page.request.post(f"{site}/v1/audit", headers=bureau).ok
     sign_in(page, site, "bureau-token")
     assert page.title() == "医保局视图 Bureau view"
     assert page.locator("#statements tbody tr").count() == 2
+    charts = page.locator("svg[role='img']")
+    labels = [charts.nth(i).get_attribute("aria-label") for i in range(charts.count())]
+    for chart in ("Year-end payment by hospital", "Surplus (+) or deficit", "CMI by hospital",
+                  "CMI against cost index", "QC findings by rule"):
+        assert any(chart in label for label in labels), chart
     assert set(page.locator("#cases tbody tr td:first-child").all_inner_texts()) == {"H001", "H002"}
-    assert page.locator("svg[role='img']").count() == 2               # payment and CMI by hospital
     page.screenshot(path=str(SHOTS / "bureau-view.png"), full_page=True)
-    page.click("text=S00001")
+    page.click("text=病组 Groups")
+    assert page.title() == "病组 Groups"
+    drg = page.locator("#groups tbody tr td:first-child a").first.inner_text()
+    page.locator("#groups tbody tr td:first-child a").first.click()
+    listed = page.locator("#cases tbody tr td:nth-child(5)").all_inner_texts()     # bureau: hospital column first
+    assert listed and set(listed) == {drg}
+    page.locator("#cases tbody tr td:nth-child(2) a").first.click()
+    assert page.title().startswith("病例 Case")
+    assert drg in page.locator("#facts").inner_text()
+    page.screenshot(path=str(SHOTS / "bureau-group-case.png"), full_page=True)
+    page.goto(f"{site}/ui/case/H002/S00001")
     patient = page.locator("#facts tr", has_text="Patient").locator("td").inner_text()
     assert patient == mask("P0000") and "P0" not in patient
-    page.screenshot(path=str(SHOTS / "bureau-case-page.png"), full_page=True)
+    page.click("text=审核疑点 Audit flags")
+    first = page.locator("#flags tbody tr").first
+    assert first.count() == 1
+    case_ids = first.locator("td:nth-child(4)").inner_text()
+    first.locator("input[name='note']").fill("病历不支持 the record does not support it")
+    first.locator("text=确认 Confirm").click()
+    reviewed = page.locator("#flags tbody tr", has_text=case_ids).first
+    assert "confirmed" in reviewed.inner_text()
+    page.screenshot(path=str(SHOTS / "bureau-flag-review.png"), full_page=True)
 
 
 def sign_in(page, site, token):

@@ -305,10 +305,14 @@ class Store:
             self.db.append("audit_flags", pl.DataFrame(flags, schema=FLAG_COLUMNS, orient="row"))
 
     def flags(self, hospital_id: str | None = None) -> list[dict[str, Any]]:
-        if hospital_id is None:
-            return self.db.rows("SELECT * FROM audit_flags ORDER BY score DESC, rule")
-        return self.db.rows("SELECT * FROM audit_flags WHERE hospital_id = ? ORDER BY score DESC, rule",
-                            [hospital_id])
+        """The last audit's flags, highest score first, each with the verdict of its latest review (or None)."""
+        where, params = ("WHERE f.hospital_id = ?", [hospital_id]) if hospital_id else ("", [])
+        return self.db.rows(f"""
+            SELECT f.*, (SELECT r.verdict FROM audit_reviews r
+                         WHERE r.rule = f.rule AND r.case_ids = f.case_ids
+                               AND r.hospital_id IS NOT DISTINCT FROM f.hospital_id
+                         ORDER BY r.reviewed_on DESC LIMIT 1) AS verdict
+            FROM audit_flags f {where} ORDER BY f.score DESC, f.rule""", params)
 
     def patient_ids(self) -> set[str]:
         """Every stored patient identifier: what must be masked wherever it appears for a bureau."""

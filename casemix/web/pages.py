@@ -106,7 +106,8 @@ def download(url: str, label: str = "下载 Excel · download xlsx") -> str:
 def flag_queue(rows: list[dict[str, Any]], csrf: str, reviewable: bool) -> str:
     """Flags by score with their evidence; for a reviewer, a confirm / dismiss form on each."""
     head = ("<tr><th>分数 Score</th><th>规则 Rule</th><th>医院 Hospital</th><th>病例 Cases</th>"
-            "<th>证据 Evidence</th>" + ("<th>复核 Review</th>" if reviewable else "") + "</tr>")
+            "<th>证据 Evidence</th><th>复核结果 Verdict</th>"
+            + ("<th>复核 Review</th>" if reviewable else "") + "</tr>")
     body = []
     for row in rows:
         review = ""
@@ -121,10 +122,12 @@ def flag_queue(rows: list[dict[str, Any]], csrf: str, reviewable: bool) -> str:
                       f"<button name='verdict' value='dismissed'>排除 Dismiss</button></form></td>")
         body.append(f"<tr><td class='n'>{float(row['score']):.3f}</td><td>{escape(str(row['title']))}</td>"
                     f"<td>{escape(str(row['hospital_id']))}</td><td>{escape(str(row['case_ids']))}</td>"
-                    f"<td>{escape(str(row['evidence']))}</td>{review}</tr>")
+                    f"<td>{escape(str(row['evidence']))}</td><td>{VERDICTS.get(row.get('verdict'), '')}</td>"
+                    f"{review}</tr>")
     return f"<table id='flags'><thead>{head}</thead><tbody>{''.join(body)}</tbody></table>"
 
 
+VERDICTS = {"confirmed": "确认 confirmed", "dismissed": "排除 dismissed"}
 DESK_FIELDS = [("sex", "性别 Sex (1 男 / 2 女)"), ("age", "年龄 Age"), ("age_days", "年龄(天) Age in days"),
                ("principal_dx", "主要诊断 Principal diagnosis"), ("secondary_dx", "其他诊断 Secondary diagnoses"),
                ("procedures", "手术操作 Procedures (main first)"), ("los_days", "住院天数 Length of stay"),
