@@ -1,7 +1,7 @@
 """What the dashboard shows of the whole store, learned once per import and kept in the store.
 
 Weights and payment standards (权重、支付标准), each DRG's row with its surplus, indicators by hospital
-and by department of each hospital, and the monthly trend are learned from the cases' typed facts
+and by department of each hospital, the monthly trend and QC findings by rule are learned from the cases' typed facts
 (``Store.facts``: one SQL read, no record parsed) right after an import, and saved with the batch
 count they were learned at. A page reads the saved result; it learns again only when the store has
 gained a batch since (an import by a process that did not learn, or a store made before this).
@@ -23,6 +23,7 @@ from casemix.service.store import Store
 from casemix.weights import WeightCalibrator
 
 NAME = "dashboard"
+VERSION = 2                 # of the saved record's layout: a record of another layout is learned again
 GROUP_FIELDS = ("drg", "drg_name", "cases", "rw", "mean_cost", "standard_cost", "cv", "surplus")
 MONEY = ("rw", "standard_cost", "surplus")        # exact values, kept as text in the saved JSON
 
@@ -39,14 +40,23 @@ class Learned:
     hospitals: list[dict[str, Any]]
     departments: dict[str, list[dict[str, Any]]]
     trend: list[dict[str, Any]]
+    findings: list[tuple[str, str, int]]        # QC findings per (hospital, rule)
+
+    def findings_by_rule(self, hospital_id: str | None) -> list[tuple[str, int]]:
+        """QC findings per rule, of one hospital or (``None``) all, most first."""
+        counts: dict[str, int] = {}
+        for hospital, rule, n in self.findings:
+            if hospital_id is None or hospital == hospital_id:
+                counts[rule] = counts.get(rule, 0) + n
+        return sorted(counts.items(), key=lambda pair: (-pair[1], pair[0]))
 
     def record(self) -> dict[str, Any]:
-        return {"policy": self.policy, "rw": {drg: str(value) for drg, value in self.rw.items()},
+        return {"version": VERSION, "policy": self.policy, "rw": {drg: str(value) for drg, value in self.rw.items()},
                 "standard": {drg: str(value) for drg, value in self.standard.items()},
                 "groups": [_as_text(row) for row in self.groups],
                 "hospitals": [_as_text(row) for row in self.hospitals],
                 "departments": {h: [_as_text(row) for row in rows] for h, rows in self.departments.items()},
-                "trend": self.trend}
+                "trend": self.trend, "findings": self.findings}
 
     @classmethod
     def of(cls, batches: int, record: dict[str, Any]) -> Learned:
@@ -54,7 +64,7 @@ class Learned:
                    {drg: Decimal(v) for drg, v in record["standard"].items()},
                    [_as_money(row) for row in record["groups"]], [_as_money(row) for row in record["hospitals"]],
                    {h: [_as_money(row) for row in rows] for h, rows in record["departments"].items()},
-                   record["trend"])
+                   record["trend"], [tuple(row) for row in record["findings"]])
 
 
 def _as_text(row: dict[str, Any]) -> dict[str, Any]:
@@ -69,7 +79,8 @@ def learned(store: Store, policy: WeightsPolicy | None = None) -> Learned:
     """The saved result if it is as new as the store and learned under ``policy``, else :func:`learn` now."""
     policy = policy or WeightsPolicy()
     saved = store.learned(NAME)
-    if saved is not None and saved[0] == store.count("batches") and saved[1].get("policy") == repr(policy):
+    if saved is not None and saved[0] == store.count("batches") and saved[1].get("policy") == repr(policy) \
+            and saved[1].get("version") == VERSION:
         return Learned.of(*saved)
     return learn(store, policy)
 
@@ -91,7 +102,8 @@ def learn(store: Store, policy: WeightsPolicy | None = None) -> Learned:
     departments = {str(part["hospital_id"][0]): _rows(indicators_of(part, rw, standard, by="department"))
                    for part in facts.partition_by("hospital_id", maintain_order=True)}
     hospitals = _rows(indicators_of(facts, rw, standard))
-    result = Learned(batches, repr(policy), rw, standard, groups, hospitals, departments, monthly(facts, rw))
+    result = Learned(batches, repr(policy), rw, standard, groups, hospitals, departments, monthly(facts, rw),
+                     store.finding_counts())
     store.save_learned(NAME, batches, result.record())
     return result
 

@@ -38,12 +38,12 @@ def settle_stored(store: Store, budget: Decimal, policy: Policy, grouper: Groupe
 
 
 def readable_flags(store: Store, who: Principal) -> list[dict[str, Any]]:
-    """The stored flags ``who`` may read, highest score first; for the bureau, every patient identifier in
-    the evidence masked (the evidence leaves the hospital)."""
+    """The stored flags ``who`` may read, highest score first; for the bureau, the patient identifiers of
+    the flagged cases masked wherever the evidence names them (the evidence leaves the hospital)."""
     flags = store.flags(access.scope(who))
-    if not who.is_bureau:
+    if not who.is_bureau or not flags:
         return flags
-    patients = store.patient_ids()
+    patients = store.patient_ids({case_id for flag in flags for case_id in flag["case_ids"].split()})
     return [{**flag, "evidence": access.mask_in(flag["evidence"], patients)} for flag in flags]
 
 

@@ -73,6 +73,7 @@ CREATE TABLE IF NOT EXISTS special_decisions (application_id INTEGER, decision_n
                                               points DECIMAL(18, 4), note VARCHAR, decided_by VARCHAR,
                                               decided_at VARCHAR, PRIMARY KEY (application_id, decision_number));
 CREATE TABLE IF NOT EXISTS learned (name VARCHAR PRIMARY KEY, batches INTEGER, record VARCHAR);
+CREATE INDEX IF NOT EXISTS case_points_by_case ON case_points (settlement_id, hospital_id, case_id);
 """
 # The facts analytics read, typed beside each case's record so indicators and weights come from SQL
 # without reading a million records back (analytics.FACT_COLUMNS); added to stores made before them.
@@ -144,8 +145,9 @@ class CaseSearch:
         return ("WHERE " + " AND ".join(conditions), params) if conditions else ("", [])
 
     def order(self) -> str:
-        direction = "DESC NULLS LAST" if self.descending else "ASC NULLS LAST"
-        return f"ORDER BY {SORTS.get(self.sort, SORTS['case'])} {direction}, c.hospital_id, c.case_id"
+        """The ORDER BY over the cases query."""
+        column = SORTS.get(self.sort, SORTS["case"])
+        return f"ORDER BY {column} {'DESC' if self.descending else 'ASC'} NULLS LAST, c.hospital_id, c.case_id"
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,16 +280,19 @@ class Store:
             self.db.append("case_points", pl.DataFrame(lines, schema=LINE_COLUMNS, orient="row"))
 
     def latest_settlement(self, hospital_id: str | None = None) -> dict[str, Any] | None:
-        """The settlement run last, with its statements (of one hospital, or all)."""
+        """The settlement run last, with its statements (of one hospital, or all; without case lines)."""
         last = self.db.one("SELECT settlement_id FROM settlements ORDER BY created_at DESC NULLS LAST LIMIT 1")
-        return None if last is None else self.settlement(last[0], hospital_id)
+        return None if last is None else self.settlement(last[0], hospital_id, lines=False)
 
     def latest_point_value(self) -> Decimal | None:
         """The point value of the settlement run last (as stored)."""
         last = self.db.one("SELECT point_value FROM settlements ORDER BY created_at DESC NULLS LAST LIMIT 1")
         return None if last is None or last[0] is None else Decimal(repr(last[0]))
 
-    def settlement(self, settlement_id: str, hospital_id: str | None = None) -> dict[str, Any] | None:
+    def settlement(self, settlement_id: str, hospital_id: str | None = None,
+                   lines: bool = True) -> dict[str, Any] | None:
+        """A settlement with its statements (of one hospital, or all) and, for one hospital, each case's
+        points lines unless ``lines`` is false."""
         head = self.db.rows("SELECT * FROM settlements WHERE settlement_id = ?", [settlement_id])
         if not head:
             return None
@@ -295,7 +300,7 @@ class Store:
         params = [settlement_id, *([hospital_id] if hospital_id else [])]
         statements = self.db.rows(f"SELECT * FROM statements WHERE {where} ORDER BY hospital_id", params)
         out = {**head[0], "statements": statements}
-        if hospital_id:
+        if hospital_id and lines:
             out["case_points"] = self.db.rows(f"SELECT * FROM case_points WHERE {where} ORDER BY case_id", params)
         return out
 
@@ -314,9 +319,17 @@ class Store:
                          ORDER BY r.reviewed_on DESC LIMIT 1) AS verdict
             FROM audit_flags f {where} ORDER BY f.score DESC, f.rule""", params)
 
-    def patient_ids(self) -> set[str]:
-        """Every stored patient identifier: what must be masked wherever it appears for a bureau."""
-        return {row[0] for row in self.db.tuples("SELECT DISTINCT patient_id FROM cases WHERE patient_id IS NOT NULL")}
+    def patient_ids(self, case_ids: set[str]) -> set[str]:
+        """The patient identifiers of the stored cases with these ids (at any hospital): what must be masked
+        wherever it appears for a bureau."""
+        found: set[str] = set()
+        named = sorted(case_ids)
+        for start in range(0, len(named), 1000):
+            chunk = named[start:start + 1000]
+            found |= {row[0] for row in self.db.tuples(
+                f"SELECT DISTINCT patient_id FROM cases WHERE patient_id IS NOT NULL "
+                f"AND case_id IN ({', '.join('?' * len(chunk))})", chunk)}
+        return found
 
     def record_review(self, rule: str, case_ids: str, verdict: str, reviewer: str, reviewed_on: date,
                       note: str = "", hospital_id: str | None = None) -> dict[str, Any]:
@@ -403,20 +416,37 @@ class Store:
     def case_list(self, hospital_id: str | None = None, limit: int | None = None, offset: int = 0,
                   search: CaseSearch = CaseSearch()) -> list[dict[str, Any]]:
         """Cases with their group, cost, count of QC findings and points in the last settlement: one page of
-        ``limit`` from ``offset``, of one hospital's cases or all, those ``search`` finds, in its order."""
+        ``limit`` from ``offset``, of one hospital's cases or all, those ``search`` finds, in its order.
+        The page is cut first and its findings and points looked up after, unless it is sorted by them."""
         where, params = search.where(hospital_id)
         page = "" if limit is None else f"LIMIT {int(limit)} OFFSET {int(offset)}"
         last = self.db.one("SELECT settlement_id FROM settlements ORDER BY created_at DESC NULLS LAST LIMIT 1")
-        return self.db.rows(f"""
-            SELECT c.hospital_id, c.case_id, c.department, c.physician, c.discharge_date, g.drg, g.drg_name,
-                   g.status, c.cost_fen, p.points,
-                   coalesce(f.findings, 0) AS findings
-            FROM cases c LEFT JOIN groups g ON g.hospital_id = c.hospital_id AND g.case_id = c.case_id
-            LEFT JOIN (SELECT hospital_id, case_id, count(*) AS findings FROM qc_findings
-                       GROUP BY hospital_id, case_id) f ON f.hospital_id = c.hospital_id AND f.case_id = c.case_id
-            LEFT JOIN (SELECT hospital_id, case_id, sum(points) AS points FROM case_points WHERE settlement_id = ?
-                       GROUP BY hospital_id, case_id) p ON p.hospital_id = c.hospital_id AND p.case_id = c.case_id
-            {where} {search.order()} {page}""", [last[0] if last else None, *params])
+        points = [last[0] if last else None]
+        columns = ("c.hospital_id, c.case_id, c.department, c.physician, c.discharge_date, g.drg, g.drg_name, "
+                   "g.status, c.cost_fen")
+        cases = "FROM cases c LEFT JOIN groups g ON g.hospital_id = c.hospital_id AND g.case_id = c.case_id"
+        if search.sort in ("findings", "points"):
+            return self.db.rows(f"""
+                SELECT {columns}, p.points, coalesce(f.findings, 0) AS findings {cases}
+                LEFT JOIN (SELECT hospital_id, case_id, count(*) AS findings FROM qc_findings
+                           GROUP BY hospital_id, case_id) f ON f.hospital_id = c.hospital_id AND f.case_id = c.case_id
+                LEFT JOIN (SELECT hospital_id, case_id, sum(points) AS points FROM case_points
+                           WHERE settlement_id = ? GROUP BY hospital_id, case_id) p
+                       ON p.hospital_id = c.hospital_id AND p.case_id = c.case_id
+                {where} {search.order()} {page}""", points + params)
+        rows = self.db.rows(f"SELECT {columns} {cases} {where} {search.order()} {page}", params)
+        named = [row["case_id"] for row in rows]
+        if not named:
+            return rows
+        among = f"case_id IN ({', '.join('?' * len(named))})"
+        findings = {(h, c): n for h, c, n in self.db.tuples(
+            f"SELECT hospital_id, case_id, count(*) FROM qc_findings WHERE {among} GROUP BY hospital_id, case_id",
+            named)}
+        summed = {(h, c): p for h, c, p in self.db.tuples(
+            f"SELECT hospital_id, case_id, sum(points) FROM case_points WHERE settlement_id = ? AND {among} "
+            "GROUP BY hospital_id, case_id", points + named)}
+        return [{**row, "points": summed.get((row["hospital_id"], row["case_id"])),
+                 "findings": findings.get((row["hospital_id"], row["case_id"]), 0)} for row in rows]
 
     def case_count(self, hospital_id: str | None = None, search: CaseSearch = CaseSearch()) -> int:
         """How many cases ``case_list`` pages through."""
@@ -470,11 +500,11 @@ class Store:
         row = self.db.one("SELECT batches, record FROM learned WHERE name = ?", [name])
         return None if row is None else (row[0], json.loads(row[1]))
 
-    def finding_counts(self, hospital_id: str | None = None) -> list[tuple[str, int]]:
-        """QC findings per rule, most first."""
-        where, params = ("WHERE hospital_id = ?", [hospital_id]) if hospital_id else ("", [])
-        return [(rule, int(n)) for rule, n in self.db.tuples(
-            f"SELECT rule, count(*) AS n FROM qc_findings {where} GROUP BY rule ORDER BY n DESC, rule", params)]
+    def finding_counts(self) -> list[tuple[str, str, int]]:
+        """QC findings per hospital and rule."""
+        return [(hospital_id, rule, int(n)) for hospital_id, rule, n in self.db.tuples(
+            "SELECT hospital_id, rule, count(*) FROM qc_findings GROUP BY hospital_id, rule "
+            "ORDER BY hospital_id, rule")]
 
     def grouped(self, hospital_id: str | None = None) -> list[GroupedCase]:
         """Stored cases with their stored groups, as the engines' types (for analytics)."""

@@ -177,8 +177,9 @@ def mount_ui(app: FastAPI, store: Store, tokens: dict[str, Principal], grouper: 
                  + pages.table("cases", CASE_COLUMNS if hospital else [("hospital_id", "医院 Hospital"), *CASE_COLUMNS],
                                found, {"case_id": CASE_LINK}, filter=False))
         money = settlement(store.latest_settlement(hospital)) + outpatient(store.latest_outpatient_year(hospital))
-        trend = monthly_totals(knowledge().trend, hospital)
-        findings = [(f"{rule} {qc_titles.get(rule, '')}", n) for rule, n in store.finding_counts(hospital)[:12]]
+        now = knowledge()
+        trend = monthly_totals(now.trend, hospital)
+        findings = [(f"{rule} {qc_titles.get(rule, '')}", n) for rule, n in now.findings_by_rule(hospital)[:12]]
         flagged = readable_flags(store, principal)
         activity = pages.charts(
             pages.line_chart("每月出院病例 Cases by month", [(m, t["cases"]) for m, t in trend]),
