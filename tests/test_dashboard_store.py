@@ -28,7 +28,8 @@ TOKENS = {"b" * 32: Principal("bureau"), "h" * 32: Principal("hospital", "H001")
 @pytest.fixture(scope="module")
 def city():
     sample, _ = read_cases(DATA / "samples" / "cases_13239_with_cost.csv")
-    return synthetic_city(sample, 6, 4000, seed=7)
+    stays = synthetic_city(sample, 6, 4000, seed=7)
+    return [stay.model_copy(update={"physician": f"医师{i % 7}"}) for i, stay in enumerate(stays)]
 
 
 def city_store(target, city, g20, folder) -> Store:
@@ -55,6 +56,9 @@ def test_learned_weights_and_indicators_agree_with_the_stored_records(g20, city,
     h001 = indicators(store.grouped("H001"), rw, standard, by="department")
     assert [(r["key"], r["cases"], r["surplus"]) for r in now.departments["H001"]] == [
         (u.key, u.cases, u.surplus) for u in h001]
+    doctors = indicators(store.grouped("H002"), rw, standard, by="physician")
+    assert [(r["key"], r["cases"], r["surplus"]) for r in now.physicians["H002"]] == [
+        (u.key, u.cases, u.surplus) for u in doctors] and len(doctors) > 1
     assert sum(month["cases"] for month in now.trend) == len(city)
     store.close()
 
@@ -124,5 +128,8 @@ def test_every_dashboard_table_downloads_as_a_workbook_with_numbers(g20, city, t
     sign_in(hospital, "h" * 32)
     rows = load_workbook(io.BytesIO(hospital.get("/ui/download/cases.xlsx").content)).active
     assert {row[0] for row in rows.iter_rows(min_row=2, values_only=True)} == {"H001"}
+    doctors = load_workbook(io.BytesIO(hospital.get("/ui/download/physicians.xlsx").content)).active
+    assert doctors.max_row > 2 and isinstance(doctors.cell(2, 4).value, float)             # CMI, a number
+    assert bureau.get("/ui/download/physicians.xlsx").status_code == 404                   # a hospital's own table
     assert hospital.get("/ui/download/anything.xlsx").status_code == 404
     store.close()

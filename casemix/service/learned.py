@@ -1,10 +1,11 @@
 """What the dashboard shows of the whole store, learned once per import and kept in the store.
 
 Weights and payment standards (权重、支付标准), each DRG's row with its surplus, indicators by hospital
-and by department of each hospital, the monthly trend and QC findings by rule are learned from the cases' typed facts
-(``Store.facts``: one SQL read, no record parsed) right after an import, and saved with the batch
-count they were learned at. A page reads the saved result; it learns again only when the store has
-gained a batch since (an import by a process that did not learn, or a store made before this).
+and by department and physician of each hospital, the monthly trend and QC findings by rule are
+learned from the cases' typed facts (``Store.facts``: one SQL read, no record parsed) right after an
+import, and saved with the batch count they were learned at. A page reads the saved result; it learns
+again only when the store has gained a batch since (an import by a process that did not learn, or a
+store made before this) or the weights policy differs.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from casemix.service.store import Store
 from casemix.weights import WeightCalibrator
 
 NAME = "dashboard"
-VERSION = 2                 # of the saved record's layout: a record of another layout is learned again
+VERSION = 3                 # of the saved record's layout: a record of another layout is learned again
 GROUP_FIELDS = ("drg", "drg_name", "cases", "rw", "mean_cost", "standard_cost", "cv", "surplus")
 MONEY = ("rw", "standard_cost", "surplus")        # exact values, kept as text in the saved JSON
 
@@ -39,6 +40,7 @@ class Learned:
     groups: list[dict[str, Any]]
     hospitals: list[dict[str, Any]]
     departments: dict[str, list[dict[str, Any]]]
+    physicians: dict[str, list[dict[str, Any]]]
     trend: list[dict[str, Any]]
     findings: list[tuple[str, str, int]]        # QC findings per (hospital, rule)
 
@@ -56,6 +58,7 @@ class Learned:
                 "groups": [_as_text(row) for row in self.groups],
                 "hospitals": [_as_text(row) for row in self.hospitals],
                 "departments": {h: [_as_text(row) for row in rows] for h, rows in self.departments.items()},
+                "physicians": {h: [_as_text(row) for row in rows] for h, rows in self.physicians.items()},
                 "trend": self.trend, "findings": self.findings}
 
     @classmethod
@@ -64,6 +67,7 @@ class Learned:
                    {drg: Decimal(v) for drg, v in record["standard"].items()},
                    [_as_money(row) for row in record["groups"]], [_as_money(row) for row in record["hospitals"]],
                    {h: [_as_money(row) for row in rows] for h, rows in record["departments"].items()},
+                   {h: [_as_money(row) for row in rows] for h, rows in record["physicians"].items()},
                    record["trend"], [tuple(row) for row in record["findings"]])
 
 
@@ -99,11 +103,11 @@ def learn(store: Store, policy: WeightsPolicy | None = None) -> Learned:
         weights = WeightCalibrator(policy).fit(history)
         rw, standard = weights.by_drg("rw"), weights.by_drg("standard_cost")
         groups = group_rows(facts, weights.table.to_dicts(), standard)
-    departments = {str(part["hospital_id"][0]): _rows(indicators_of(part, rw, standard, by="department"))
-                   for part in facts.partition_by("hospital_id", maintain_order=True)}
-    hospitals = _rows(indicators_of(facts, rw, standard))
-    result = Learned(batches, repr(policy), rw, standard, groups, hospitals, departments, monthly(facts, rw),
-                     store.finding_counts())
+    hospitals = facts.partition_by("hospital_id", maintain_order=True)
+    departments, physicians = ({str(part["hospital_id"][0]): _rows(indicators_of(part, rw, standard, by=unit))
+                                for part in hospitals} for unit in ("department", "physician"))
+    result = Learned(batches, repr(policy), rw, standard, groups, _rows(indicators_of(facts, rw, standard)),
+                     departments, physicians, monthly(facts, rw), store.finding_counts())
     store.save_learned(NAME, batches, result.record())
     return result
 

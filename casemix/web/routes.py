@@ -178,6 +178,7 @@ def mount_ui(app: FastAPI, store: Store, tokens: dict[str, Principal], grouper: 
                                found, {"case_id": CASE_LINK}, filter=False))
         money = settlement(store.latest_settlement(hospital)) + outpatient(store.latest_outpatient_year(hospital))
         now = knowledge()
+        doctors = now.physicians.get(hospital, []) if hospital else []
         trend = monthly_totals(now.trend, hospital)
         findings = [(f"{rule} {qc_titles.get(rule, '')}", n) for rule, n in now.findings_by_rule(hospital)[:12]]
         flagged = readable_flags(store, principal)
@@ -205,6 +206,12 @@ def mount_ui(app: FastAPI, store: Store, tokens: dict[str, Principal], grouper: 
                 + pages.charts(pages.bar_chart("各科室CMI CMI by department", by_value(rows, "cmi")),
                                pages.bar_chart("各科室结余 Surplus by department (元)", by_value(rows, "surplus")))
                 + pages.table("departments", INDICATOR_COLUMNS, rows) + pages.download("/ui/download/performance.xlsx")
+                + pages.heading("医师绩效 Physicians")
+                + pages.charts(pages.bar_chart("各医师CMI CMI by physician", by_value(doctors, "cmi")[:30]),
+                               pages.bar_chart("各医师结余 Surplus by physician (元)",
+                                               by_value(doctors, "surplus")[:30]))
+                + pages.table("physicians", INDICATOR_COLUMNS, doctors)
+                + pages.download("/ui/download/physicians.xlsx")
                 + pages.heading("趋势与问题 Trend, QC and audit") + activity + checks
                 + pages.heading("本院病例 Our cases") + cases)
         return pages.page(f"医院视图 Hospital view · {hospital}", body, principal.label, session.csrf)
@@ -310,6 +317,8 @@ def mount_ui(app: FastAPI, store: Store, tokens: dict[str, Principal], grouper: 
             columns = [("hospital_id", ""), *CASE_COLUMNS]
         elif name == "performance":
             rows, columns = performance(hospital), INDICATOR_COLUMNS
+        elif name == "physicians" and hospital:
+            rows, columns = knowledge().physicians.get(hospital, []), INDICATOR_COLUMNS
         elif name == "groups":
             rows, columns = knowledge().groups, GROUP_COLUMNS
         elif name == "flags":
