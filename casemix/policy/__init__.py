@@ -80,6 +80,11 @@ class SettlementPolicy:
     base_groups: list = field(default_factory=list)
     base_groups_from_scheme: bool = False
     base_group_coefficient: float = 1.0
+    # year rules (issue 15): employee benefit coefficient, assessment and credit, mid-year adjustment; see default.toml
+    benefit_coefficients: dict = field(default_factory=dict)
+    assessment_basis: Literal["points", "amount"] = "points"
+    credit_prepayment_shares: dict = field(default_factory=dict)
+    mid_year_month: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +200,7 @@ _CHOICES = {
     ("grouping", "gray_codes"): ("scheme", "refuse", "note"),
     ("weights", "trim"): ("none", "sd", "iqr", "log_sd"),
     ("settlement", "coefficient_basis"): ("level", "hospital", "policy"),
+    ("settlement", "assessment_basis"): ("points", "amount"),
     ("capitation", "enrolment"): ("attribution_plurality", "contract"),
     ("capitation", "pot_basis"): ("enrolee_spending", "share"),
 }

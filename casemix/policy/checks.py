@@ -31,6 +31,10 @@ def _score(v: object) -> bool:
     return 0 <= v <= 100
 
 
+def _month_or_none(v: object) -> bool:
+    return 0 <= v <= 11
+
+
 def _ascending(tops: list) -> bool:
     return all(a < b for a, b in zip(tops, tops[1:]))
 
@@ -89,6 +93,7 @@ RULES: dict[str, tuple[Callable[[object], bool], str]] = {
     "ascending": (_ascending_numbers, "numbers in strictly ascending order"),
     "share_values": (_share_values, "a table of shares between 0 and 1"),
     "positive_values": (_positive_values, "a table of numbers above 0"),
+    "month_or_none": (_month_or_none, "0 (none) or the last month before the change, 1 to 11"),
     "positive_numbers": (_positive_numbers, "a non-empty list of numbers above 0"),
     "word_lists": (_word_lists, "a table of non-empty lists of non-empty strings"),
     "stage_tables": (_stage_tables, "a table of [[last day of the stage, points per day], …] with days ascending "
@@ -127,6 +132,9 @@ RANGES: dict[tuple[str, str], str] = {
     ("settlement", "tcm_bonus"): "share",
     ("settlement", "level_coefficients"): "positive_values",
     ("settlement", "base_group_coefficient"): "positive",
+    ("settlement", "benefit_coefficients"): "positive_values",
+    ("settlement", "credit_prepayment_shares"): "share_values",
+    ("settlement", "mid_year_month"): "month_or_none",
     ("early_warning", "cost_levels"): "ascending",
     ("outpatient", "level_coefficients"): "positive_values",
     ("outpatient", "high_ratio"): "positive",
