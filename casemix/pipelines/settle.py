@@ -23,6 +23,7 @@ from casemix.schemes.dip import DipCatalogue
 from casemix.settlement import SettlementCase, Standards, score_cases
 from casemix.settlement.assessment import Ratings
 from casemix.settlement.benefit import apply_benefit_coefficients
+from casemix.settlement.dip_auxiliary import apply_dip_auxiliary
 from casemix.settlement.points import CasePoints, Review
 from casemix.settlement.pools import split_by_pool
 from casemix.settlement.run import drg_points, settle_points
@@ -122,10 +123,12 @@ def _year_points(grouped: list[GroupedCase], policy: Policy, grouper: Grouper, h
 
 def dip_points(grouped: list[GroupedCase], catalogue: DipCatalogue, grouper: Grouper,
                policy: Policy, review: Review | None = None) -> list[CasePoints]:
-    """DIP: each case assigned to a catalogue group and scored against the cases' regional mean cost."""
+    """DIP: each case assigned to a catalogue group and scored against the cases' regional mean cost, then its
+    auxiliary-catalogue severity and group-kind coefficients (:mod:`casemix.settlement.dip_auxiliary`)."""
     classifier = ProcedureClassifier(grouper.scheme.or_procedures, grouper.codebook.names["procedure"])
     dip = DipGrouper(catalogue, grouper.codebook, classifier)
     cases = [g.case for g in grouped]
     regional = sum((c.total_cost for c in cases if c.total_cost), Decimal(0)) / len(cases)
     settlement_cases = [SettlementCase.of_dip(case, dip.group(case)) for case in cases]
-    return score_cases(settlement_cases, Standards.of_dip(catalogue, regional), policy.settlement, None, review)
+    scored = score_cases(settlement_cases, Standards.of_dip(catalogue, regional), policy.settlement, None, review)
+    return apply_dip_auxiliary(scored, grouped, policy.settlement)

@@ -85,6 +85,10 @@ class SettlementPolicy:
     assessment_basis: Literal["points", "amount"] = "points"
     credit_prepayment_shares: dict = field(default_factory=dict)
     mid_year_month: int = 0
+    # DIP auxiliary catalogue (辅助目录) and group kinds (settlement/dip_auxiliary.py); see default.toml
+    dip_severity_coefficients: dict = field(default_factory=dict)
+    dip_severity_min_los: int = 3
+    dip_group_coefficients: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
