@@ -3,10 +3,11 @@
 Year end, in order: the pool is the fund budget plus (by policy) patients' own payments; a reserve
 share is held back; each hospital's points are adjusted by its assessment score (``assessment_basis =
 "points"``); the point value is what is left ÷ all adjusted points, and each hospital's amount is
-allocated to the cent so the amounts add up exactly; with ``assessment_basis = "amount"`` the amount is
-cut by the assessment factor instead and the fund keeps the cut (withheld); the reserve then shares
-hospitals' overspend by band (pro rata if it runs short) and what remains of it is paid out by points.
-The year-end totals plus what was withheld equal the pool exactly. Every hospital-level step is a named
+allocated to the cent so the amounts add up exactly; the reserve then shares hospitals' overspend by band
+(pro rata if it runs short) and what remains of it is paid out by points; with ``assessment_basis =
+"amount"`` the amount (as allocated, before overspend share and reserve return) is then cut by the
+assessment factor instead of the points, and the fund keeps the cut (withheld). The year-end totals plus
+what was withheld equal the pool exactly. Every hospital-level step is a named
 :class:`Adjustment` line naming its policy key.
 """
 
