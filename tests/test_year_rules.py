@@ -197,7 +197,8 @@ def test_settle_by_pool_from_the_command_line_names_each_pool(city, tmp_path):
     ratings = tmp_path / "ratings.csv"
     hospitals = sorted({g.case.hospital_id for g in city})
     ratings.write_text("hospital_id,assessment_score,credit_rating\n" + "".join(
-        f"{h},{80 + 5 * i},{'A' if i % 2 else 'B'}\n" for i, h in enumerate(hospitals)), encoding="utf-8")
+        f"{h},{80 + 5 * i},{'A' if i % 2 else 'B'}\n" for i, h in enumerate(hospitals)) + "H999,90,A\n",
+        encoding="utf-8")
     out = tmp_path / "out"
     result = runner.invoke(app, ["settle", str(cases), "-o", str(out), "--pool-budget", "职工 employees=3000000",
                                  "--pool-budget", "居民 residents=2000000", "--provisional-point-value", "50",
@@ -213,6 +214,7 @@ def test_settle_by_pool_from_the_command_line_names_each_pool(city, tmp_path):
     adjustments = read_table(out / pools["职工 employees"][8] / "adjustments.csv").rows
     assert {r[1] for r in adjustments} >= {"信用等级预付 credit-rated prepayment", "考核调整点数 assessment points"}
     assert "pool 职工 employees:" in result.output
+    assert "ratings of 1 hospitals not settled this year, unused: H999" in result.output.replace("\n", "")
 
 
 @pytest.mark.parametrize("options, message", [

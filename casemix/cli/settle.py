@@ -96,6 +96,7 @@ def settle(
                                dip_catalogue=catalogue, provisional_point_value=provisional,
                                special_reviews=reviews, ratings=rated)
         _report_pools(pools, write_pool_statements(pools, output, ".xlsx" if excel else ".csv"), read, started)
+        _report_unsettled(rated, {h for p in pools.values() for h in p.statements})
         return
     settled = pipelines_settle(read.grouped, money(budget), rules, grouper, history=past, dip_catalogue=catalogue,
                                provisional_point_value=provisional, special_reviews=reviews, ratings=rated)
@@ -111,6 +112,7 @@ def settle(
                   f"paid out {settled.total_paid} 元{withheld} (= pool: "
                   f"{settled.total_paid + settled.withheld == settled.pool})")
     console.print(f"statements → {files[0].parent} ({len(files)} files)")
+    _report_unsettled(rated, set(settled.statements))
     if actual:
         _compare(settled, actual, output, ".xlsx" if excel else ".csv")
 
@@ -137,6 +139,13 @@ def _report_pools(pools: dict, files: list[Path], read, started: float) -> None:
                       f"{settled.withheld} 元 (= pool: {settled.total_paid + settled.withheld == settled.pool})",
                       highlight=False, markup=False)
     console.print(f"statements → {files[0].parent} ({len(files)} files)")
+
+
+def _report_unsettled(rated, hospitals: set[str]) -> None:
+    unused = [] if rated is None else rated.not_settled(hospitals)
+    if unused:
+        console.print(f"ratings of {len(unused)} hospitals not settled this year, unused: {', '.join(unused[:10])}"
+                      f"{' …' if len(unused) > 10 else ''}", highlight=False, markup=False)
 
 
 def refuse_folder_over_inputs(folder: Path, *inputs: Path | None) -> None:

@@ -26,6 +26,11 @@ class Ratings:
     scores: dict[str, float] = field(default_factory=dict)
     credit: dict[str, str] = field(default_factory=dict)
 
+    def not_settled(self, hospitals: set[str]) -> list[str]:
+        """The rated hospitals that are not among ``hospitals`` (the year's settled ones), in order: their rows
+        changed nothing, and a caller says so rather than dropping them silently."""
+        return sorted((set(self.scores) | set(self.credit)) - hospitals)
+
 
 def prepayment_shares(ratings: Ratings, policy: SettlementPolicy) -> dict[str, Decimal]:
     """Each rated hospital's monthly prepayment share; SettlementError naming the hospital for a rating the
