@@ -191,7 +191,7 @@ def test_synthetic_city_settles_every_case_once_and_reconciles(city, tmp_path):
     assert any("readmitted" in line.detail for s in settled.statements.values() for line in s.lines)
     assert {p.kind for p in points} >= {"normal", "high", "low"}
     files = write_statements(settled, tmp_path)
-    assert len(files) == 1 + len(settled.statements)
+    assert len(files) == 2 + len(settled.statements)      # summary, adjustments, one per hospital
     comparison = compare_with_actual(settled, {h: s.total for h, s in settled.statements.items()})
     assert all(row["within_tolerance"] for row in comparison)
 

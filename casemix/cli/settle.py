@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
@@ -12,16 +13,18 @@ from casemix.cli.options import DataOption, PolicyOption, SchemeOption, console,
 from casemix.cli.progress import progress_bar
 from casemix.cli.special import stored_reviews
 from casemix.datadir import resolve_data_dir
-from casemix.errors import TableError
+from casemix.errors import SettlementError, TableError
 from casemix.grouping import Grouper
 from casemix.outpatient.run import write_synthetic_outpatient_year
-from casemix.pipelines import read_grouped, read_settlement_cases
+from casemix.pipelines import read_grouped, read_settlement_cases, settle_by_pool
 from casemix.pipelines import settle as pipelines_settle
+from casemix.pipelines.ratings import read_ratings
 from casemix.policy import load_policy
 from casemix.records.io import check_output, read_cases, read_table, write_cases, write_table
 from casemix.records.synthetic import synthetic_city
 from casemix.schemes.dip import load_catalogue
 from casemix.settlement import compare_with_actual, write_statements
+from casemix.settlement.statements import write_pool_statements
 
 SHOWN_REJECTIONS = 10
 
@@ -51,7 +54,6 @@ def city(
 
 def settle(
     input: Annotated[Path, typer.Argument(help="the year's cases, with hospital_id, costs and dates")],
-    budget: Annotated[str, typer.Option(help="the year's fund budget in 元 (统筹基金预算)")],
     output: Annotated[Path, typer.Option("--output", "-o", help="folder for the statements (new, empty, or "
                                                                  "one casemix wrote before: replaced whole)")],
     history: Annotated[Path | None, typer.Option(help="cases to learn weights from (default: INPUT)")] = None,
@@ -64,16 +66,23 @@ def settle(
                                                               "hospital_id are this hospital's")] = None,
     special_reviews: Annotated[str | None, typer.Option(help="pay special review (特病单议) by the decisions in "
                                                              "this store (casemix special)")] = None,
+    budget: Annotated[str | None, typer.Option(help="the year's fund budget in 元 (统筹基金预算)")] = None,
+    pool_budget: Annotated[list[str] | None, typer.Option(help="settle by fund pool ([settlement].fund_pools): "
+                                                                "'POOL=元' for each pool, repeatable")] = None,
+    ratings: Annotated[Path | None, typer.Option(help="hospital_id, assessment_score (考核得分) and/or "
+                                                      "credit_rating (信用等级) per hospital")] = None,
     scheme: SchemeOption = "chs-drg-2.0",
     data: DataOption = None,
     policy: PolicyOption = None,
 ) -> None:
     """Settle a year under a global budget: points, prepayment, point value, statements (年终清算)."""
     started = time.perf_counter()
-    refuse_folder_over_inputs(output, input, history, dip_catalogue, actual)
+    if (budget is None) == (not pool_budget):
+        raise SettlementError("give the year's budget (--budget 元) or each fund pool's (--pool-budget POOL=元), "
+                              "one of the two")
+    refuse_folder_over_inputs(output, input, history, dip_catalogue, actual, ratings)
     rules = load_policy(policy)
     grouper = Grouper.load(scheme, data, rules.grouping)
-    amount = money(budget)
     provisional = money(provisional_point_value) if provisional_point_value else None
     with progress_bar("grouping 分组") as report:
         read = read_settlement_cases(input, grouper, single_hospital, report)
@@ -81,8 +90,16 @@ def settle(
         past = None if history is None else read_grouped(history, grouper, progress=report).grouped
     catalogue = load_catalogue(dip_catalogue) if dip_catalogue else None
     reviews = None if special_reviews is None else stored_reviews(special_reviews)
-    settled = pipelines_settle(read.grouped, amount, rules, grouper, history=past, dip_catalogue=catalogue,
-                               provisional_point_value=provisional, special_reviews=reviews)
+    rated = None if ratings is None else read_ratings(ratings)
+    if pool_budget:
+        pools = settle_by_pool(read.grouped, pool_budgets(pool_budget), rules, grouper, history=past,
+                               dip_catalogue=catalogue, provisional_point_value=provisional,
+                               special_reviews=reviews, ratings=rated)
+        _report_pools(pools, write_pool_statements(pools, output, ".xlsx" if excel else ".csv"), read, started)
+        _report_unsettled(rated, {h for p in pools.values() for h in p.statements})
+        return
+    settled = pipelines_settle(read.grouped, money(budget), rules, grouper, history=past, dip_catalogue=catalogue,
+                               provisional_point_value=provisional, special_reviews=reviews, ratings=rated)
     files = write_statements(settled, output, ".xlsx" if excel else ".csv")
     console.print(f"{read.rows_in:,} rows: {len(read.grouped):,} cases settled, {len(read.rejections)} rejected, "
                   f"in {len(settled.statements)} hospitals, {time.perf_counter() - started:.1f} s")
@@ -90,11 +107,45 @@ def settle(
         console.print(f"  rejected: {rejection}", highlight=False, markup=False)
     console.print(f"pool {settled.pool} 元 = budget + patients' payments" if rules.settlement.include_patient_payments
                   else f"pool {settled.pool} 元 (fund budget)")
+    withheld = f" + withheld {settled.withheld} 元 (assessment)" if settled.withheld else ""
     console.print(f"reserve {settled.reserve} 元; point value {settled.point_value:.4f} 元/点; "
-                  f"paid out {settled.total_paid} 元 (= pool: {settled.total_paid == settled.pool})")
+                  f"paid out {settled.total_paid} 元{withheld} (= pool: "
+                  f"{settled.total_paid + settled.withheld == settled.pool})")
     console.print(f"statements → {files[0].parent} ({len(files)} files)")
+    _report_unsettled(rated, set(settled.statements))
     if actual:
         _compare(settled, actual, output, ".xlsx" if excel else ".csv")
+
+
+def pool_budgets(options: list[str]) -> dict[str, Decimal]:
+    """``["职工 employees=1000", …]`` → pool → budget; SettlementError naming an option without ``=``."""
+    budgets = {}
+    for option in options:
+        name, sep, amount = option.rpartition("=")
+        if not sep or not name.strip():
+            raise SettlementError(f"--pool-budget {option!r}: write it POOL=元, e.g. '职工 employees=120000000'")
+        budgets[name.strip()] = money(amount)
+    return budgets
+
+
+def _report_pools(pools: dict, files: list[Path], read, started: float) -> None:
+    console.print(f"{read.rows_in:,} rows: {len(read.grouped):,} cases settled, {len(read.rejections)} rejected, "
+                  f"in {len(pools)} fund pools, {time.perf_counter() - started:.1f} s")
+    for rejection in read.rejections[:SHOWN_REJECTIONS]:
+        console.print(f"  rejected: {rejection}", highlight=False, markup=False)
+    for name, settled in sorted(pools.items()):
+        console.print(f"pool {name}: {settled.pool} 元, reserve {settled.reserve} 元, point value "
+                      f"{settled.point_value:.4f} 元/点, paid out {settled.total_paid} 元 + withheld "
+                      f"{settled.withheld} 元 (= pool: {settled.total_paid + settled.withheld == settled.pool})",
+                      highlight=False, markup=False)
+    console.print(f"statements → {files[0].parent} ({len(files)} files)")
+
+
+def _report_unsettled(rated, hospitals: set[str]) -> None:
+    unused = [] if rated is None else rated.not_settled(hospitals)
+    if unused:
+        console.print(f"ratings of {len(unused)} hospitals not settled this year, unused: {', '.join(unused[:10])}"
+                      f"{' …' if len(unused) > 10 else ''}", highlight=False, markup=False)
 
 
 def refuse_folder_over_inputs(folder: Path, *inputs: Path | None) -> None:

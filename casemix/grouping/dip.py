@@ -6,6 +6,11 @@ case's main procedure); else, for a case with no surgery or therapeutic procedur
 subcategory's conservative core group; else the comprehensive group of the 3-character category
 and the case's weightiest procedure class (手术 > 治疗性操作 > 诊断性操作, 保守治疗 without one);
 else no group, with the reason.
+
+The auxiliary catalogue (辅助目录, DOMAIN.md §4.3) refines a case's score by its severity grade
+(:func:`severity_grade`, the Jining typing); the group kind (:func:`group_kind`: core with procedures, core
+conservative, or a comprehensive group's class) lets a city price its comprehensive and conservative-treatment
+groups (综合/保守治疗组) apart. The coefficients are policy data, applied in :mod:`casemix.settlement.dip_auxiliary`.
 """
 
 from __future__ import annotations
@@ -16,8 +21,9 @@ from typing import Literal
 
 from casemix.codes import CodeBook
 from casemix.codes.procedure_class import DIAGNOSTIC, ProcedureClassifier
+from casemix.grouping.result import GroupResult
 from casemix.records import Case, Rejection
-from casemix.schemes.dip import CLASS_NAMES, DipCatalogue, DipGroup
+from casemix.schemes.dip import CLASS_NAMES, DipCatalogue, DipGroup, parse_group_code
 
 DipStatus = Literal["core", "comprehensive", "unmatched", "rejected"]
 
@@ -85,3 +91,34 @@ class DipGrouper:
             return None
         main = procedures[0] if procedures else ""
         return min(fits, key=lambda g: (-len(g.procedures), g.main_procedure not in (main, main[:7]), g.code))
+
+
+SEVERITY_GRADES = ("1", "2", "3", "4")
+GROUP_KINDS = ("core", "core_conservative", "comprehensive_SS", "comprehensive_ZLXCZ", "comprehensive_ZDXCZ",
+               "comprehensive_BSZL")
+
+
+def severity_grade(case: Case, result: GroupResult, min_los: int) -> tuple[str, str]:
+    """The auxiliary catalogue's severity grade (疾病严重程度分型) and why, in the Jining form (DOMAIN.md §4.3):
+    "4" died (离院方式 5) and stayed more than ``min_los`` days; "3" a valid MCC (after the scheme's exclusions,
+    as the CHS-DRG grouper found it in ``result``) and LOS > ``min_los``; "2" a valid CC and LOS > ``min_los``;
+    else "1" (mild, or no LOS to tell)."""
+    los = case.los_days
+    if los is None and case.admission_date and case.discharge_date:
+        los = (case.discharge_date - case.admission_date).days
+    if los is None or los <= min_los:
+        return "1", f"LOS {los if los is not None else 'unknown'} ≤ {min_los} days"
+    if case.discharge_mode == "5":
+        return "4", f"died (离院方式 5), LOS {los} > {min_los}"
+    if result.severity in ("MCC", "CC"):
+        return ("3" if result.severity == "MCC" else "2"), f"valid {result.severity}, LOS {los} > {min_los}"
+    return "1", f"no valid CC or MCC, LOS {los}"
+
+
+def group_kind(code: str) -> str:
+    """The kind of a DIP group code, one of ``GROUP_KINDS``: ``E11:SS`` → comprehensive_SS; ``C34.9`` →
+    core_conservative; ``C34.9:32.4100`` → core."""
+    _, main, _, procedure_class = parse_group_code(code)
+    if procedure_class:
+        return f"comprehensive_{procedure_class}"
+    return "core" if main else "core_conservative"

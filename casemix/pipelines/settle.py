@@ -7,6 +7,7 @@ amount, a stay claimed twice (the repeat is a rejected row, as at import), a cas
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -20,6 +21,9 @@ from casemix.records import Rejection
 from casemix.records.io import read_distinct_cases
 from casemix.schemes.dip import DipCatalogue
 from casemix.settlement import SettlementCase, Standards, score_cases
+from casemix.settlement.assessment import Ratings
+from casemix.settlement.benefit import apply_benefit_coefficients
+from casemix.settlement.dip_auxiliary import apply_dip_auxiliary
 from casemix.settlement.points import CasePoints, Review
 from casemix.settlement.pools import split_by_pool
 from casemix.settlement.run import drg_points, settle_points
@@ -61,25 +65,32 @@ def read_settlement_cases(path: str | Path, grouper: Grouper, single_hospital: s
 def settle(grouped: list[GroupedCase], budget: Decimal, policy: Policy, grouper: Grouper, *,
            history: list[GroupedCase] | None = None, dip_catalogue: DipCatalogue | None = None,
            provisional_point_value: Decimal | None = None,
-           special_reviews: list[SpecialReview] | None = None) -> Settlement:
+           special_reviews: list[SpecialReview] | None = None, ratings: Ratings | None = None) -> Settlement:
     """One year under ``budget``: DRG points learned from ``history`` (default: these cases), or the
     scores of ``dip_catalogue``; prepayment at ``provisional_point_value`` when given; year end.
     With ``special_reviews`` (特病单议 applications and decisions, :mod:`casemix.settlement.special`) the
     bureau's decisions replace the automatic special-review cap, within the policy's budget share.
+    Employees and residents share the one pool, each case's points × its insurance type's benefit
+    coefficient (:mod:`casemix.settlement.benefit`); ``ratings`` (assessment scores, credit ratings) adjust
+    the prepayment share and the year end (:mod:`casemix.settlement.assessment`).
 
     Raises :class:`SettlementError` for a budget that is not positive, no cases, or a case without a
     hospital; :class:`SpecialReviewError` for an application naming a case not settled."""
     check_budget(budget)
     points = _year_points(grouped, policy, grouper, history, dip_catalogue, provisional_point_value, special_reviews)
-    return settle_points(points, budget, policy, provisional_point_value)
+    return settle_points(apply_benefit_coefficients(points, policy.settlement), budget, policy,
+                         provisional_point_value, ratings)
 
 
 def settle_by_pool(grouped: list[GroupedCase], budgets: dict[str, Decimal], policy: Policy, grouper: Grouper, *,
                    history: list[GroupedCase] | None = None, dip_catalogue: DipCatalogue | None = None,
                    provisional_point_value: Decimal | None = None,
-                   special_reviews: list[SpecialReview] | None = None) -> dict[str, Settlement]:
+                   special_reviews: list[SpecialReview] | None = None,
+                   ratings: Ratings | None = None) -> dict[str, Settlement]:
     """One year with separate fund pools (职工/居民, ``[settlement].fund_pools``): points as :func:`settle`
-    scores them, then each pool settled under its budget in ``budgets`` with its own point value.
+    scores them, then each pool settled under its budget in ``budgets`` with its own point value (the
+    benefit coefficient is not applied: a pool's own point value already prices its benefit), each
+    :class:`Settlement` named by its pool; ``ratings`` as :func:`settle` takes them, applied in every pool.
 
     Raises :class:`SettlementError` as :func:`settle` does, and for a case whose insurance type is in no
     pool, a pool with cases but no budget, or a budget for a pool the policy does not name."""
@@ -88,7 +99,7 @@ def settle_by_pool(grouped: list[GroupedCase], budgets: dict[str, Decimal], poli
     for pool, budget in budgets.items():
         check_budget(budget, f"budget of pool {pool}")
     points = _year_points(grouped, policy, grouper, history, dip_catalogue, provisional_point_value, special_reviews)
-    return {pool: settle_points(lines, budgets[pool], policy, provisional_point_value)
+    return {pool: replace(settle_points(lines, budgets[pool], policy, provisional_point_value, ratings), pool_name=pool)
             for pool, lines in split_by_pool(points, budgets, policy.settlement).items()}
 
 
@@ -112,10 +123,12 @@ def _year_points(grouped: list[GroupedCase], policy: Policy, grouper: Grouper, h
 
 def dip_points(grouped: list[GroupedCase], catalogue: DipCatalogue, grouper: Grouper,
                policy: Policy, review: Review | None = None) -> list[CasePoints]:
-    """DIP: each case assigned to a catalogue group and scored against the cases' regional mean cost."""
+    """DIP: each case assigned to a catalogue group and scored against the cases' regional mean cost, then its
+    auxiliary-catalogue severity and group-kind coefficients (:mod:`casemix.settlement.dip_auxiliary`)."""
     classifier = ProcedureClassifier(grouper.scheme.or_procedures, grouper.codebook.names["procedure"])
     dip = DipGrouper(catalogue, grouper.codebook, classifier)
     cases = [g.case for g in grouped]
     regional = sum((c.total_cost for c in cases if c.total_cost), Decimal(0)) / len(cases)
     settlement_cases = [SettlementCase.of_dip(case, dip.group(case)) for case in cases]
-    return score_cases(settlement_cases, Standards.of_dip(catalogue, regional), policy.settlement, None, review)
+    scored = score_cases(settlement_cases, Standards.of_dip(catalogue, regional), policy.settlement, None, review)
+    return apply_dip_auxiliary(scored, grouped, policy.settlement)

@@ -80,6 +80,15 @@ class SettlementPolicy:
     base_groups: list = field(default_factory=list)
     base_groups_from_scheme: bool = False
     base_group_coefficient: float = 1.0
+    # year rules (issue 15): employee benefit coefficient, assessment and credit, mid-year adjustment; see default.toml
+    benefit_coefficients: dict = field(default_factory=dict)
+    assessment_basis: Literal["points", "amount"] = "points"
+    credit_prepayment_shares: dict = field(default_factory=dict)
+    mid_year_month: int = 0
+    # DIP auxiliary catalogue (辅助目录) and group kinds (settlement/dip_auxiliary.py); see default.toml
+    dip_severity_coefficients: dict = field(default_factory=dict)
+    dip_severity_min_los: int = 3
+    dip_group_coefficients: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +204,7 @@ _CHOICES = {
     ("grouping", "gray_codes"): ("scheme", "refuse", "note"),
     ("weights", "trim"): ("none", "sd", "iqr", "log_sd"),
     ("settlement", "coefficient_basis"): ("level", "hospital", "policy"),
+    ("settlement", "assessment_basis"): ("points", "amount"),
     ("capitation", "enrolment"): ("attribution_plurality", "contract"),
     ("capitation", "pot_basis"): ("enrolee_spending", "share"),
 }

@@ -31,6 +31,19 @@ def _score(v: object) -> bool:
     return 0 <= v <= 100
 
 
+def _month_or_none(v: object) -> bool:
+    return 0 <= v <= 11
+
+
+def _severity_table(v: dict) -> bool:
+    return _positive_values(v) and set(v) <= {"1", "2", "3", "4"}
+
+
+def _group_kind_table(v: dict) -> bool:
+    return _positive_values(v) and set(v) <= {"core", "core_conservative", "comprehensive_SS",
+                                              "comprehensive_ZLXCZ", "comprehensive_ZDXCZ", "comprehensive_BSZL"}
+
+
 def _ascending(tops: list) -> bool:
     return all(a < b for a, b in zip(tops, tops[1:]))
 
@@ -89,6 +102,11 @@ RULES: dict[str, tuple[Callable[[object], bool], str]] = {
     "ascending": (_ascending_numbers, "numbers in strictly ascending order"),
     "share_values": (_share_values, "a table of shares between 0 and 1"),
     "positive_values": (_positive_values, "a table of numbers above 0"),
+    "month_or_none": (_month_or_none, "0 (none) or the last month before the change, 1 to 11"),
+    "severity_table": (_severity_table, 'a table of severity grades "1"–"4" → numbers above 0'),
+    "group_kind_table": (_group_kind_table, "a table of DIP group kinds (core, core_conservative, comprehensive_SS, "
+                                            "comprehensive_ZLXCZ, comprehensive_ZDXCZ, comprehensive_BSZL) → numbers "
+                                            "above 0"),
     "positive_numbers": (_positive_numbers, "a non-empty list of numbers above 0"),
     "word_lists": (_word_lists, "a table of non-empty lists of non-empty strings"),
     "stage_tables": (_stage_tables, "a table of [[last day of the stage, points per day], …] with days ascending "
@@ -127,6 +145,12 @@ RANGES: dict[tuple[str, str], str] = {
     ("settlement", "tcm_bonus"): "share",
     ("settlement", "level_coefficients"): "positive_values",
     ("settlement", "base_group_coefficient"): "positive",
+    ("settlement", "benefit_coefficients"): "positive_values",
+    ("settlement", "credit_prepayment_shares"): "share_values",
+    ("settlement", "mid_year_month"): "month_or_none",
+    ("settlement", "dip_severity_coefficients"): "severity_table",
+    ("settlement", "dip_severity_min_los"): "non_negative",
+    ("settlement", "dip_group_coefficients"): "group_kind_table",
     ("early_warning", "cost_levels"): "ascending",
     ("outpatient", "level_coefficients"): "positive_values",
     ("outpatient", "high_ratio"): "positive",

@@ -31,6 +31,9 @@ LABELS = {
     "overspend_share": "超支分担", "reserve_return": "调节金返还", "total": "清算金额", "fund_due": "基金应付",
     "prepaid": "已预付", "balance": "年终应拨", "actual_cost": "实际费用", "kind": "类型", "cost": "费用",
     "ratio": "费用比", "detail": "说明", "standard": "支付标准", "payment": "支付金额",
+    "withheld": "考核扣减", "adjustment": "调整项目", "policy_key": "政策键", "fund_pool": "基金池", "pool": "基金总额",
+    "reserve": "调剂金", "point_value": "点值", "mid_year_point_value": "年中调整点值", "total_paid": "清算总额",
+    "folder": "目录", "credit_rating": "信用等级",
     # indicators
     "key": "单位", "period": "期间", "drg_count": "DRG组数", "total_weight": "总权重", "cmi": "CMI",
     "cost_index": "费用消耗指数", "time_index": "时间消耗指数", "cost_per_weight": "每权重费用",

@@ -8,7 +8,9 @@ import polars as pl
 
 from casemix.grouping import GroupedCase
 from casemix.policy import Policy
+from casemix.settlement.assessment import Ratings, note_credit, prepayment_shares
 from casemix.settlement.coefficients import Coefficients, hospital_coefficients
+from casemix.settlement.midyear import mid_year_prepayments, note_mid_year
 from casemix.settlement.points import CasePoints, Review, SettlementCase, Standards, score_cases
 from casemix.settlement.yearend import Settlement, monthly_prepayments, settle_year
 from casemix.weights import WeightCalibrator, Weights, history_of
@@ -39,13 +41,27 @@ def coefficients_of(grouped: list[GroupedCase], policy: Policy, weights: Weights
 
 
 def settle_points(points: list[CasePoints], budget: Decimal, policy: Policy,
-                  provisional_point_value: Decimal | None = None) -> Settlement:
-    """Monthly prepayment at the provisional point value (if given), then the year end under ``budget``."""
-    prepaid = {}
-    if provisional_point_value is not None:
-        months = monthly_prepayments(points, provisional_point_value, policy.settlement)
+                  provisional_point_value: Decimal | None = None, ratings: Ratings | None = None) -> Settlement:
+    """Monthly prepayment at the provisional point value (if given; at the share each hospital's credit rating
+    earns, re-set at mid-year when ``mid_year_month`` says so), then the year end under ``budget`` with each
+    hospital's assessment score from ``ratings``. Raises SettlementError as :func:`settle_year` does, and for a
+    credit rating the policy does not price."""
+    rules = policy.settlement
+    ratings = ratings or Ratings()
+    shares = prepayment_shares(ratings, rules)
+    prepaid, mid = {}, None
+    if provisional_point_value is not None and rules.mid_year_month:
+        mid = mid_year_prepayments(points, provisional_point_value, budget, rules, shares)
+        prepaid = mid.prepaid
+    elif provisional_point_value is not None:
+        months = monthly_prepayments(points, provisional_point_value, rules, shares)
         prepaid = {hospital: sum(m.values(), Decimal(0)) for hospital, m in months.items()}
-    return settle_year(points, budget, policy.settlement, prepaid=prepaid)
+    settlement = settle_year(points, budget, rules, assessment=ratings.scores or None, prepaid=prepaid)
+    if mid is not None:
+        note_mid_year(settlement, mid, rules.mid_year_month)
+    if provisional_point_value is not None:
+        note_credit(settlement, ratings, shares)
+    return settlement
 
 
 def paid_at_coefficient(frame: pl.DataFrame, weights: Weights, policy: Policy) -> pl.DataFrame:

@@ -1,4 +1,10 @@
-"""Hospital statements (结算单) and simulation against actual payment, as tables."""
+"""Hospital statements (结算单) and simulation against actual payment, as tables.
+
+A statements folder holds ``summary`` (one row per hospital), ``adjustments`` (every named hospital-level
+line: assessment, credit-rated prepayment, mid-year adjustment, overspend share, reserve return, each with the
+policy key that made it) and one file per hospital listing its cases' points and why. Settled by fund pool,
+``pools`` lists each pool's budget and point value and each pool's statements sit in a folder named for it.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +21,10 @@ from casemix.settlement.yearend import Settlement
 
 SUMMARY_COLUMNS = ["hospital_id", "cases", "points", "assessment_score", "adjusted_points", "amount",
                    "overspend_share", "reserve_return", "total", "self_pay", "fund_due", "prepaid", "balance",
-                   "actual_cost"]
+                   "actual_cost", "withheld"]
+ADJUSTMENT_COLUMNS = ["hospital_id", "adjustment", "amount", "points", "policy_key", "detail"]
+POOL_COLUMNS = ["fund_pool", "cases", "pool", "reserve", "point_value", "mid_year_point_value", "total_paid",
+                "withheld", "folder"]
 LINE_COLUMNS = ["case_id", "drg", "status", "kind", "cost", "ratio", "points", "detail"]
 
 
@@ -27,7 +36,7 @@ def summary_rows(settlement: Settlement) -> list[list[object]]:
         score = None if s.assessment_score is None else Decimal(f"{s.assessment_score:g}")
         adjusted = s.adjusted_points.quantize(Decimal("0.0001"))
         money = (s.amount, s.overspend_share, s.reserve_return, s.total, s.self_pay, s.fund_due(include), s.prepaid,
-                 s.balance(include), s.actual_cost)
+                 s.balance(include), s.actual_cost, s.withheld)
         rows.append([s.hospital_id, s.cases, s.points, score, adjusted, *money])
     return rows
 
@@ -45,13 +54,41 @@ def file_name(hospital_id: str) -> str:
     return f"{safe}-{hashlib.sha256(hospital_id.encode()).hexdigest()[:8]}"
 
 
+def adjustment_rows(settlement: Settlement) -> list[list[object]]:
+    """Every hospital's named adjustment lines (``ADJUSTMENT_COLUMNS``), hospitals in order."""
+    return [[hospital, a.name, a.amount, a.points, a.policy_key, a.detail]
+            for hospital, statement in sorted(settlement.statements.items()) for a in statement.adjustments]
+
+
 def write_statements(settlement: Settlement, folder: Path, suffix: str = ".csv") -> list[Path]:
-    """``summary`` for all hospitals, then one file per hospital listing every case's points and why.
+    """``summary`` for all hospitals, ``adjustments``, then one file per hospital listing every case's points
+    and why.
 
     The folder is written whole: it must not exist, be empty, or be one casemix wrote before (it is
     then replaced, so no statement of an earlier run stays beside the new ones). Anything else is
     refused with :class:`SettlementError`."""
-    folder = Path(folder)
+    return _write_folder(Path(folder), lambda staging: _write_into(settlement, staging, suffix))
+
+
+def write_pool_statements(settlements: dict[str, Settlement], folder: Path, suffix: str = ".csv") -> list[Path]:
+    """Statements settled by fund pool: ``pools`` (each pool's cases, money, point value and folder), then each
+    pool's statements as :func:`write_statements` writes them, in a folder named for the pool. The folder is
+    written whole, as :func:`write_statements` does."""
+    def write(staging: Path) -> list[str]:
+        names, rows = [f"pools{suffix}"], []
+        for name, settlement in sorted(settlements.items()):
+            sub = f"pool-{file_name(name)}"
+            (staging / sub).mkdir()
+            names += [f"{sub}/{n}" for n in _write_into(settlement, staging / sub, suffix)]
+            rows.append([name, sum(s.cases for s in settlement.statements.values()), settlement.pool,
+                         settlement.reserve, settlement.point_value.quantize(Decimal("0.0001")),
+                         settlement.mid_year_point_value, settlement.total_paid, settlement.withheld, sub])
+        write_table(staging / names[0], POOL_COLUMNS, rows)
+        return names
+    return _write_folder(Path(folder), write)
+
+
+def _write_folder(folder: Path, write) -> list[Path]:
     if folder.exists() and not folder.is_dir():
         raise SettlementError(f"{folder}: is a file; name a folder for the statements")
     if folder.is_dir() and any(folder.iterdir()) and not (folder / MARKER).is_file():
@@ -59,7 +96,7 @@ def write_statements(settlement: Settlement, folder: Path, suffix: str = ".csv")
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
     try:
-        names = _write_into(settlement, staging, suffix)
+        names = write(staging)
         (staging / MARKER).write_text("statements written by casemix settle; the next run replaces this folder\n")
         if folder.exists():
             shutil.rmtree(folder)
@@ -70,8 +107,9 @@ def write_statements(settlement: Settlement, folder: Path, suffix: str = ".csv")
 
 
 def _write_into(settlement: Settlement, folder: Path, suffix: str) -> list[str]:
-    names = [f"summary{suffix}"]
+    names = [f"summary{suffix}", f"adjustments{suffix}"]
     write_table(folder / names[0], SUMMARY_COLUMNS, summary_rows(settlement))
+    write_table(folder / names[1], ADJUSTMENT_COLUMNS, adjustment_rows(settlement))
     for hospital, statement in sorted(settlement.statements.items()):
         lines = [[line.case.case_id, line.case.drg, line.case.status, line.kind, line.case.cost,
                   line.ratio, line.points, line.detail]
