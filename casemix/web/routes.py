@@ -203,13 +203,12 @@ def mount_ui(app: FastAPI, store: Store, tokens: dict[str, Principal], grouper: 
                     + pages.heading("病例 Cases") + cases)
             return pages.page("医保局视图 Bureau view", body, principal.label, session.csrf)
         body = (money + pages.heading("科室绩效 Departments")
-                + pages.charts(pages.bar_chart("各科室CMI CMI by department", by_value(rows, "cmi")),
-                               pages.bar_chart("各科室结余 Surplus by department (元)", by_value(rows, "surplus")))
+                + pages.charts(long_chart("各科室CMI CMI by department", by_value(rows, "cmi")),
+                               long_chart("各科室结余 Surplus by department (元)", by_value(rows, "surplus")))
                 + pages.table("departments", INDICATOR_COLUMNS, rows) + pages.download("/ui/download/performance.xlsx")
                 + pages.heading("医师绩效 Physicians")
-                + pages.charts(pages.bar_chart("各医师CMI CMI by physician", by_value(doctors, "cmi")[:30]),
-                               pages.bar_chart("各医师结余 Surplus by physician (元)",
-                                               by_value(doctors, "surplus")[:30]))
+                + pages.charts(long_chart("各医师CMI CMI by physician", by_value(doctors, "cmi")),
+                               long_chart("各医师结余 Surplus by physician (元)", by_value(doctors, "surplus")))
                 + pages.table("physicians", INDICATOR_COLUMNS, doctors)
                 + pages.download("/ui/download/physicians.xlsx")
                 + pages.heading("趋势与问题 Trend, QC and audit") + activity + checks
@@ -412,6 +411,15 @@ def _day(text: str, name: str) -> date | None:
         return date.fromisoformat(text.strip()) if text.strip() else None
     except ValueError:
         raise HTTPException(400, f"{name}: a date as YYYY-MM-DD, not {text[:20]!r}") from None
+
+
+def long_chart(title: str, pairs: list[tuple[str, float]], shown: int = 30) -> str:
+    """A bar chart of values sorted largest first, cut to its highest and lowest ``shown // 2`` bars when
+    longer (the table below it has every row)."""
+    if len(pairs) <= shown:
+        return pages.bar_chart(title, pairs)
+    half = shown // 2
+    return pages.bar_chart(f"{title}（最高及最低各{half} highest and lowest {half}）", pairs[:half] + pairs[-half:])
 
 
 def monthly_totals(trend: list[dict[str, Any]], hospital_id: str | None) -> list[tuple[str, dict[str, float]]]:
