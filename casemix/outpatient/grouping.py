@@ -192,7 +192,7 @@ class ApgGrouper:
         if self.pairs is None:
             return frame.with_columns(pl.lit(None, pl.Int64).alias("pair_row"), pl.lit(None, pl.String)
                                       .alias("main_code"))
-        items = frame.filter(pl.col("line_no") > 0)
+        items = frame.select("_id", "_v", "line_no", "code").filter(pl.col("line_no") > 0)
         billed = (items.filter(pl.col("code").is_in(self.pairs["main_code"].unique().to_list()))
                   .select("_v", pl.col("code").alias("main_code")).unique())
         included = (items.filter(pl.col("code").is_in(self.pairs["included_code"].unique().to_list()))
@@ -207,7 +207,7 @@ class ApgGrouper:
 
     def _consolidate(self, frame: pl.DataFrame) -> pl.DataFrame:
         rules = self.scheme.consolidation.select("apg", "into", pl.col("row").alias("cons_row"))
-        paid = frame.filter(pl.col("action") == "paid")
+        paid = frame.select("_id", "_v", "apg", "action").filter(pl.col("action") == "paid")
         present = paid.select("_v", pl.col("apg").alias("into")).unique()
         folded = (paid.filter(pl.col("apg").is_in(rules["apg"].unique().to_list()))
                   .select("_id", "_v", "apg").join(rules, on="apg")
@@ -222,17 +222,18 @@ class ApgGrouper:
         for row, target, when in self.scheme.packaging.select("row", "apg", "when").iter_rows():
             paid = pl.col("action") == "paid"
             hit = paid & _matches(target) & ~_matches(when) & (paid & _matches(when)).any().over("_v")
-            frame = frame.with_columns(
-                pl.when(hit).then(pl.lit("packaged")).otherwise(pl.col("action")).alias("action"),
-                pl.when(hit).then(pl.lit(row, pl.Int64)).otherwise(pl.col("pack_row")).alias("pack_row"))
-        return frame
+            frame = frame.with_columns(hit.alias("_hit")).with_columns(
+                pl.when("_hit").then(pl.lit("packaged")).otherwise(pl.col("action")).alias("action"),
+                pl.when("_hit").then(pl.lit(row, pl.Int64)).otherwise(pl.col("pack_row")).alias("pack_row"))
+        return frame.drop("_hit", strict=False)
 
     def _discount(self, frame: pl.DataFrame) -> pl.DataFrame:
         discounts = self.scheme.discounts
         top = discounts.group_by("discount_class").agg(pl.col("rank").max().alias("top"))
         table = discounts.select("discount_class", "rank", "factor", pl.col("row").alias("disc_row"))
         eligible = pl.col("action").eq("paid") & pl.col("discount_class").ne("")
-        ranked = (frame.filter(eligible)
+        ranked = (frame.select("_id", "_v", "line_no", "apg", "action", "discount_class", "base_points", "amount")
+                  .filter(eligible)
                   .sort(["_v", "base_points", "amount", "line_no"], descending=[False, True, True, False])
                   .with_columns((pl.int_range(pl.len()).over("_v", "discount_class") + 1).alias("class_rank"),
                                 (pl.int_range(pl.len()).over("_v", "apg") + 1).alias("same_rank"))
@@ -271,7 +272,8 @@ class ApgGrouper:
 
     def _visit_results(self, visits: pl.DataFrame, lines: pl.DataFrame) -> pl.DataFrame:
         paid = pl.col("action").is_in(PAID)
-        billed = lines.filter(paid | (pl.col("action") == "pass_through"))
+        billed = lines.select("_v", "line_no", "apg", "points", "action").filter(
+            paid | (pl.col("action") == "pass_through"))
         order = (billed.sort(["_v", "points", "line_no"], descending=[False, True, False])
                  .group_by("_v")     # a group keeps its rows' order: the main APG first
                  .agg(pl.col("apg").first().alias("main_apg"), pl.col("apg").alias("apgs"))
