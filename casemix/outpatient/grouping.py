@@ -97,22 +97,23 @@ class ApgGrouper:
         """Group every visit of ``visits`` with its ``lines`` (frames as
         :func:`~casemix.outpatient.visits.visit_frames` makes them); returns the grouped visits and each line's path.
 
-        A year larger than ``batch_size`` visits is split by a hash of the visit id, each part grouped alone
-        (a visit's lines always travel with it), and the parts put back together.
+        Visits come out in their order, each visit's lines as billed and then its own line 0 (none without a
+        header). A year larger than ``batch_size`` visits is grouped ``batch_size`` visits at a time (a
+        visit's lines always travel with it) and the parts put back together in order.
         """
-        parts = visits.height // self.batch_size + 1
-        if parts == 1:
+        visits = visits.with_row_index("_v")       # an integer visit key: grouping and joins on it are cheap
+        lines = lines.join(visits.select("visit_id", "_v"), on="visit_id", how="inner", maintain_order="left")
+        if visits.height <= self.batch_size:
             return self._group(visits, lines)
-        split = (pl.col("visit_id").hash(7) % parts).alias("_part")
-        visit_parts = visits.with_columns(split).partition_by("_part", as_dict=True, include_key=False)
-        line_parts = lines.with_columns(split).partition_by("_part", as_dict=True, include_key=False)
-        grouped = [self._group(part, line_parts.get(key, lines.head(0))) for key, part in visit_parts.items()]
+        line_parts = lines.with_columns((pl.col("_v") // self.batch_size).alias("_part")).partition_by(
+            "_part", as_dict=True, include_key=False)
+        grouped = [self._group(visits.slice(start, self.batch_size),
+                               line_parts.get((start // self.batch_size,), lines.head(0)))
+                   for start in range(0, visits.height, self.batch_size)]
         return GroupedVisits(pl.concat([g.visits for g in grouped]), pl.concat([g.lines for g in grouped]), self.scheme)
 
     def _group(self, visits: pl.DataFrame, lines: pl.DataFrame) -> GroupedVisits:
         scheme = self.scheme
-        visits = visits.with_row_index("_v")       # an integer visit key: grouping and joins on it are cheap
-        lines = lines.join(visits.select("visit_id", "_v"), on="visit_id", how="inner")
         # one frame, a visit's rows together (its fee lines as billed, then its own line 0): the steps add
         # columns and keep the order, so per-visit questions are windows and sums over sorted runs (summed in
         # that order, so float sums round as they always did), and nothing rejoins at the end
