@@ -13,12 +13,12 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from conftest import DATA
 from polars.testing import assert_frame_equal
 
 from casemix.outpatient.grouping import ApgGrouper
 from casemix.outpatient.scheme import load_scheme
 from casemix.policy import load_policy
-from conftest import DATA
 
 FROZEN = Path(__file__).parent / "fixtures" / "outpatient-frozen"
 

@@ -250,3 +250,28 @@ def test_every_outpatient_policy_key_is_documented_with_its_default(policy):
         assert set(data[section]) == {f.name for f in fields(defaults)}
         for key, value in data[section].items():
             assert getattr(type(defaults)(), key) == value, (section, key)
+
+
+def test_pots_settled_by_hospital_month_pay_what_a_visit_by_visit_settlement_pays(settled):
+    """The pots settle hospital-month sums; the settlement engine run on every visit as its own case (the
+    reference path) gives each hospital the same points, cost, year-end amount and reserve shares."""
+    from casemix.settlement import CasePoints, SettlementCase
+    from casemix.settlement.yearend import settle_year
+
+    visits = settled.grouped.visits.join(settled.enrolment.select("patient_id", "institution"), on="patient_id",
+                                         how="left")
+    for fund, pot in settled.outpatient.pots.items():
+        mine = visits.filter(pl.col("insurance") == fund, pl.col("status") != "chronic_quota",
+                             pl.col("institution").is_null() | (pl.col("institution") != pl.col("hospital_id")))
+        cases = [CasePoints(SettlementCase(r["visit_id"], r["hospital_id"], r["patient_id"], r["visit_date"],
+                                           r["visit_date"], r["main_apg"], r["visit_apg"], r["status"],
+                                           r["total_cost"], r["self_pay"], "1"),
+                            r["kind"], Decimal(repr(r["points"])), None, "") for r in mine.iter_rows(named=True)]
+        reference = settle_year(cases, pot.apg_pot + pot.referral_transfer, pot.settlement.policy)
+        assert pot.settlement.point_value == reference.point_value
+        for hospital, expected in reference.statements.items():
+            got = pot.settlement.statements[hospital]
+            assert (got.cases, got.points, got.actual_cost, got.self_pay) == (
+                expected.cases, expected.points, expected.actual_cost, expected.self_pay), hospital
+            assert (got.amount, got.overspend_share, got.reserve_return) == (
+                expected.amount, expected.overspend_share, expected.reserve_return), hospital
