@@ -154,7 +154,8 @@ class ApgGrouper:
 
     def _coded_procedures(self, lines: pl.DataFrame) -> pl.DataFrame:
         """Lines with a coded procedure (oprn_oprt_code) take procedure_apg.csv's APG, over the item map's."""
-        if self.scheme.procedures.height == 0 or "procedure_code" not in lines.columns:
+        if (self.scheme.procedures.height == 0 or "procedure_code" not in lines.columns
+                or lines["procedure_code"].null_count() == lines.height):
             return lines.with_columns(pl.lit(None, pl.UInt32).alias("proc_row"))
         key = pl.col("procedure_code").str.to_uppercase().str.replace_all(".", "", literal=True)
         table = self.scheme.procedures.select(
