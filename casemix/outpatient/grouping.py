@@ -115,8 +115,8 @@ class ApgGrouper:
     def _group(self, visits: pl.DataFrame, lines: pl.DataFrame) -> GroupedVisits:
         scheme = self.scheme
         # one frame, a visit's rows together (its fee lines as billed, then its own line 0): the steps add
-        # columns and keep the order, so per-visit questions are windows and sums over sorted runs (summed in
-        # that order, so float sums round as they always did), and nothing rejoins at the end
+        # columns and keep the order, so per-visit questions are windows and sums over sorted runs, and
+        # nothing rejoins at the end
         frame = (pl.concat([self._item_lines(lines), self._visit_lines(visits)], how="diagonal_relaxed")
                  .sort("_v", maintain_order=True)
                  .with_columns(pl.col("_v").set_sorted())
