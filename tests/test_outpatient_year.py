@@ -17,16 +17,18 @@ from casemix.errors import SettlementError
 from casemix.outpatient.calibration import calibrate
 from casemix.outpatient.grouping import ApgGrouper
 from casemix.outpatient.run import (
+    group_year_parts,
     inpatient_settlement,
     last_year_from,
     outpatient_demo,
     outpatient_year,
     read_visit_frames,
+    settle_year_parts,
     write_synthetic_year,
 )
 from casemix.outpatient.scheme import load_scheme
 from casemix.outpatient.statement import unified_statements
-from casemix.outpatient.synthetic import hospitals_of, synthetic_outpatient_year
+from casemix.outpatient.synthetic import hospitals_of, synthetic_outpatient_year, write_synthetic_outpatient_parts
 from casemix.outpatient.visits import read_visits
 from casemix.policy import load_policy
 from casemix.records.fees import FeeClassifier
@@ -250,3 +252,50 @@ def test_every_outpatient_policy_key_is_documented_with_its_default(policy):
         assert set(data[section]) == {f.name for f in fields(defaults)}
         for key, value in data[section].items():
             assert getattr(type(defaults)(), key) == value, (section, key)
+
+
+def test_pots_settled_by_hospital_month_pay_what_a_visit_by_visit_settlement_pays(settled):
+    """The pots settle hospital-month sums; the settlement engine run on every visit as its own case (the
+    reference path) gives each hospital the same points, cost, year-end amount and reserve shares."""
+    from casemix.settlement import CasePoints, SettlementCase
+    from casemix.settlement.yearend import settle_year
+
+    visits = settled.grouped.visits.join(settled.enrolment.select("patient_id", "institution"), on="patient_id",
+                                         how="left")
+    for fund, pot in settled.outpatient.pots.items():
+        mine = visits.filter(pl.col("insurance") == fund, pl.col("status") != "chronic_quota",
+                             pl.col("institution").is_null() | (pl.col("institution") != pl.col("hospital_id")))
+        cases = [CasePoints(SettlementCase(r["visit_id"], r["hospital_id"], r["patient_id"], r["visit_date"],
+                                           r["visit_date"], r["main_apg"], r["visit_apg"], r["status"],
+                                           r["total_cost"], r["self_pay"], "1"),
+                            r["kind"], Decimal(repr(r["points"])), None, "") for r in mine.iter_rows(named=True)]
+        reference = settle_year(cases, pot.apg_pot + pot.referral_transfer, pot.settlement.policy)
+        assert pot.settlement.point_value == reference.point_value
+        for hospital, expected in reference.statements.items():
+            got = pot.settlement.statements[hospital]
+            assert (got.cases, got.points, got.actual_cost, got.self_pay) == (
+                expected.cases, expected.points, expected.actual_cost, expected.self_pay), hospital
+            assert (got.amount, got.overspend_share, got.reserve_return) == (
+                expected.amount, expected.overspend_share, expected.reserve_return), hospital
+
+
+def test_a_year_in_parquet_parts_groups_and_settles_as_the_whole_year_in_memory(city, policy, data_dir, tmp_path):
+    """A year too large for memory is written, grouped and settled part by part; the same year in one frame
+    gives the same grouped visits, pots and statements. A one-part year is the in-memory generator's year."""
+    hospitals = hospitals_of(city)
+    parts = write_synthetic_outpatient_parts(hospitals, tmp_path / "year", visits=3000, part_size=1000, seed=5)
+    assert len(parts) == 3
+    one = write_synthetic_outpatient_parts(hospitals, tmp_path / "one", visits=1000, part_size=1000, seed=5)
+    assert pl.read_parquet(one[0][0]).equals(synthetic_outpatient_year(hospitals, visits=1000, seed=5).visits)
+    visits = pl.concat([pl.read_parquet(v) for v, _ in parts])
+    lines = pl.concat([pl.read_parquet(lv) for _, lv in parts])
+    assert visits["visit_id"].n_unique() == 3000 and lines["visit_id"].is_in(visits["visit_id"].implode()).all()
+    scheme = load_scheme("apg-starter")
+    last_year = last_year_from(visits, 0.12, policy)
+    whole = outpatient_year(visits, lines, last_year, scheme, policy, data_dir)
+    grouped = group_year_parts(parts, scheme, policy, data_dir, tmp_path / "grouped")
+    parted = settle_year_parts(grouped, last_year, scheme, policy)
+    assert pl.concat([pl.read_parquet(g) for g in grouped]).equals(whole.grouped.visits)
+    assert parted.outpatient.point_values() == whole.outpatient.point_values()
+    assert parted.statements.summary() == whole.statements.summary()
+    assert all(check.ok for check in parted.statements.checks)

@@ -42,6 +42,7 @@ GROUPED_VISIT_COLUMNS = ["visit_id", "hospital_id", "hospital_level", "patient_i
                          "k", "apg_points", "pass_through_points", "points", "expected_cost", "total_cost", "fund_paid",
                          "self_pay", "kind", "status", "reason"]
 PAID = ("paid", "discounted")
+MICRO = 1_000_000
 # a line's path: what it is, what happened to it, and the table rows behind it (GroupedVisits.with_rules)
 LINE_COLUMNS = ["visit_id", "line_no", "line_id", "code", "quantity", "amount", "unit_price", "apg", "type", "pricing",
                 "action", "factor", "points", "expected_cost", "item_row", "pattern", "level", "proc_row", "dx_row",
@@ -96,27 +97,31 @@ class ApgGrouper:
         """Group every visit of ``visits`` with its ``lines`` (frames as
         :func:`~casemix.outpatient.visits.visit_frames` makes them); returns the grouped visits and each line's path.
 
-        A year larger than ``batch_size`` visits is split by a hash of the visit id, each part grouped alone
-        (a visit's lines always travel with it), and the parts put back together.
+        Visits come out in their order, each visit's lines as billed and then its own line 0 (none without a
+        header). A year larger than ``batch_size`` visits is grouped ``batch_size`` visits at a time (a
+        visit's lines always travel with it) and the parts put back together in order.
         """
-        parts = visits.height // self.batch_size + 1
-        if parts == 1:
+        visits = visits.with_row_index("_v")       # an integer visit key: grouping and joins on it are cheap
+        lines = lines.join(visits.select("visit_id", "_v"), on="visit_id", how="inner", maintain_order="left")
+        if visits.height <= self.batch_size:
             return self._group(visits, lines)
-        split = (pl.col("visit_id").hash(7) % parts).alias("_part")
-        visit_parts = visits.with_columns(split).partition_by("_part", as_dict=True, include_key=False)
-        line_parts = lines.with_columns(split).partition_by("_part", as_dict=True, include_key=False)
-        grouped = [self._group(part, line_parts.get(key, lines.head(0))) for key, part in visit_parts.items()]
+        line_parts = lines.with_columns((pl.col("_v") // self.batch_size).alias("_part")).partition_by(
+            "_part", as_dict=True, include_key=False)
+        grouped = [self._group(visits.slice(start, self.batch_size),
+                               line_parts.get((start // self.batch_size,), lines.head(0)))
+                   for start in range(0, visits.height, self.batch_size)]
         return GroupedVisits(pl.concat([g.visits for g in grouped]), pl.concat([g.lines for g in grouped]), self.scheme)
 
     def _group(self, visits: pl.DataFrame, lines: pl.DataFrame) -> GroupedVisits:
         scheme = self.scheme
-        visits = visits.with_row_index("_v")       # an integer visit key: grouping and joins on it are cheap
-        lines = lines.join(visits.select("visit_id", "_v"), on="visit_id", how="inner")
-        described = pl.concat([self._item_lines(lines), self._visit_lines(visits)],
-                              how="diagonal_relaxed").with_row_index("_id")
-        # the steps run on the few columns they read; the descriptive ones rejoin at the end
-        frame = (described.select("_id", "_v", "line_no", "code", "quantity", "amount", "apg")
-                 .join(self.apg_columns, on="apg", how="left")
+        # one frame, a visit's rows together (its fee lines as billed, then its own line 0): the steps add
+        # columns and keep the order, so per-visit questions are windows and sums over sorted runs, and
+        # nothing rejoins at the end
+        frame = (pl.concat([self._item_lines(lines), self._visit_lines(visits)], how="diagonal_relaxed")
+                 .sort("_v", maintain_order=True)
+                 .with_columns(pl.col("_v").set_sorted())
+                 .with_row_index("_id")
+                 .join(self.apg_columns, on="apg", how="left", maintain_order="left")
                  .with_columns(pl.when(pl.col("apg") == scheme.unassigned_apg).then(pl.lit("unassigned"))
                                .when(pl.col("pricing") == "packaged").then(pl.lit("packaged"))
                                .when(pl.col("pricing") == "pass_through").then(pl.lit("pass_through"))
@@ -126,11 +131,7 @@ class ApgGrouper:
         frame = self._package(frame)
         frame = self._discount(frame)
         frame = self._points(frame)
-        results = self._visit_results(visits, frame)
-        descriptive = described.select("_id", "visit_id", "line_id", "unit_price", "pattern", "item_row", "level",
-                                       "proc_row", "dx_row", "visit_basis", "med_type")
-        frame = frame.join(descriptive, on="_id").select(LINE_COLUMNS)
-        return GroupedVisits(results, frame, scheme)
+        return GroupedVisits(self._visit_results(visits, frame), frame.select(LINE_COLUMNS), scheme)
 
     def _item_lines(self, lines: pl.DataFrame) -> pl.DataFrame:
         codes = lines.select("code").unique().with_columns(pl.col("code").str.to_uppercase().alias("key"))
@@ -153,7 +154,8 @@ class ApgGrouper:
 
     def _coded_procedures(self, lines: pl.DataFrame) -> pl.DataFrame:
         """Lines with a coded procedure (oprn_oprt_code) take procedure_apg.csv's APG, over the item map's."""
-        if self.scheme.procedures.height == 0 or "procedure_code" not in lines.columns:
+        if (self.scheme.procedures.height == 0 or "procedure_code" not in lines.columns
+                or lines["procedure_code"].null_count() == lines.height):
             return lines.with_columns(pl.lit(None, pl.UInt32).alias("proc_row"))
         key = pl.col("procedure_code").str.to_uppercase().str.replace_all(".", "", literal=True)
         table = self.scheme.procedures.select(
@@ -192,28 +194,28 @@ class ApgGrouper:
         if self.pairs is None:
             return frame.with_columns(pl.lit(None, pl.Int64).alias("pair_row"), pl.lit(None, pl.String)
                                       .alias("main_code"))
-        items = frame.filter(pl.col("line_no") > 0)
+        items = frame.select("_id", "_v", "line_no", "code").filter(pl.col("line_no") > 0)
         billed = (items.filter(pl.col("code").is_in(self.pairs["main_code"].unique().to_list()))
                   .select("_v", pl.col("code").alias("main_code")).unique())
         included = (items.filter(pl.col("code").is_in(self.pairs["included_code"].unique().to_list()))
                     .select("_id", "_v", "code")
                     .join(self.pairs, left_on="code", right_on="included_code")
                     .join(billed, on=["_v", "main_code"], how="semi")
-                    .group_by("_id").agg(pl.col("pair_row").min(), pl.col("main_code").first()))
-        frame = frame.join(included, on="_id", how="left")
+                    .group_by("_id").agg(pl.col("pair_row").min(), pl.col("main_code").sort_by("pair_row").first()))
+        frame = frame.join(included, on="_id", how="left", maintain_order="left")
         hit = pl.col("pair_row").is_not_null() & (pl.col("action") != "unassigned")
         return frame.with_columns(pl.when(hit).then(pl.lit("packaged")).otherwise(pl.col("action")).alias("action"),
                                   pl.when(hit).then(pl.col("pair_row")).otherwise(None).alias("pair_row"))
 
     def _consolidate(self, frame: pl.DataFrame) -> pl.DataFrame:
         rules = self.scheme.consolidation.select("apg", "into", pl.col("row").alias("cons_row"))
-        paid = frame.filter(pl.col("action") == "paid")
+        paid = frame.select("_id", "_v", "apg", "action").filter(pl.col("action") == "paid")
         present = paid.select("_v", pl.col("apg").alias("into")).unique()
         folded = (paid.filter(pl.col("apg").is_in(rules["apg"].unique().to_list()))
                   .select("_id", "_v", "apg").join(rules, on="apg")
                   .join(present, on=["_v", "into"], how="semi")
-                  .group_by("_id").agg(pl.col("cons_row").min(), pl.col("into").first()))
-        frame = frame.join(folded, on="_id", how="left")
+                  .group_by("_id").agg(pl.col("cons_row").min(), pl.col("into").sort_by("cons_row").first()))
+        frame = frame.join(folded, on="_id", how="left", maintain_order="left")
         return frame.with_columns(pl.when(pl.col("cons_row").is_not_null()).then(pl.lit("consolidated"))
                                   .otherwise(pl.col("action")).alias("action"))
 
@@ -221,19 +223,19 @@ class ApgGrouper:
         frame = frame.with_columns(pl.lit(None, pl.Int64).alias("pack_row"))
         for row, target, when in self.scheme.packaging.select("row", "apg", "when").iter_rows():
             paid = pl.col("action") == "paid"
-            with_when = frame.filter(paid & _matches(when))["_v"].unique()
-            hit = paid & _matches(target) & ~_matches(when) & pl.col("_v").is_in(with_when.implode())
-            frame = frame.with_columns(
-                pl.when(hit).then(pl.lit("packaged")).otherwise(pl.col("action")).alias("action"),
-                pl.when(hit).then(pl.lit(row, pl.Int64)).otherwise(pl.col("pack_row")).alias("pack_row"))
-        return frame
+            hit = paid & _matches(target) & ~_matches(when) & (paid & _matches(when)).any().over("_v")
+            frame = frame.with_columns(hit.alias("_hit")).with_columns(
+                pl.when("_hit").then(pl.lit("packaged")).otherwise(pl.col("action")).alias("action"),
+                pl.when("_hit").then(pl.lit(row, pl.Int64)).otherwise(pl.col("pack_row")).alias("pack_row"))
+        return frame.drop("_hit", strict=False)
 
     def _discount(self, frame: pl.DataFrame) -> pl.DataFrame:
         discounts = self.scheme.discounts
         top = discounts.group_by("discount_class").agg(pl.col("rank").max().alias("top"))
         table = discounts.select("discount_class", "rank", "factor", pl.col("row").alias("disc_row"))
         eligible = pl.col("action").eq("paid") & pl.col("discount_class").ne("")
-        ranked = (frame.filter(eligible)
+        ranked = (frame.select("_id", "_v", "line_no", "apg", "action", "discount_class", "base_points", "amount")
+                  .filter(eligible)
                   .sort(["_v", "base_points", "amount", "line_no"], descending=[False, True, True, False])
                   .with_columns((pl.int_range(pl.len()).over("_v", "discount_class") + 1).alias("class_rank"),
                                 (pl.int_range(pl.len()).over("_v", "apg") + 1).alias("same_rank"))
@@ -250,7 +252,7 @@ class ApgGrouper:
             .then(pl.format("discounts.csv row {}: {} rank {} × {}", "class_row", "discount_class", "class_rank",
                             "class_factor"))
             .otherwise(pl.lit(None, pl.String)).alias("discount_rule"))
-        frame = frame.join(ranked, on="_id", how="left")
+        frame = frame.join(ranked, on="_id", how="left", maintain_order="left")
         return frame.with_columns(
             pl.when(pl.col("action") == "paid").then(pl.col("factor").fill_null(1.0)).otherwise(0.0).alias("factor"),
             pl.when(pl.col("discount_rule").is_not_null()).then(pl.lit("discounted")).otherwise(pl.col("action"))
@@ -268,25 +270,27 @@ class ApgGrouper:
                     .otherwise(0.0).round(4).alias("points"),
                     pl.when(paid).then(pl.col("standard_cost") * pl.col("factor") * units)
                     .when(pass_through).then(pl.col("amount").cast(pl.Float64))
-                    .otherwise(0.0).alias("expected_cost"))
-                .select("_id", "_v", "line_no", "code", "quantity", "amount", "apg", "type", "pricing", "action",
-                        "factor", "points", "expected_cost", "apg_row", "pair_row", "main_code", "cons_row", "into",
-                        "pack_row", "discount_rule"))
+                    .otherwise(0.0).alias("expected_cost")))
 
     def _visit_results(self, visits: pl.DataFrame, lines: pl.DataFrame) -> pl.DataFrame:
         paid = pl.col("action").is_in(PAID)
-        billed = lines.filter(paid | (pl.col("action") == "pass_through"))
+        billed = lines.select("_v", "line_no", "apg", "points", "action").filter(
+            paid | (pl.col("action") == "pass_through"))
         order = (billed.sort(["_v", "points", "line_no"], descending=[False, True, False])
-                 .group_by("_v", maintain_order=True)
-                 .agg(pl.col("apg").first().alias("main_apg"), pl.col("apg").str.join("|").alias("apgs")))
-        sums = (lines.with_columns(pl.when(paid).then(pl.col("points")).otherwise(0.0).alias("line_points"),
-                                   pl.when(pl.col("action") == "pass_through").then(pl.col("points")).otherwise(0.0)
-                                   .alias("pass_through_points"),
-                                   (pl.col("action") == "unassigned").cast(pl.Int32).alias("unassigned_lines"))
-                .group_by("_v").agg(pl.col("line_points", "pass_through_points", "expected_cost",
-                                           "unassigned_lines").sum())
-                .join(lines.filter(pl.col("line_no") == 0).select("_v", pl.col("apg").alias("visit_apg")), on="_v")
-                .join(order, on="_v", how="left"))
+                 .group_by("_v")     # a group keeps its rows' order: the main APG first
+                 .agg(pl.col("apg").first().alias("main_apg"), pl.col("apg").alias("apgs"))
+                 .with_columns(pl.col("apgs").list.join("|")))
+        # lines are sorted by visit and every visit has its line 0: the sums come out one per visit, in order
+        sums = (lines.group_by("_v", maintain_order=True)
+                .agg(pl.when(paid).then(pl.col("points")).otherwise(0.0).sum().alias("line_points"),
+                     pl.when(pl.col("action") == "pass_through").then(pl.col("points")).otherwise(0.0).sum()
+                     .alias("pass_through_points"),
+                     # summed exactly in millionths of a yuan, so the cents do not hang on the summing order
+                     (pl.col("expected_cost") * MICRO).round().cast(pl.Int64).sum().alias("_expected_micro"),
+                     (pl.col("action") == "unassigned").cast(pl.Int32).sum().alias("unassigned_lines"),
+                     pl.col("apg").filter(pl.col("line_no") == 0).first().alias("visit_apg"))
+                .with_columns((pl.col("_expected_micro") / MICRO).alias("expected_cost"))
+                .join(order, on="_v", how="left", maintain_order="left"))
         levels = {k: float(v) for k, v in self.policy.level_coefficients.items()}
         k = pl.col("hospital_level").replace_strict(levels, default=1.0, return_dtype=pl.Float64)
         high, low = self.policy.high_ratio, self.policy.low_ratio
@@ -299,7 +303,7 @@ class ApgGrouper:
                     .when(pl.col("kind") == "low").then(pl.col("apg_points") * ratio)
                     .otherwise(pl.col("apg_points")))
         chronic = pl.col("med_type").is_in(list(self.policy.chronic_quota_med_types))
-        return (visits.join(sums, on="_v", how="left")
+        return (visits.hstack(sums.drop("_v"))
                 .with_columns(k.alias("k"), (pl.col("line_points") * k).alias("apg_points"))
                 .with_columns(kind.alias("kind"))
                 .with_columns(
@@ -316,7 +320,8 @@ class ApgGrouper:
                     .when(pl.col("kind") == "low")
                     .then(pl.format("low outlier: cost/expected {} < {}", ratio.round(2), pl.lit(low)))
                     .otherwise(pl.lit("")).alias("reason"))
-                .with_columns(pl.col("expected_cost").round(2))
+                .with_columns(((pl.col("_expected_micro") + MICRO // 200) // (MICRO // 100) / 100).round(2)
+                              .alias("expected_cost"))      # half a cent up, as casemix.settlement.cents
                 .select(GROUPED_VISIT_COLUMNS))
 
 

@@ -4,6 +4,8 @@
   per visit header: APGs, points, status, reason; rejected rows included with their reason);
 - :func:`outpatient_year`: group, enrol, settle the outpatient pots and capitation, and build the unified
   statements (with an inpatient :class:`~casemix.settlement.Settlement` when one is given);
+- :func:`group_year_parts` / :func:`settle_year_parts`: a year too large for memory (a city's 10M visits),
+  grouped part by part from Parquet and settled from the columns settlement reads;
 - :func:`write_synthetic_year` / :func:`read_visit_frames`: the synthetic year as files and back;
 - :func:`outpatient_demo`: what ``casemix demo`` runs: a synthetic outpatient year for the demo city,
   ``grouped-visits.csv`` and the unified statements in one folder.
@@ -20,7 +22,7 @@ import polars as pl
 
 from casemix.grouping import Grouper
 from casemix.outpatient.capitation import CapitationSettlement, enrol, settle_capitation
-from casemix.outpatient.grouping import ApgGrouper, GroupedVisits
+from casemix.outpatient.grouping import LINE_COLUMNS, ApgGrouper, GroupedVisits
 from casemix.outpatient.scheme import ApgScheme, load_scheme
 from casemix.outpatient.settlement import OutpatientSettlement, settle_outpatient_year
 from casemix.outpatient.statement import UnifiedStatements, unified_statements
@@ -46,6 +48,10 @@ GROUPED_FILE_COLUMNS = [
     "expected_cost",
     "total_cost",
 ]
+# what enrolment, the pots, capitation and the statements read of a grouped visit
+SETTLEMENT_COLUMNS = ["visit_id", "patient_id", "hospital_id", "hospital_level", "visit_date", "med_type", "insurance",
+                      "age", "sex", "principal_dx", "diagnoses", "status", "kind", "points", "total_cost", "fund_paid",
+                      "self_pay"]
 
 
 @dataclass(frozen=True)
@@ -136,6 +142,19 @@ def outpatient_year(
     Raises SettlementError when a budget is missing or a statement does not reconcile.
     """
     grouped = ApgGrouper(scheme, policy.outpatient, data_dir).group(visits, lines)
+    return settle_grouped_year(grouped, last_year, policy, inpatient, contracts)
+
+
+def settle_grouped_year(
+    grouped: GroupedVisits,
+    last_year: dict[str, Decimal],
+    policy: Policy,
+    inpatient: Settlement | None = None,
+    contracts: pl.DataFrame | None = None,
+) -> OutpatientResult:
+    """Enrol, settle the outpatient pots and capitation, and build the unified statements of grouped visits
+    (:func:`outpatient_year` after grouping; the settlement reads only :data:`SETTLEMENT_COLUMNS`)."""
+    scheme = grouped.scheme
     enrolment = enrol(grouped.visits, policy, contracts)
     outpatient = settle_outpatient_year(grouped.visits, last_year, policy, enrolment)
     capitation = settle_capitation(grouped.visits, enrolment, outpatient, policy)
@@ -143,6 +162,34 @@ def outpatient_year(
     return OutpatientResult(
         grouped, enrolment, outpatient, capitation, unified_statements(inpatient, outpatient, capitation, banner)
     )
+
+
+def group_year_parts(
+    parts: list[tuple[Path, Path]], scheme: ApgScheme, policy: Policy, data_dir: str | Path | None,
+    folder: str | Path,
+) -> list[Path]:
+    """Group a year stored as Parquet parts (visits, lines), one part in memory at a time: each part's grouped
+    visits go to ``grouped-NNN.parquet`` in ``folder`` (one row per visit, as ``grouped-visits.csv``)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    grouper = ApgGrouper(scheme, policy.outpatient, data_dir)
+    paths = []
+    for number, (visits, lines) in enumerate(parts):
+        grouped = grouper.group(pl.read_parquet(visits), pl.read_parquet(lines))
+        paths.append(folder / f"grouped-{number:03d}.parquet")
+        grouped.visits.write_parquet(paths[-1])
+    return paths
+
+
+def settle_year_parts(
+    grouped_parts: list[Path], last_year: dict[str, Decimal], scheme: ApgScheme, policy: Policy,
+    inpatient: Settlement | None = None,
+) -> OutpatientResult:
+    """Settle a year grouped part by part (:func:`group_year_parts`), reading only the columns settlement
+    needs; the result's grouped visits carry those columns and no line paths (they stay in the parts)."""
+    visits = pl.concat([pl.read_parquet(path, columns=SETTLEMENT_COLUMNS) for path in grouped_parts])
+    no_lines = pl.DataFrame(schema=dict.fromkeys(LINE_COLUMNS, pl.String))
+    return settle_grouped_year(GroupedVisits(visits, no_lines, scheme), last_year, policy, inpatient)
 
 
 def last_year_from(visits: pl.DataFrame, growth: float, policy: Policy) -> dict[str, Decimal]:

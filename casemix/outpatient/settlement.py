@@ -13,7 +13,8 @@ Per fund pot (employees 310 and residents 390 apart when ``[outpatient].fund_spl
   ``R = P_ref × B_apg × (1 − r) ÷ (P − P_ref × (1 − r))`` makes ``PV = (B_apg + R)(1 − r) ÷ P`` and
   ``R = P_ref × PV`` (the §6.3 closed form), so both pots balance;
 - ``casemix.settlement.settle_points`` settles each pot's visit points under ``B_apg + R`` (monthly
-  prepayment at a provisional point value, reserve, overspend sharing, amounts allocated to the cent).
+  prepayment at a provisional point value, reserve, overspend sharing, amounts allocated to the cent); it
+  reads only sums per hospital and month, so the visits enter it as exact hospital-month sums.
 """
 
 from __future__ import annotations
@@ -133,9 +134,10 @@ def _settle_pot(fund: str, visits: pl.DataFrame, last_year: Decimal, policy: Pol
             f"quotas {quota} and capitation {capitation}"
         )
     paid = visits.filter(pl.col("role").is_in(["points", "referral"]))
-    points = [_case_points(row) for row in paid.iter_rows(named=True)]
+    months = _hospital_months(paid)
+    points = [_month_points(row) for row in months.iter_rows(named=True)]
     total = sum((p.points for p in points), Decimal(0))
-    referral = sum((p.points for p, role in zip(points, paid["role"]) if role == "referral"), Decimal(0))
+    referral = sum(months["referral_points"], Decimal(0))
     if total <= 0:
         raise SettlementError(f"outpatient pot {fund}: no APG points to settle")
     keep = 1 - Decimal(repr(outpatient.reserve_share))
@@ -151,6 +153,8 @@ def _settle_pot(fund: str, visits: pl.DataFrame, last_year: Decimal, policy: Pol
     )
     provisional = (apg_pot + transfer) * keep / total * Decimal(repr(outpatient.provisional_point_value_share))
     settlement = settle_points(points, apg_pot + transfer, pot_policy, provisional.quantize(Decimal("0.0001")))
+    for hospital, count in months.group_by("hospital_id").agg(pl.col("visits").sum()).iter_rows():
+        settlement.statements[hospital].cases = count      # visits, not hospital-months
     return FundPot(fund, last_year, budget, quota, capitation, apg_pot, transfer, referral, settlement)
 
 
@@ -164,21 +168,34 @@ def _capitation_share(visits: pl.DataFrame, policy: Policy) -> Decimal:
     return enrolees / total if total else ZERO
 
 
-def _case_points(row: dict) -> CasePoints:
+def _hospital_months(paid: pl.DataFrame) -> pl.DataFrame:
+    """Points, cost and patients' payments per hospital and visit month, summed exactly (points have four
+    decimals, money two): all that prepayment and the year end read, so a 10M-visit year settles as a few
+    hundred rows and gives the amounts a visit-by-visit settlement gives, to the cent."""
+    exact = pl.col("points").round(4).cast(pl.Decimal(38, 4))
+    return (paid.group_by("hospital_id", pl.col("visit_date").dt.truncate("1mo").alias("month"))
+            .agg(pl.len().alias("visits"), exact.sum().alias("points"),
+                 exact.filter(pl.col("role") == "referral").sum().fill_null(0).alias("referral_points"),
+                 pl.col("total_cost").sum(), pl.col("self_pay").sum())
+            .sort("hospital_id", "month"))
+
+
+def _month_points(row: dict) -> CasePoints:
+    """One hospital-month as the settlement engine's case: its visits' points, cost and patients' payments."""
     case = SettlementCase(
-        row["visit_id"],
+        f"{row['hospital_id']} {row['month']:%Y-%m}",
         row["hospital_id"],
-        row["patient_id"] or "",
-        row["visit_date"],
-        row["visit_date"],
-        row["main_apg"],
-        row["visit_apg"],
-        row["status"],
+        "",
+        row["month"],
+        row["month"],
+        "APG",
+        "APG",
+        "grouped",
         row["total_cost"],
         row["self_pay"],
         "1",
     )
-    return CasePoints(case, row["kind"], Decimal(repr(row["points"])), None, row["reason"] or row["apgs"] or "")
+    return CasePoints(case, "normal", row["points"], None, f"{row['visits']} visits")
 
 
 def allocate_by(total: Decimal, weights: dict[str, Decimal]) -> dict[str, Decimal]:

@@ -21,6 +21,7 @@ import random
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import polars as pl
 
@@ -167,15 +168,80 @@ def synthetic_outpatient_year(
     """``visits`` outpatient visits at ``hospitals`` [(id, level)] in ``year``; the first residents take
     ``patient_ids`` (an inpatient city's patients), the rest are new."""
     rng = random.Random(seed)
+    city = _city(hospitals, visits, rng, patient_ids or [])
+    heads, lines = _visits(city, range(visits), year, rng)
+    return OutpatientYear(heads, lines, city.resident_frame())
+
+
+def write_synthetic_outpatient_parts(
+    hospitals: list[tuple[str, str]],
+    folder: str | Path,
+    visits: int,
+    part_size: int = 500_000,
+    year: int = 2025,
+    seed: int = 2026,
+) -> list[tuple[Path, Path]]:
+    """A year too large for memory written part by part: ``visits-NNN.parquet`` and ``lines-NNN.parquet`` of
+    at most ``part_size`` visits each and ``residents.parquet``; returns the (visits, lines) path pairs.
+
+    One city (residents drawn for the whole year) and one visit numbering; part 0 continues the residents'
+    random stream, so a year of one part is :func:`synthetic_outpatient_year`'s; later parts draw from
+    their own seeded stream. Memory holds the residents and one part.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(seed)
+    city = _city(hospitals, visits, rng, [])
+    city.resident_frame().write_parquet(folder / "residents.parquet")
+    paths = []
+    for part, start in enumerate(range(0, visits, part_size)):
+        part_rng = rng if part == 0 else random.Random(f"{seed}-{part}")
+        heads, lines = _visits(city, range(start, min(start + part_size, visits)), year, part_rng)
+        pair = (folder / f"visits-{part:03d}.parquet", folder / f"lines-{part:03d}.parquet")
+        heads.write_parquet(pair[0])
+        lines.write_parquet(pair[1])
+        paths.append(pair)
+    return paths
+
+
+@dataclass(frozen=True)
+class _City:
+    """What every visit of a synthetic year draws from: residents (and their visit weights) and hospitals."""
+
+    residents: list[dict]
+    weights: list[int]
+    by_level: dict[str, list[str]]
+    level_of: dict[str, str]
+
+    def resident_frame(self) -> pl.DataFrame:
+        residents = self.residents
+        return pl.DataFrame(
+            {
+                "patient_id": [r["id"] for r in residents],
+                "age": [r["age"] for r in residents],
+                "sex": [r["sex"] for r in residents],
+                "insurance": [r["insurance"] for r in residents],
+                "home_institution": [r["home"] for r in residents],
+                "conditions": ["|".join(r["conditions"]) for r in residents],
+            }
+        )
+
+
+def _city(hospitals: list[tuple[str, str]], visits: int, rng: random.Random, patient_ids: list[str]) -> _City:
     by_level = {level: [h for h, lv in hospitals if lv == level] for level in LEVEL_PRICE}
     primary = by_level["一级"] or [h for h, _ in hospitals]
-    residents = _residents(max(visits // 5, 1), rng, primary, patient_ids or [])
+    residents = _residents(max(visits // 5, 1), rng, primary, patient_ids)
     weights = list(itertools.accumulate(1 + 3 * len(r["conditions"]) for r in residents))
+    return _City(residents, weights, by_level, dict(hospitals))
+
+
+def _visits(city: _City, numbers: range, year: int, rng: random.Random) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Visit headers and fee lines of the visits numbered ``numbers``."""
+    residents, weights, by_level, level_of = city.residents, city.weights, city.by_level, city.level_of
     heads: dict[str, list] = {c: [] for c in VISIT_SCHEMA}
     lines: dict[str, list] = {c: [] for c in LINE_SCHEMA}
-    level_of = dict(hospitals)
     month_days = _month_days(year)
-    for number in range(visits):
+    for number in numbers:
         person = residents[bisect.bisect_right(weights, rng.random() * weights[-1])]
         month = rng.randint(1, 12)
         dx, items, med_type, allowed = _profile(person, month, rng)
@@ -204,19 +270,7 @@ def synthetic_outpatient_year(
             ("self_pay", total - fund),
         ):
             heads[column].append(value)
-    resident_frame = pl.DataFrame(
-        {
-            "patient_id": [r["id"] for r in residents],
-            "age": [r["age"] for r in residents],
-            "sex": [r["sex"] for r in residents],
-            "insurance": [r["insurance"] for r in residents],
-            "home_institution": [r["home"] for r in residents],
-            "conditions": ["|".join(r["conditions"]) for r in residents],
-        }
-    )
-    return OutpatientYear(
-        pl.DataFrame(heads, schema=VISIT_SCHEMA), pl.DataFrame(lines, schema=LINE_SCHEMA), resident_frame
-    )
+    return pl.DataFrame(heads, schema=VISIT_SCHEMA), pl.DataFrame(lines, schema=LINE_SCHEMA)
 
 
 _CHRONIC_DX = {dx for dx, _ in CHRONIC.values()}
