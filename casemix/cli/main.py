@@ -14,6 +14,7 @@ from rich.table import Table as RichTable
 from casemix.analytics import PERIODS, UNITS, Indicators
 from casemix.cli import audit as audit_commands
 from casemix.cli import backtest as backtest_commands
+from casemix.cli import develop as develop_commands
 from casemix.cli import outpatient as outpatient_commands
 from casemix.cli import policy as policy_commands
 from casemix.cli import regroup as regroup_commands
@@ -264,6 +265,7 @@ app.command("scheme-check")(reported(scheme_commands.scheme_check))
 app.add_typer(policy_commands.app, name="policy")
 app.add_typer(special_commands.app, name="special")
 app.command()(reported(backtest_commands.backtest))
+app.command()(reported(develop_commands.develop))
 
 
 if __name__ == "__main__":
