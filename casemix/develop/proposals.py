@@ -124,7 +124,8 @@ def develop(years: Sequence[Sequence[GroupedCase]], policy: DevelopPolicy) -> De
             continue
         accounting["examined"] += len(kept)
         units.append(_unit(code, len(stays), kept, len(years), overall_sst, policy))
-    return Development(units, dict(accounting), [len(year) for year in years], overall_sst, policy)
+    counted = {where: n for where, n in accounting.items() if n}
+    return Development(units, counted, [len(year) for year in years], overall_sst, policy)
 
 
 def _stays_by_unit(years: Sequence[Sequence[GroupedCase]], policy: DevelopPolicy,
