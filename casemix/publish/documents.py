@@ -4,7 +4,8 @@
 2. 病组目录 catalogue: each DRG's weight, base points and standard cost, and whether it is a base group;
 3. 系数 coefficients: each hospital's coefficient on base points and why (and the base groups' one);
 4. 变化 changes: each DRG's base points against last year's catalogue, new and removed groups, large moves;
-5. 特病单议 special cases: every case paid by special review, with the application and decision behind it;
+5. 特病单议 special cases: every case paid by special review, with the application and decision behind it
+   (applications first, then the candidates no one applied for, paid at the unreviewed factor);
 6. 年终清算 year end: the statement summary per hospital (the same rows as ``casemix settle``'s summary) and a
    total row that equals the pool.
 
@@ -112,6 +113,7 @@ def special_sheet(p: Publication) -> Sheet:
                          line.points, a.application_id if a else None, a.reason if a else "",
                          d.verdict if d else ("pending 待审" if a else ""), d.decided_by if d else "",
                          d.decided_at if d else "", d.note if d else "", line.detail])
+    rows.sort(key=lambda row: row[6] is None)          # the applications first, then the unreviewed candidates
     columns = [("hospital_id", "医疗机构"), ("case_id", "病案号"), ("drg", "DRG"), ("kind", "类型"), ("cost", "费用"),
                ("points", "点数"), ("application_id", "申请号"), ("reason", "申请理由"), ("verdict", "审核结论"),
                ("decided_by", "审核人"), ("decided_at", "审核时间"), ("note", "审核意见"), ("detail", "说明")]
