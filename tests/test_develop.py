@@ -91,6 +91,16 @@ def test_a_procedure_that_doubles_the_cost_is_proposed_as_with_and_without():
     assert best.split.startswith("with 36.0700") and best.cases_in == 134
 
 
+def test_a_split_that_is_the_current_drg_split_is_not_proposed_again():
+    """Stays with a CC cost twice as much and sit in DRG XX13 (the grouper's split): "MCC or CC" is that split."""
+    rng = random.Random(5)
+    year = [stay(i, "XX1", 50, 9_000 * math.exp(rng.gauss(0, 0.2)) * (2 if i % 2 else 1), severity="CC" if i % 2
+                 else "none") for i in range(300)]
+    unit = develop([year], LOOSE).units[0]
+    severity = next(c for c in unit.candidates if c.split.startswith("MCC or CC"))
+    assert severity.riv_gain == pytest.approx(unit.current_riv) and severity.verdict.startswith("below current")
+
+
 def test_units_below_the_cv_or_the_size_are_counted_not_examined():
     rng = random.Random(1)
     year = planted_year(rng, 200, "a", 1.0) + planted_year(rng, 20, "a", 1.5, "ZZ1")
@@ -162,8 +172,9 @@ def test_on_the_real_records_each_proposal_is_recomputed_here(real_workbook, g20
     files = [[(c, g20.group(c, explain=False)) for c in read_cases(sample)[0]] for sample in SAMPLES]
     means = [sum(float(c.total_cost) for c, r in f if r.status == "grouped" and c.total_cost)
              / sum(1 for c, r in f if r.status == "grouped" and c.total_cost) for f in files]
-    proposals = [row for row in sheet_rows(path, 1) if row["verdict"].startswith("proposed")]
-    assert proposals, "the real records hold at least one proposal at the default thresholds"
+    proposals = [row for row in sheet_rows(path, 1) if row["verdict"].startswith("proposed")
+                 and row["kind"] in ("age", "los")]
+    assert len(proposals) >= 4, "the real records hold age and LOS proposals at the default thresholds"
     for row in proposals:
         field, cut = re.match(r"(age|LOS) ≥ (\d+)", row["split"]).groups()
         stays = [(getattr(c, "age" if field == "age" else "los_days"), float(c.total_cost) * means[-1] / means[i])

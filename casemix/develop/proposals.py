@@ -40,6 +40,7 @@ from casemix.grouping import GroupedCase
 from casemix.policy import DevelopPolicy
 
 PROPOSED = "proposed 建议"
+SAME = 1e-9            # RIV gains closer than this are one gain (sums of squares in floating point)
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,35 +191,59 @@ def _unit(code: str, cases: int, kept: list[Stay], years: int, overall_sst: floa
 
 def _score(split: Split, kept: list[Stay], years: int, sst: float, current_ssw: float, overall_sst: float,
            current_riv: float | None, policy: DevelopPolicy) -> Candidate:
-    sides = {IN: [], OUT: [], UNKNOWN: []}
+    tally = _Tally(years)
     for stay in kept:
-        sides[split.side(stay)].append(stay)
-    ssw = sum(sum_of_squares(s.cost for s in side) for side in sides.values())
+        tally.add(split.side(stay), stay)
+    ssw = sum(tally.sum_of_squares(side) for side in (IN, OUT, UNKNOWN))
     gain = 1 - ssw / sst if sst else 0.0
-    consistent, measured = _consistency(sides[IN], sides[OUT], years)
-    verdict, reason = _verdict(len(sides[IN]), len(sides[OUT]), gain, current_riv, consistent, measured, policy)
-    return Candidate(split.kind, split.label, split.label_out, len(sides[IN]), _mean(sides[IN]), len(sides[OUT]),
-                     _mean(sides[OUT]), len(sides[UNKNOWN]), gain,
-                     (current_ssw - ssw) / overall_sst if overall_sst else 0.0, consistent, measured, verdict, reason)
+    consistent, measured = tally.consistency()
+    cases_in, cases_out = tally.cases(IN), tally.cases(OUT)
+    verdict, reason = _verdict(cases_in, cases_out, gain, current_riv, consistent, measured, policy)
+    return Candidate(split.kind, split.label, split.label_out, cases_in, tally.mean(IN), cases_out, tally.mean(OUT),
+                     tally.cases(UNKNOWN), gain, (current_ssw - ssw) / overall_sst if overall_sst else 0.0,
+                     consistent, measured, verdict, reason)
 
 
-def _mean(stays: list[Stay]) -> float | None:
-    return sum(s.cost for s in stays) / len(stays) if stays else None
+class _Tally:
+    """Count, Σ x and Σ x² of the costs on each side of a split, year by year, in one pass over the stays;
+    Σ (x − mean)² of a side is then Σ x² − (Σ x)² ÷ n."""
 
+    def __init__(self, years: int):
+        self.years = years
+        self.sums = {side: [[0, 0.0, 0.0] for _ in range(years)] for side in (IN, OUT, UNKNOWN)}
 
-def _consistency(inside: list[Stay], outside: list[Stay], years: int) -> tuple[int, int]:
-    """(years whose in-side costs more or less as pooled, years with stays on both sides)."""
-    pooled_in, pooled_out = _mean(inside), _mean(outside)
-    if pooled_in is None or pooled_out is None:
-        return 0, 0
-    consistent = measured = 0
-    for year in range(years):
-        mean_in = _mean([s for s in inside if s.year == year])
-        mean_out = _mean([s for s in outside if s.year == year])
-        if mean_in is not None and mean_out is not None:
-            measured += 1
-            consistent += (mean_in > mean_out) == (pooled_in > pooled_out)
-    return consistent, measured
+    def add(self, side: str, stay: Stay) -> None:
+        cell = self.sums[side][stay.year]
+        cell[0] += 1
+        cell[1] += stay.cost
+        cell[2] += stay.cost * stay.cost
+
+    def _pooled(self, side: str) -> tuple[int, float, float]:
+        cells = self.sums[side]
+        return sum(c[0] for c in cells), sum(c[1] for c in cells), sum(c[2] for c in cells)
+
+    def cases(self, side: str) -> int:
+        return self._pooled(side)[0]
+
+    def mean(self, side: str) -> float | None:
+        n, total, _ = self._pooled(side)
+        return total / n if n else None
+
+    def sum_of_squares(self, side: str) -> float:
+        n, total, squares = self._pooled(side)
+        return max(squares - total * total / n, 0.0) if n else 0.0
+
+    def consistency(self) -> tuple[int, int]:
+        """(years whose in-side costs more or less as pooled, years with stays on both sides)."""
+        pooled_in, pooled_out = self.mean(IN), self.mean(OUT)
+        if pooled_in is None or pooled_out is None:
+            return 0, 0
+        consistent = measured = 0
+        for (n_in, sum_in, _), (n_out, sum_out, _) in zip(self.sums[IN], self.sums[OUT]):
+            if n_in and n_out:
+                measured += 1
+                consistent += (sum_in / n_in > sum_out / n_out) == (pooled_in > pooled_out)
+        return consistent, measured
 
 
 def _verdict(cases_in: int, cases_out: int, gain: float, current_riv: float | None, consistent: int, measured: int,
@@ -227,7 +252,7 @@ def _verdict(cases_in: int, cases_out: int, gain: float, current_riv: float | No
         return "too small 例数不足", f"a side has {min(cases_in, cases_out)} stays, under {policy.min_group_cases}"
     if gain < policy.min_riv_gain:
         return "low gain 增益不足", f"RIV gain {gain:.3f} under {policy.min_riv_gain:g}"
-    if current_riv is not None and gain <= current_riv:
+    if current_riv is not None and gain <= current_riv + SAME:      # the same partition scores the same
         return "below current 不如现行", f"RIV gain {gain:.3f} not above the current DRG split's {current_riv:.3f}"
     if policy.require_consistent_years and consistent < measured:
         return "inconsistent 年度不一致", f"the sides rank alike in {consistent} of {measured} years"

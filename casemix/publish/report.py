@@ -66,14 +66,14 @@ def report_html(publication: Publication) -> str:
 def _section(sheet: Sheet) -> str:
     name, columns, rows = sheet
     note = ""
-    if name == "变化 changes":
-        if not rows:
-            note = "<p>未提供上年目录 No previous catalogue was given.</p>"
+    if name == "变化 changes" and not rows:
+        note = "<p>未提供上年目录 No previous catalogue was given.</p>"
+    elif name == "变化 changes":
         counts = Counter(str(row[-1]).split(" (")[0] for row in rows)
-        note = note or f"<p>{_text('; '.join(f'{k}: {n}' for k, n in sorted(counts.items())))} (不变的病组不列出 " \
-                       "unchanged groups not listed)</p>"
+        listed = "; ".join(f"{status}: {n}" for status, n in sorted(counts.items()))
+        note = f"<p>{_text(listed)} (不变的病组不列出 unchanged groups are not listed)</p>"
         rows = [row for row in rows if not str(row[-1]).startswith("unchanged")]
-    if name == "特病单议 special cases" and not rows:
+    elif name == "特病单议 special cases" and not rows:
         note = "<p>本年度无特病单议病例 No case was paid by special review this year.</p>"
     head = "".join(f"<th>{_text(chinese)}<small>{_text(key)}</small></th>" for key, chinese in columns)
     lines = []
