@@ -53,7 +53,7 @@ def test_an_age_split_planted_at_65_is_proposed_with_its_cost_ratio():
     found = develop(years, LOOSE)
     units = {u.code: u for u in found.units}
     best = units["XX1"].best
-    assert best.split.startswith("age ≥ 65")
+    assert best.split.startswith("年龄≥65")
     assert best.cases_in == sum(1 for year in years for g in year if g.result.adrg == "XX1" and g.case.age >= 65)
     assert best.mean_cost_in / best.mean_cost_out == pytest.approx(1.5, rel=0.05)
     assert (best.years_consistent, best.years_measured) == (2, 2)
@@ -75,9 +75,9 @@ def test_the_riv_gain_is_one_minus_within_over_total_sum_of_squares():
 def test_a_split_that_flips_between_years_is_not_proposed():
     rng = random.Random(7)
     years = [planted_year(rng, 800, "a", 2.0), planted_year(rng, 300, "b", 0.8)]
-    age65 = next(c for c in develop(years, LOOSE).units[0].candidates if c.split.startswith("age ≥ 65"))
+    age65 = next(c for c in develop(years, LOOSE).units[0].candidates if c.split.startswith("年龄≥65"))
     assert (age65.years_consistent, age65.years_measured) == (1, 2)
-    assert age65.verdict.startswith("inconsistent") and age65.riv_gain >= LOOSE.min_riv_gain
+    assert age65.verdict.startswith("年度不一致") and age65.riv_gain >= LOOSE.min_riv_gain
 
 
 def test_a_procedure_that_doubles_the_cost_is_proposed_as_with_and_without():
@@ -88,7 +88,7 @@ def test_a_procedure_that_doubles_the_cost_is_proposed_as_with_and_without():
         cost = 8_000 * math.exp(rng.gauss(0, 0.2)) * (2 if operated else 1)
         year.append(stay(i, "XX1", rng.randint(20, 90), cost, procedures=("36.0700",) if operated else ("88.5701",)))
     best = develop([year], LOOSE).units[0].best
-    assert best.split.startswith("with 36.0700") and best.cases_in == 134
+    assert best.split.startswith("含手术操作 36.0700") and best.cases_in == 134
 
 
 def test_a_split_that_is_the_current_drg_split_is_not_proposed_again():
@@ -97,8 +97,8 @@ def test_a_split_that_is_the_current_drg_split_is_not_proposed_again():
     year = [stay(i, "XX1", 50, 9_000 * math.exp(rng.gauss(0, 0.2)) * (2 if i % 2 else 1), severity="CC" if i % 2
                  else "none") for i in range(300)]
     unit = develop([year], LOOSE).units[0]
-    severity = next(c for c in unit.candidates if c.split.startswith("MCC or CC"))
-    assert severity.riv_gain == pytest.approx(unit.current_riv) and severity.verdict.startswith("below current")
+    severity = next(c for c in unit.candidates if c.split.startswith("伴并发症"))
+    assert severity.riv_gain == pytest.approx(unit.current_riv) and severity.verdict.startswith("不如现行")
 
 
 def test_units_below_the_cv_or_the_size_are_counted_not_examined():
@@ -106,7 +106,8 @@ def test_units_below_the_cv_or_the_size_are_counted_not_examined():
     year = planted_year(rng, 200, "a", 1.0) + planted_year(rng, 20, "a", 1.5, "ZZ1")
     found = develop([year], DevelopPolicy(trim_k=0))         # min_cv 1: a log-normal σ 0.25 unit is stable
     assert found.units == []
-    assert found.accounting == {"unit CV under 1 (min_cv)": 200, "unit under 60 stays (2 × min_group_cases)": 20}
+    assert found.accounting == {"变异系数低 unit CV under 1 (min_cv)": 200,
+                                "例数不足 unit under 60 stays (2 × min_group_cases)": 20}
 
 
 def test_no_history_or_four_years_is_refused():
@@ -172,12 +173,12 @@ def test_on_the_real_records_each_proposal_is_recomputed_here(real_workbook, g20
     files = [[(c, g20.group(c, explain=False)) for c in read_cases(sample)[0]] for sample in SAMPLES]
     means = [sum(float(c.total_cost) for c, r in f if r.status == "grouped" and c.total_cost)
              / sum(1 for c, r in f if r.status == "grouped" and c.total_cost) for f in files]
-    proposals = [row for row in sheet_rows(path, 1) if row["verdict"].startswith("proposed")
+    proposals = [row for row in sheet_rows(path, 1) if row["verdict"].startswith("建议")
                  and row["kind"] in ("age", "los")]
     assert len(proposals) >= 4, "the real records hold age and LOS proposals at the default thresholds"
     for row in proposals:
-        field, cut = re.match(r"(age|LOS) ≥ (\d+)", row["split"]).groups()
-        stays = [(getattr(c, "age" if field == "age" else "los_days"), float(c.total_cost) * means[-1] / means[i])
+        field, cut = re.match(r"(年龄|住院天数)≥(\d+)", row["split"]).groups()
+        stays = [(getattr(c, "age" if field == "年龄" else "los_days"), float(c.total_cost) * means[-1] / means[i])
                  for i, f in enumerate(files) for c, r in f
                  if r.status == "grouped" and c.total_cost and r.adrg == row["unit"]]
         mean = sum(x for _, x in stays) / len(stays)

@@ -130,13 +130,13 @@ def test_the_catalogue_is_the_history_weight_table_and_changes_compare_two_calib
     assert set(changes) == set(before) | set(history)
     for drg, row in changes.items():
         if drg not in before:
-            assert row["status"] == "new 新增"
+            assert row["status"] == "新增 new"
         elif drg not in history:
-            assert row["status"] == "removed 取消"
+            assert row["status"] == "取消 removed"
         else:
             assert money(row["change"]) == money(history[drg]) - money(before[drg])
             moved = abs(history[drg] - before[drg]) / before[drg] > 0.1
-            assert row["status"].startswith("large change") == moved, drg
+            assert row["status"].startswith("大幅调整") == moved, drg
 
 
 def test_the_special_case_decision_shows_with_who_and_when(year):

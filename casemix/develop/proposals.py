@@ -39,7 +39,7 @@ from casemix.errors import InputError
 from casemix.grouping import GroupedCase
 from casemix.policy import DevelopPolicy
 
-PROPOSED = "proposed 建议"
+PROPOSED = "建议 proposed"
 SAME = 1e-9            # RIV gains closer than this are one gain (sums of squares in floating point)
 
 
@@ -118,12 +118,12 @@ def develop(years: Sequence[Sequence[GroupedCase]], policy: DevelopPolicy) -> De
     units = []
     for code in sorted(stays_by_unit):
         stays, kept = stays_by_unit[code], kept_by_unit[code]
-        accounting["trimmed (beyond mean ± trim_k SD)"] += len(stays) - len(kept)
+        accounting["剔除 trimmed (beyond mean ± trim_k SD)"] += len(stays) - len(kept)
         reason = _not_examined(kept, policy)
         if reason:
             accounting[reason] += len(kept)
             continue
-        accounting["examined"] += len(kept)
+        accounting["已分析 examined"] += len(kept)
         units.append(_unit(code, len(stays), kept, len(years), overall_sst, policy))
     counted = {where: n for where, n in accounting.items() if n}
     return Development(units, counted, [len(year) for year in years], overall_sst, policy)
@@ -136,9 +136,9 @@ def _stays_by_unit(years: Sequence[Sequence[GroupedCase]], policy: DevelopPolicy
     for index, year in enumerate(years):
         for g in year:
             if g.result.status != "grouped":
-                accounting[f"not grouped ({g.result.status})"] += 1
+                accounting[f"未入组 not grouped ({g.result.status})"] += 1
             elif not g.case.total_cost:
-                accounting["no cost"] += 1
+                accounting["无费用 no cost"] += 1
             else:
                 unit = g.result.adrg if policy.unit == "adrg" else g.result.drg
                 by_unit[unit].append(Stay(index, g.result.drg, g.result.severity, g.case.age, g.case.los_days,
@@ -166,9 +166,9 @@ def _trimmed(stays: list[Stay], k: float) -> list[Stay]:
 
 def _not_examined(kept: list[Stay], policy: DevelopPolicy) -> str:
     if len(kept) < 2 * policy.min_group_cases:
-        return f"unit under {2 * policy.min_group_cases} stays (2 × min_group_cases)"
+        return f"例数不足 unit under {2 * policy.min_group_cases} stays (2 × min_group_cases)"
     if _cv(kept) < policy.min_cv:
-        return f"unit CV under {policy.min_cv:g} (min_cv)"
+        return f"变异系数低 unit CV under {policy.min_cv:g} (min_cv)"
     return ""
 
 
@@ -249,12 +249,12 @@ class _Tally:
 def _verdict(cases_in: int, cases_out: int, gain: float, current_riv: float | None, consistent: int, measured: int,
              policy: DevelopPolicy) -> tuple[str, str]:
     if min(cases_in, cases_out) < policy.min_group_cases:
-        return "too small 例数不足", f"a side has {min(cases_in, cases_out)} stays, under {policy.min_group_cases}"
+        return "例数不足 too small", f"a side has {min(cases_in, cases_out)} stays, under {policy.min_group_cases}"
     if gain < policy.min_riv_gain:
-        return "low gain 增益不足", f"RIV gain {gain:.3f} under {policy.min_riv_gain:g}"
+        return "增益不足 low gain", f"RIV gain {gain:.3f} under {policy.min_riv_gain:g}"
     if current_riv is not None and gain <= current_riv + SAME:      # the same partition scores the same
-        return "below current 不如现行", f"RIV gain {gain:.3f} not above the current DRG split's {current_riv:.3f}"
+        return "不如现行 below current", f"RIV gain {gain:.3f} not above the current DRG split's {current_riv:.3f}"
     if policy.require_consistent_years and consistent < measured:
-        return "inconsistent 年度不一致", f"the sides rank alike in {consistent} of {measured} years"
+        return "年度不一致 inconsistent", f"the sides rank alike in {consistent} of {measured} years"
     return PROPOSED, f"RIV gain {gain:.3f} ≥ {policy.min_riv_gain:g}, sides ≥ {policy.min_group_cases} stays, " \
                      f"consistent in {consistent} of {measured} years"

@@ -41,8 +41,8 @@ class Split:
     """One candidate: its kind, what puts a stay on the "in" side, and the label of each side."""
 
     kind: str                                   # severity, age, los, procedure
-    label: str                                  # age ≥ 65 · 年龄≥65
-    label_out: str                              # age < 65
+    label: str                                  # 年龄≥65 · age ≥ 65
+    label_out: str                              # 年龄<65 · age < 65
     side: Callable[[Stay], str]                 # IN, OUT or UNKNOWN
 
 
@@ -66,9 +66,9 @@ def within_sum_of_squares(stays: Sequence[Stay], label: Callable[[Stay], str]) -
 def candidate_splits(stays: Sequence[Stay], policy: DevelopPolicy) -> list[Split]:
     """Every candidate split of a unit's ``stays`` under ``policy``: severity, age, LOS, then procedures."""
     splits = [
-        Split("severity", "MCC · 伴严重并发症", "CC or none · 其他",
+        Split("severity", "伴严重并发症 · MCC", "其他 · CC or none",
               lambda s: UNKNOWN if not s.severity else IN if s.severity == "MCC" else OUT),
-        Split("severity", "MCC or CC · 伴并发症", "none · 不伴",
+        Split("severity", "伴并发症 · MCC or CC", "不伴 · none",
               lambda s: UNKNOWN if not s.severity else IN if s.severity in ("MCC", "CC") else OUT),
     ]
     splits += [_threshold("age", "age", "年龄", cut, "", lambda s: s.age) for cut in policy.age_cuts]
@@ -91,9 +91,10 @@ def _threshold(kind: str, name: str, chinese: str, cut: int | float, unit: str,
     def side(stay: Stay) -> str:
         found = value(stay)
         return UNKNOWN if found is None else IN if found >= cut else OUT
-    return Split(kind, f"{name} ≥ {cut:g}{unit} · {chinese}≥{cut:g}", f"{name} < {cut:g}{unit}", side)
+    return Split(kind, f"{chinese}≥{cut:g} · {name} ≥ {cut:g}{unit}", f"{chinese}<{cut:g} · {name} < {cut:g}{unit}",
+                 side)
 
 
 def _procedure(code: str) -> Split:
-    return Split("procedure", f"with {code} · 含手术操作 {code}", f"without {code}",
+    return Split("procedure", f"含手术操作 {code} · with {code}", f"不含 {code} · without {code}",
                  lambda s: IN if code in s.procedures else OUT)

@@ -60,7 +60,7 @@ def catalogue_sheet(p: Publication) -> Sheet:
     table = p.weights.table
     base = p.coefficients.base_groups
     rows = [[row["drg"], row["adrg"], row["cases"], row["kept"], _cents(row["mean_cost"]), _four(row["cv"]), row["rw"],
-             row["base_points"], row["standard_cost"], row["source"], "yes 是" if row["drg"] in base else ""]
+             row["base_points"], row["standard_cost"], row["source"], "是 yes" if row["drg"] in base else ""]
             for row in table.iter_rows(named=True)]
     columns = [("drg", "DRG"), ("adrg", "ADRG"), ("cases", "病例数"), ("kept", "保留病例数"), ("mean_cost", "次均费用"),
                ("cv", "变异系数"), ("rw", "权重"), ("base_points", "基准点数"), ("standard_cost", "支付标准"),
@@ -89,13 +89,13 @@ def changes_sheet(p: Publication) -> Sheet:
     for drg in sorted(set(current) | set(p.previous_points)):
         before, now = p.previous_points.get(drg), current.get(drg)
         if before is None:
-            rows.append([drg, None, now, None, None, "new 新增"])
+            rows.append([drg, None, now, None, None, "新增 new"])
         elif now is None:
-            rows.append([drg, before, None, None, None, "removed 取消"])
+            rows.append([drg, before, None, None, None, "取消 removed"])
         else:
             share = None if before == 0 else ((now - before) / before).quantize(FOUR)
-            status = ("unchanged 不变" if now == before else
-                      f"large change 大幅调整 (> {large:%})" if share is None or abs(share) > large else "changed 调整")
+            status = ("不变 unchanged" if now == before else
+                      f"大幅调整 large change (> {large:%})" if share is None or abs(share) > large else "调整 changed")
             rows.append([drg, before, now, now - before, share, status])
     return ("变化 changes", columns, rows)
 
@@ -111,7 +111,7 @@ def special_sheet(p: Publication) -> Sheet:
             a, d = (review.application, review.decision) if review else (None, None)
             rows.append([line.case.hospital_id, line.case.case_id, line.case.drg, line.kind, line.case.cost,
                          line.points, a.application_id if a else None, a.reason if a else "",
-                         d.verdict if d else ("pending 待审" if a else ""), d.decided_by if d else "",
+                         d.verdict if d else ("待审 pending" if a else ""), d.decided_by if d else "",
                          d.decided_at if d else "", d.note if d else "", line.detail])
     rows.sort(key=lambda row: row[6] is None)          # the applications first, then the unreviewed candidates
     columns = [("hospital_id", "医疗机构"), ("case_id", "病案号"), ("drg", "DRG"), ("kind", "类型"), ("cost", "费用"),

@@ -72,7 +72,7 @@ def _section(sheet: Sheet) -> str:
         counts = Counter(str(row[-1]).split(" (")[0] for row in rows)
         listed = "; ".join(f"{status}: {n}" for status, n in sorted(counts.items()))
         note = f"<p>{_text(listed)} (不变的病组不列出 unchanged groups are not listed)</p>"
-        rows = [row for row in rows if not str(row[-1]).startswith("unchanged")]
+        rows = [row for row in rows if not str(row[-1]).startswith("不变")]
     elif name == "特病单议 special cases" and not rows:
         note = "<p>本年度无特病单议病例 No case was paid by special review this year.</p>"
     head = "".join(f"<th>{_text(chinese)}<small>{_text(key)}</small></th>" for key, chinese in columns)
