@@ -14,9 +14,11 @@ from rich.table import Table as RichTable
 from casemix.analytics import PERIODS, UNITS, Indicators
 from casemix.cli import audit as audit_commands
 from casemix.cli import backtest as backtest_commands
+from casemix.cli import develop as develop_commands
 from casemix.cli import dip as dip_commands
 from casemix.cli import outpatient as outpatient_commands
 from casemix.cli import policy as policy_commands
+from casemix.cli import publish as publish_commands
 from casemix.cli import regroup as regroup_commands
 from casemix.cli import schemes as scheme_commands
 from casemix.cli import service as service_commands
@@ -266,6 +268,8 @@ app.add_typer(policy_commands.app, name="policy")
 app.add_typer(special_commands.app, name="special")
 app.command()(reported(backtest_commands.backtest))
 app.command("dip-catalogue")(reported(dip_commands.dip_catalogue))
+app.command()(reported(develop_commands.develop))
+app.command()(reported(publish_commands.publish))
 
 
 if __name__ == "__main__":

@@ -180,6 +180,27 @@ class CapitationPolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class DevelopPolicy:
+    # local subgroup proposals from history (casemix/develop, ``casemix develop``); see default.toml
+    unit: Literal["adrg", "drg"] = "adrg"
+    min_cv: float = 1.0
+    min_group_cases: int = 30
+    min_riv_gain: float = 0.05
+    age_cuts: list = field(default_factory=lambda: [6, 18, 60, 65, 70, 80])
+    los_cuts: list = field(default_factory=lambda: [3, 5, 7, 14, 30])
+    max_procedure_candidates: int = 10
+    trim_k: float = 3.0
+    deflate_years: bool = True
+    require_consistent_years: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class PublishPolicy:
+    # documents for public review (casemix/publish, ``casemix publish``); see default.toml
+    large_change_share: float = 0.1
+
+
+@dataclass(frozen=True, slots=True)
 class Policy:
     name: str
     version: str
@@ -192,6 +213,8 @@ class Policy:
     early_warning: WarningPolicy = WarningPolicy()
     outpatient: OutpatientPolicy = OutpatientPolicy()
     capitation: CapitationPolicy = CapitationPolicy()
+    develop: DevelopPolicy = DevelopPolicy()
+    publish: PublishPolicy = PublishPolicy()
 
 
 _CHOICES = {
@@ -207,6 +230,7 @@ _CHOICES = {
     ("settlement", "assessment_basis"): ("points", "amount"),
     ("capitation", "enrolment"): ("attribution_plurality", "contract"),
     ("capitation", "pot_basis"): ("enrolee_spending", "share"),
+    ("develop", "unit"): ("adrg", "drg"),
 }
 
 
@@ -256,6 +280,8 @@ def parse_policy(text: str, origin: str = "<policy>") -> Policy:
         early_warning=_section(data, "early_warning", WarningPolicy, origin),
         outpatient=_section(data, "outpatient", OutpatientPolicy, origin),
         capitation=_section(data, "capitation", CapitationPolicy, origin),
+        develop=_section(data, "develop", DevelopPolicy, origin),
+        publish=_section(data, "publish", PublishPolicy, origin),
     )
 
 

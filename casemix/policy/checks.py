@@ -165,6 +165,14 @@ RANGES: dict[tuple[str, str], str] = {
     ("capitation", "surplus_keep_share"): "share",
     ("capitation", "deficit_bands"): "share_bands",
     ("capitation", "age_bands"): "ascending",
+    ("develop", "min_cv"): "non_negative",
+    ("develop", "min_group_cases"): "positive",
+    ("develop", "min_riv_gain"): "share",
+    ("develop", "age_cuts"): "ascending",
+    ("develop", "los_cuts"): "ascending",
+    ("develop", "max_procedure_candidates"): "non_negative",
+    ("develop", "trim_k"): "non_negative",
+    ("publish", "large_change_share"): "share",
 }
 
 
