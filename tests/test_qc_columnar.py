@@ -101,6 +101,15 @@ def test_near_misses_are_cleared_by_the_row_engine(engine, city_rows, tmp_path):
     assert not [row for row in by_rows.rows if row[0] in near_ids and row[3] in record_rules]
 
 
+def test_a_chunk_without_findings_adds_none(engine, city_rows, tmp_path):
+    first = broken_city(city_rows[:100], tmp_path / "first.csv", [])
+    flagged = {row[0] for row in qc_file_by_rows(first, engine).rows}
+    clean = [{**row, "id": f"clean-{row['id']}"} for row in city_rows[:100] if row["id"] not in flagged][:3]
+    path = broken_city(clean + city_rows[:40], tmp_path / "clean-first.csv", [])
+    by_rows, _ = both(path, engine, chunk_rows=3)
+    assert len(clean) == 3 and not [row for row in by_rows.rows if row[0] in {r["id"] for r in clean}]
+
+
 def test_known_keys_start_afresh_past_their_bound(engine, city_rows, tmp_path, monkeypatch):
     monkeypatch.setattr(BatchQc, "MAX_KNOWN", 400)
     path = broken_city(city_rows, tmp_path / "city.csv", [change for change, _ in BREAKS])

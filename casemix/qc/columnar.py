@@ -87,8 +87,8 @@ class BatchQc:
         rest = frame.filter(~pl.col("_rejected") & pl.col("_valid"))
         parts = [self._key_findings(rest), self._blank_findings(rest), self._tested_findings(rest),
                  self._whole_rows(whole)]
-        found = pl.concat([part for part in parts if part.height], how="vertical")
-        return found.sort(["row", "order", "seq"], maintain_order=True) if found.height else found
+        parts = [part for part in parts if part.height]
+        return pl.concat(parts).sort(["row", "order", "seq"], maintain_order=True) if parts else _empty()
 
     # ---- rules on the grouping key, once per key ----------------------------------------------------
 
