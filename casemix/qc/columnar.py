@@ -44,6 +44,7 @@ FINDING_SCHEMA = {"row": pl.Int64, "order": pl.Int64, "seq": pl.Int64, "case_id"
 # fields read from several columns (or from another field's column): a blank cell does not make them absent
 _MANY_COLUMNS = {"fees", "principal_dx", "secondary_dx", "procedures", "diagnoses", "main_procedure"}
 _KEY_ID = "placeholder"        # the id a key's representative row is read under
+_DATE_FIELDS = ("admission_date", "discharge_date", "icu_start", "icu_end")
 _MONEY_MARGIN = 0.01           # money is rounded to the cent: a column test looks this far past a limit
 
 
@@ -150,7 +151,8 @@ class BatchQc:
         tests = [self._may_fire(rule) for rule in self.split.record_rules if rule.id in self.split.tested_ids]
         if not tests:
             return _empty()
-        candidates = rows.filter(pl.any_horizontal(tests))
+        dates = {f"_date_{field}": self._parsed_date(field) for field in _DATE_FIELDS if field in self.reader.single}
+        candidates = rows.lazy().with_columns(**dates).filter(pl.any_horizontal(tests)).collect()
         cells = [self.table.column(i) for i in range(len(self.table.headers))]
         out = []
         for number, values in zip(candidates["row"], candidates.select(cells).iter_rows(), strict=True):
@@ -197,14 +199,15 @@ class BatchQc:
         return self._cell(field).cast(pl.Float64, strict=False)
 
     def _date(self, field: str) -> pl.Expr:
-        """The date the row reader reads from the cell (first 10 characters, / and . as -, 8 digits split);
-        null where it is not plainly one."""
-        head = self._cell(field).str.slice(0, 10).str.replace_all("/", "-", literal=True)
-        head = head.str.replace_all(".", "-", literal=True)
-        head = pl.when(head.str.contains(r"^[0-9]{8}$")).then(
-            head.str.slice(0, 4) + "-" + head.str.slice(4, 2) + "-" + head.str.slice(6, 2)).otherwise(head)
-        plain = head.str.contains(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
-        return pl.when(plain).then(head.str.to_date("%Y-%m-%d", strict=False)).otherwise(None)
+        """The date column ``_tested_findings`` parses once per chunk (null where the table lacks the field)."""
+        return pl.col(f"_date_{field}") if field in self.reader.single else pl.lit(None, pl.Date)
+
+    def _parsed_date(self, field: str) -> pl.Expr:
+        """The date the row reader reads from a plain cell (first 10 characters, / and . as -, or 8 digits);
+        null where it is not plainly one. Only rows proved valid in columns are tested, so every cell is plain."""
+        head = self._cell(field).str.slice(0, 10)
+        dashed = head.str.replace_all(r"[/.]", "-").str.to_date("%Y-%m-%d", strict=False)
+        return pl.coalesce(dashed, head.str.to_date("%Y%m%d", strict=False))
 
     def _may_fire(self, rule: Rule) -> pl.Expr:
         """True on every row where ``rule`` may find something (and on some where it does not). A field the
