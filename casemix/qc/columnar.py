@@ -10,8 +10,8 @@ The other rules read the rest of the record (dates, money, charges, hospital and
 on such a field is exact in columns (a blank cell is an absent field); each other kind has a column test
 that is true wherever the rule may fire, and only those rows are read into a :class:`Case` for the row
 engine to decide and word the finding. A row whose fields cannot be proved valid in columns, or whose
-key the row reader rejects, is checked whole by the row path (:func:`casemix.pipelines.qc.qc_rows`), so
-it comes out as the row path writes it: findings in the same order, or one R00 row naming the field.
+key the row reader rejects, is read and checked whole as the row path checks it, so it comes out as the
+row path writes it: findings in the same order, or one rejection (R00) naming the record and field.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ FINDING_SCHEMA = {"row": pl.Int64, "order": pl.Int64, "seq": pl.Int64, "case_id"
 _MANY_COLUMNS = {"fees", "principal_dx", "secondary_dx", "procedures", "diagnoses", "main_procedure"}
 _KEY_ID = "placeholder"        # the id a key's representative row is read under
 _DATE_FIELDS = ("admission_date", "discharge_date", "icu_start", "icu_end")
-_MONEY_MARGIN = 0.01           # money is rounded to the cent: a column test looks this far past a limit
+_MONEY_MARGIN = 0.01           # money is rounded to the cent: a column test looks this far inside a limit
 
 
 def reads_record(rule: Rule) -> bool:
