@@ -7,15 +7,13 @@ import typer
 
 from casemix.cli.options import DataOption, PolicyOption, SchemeOption, console
 from casemix.cli.progress import progress_bar
-from casemix.datadir import resolve_data_dir
 from casemix.errors import DatabaseError
 from casemix.grouping import Grouper
-from casemix.pipelines import claim_auditor, payment_standards, read_grouped
 from casemix.policy import load_policy
 from casemix.qc import QcEngine
-from casemix.schemes.dip import load_catalogue
-from casemix.service import Limits, Principal, Store, load_tokens
+from casemix.service import Limits, Principal, Store, serving
 from casemix.service.learned import learned
+from casemix.service.serving import ServeOptions, check_workers
 from casemix.service.site import build_service
 
 DbOption = Annotated[str, typer.Option("--db", envvar="CASEMIX_DB",
@@ -66,6 +64,8 @@ def serve(
     dip_catalogue: Annotated[Path | None, typer.Option(help="DIP catalogue for settlements with method dip")] = None,
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="worker processes; more than one needs a PostgreSQL --db")
+                       ] = 1,
     max_body_bytes: Annotated[int, typer.Option(help="largest request body accepted")] = Limits().max_body_bytes,
     request_timeout: Annotated[float, typer.Option(help="seconds before a request is answered 503")
                                ] = Limits().request_timeout_s,
@@ -74,21 +74,19 @@ def serve(
     policy: PolicyOption = None,
 ) -> None:
     """Serve the HTTP API (OpenAPI at /docs) and the dashboard (/ui/login), settling and auditing under --policy."""
-    import uvicorn
+    options = ServeOptions(str(tokens), db, _text(history), _text(dip_catalogue), max_body_bytes, request_timeout,
+                           scheme, _text(data), _text(policy))
+    try:
+        check_workers(db, workers)
+    except DatabaseError as error:
+        raise typer.BadParameter(str(error), param_hint="--workers") from error
+    console.print(f"casemix service on http://{host}:{port} ({workers} worker{'s' * (workers > 1)}): "
+                  "dashboard /ui/login, OpenAPI /docs")
+    serving.serve(options, host, port, workers)
 
-    principals = load_tokens(tokens)
-    rules = load_policy(policy)
-    grouper = Grouper.load(scheme, data, rules.grouping)
-    past = read_grouped(history, grouper).grouped if history else None
-    standards = payment_standards(past, rules) if past else {}
-    claims = claim_auditor(past, rules, grouper, resolve_data_dir(data)) if past else None
-    catalogue = load_catalogue(dip_catalogue) if dip_catalogue else None
-    store = open_store(db)
-    app = build_service(grouper, store, principals, rules, standards, catalogue, claims,
-                        Limits(max_body_bytes, request_timeout))
-    console.print(f"casemix service on http://{host}:{port} under policy {rules.name}: dashboard /ui/login, "
-                  "OpenAPI /docs")
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+def _text(path: Path | None) -> str | None:
+    return None if path is None else str(path)
 
 
 def serve_demo(db: Path, data: Path, port: int) -> None:

@@ -113,16 +113,30 @@ class QcEngine:
             raise RuleError(f"rules name unknown kinds: {sorted(unknown)}")
         self._compiled = [(rule, checks[rule.kind]) for rule in rules if rule.kind not in _CODE_SCANNED]
         self._scanned = _CodeIndex([rule for rule in rules if rule.kind in _CODE_SCANNED])
+        # where each rule's findings come in a case's list: catalogue order, the code-scanned rules last
+        self.check_order = {rule.id: i for i, (rule, _) in enumerate(self._compiled)}
+        self.check_order.update((rule.id, len(self._compiled)) for rule in rules if rule.kind in _CODE_SCANNED)
 
     @classmethod
     def load(cls, grouper: Grouper, path: str | Path | None = None, **pricing: Any) -> QcEngine:
         return cls(load_rules(path), grouper, **pricing)
 
     def check(self, case: Case, impact: bool = True) -> list[Finding]:
+        """Every finding on ``case`` in ``check_order``, each with its grouping impact when ``impact``."""
+        return self.check_rules(case, impact=impact)
+
+    def check_rules(self, case: Case, skip: frozenset[str] = frozenset(), only: frozenset[str] | None = None,
+                    impact: bool = True) -> list[Finding]:
+        """The findings of the rules in ``only`` (all when None) and not in ``skip``, in ``check_order``:
+        the batch path (:mod:`casemix.qc.columnar`) runs the rules on a case's grouping key and those on
+        the rest of the record apart."""
         result = self.grouper.group(case, explain=False)
+        compiled = [(rule, check) for rule, check in self._compiled
+                    if rule.id not in skip and (only is None or rule.id in only)]
+        hits = [(rule, hit) for rule, check in compiled for hit in check(rule, case, result)]
+        hits += [(rule, hit) for rule, hit in self._scanned.hits(case)
+                 if rule.id not in skip and (only is None or rule.id in only)]
         findings = []
-        hits = [(rule, hit) for rule, check in self._compiled for hit in check(rule, case, result)]
-        hits += self._scanned.hits(case)
         for rule, (field, code, detail) in hits:
             fix = self._impact(rule, case, result, field, code) if impact else None
             findings.append(Finding(case.id, rule, field, code, detail, fix))

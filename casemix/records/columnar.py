@@ -31,7 +31,7 @@ PY_WHITESPACE = "".join(chr(c) for c in range(sys.maxunicode + 1) if chr(c).issp
 # fields the grouper reads (engine and regional grouper): they form the case key, checked by the row reader
 GROUPER_FIELDS = ("principal_dx", "secondary_dx", "diagnoses", "procedures", "main_procedure", "sex", "age",
                   "age_days", "birth_weight_g", "los_days", "discharge_mode", "department")
-_TEXT_FIELDS = ("id", "physician", "hospital_id", "hospital_level", "patient_id")
+_TEXT_FIELDS = ("id", "physician", "hospital_id", "hospital_level", "patient_id", "insurance_type")
 _MONEY_FIELDS = ("total_cost", "self_pay")
 _DATE_FIELDS = ("admission_date", "discharge_date", "icu_start", "icu_end")
 # at most 11 integer digits: quantized to the cent it stays within Case's max_digits=14, rounding included

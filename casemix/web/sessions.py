@@ -1,17 +1,21 @@
 """Dashboard sessions: a random session id in an HttpOnly, SameSite=Strict cookie, kept on the server.
 
 The API token is typed once into the sign-in form and never stored in the browser: the cookie holds
-only a session id that means something to this process, expires after ``lifetime`` of inactivity or
-at sign-out, and carries its own CSRF token for the forms the pages post.
+only a session id that means something to the server, expires after ``lifetime`` of inactivity or
+at sign-out, and carries its own CSRF token for the forms the pages post. One service process keeps
+them in memory (:class:`Sessions`); several worker processes keep them in their shared PostgreSQL
+store (:class:`StoredSessions`), so a session begun in one worker is good in every other and ends in all.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from casemix.service.access import Principal
 
@@ -63,6 +67,52 @@ class Sessions:
         now = time.monotonic()
         for key in [k for k, s in self._sessions.items() if s.expires < now]:
             del self._sessions[key]
+
+
+class StoredSessions(Sessions):
+    """Sessions in a table of the store's database, shared by every worker process. The table holds a
+    SHA-256 of each session id, never the id itself, so reading it does not let anyone sign in; expiry
+    is by the wall clock (the same in every process), pushed back on each use."""
+
+    SCHEMA = ("CREATE TABLE IF NOT EXISTS web_sessions (id_hash TEXT PRIMARY KEY, role TEXT NOT NULL, "
+              "hospital_id TEXT, csrf TEXT NOT NULL, expires DOUBLE PRECISION NOT NULL, "
+              "created DOUBLE PRECISION NOT NULL)")
+
+    def __init__(self, db: Any, lifetime_s: float = 8 * 3600):
+        """``db``: the store's database (:mod:`casemix.service.databases`)."""
+        super().__init__(lifetime_s)
+        self.db = db
+        with db.transaction(exclusive=True):        # workers starting together create it once
+            db.execute(self.SCHEMA)
+
+    def start(self, principal: Principal) -> tuple[str, Session]:
+        session_id = secrets.token_urlsafe(32)
+        now = time.time()
+        session = Session(principal, secrets.token_urlsafe(24), now + self.lifetime_s, now)
+        self.db.execute("DELETE FROM web_sessions WHERE expires < ?", [now])
+        self.db.execute("INSERT INTO web_sessions VALUES (?, ?, ?, ?, ?, ?)",
+                        [_hashed(session_id), principal.role, principal.hospital_id, session.csrf, session.expires,
+                         now])
+        return session_id, session
+
+    def get(self, session_id: str | None) -> Session | None:
+        if not session_id:
+            return None
+        now = time.time()
+        row = self.db.one("UPDATE web_sessions SET expires = ? WHERE id_hash = ? AND expires >= ? "
+                          "RETURNING role, hospital_id, csrf, expires, created",
+                          [now + self.lifetime_s, _hashed(session_id), now])
+        if row is None:
+            return None
+        role, hospital_id, csrf, expires, created = row
+        return Session(Principal(role, hospital_id), csrf, expires, created)
+
+    def end(self, session_id: str | None) -> None:
+        self.db.execute("DELETE FROM web_sessions WHERE id_hash = ?", [_hashed(session_id or "")])
+
+
+def _hashed(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode()).hexdigest()
 
 
 def same(a: str | None, b: str | None) -> bool:
