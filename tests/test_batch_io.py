@@ -113,7 +113,7 @@ def test_xlsx_and_parquet_outputs_keep_numbers_as_numbers(tmp_path):
     headers = ["hospital_id", "cases", "amount", "cmi", "note"]
     sheet = load_workbook(write_table(tmp_path / "t.xlsx", headers, rows)).active
     first = [cell for cell in sheet[2]]
-    assert [c.data_type for c in first[:4]] == ["s", "n", "n", "n"] and first[2].number_format == "0.00"
+    assert [c.data_type for c in first[:4]] == ["s", "n", "n", "n"] and first[2].number_format == "#,##0.00"
     assert sum(row[2].value for row in sheet.iter_rows(min_row=2)) == pytest.approx(1234.40)
     assert sheet.freeze_panes == "A2"
     frame = pl.read_parquet(write_table(tmp_path / "t.parquet", headers, rows))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -236,14 +236,36 @@ def write_table(path: str | Path, headers: list[str], rows: Iterator[list[Any]] 
 
 
 def _write_xlsx(path: Path, headers: list[str], rows: list[list[Any]]) -> None:
+    write_sheets(path, [("cases", [labelled(h) for h in headers], rows)])
+
+
+Sheet = tuple[str, Sequence[str], Sequence[Sequence[Any]]]       # name, header texts, rows
+
+
+def write_sheets(path: str | Path, sheets: Sequence[Sheet]) -> Path:
+    """An xlsx workbook of one sheet per ``(name, headers, rows)``, each as :func:`write_table` writes xlsx:
+    bold header row frozen, columns sized to their content, numbers as numbers (money with two decimals), text
+    inert and always a string. Raises :class:`TableError` when ``path`` is a folder or not an .xlsx name."""
     from openpyxl import Workbook
+
+    path = Path(path)
+    if path.is_dir() or path.suffix.lower() != ".xlsx":
+        raise TableError(f"{path}: name an .xlsx file for the workbook")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    workbook = Workbook(write_only=True)
+    for name, headers, rows in sheets:
+        _fill_sheet(workbook, name, headers, rows)
+    workbook.save(path)
+    return path
+
+
+def _fill_sheet(workbook: Any, name: str, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-    from openpyxl.styles import Alignment
+    from openpyxl.styles import Alignment, Font
     from openpyxl.utils import get_column_letter
 
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("cases")
+    sheet = workbook.create_sheet(sheet_title(name))
     sheet.freeze_panes = "A2"
     for index, header in enumerate(headers, 1):
         longest = max([len(str(header)), *(len(str(row[index - 1])) for row in rows[:200] if index <= len(row))])
@@ -252,7 +274,7 @@ def _write_xlsx(path: Path, headers: list[str], rows: list[list[Any]]) -> None:
     def cell(value: Any) -> Any:
         if value.__class__ is Decimal:
             number = WriteOnlyCell(sheet, value)
-            number.number_format = "0.00" if value.as_tuple().exponent == -2 else "General"
+            number.number_format = "#,##0.00" if value.as_tuple().exponent == -2 else "General"
             return number
         if value.__class__ is not str:
             return value
@@ -260,13 +282,12 @@ def _write_xlsx(path: Path, headers: list[str], rows: list[list[Any]]) -> None:
         text.data_type = "s"            # a string even where it starts with "=": never a formula
         return text
 
-    header_cells = [cell(labelled(h)) for h in headers]
+    header_cells = [cell(str(h)) for h in headers]
     for header in header_cells:
-        header.alignment = Alignment(wrap_text=True, vertical="top")
+        header.alignment, header.font = Alignment(wrap_text=True, vertical="top"), Font(bold=True)
     sheet.append(header_cells)
     for row in rows:
         sheet.append([cell(v) for v in row])
-    workbook.save(path)
 
 
 def _write_parquet(path: Path, headers: list[str], rows: list[list[Any]]) -> None:
