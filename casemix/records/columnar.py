@@ -31,7 +31,7 @@ PY_WHITESPACE = "".join(chr(c) for c in range(sys.maxunicode + 1) if chr(c).issp
 # fields the grouper reads (engine and regional grouper): they form the case key, checked by the row reader
 GROUPER_FIELDS = ("principal_dx", "secondary_dx", "diagnoses", "procedures", "main_procedure", "sex", "age",
                   "age_days", "birth_weight_g", "los_days", "discharge_mode", "department")
-_TEXT_FIELDS = ("id", "physician", "hospital_id", "hospital_level", "patient_id")
+_TEXT_FIELDS = ("id", "physician", "hospital_id", "hospital_level", "patient_id", "insurance_type")
 _MONEY_FIELDS = ("total_cost", "self_pay")
 _DATE_FIELDS = ("admission_date", "discharge_date", "icu_start", "icu_end")
 # at most 11 integer digits: quantized to the cent it stays within Case's max_digits=14, rounding included
@@ -207,8 +207,27 @@ def certainly_valid(table: ColumnTable, reader: RowReader) -> pl.Expr:
 
 def _plain_date(stripped: pl.Expr) -> pl.Expr:
     """A date the row reader's normalising turns into a valid YYYY-MM-DD (year 1 or later)."""
-    head = stripped.str.slice(0, 10).str.replace_all("/", "-", literal=True).str.replace_all(".", "-", literal=True)
-    head = pl.when(head.str.contains(r"^[0-9]{8}$")).then(
-        head.str.slice(0, 4) + "-" + head.str.slice(4, 2) + "-" + head.str.slice(6, 2)).otherwise(head)
+    head = _date_head(stripped)
     parsed = head.str.to_date("%Y-%m-%d", strict=False)
     return head.str.contains(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$") & parsed.is_not_null() & (parsed.dt.year() >= 1)
+
+
+def _date_head(stripped: pl.Expr) -> pl.Expr:
+    """The row reader's date normalising: the first 10 characters, / and . as -, 20240301 → 2024-03-01."""
+    head = stripped.str.slice(0, 10).str.replace_all("/", "-", literal=True).str.replace_all(".", "-", literal=True)
+    return pl.when(head.str.contains(r"^[0-9]{8}$")).then(
+        head.str.slice(0, 4) + "-" + head.str.slice(4, 2) + "-" + head.str.slice(6, 2)).otherwise(head)
+
+
+def field_text(table: ColumnTable, reader: RowReader, field: str) -> pl.Expr:
+    """A text field as the row reader gives it: the cell stripped, null where blank or where the file has no
+    such column."""
+    if field not in reader.single:
+        return pl.lit(None, dtype=pl.String)
+    stripped = pl.col(table.column(reader.single[field])).str.strip_chars(PY_WHITESPACE)
+    return pl.when(stripped == "").then(None).otherwise(stripped)
+
+
+def field_date(table: ColumnTable, reader: RowReader, field: str) -> pl.Expr:
+    """A date field as the row reader reads it, on rows ``certainly_valid`` passes (null where blank)."""
+    return _date_head(field_text(table, reader, field)).str.to_date("%Y-%m-%d", strict=False)
