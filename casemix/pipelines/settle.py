@@ -24,6 +24,7 @@ from casemix.policy import Policy
 from casemix.records import Case, Rejection, RowReader
 from casemix.records.case import CENT
 from casemix.records.columnar import (
+    CHUNK_ROWS,
     PolarsCannotRead,
     certainly_valid,
     columns_read_as_rows,
@@ -98,7 +99,7 @@ class SettlementTable:
 
 
 def read_settlement_table(path: str | Path, grouper: Grouper, single_hospital: str | None = None,
-                          progress: Progress | None = None) -> SettlementTable:
+                          progress: Progress | None = None, chunk_rows: int = CHUNK_ROWS) -> SettlementTable:
     """:func:`read_settlement_cases` in columns: the same cases, history and rejections, in the same order.
 
     Each distinct case key is grouped once (:class:`~casemix.grouping.columnar.GroupedKeys`); ids, hospitals,
@@ -108,7 +109,7 @@ def read_settlement_table(path: str | Path, grouper: Grouper, single_hospital: s
     try:
         if not columns_read_as_rows(path):
             raise PolarsCannotRead(f"{path}: polars may split it differently")
-        table = read_columns(path)
+        table = read_columns(path, chunk_rows)
     except PolarsCannotRead:
         return SettlementTable.of(read_settlement_cases(path, grouper, single_hospital, progress))
     reader = RowReader(table.headers)

@@ -1,0 +1,128 @@
+"""`casemix settle` reading in columns settles exactly as the row path does: the same cases, history, hospital
+levels and rejections (record, field, reason, in order), and the same statements byte for byte, on the real
+sample, on a synthetic city with hostile rows, repeated stays and foreign hospitals, across chunk boundaries."""
+
+from __future__ import annotations
+
+import csv
+import filecmp
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from casemix.datadir import resolve_data_dir
+from casemix.policy import load_policy
+from casemix.pipelines import read_settlement_cases, settle
+from casemix.pipelines.settle import SettlementTable, read_settlement_table, settle_table
+from casemix.records.io import read_cases, read_table, write_cases, write_table
+from casemix.records.synthetic import synthetic_city
+from casemix.settlement import write_statements
+from casemix.weights import WeightCalibrator
+
+DATA = resolve_data_dir()
+BUDGET = Decimal("30000000")
+
+
+def both_paths(grouper, source: Path, single_hospital: str | None = None, chunk_rows: int = 200_000):
+    """The row path's read (the reference) and the columnar read of ``source``."""
+    by_rows = read_settlement_cases(source, grouper, single_hospital)
+    by_columns = read_settlement_table(source, grouper, single_hospital, chunk_rows=chunk_rows)
+    return by_rows, by_columns
+
+
+def assert_same_read(by_rows, by_columns: SettlementTable) -> None:
+    reference = SettlementTable.of(by_rows)
+    assert by_columns.cases == reference.cases
+    assert by_columns.history.equals(reference.history)
+    assert by_columns.levels == reference.levels
+    assert [str(r) for r in by_columns.rejections] == [str(r) for r in by_rows.rejections]
+    assert [r.row_number for r in by_columns.rejections] == [r.row_number for r in by_rows.rejections]
+    assert by_columns.rows_in == by_rows.rows_in
+
+
+def assert_same_statements(grouper, by_rows, by_columns, folder: Path, **options) -> None:
+    policy = load_policy()
+    old = settle(by_rows.grouped, BUDGET, policy, grouper, **options)
+    new = settle_table(by_columns, BUDGET, policy, grouper, **options)
+    assert new.total_paid == new.pool == old.pool
+    write_statements(old, folder / "rows")
+    write_statements(new, folder / "columns")
+    names = sorted(p.name for p in (folder / "rows").iterdir())
+    assert names == sorted(p.name for p in (folder / "columns").iterdir()) and len(names) > 2
+    match, mismatch, errors = filecmp.cmpfiles(folder / "rows", folder / "columns", names, shallow=False)
+    assert (mismatch, errors) == ([], [])
+
+
+def test_the_real_sample_settles_to_the_same_statements(g20, tmp_path):
+    by_rows, by_columns = both_paths(g20, DATA / "samples" / "cases_13239_with_cost.csv", "H001")
+    assert_same_read(by_rows, by_columns)
+    assert len(by_columns.cases) == 13238 and len(by_columns.rejections) == 1     # the sample's one bad row
+    assert_same_statements(g20, by_rows, by_columns, tmp_path, provisional_point_value=Decimal("50"))
+
+
+def test_the_real_sample_without_hospitals_rejects_every_row_naming_the_field(g20):
+    by_rows, by_columns = both_paths(g20, DATA / "samples" / "cases_13239_with_cost.csv")
+    assert_same_read(by_rows, by_columns)
+    assert by_columns.cases == [] and len(by_columns.rejections) == 13239
+    assert sum(r.field == "hospital_id" and r.row_number == 0 for r in by_columns.rejections) == 13238
+
+
+def hostile_city(folder: Path, suffix: str = ".csv") -> Path:
+    """A synthetic city with rows the columns cannot prove valid, repeated stays and a blank hospital."""
+    sample, _ = read_cases(DATA / "samples" / "cases_13239_with_cost.csv")
+    city = write_cases(folder / "city.csv", synthetic_city(sample, hospitals=8, cases=3000, seed=14))
+    table = read_table(city)
+    rows = [list(row) for row in table.rows]
+    column = {name: i for i, name in enumerate(table.headers)}
+
+    def changed(row: list, **cells: str) -> list:
+        row = list(row)
+        for name, value in cells.items():
+            row[column[name]] = value
+        return row
+
+    rows += [changed(rows[5]), changed(rows[6], hospital_id="H999"), changed(rows[7], total_cost="abc"),
+             changed(rows[8], total_cost=" 7.005 "), changed(rows[9], self_pay="-1"),
+             changed(rows[10], admission_date="2025-02-30"), changed(rows[11], discharge_date="20250311"),
+             changed(rows[12], id="X1", hospital_id=""), changed(rows[13], id="X2", principal_dx=""),
+             changed(rows[14], id="X3", total_cost="0"), changed(rows[15], id="X4", total_cost=""),
+             changed(rows[16], id="", patient_id="  P1  "), changed(rows[17], id="X5", los_days="1.5"),
+             changed(rows[18], id="X6", insurance_type="390"), changed(rows[19], id="X7", sex="男")]
+    return write_table(folder / f"hostile{suffix}", table.headers, rows)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
+def test_a_hostile_city_settles_to_the_same_statements_across_chunks(g20, tmp_path, suffix):
+    source = hostile_city(tmp_path, suffix)
+    by_rows, by_columns = both_paths(g20, source, chunk_rows=701)
+    assert_same_read(by_rows, by_columns)
+    fields = {r.field for r in by_columns.rejections}
+    assert {"id", "hospital_id", "total_cost", "self_pay", "admission_date", "principal_dx", "los_days"} <= fields
+    assert_same_statements(g20, by_rows, by_columns, tmp_path, provisional_point_value=Decimal("60"))
+
+
+def test_a_single_hospital_file_takes_blank_hospitals_and_refuses_others(g20, tmp_path):
+    by_rows, by_columns = both_paths(g20, hostile_city(tmp_path), single_hospital="H001", chunk_rows=997)
+    assert_same_read(by_rows, by_columns)
+    assert any("not to the single hospital H001" in r.reason for r in by_columns.rejections)
+
+
+def test_weights_learned_from_the_columns_are_the_row_paths(g20, tmp_path):
+    """The weight table (RW, base points, standard cost, CV) learned from the columnar history is the reference's."""
+    by_rows, by_columns = both_paths(g20, hostile_city(tmp_path))
+    reference = WeightCalibrator().fit(SettlementTable.of(by_rows).history)
+    learned = WeightCalibrator().fit(by_columns.history)
+    assert learned.rows() == reference.rows() and learned.table.height > 100
+
+
+def test_a_file_polars_would_split_differently_is_read_by_rows(g20, tmp_path):
+    source = tmp_path / "stray.csv"
+    sample = read_table(DATA / "samples" / "cases_30.csv")
+    with source.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow([*sample.headers, "hospital_id"])
+        writer.writerows([*row, "H1"] for row in sample.rows)
+        f.write('Z1,1,40,,,,3,1,I10.x00 "a"b,,100,H1\r\n')
+    by_rows, by_columns = both_paths(g20, source)
+    assert_same_read(by_rows, by_columns)
