@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from casemix.datadir import resolve_data_dir
-from casemix.policy import load_policy
 from casemix.pipelines import read_settlement_cases, settle
 from casemix.pipelines.settle import SettlementTable, read_settlement_table, settle_table
+from casemix.policy import load_policy
 from casemix.records.io import read_cases, read_table, write_cases, write_table
 from casemix.records.synthetic import synthetic_city
 from casemix.settlement import write_statements

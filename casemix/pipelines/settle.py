@@ -255,8 +255,8 @@ def settle_table(table: SettlementTable, budget: Decimal, policy: Policy, groupe
                  history: pl.DataFrame | None = None, provisional_point_value: Decimal | None = None,
                  special_reviews: list[SpecialReview] | None = None) -> Settlement:
     """:func:`settle` (DRG points) of a table read by :func:`read_settlement_table`: the same settlement, without
-    a Case per row. ``history``: the frame to learn weights from (:func:`~casemix.weights.history_of` with hospital_level and
-    hospital_id; default ``table.history``).
+    a Case per row. ``history``: the frame to learn weights from (:func:`~casemix.weights.history_of` with
+    hospital_level and hospital_id; default ``table.history``).
 
     Raises :class:`SettlementError` as :func:`settle` does."""
     check_budget(budget)
