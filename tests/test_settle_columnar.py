@@ -16,7 +16,7 @@ from casemix.pipelines import read_settlement_cases, settle
 from casemix.pipelines.settle import SettlementTable, read_settlement_table, settle_table
 from casemix.policy import load_policy
 from casemix.records.io import read_cases, read_table, write_cases, write_table
-from casemix.records.synthetic import synthetic_city
+from casemix.records.synthetic import synthetic_city, write_synthetic_city
 from casemix.settlement import write_statements
 from casemix.weights import WeightCalibrator
 
@@ -126,3 +126,22 @@ def test_a_file_polars_would_split_differently_is_read_by_rows(g20, tmp_path):
         f.write('Z1,1,40,,,,3,1,I10.x00 "a"b,,100,H1\r\n')
     by_rows, by_columns = both_paths(g20, source)
     assert_same_read(by_rows, by_columns)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_the_city_written_stay_by_stay_is_the_file_of_its_cases(tmp_path, suffix):
+    """`casemix city` writes without a Case per stay: the same bytes as write_cases of synthetic_city."""
+    sample, _ = read_cases(DATA / "samples" / "cases_13239_with_cost.csv")
+    reference = write_cases(tmp_path / f"reference{suffix}", synthetic_city(sample, hospitals=12, cases=4000, seed=3))
+    assert write_synthetic_city(tmp_path / f"fast{suffix}", sample, 12, 4000, seed=3) == (4000, 12)
+    assert (tmp_path / f"fast{suffix}").read_bytes() == reference.read_bytes()
+    assert "fee_surgery" in read_table(reference).headers
+
+
+def test_a_city_without_operations_has_no_surgery_column(tmp_path):
+    sample, _ = read_cases(DATA / "samples" / "cases_13239_with_cost.csv")
+    medical = [case for case in sample if not case.procedures][:300]
+    reference = write_cases(tmp_path / "reference.csv", synthetic_city(medical, hospitals=3, cases=200, seed=5))
+    write_synthetic_city(tmp_path / "fast.csv", medical, 3, 200, seed=5)
+    assert (tmp_path / "fast.csv").read_bytes() == reference.read_bytes()
+    assert b"fee_surgery" not in reference.read_bytes()

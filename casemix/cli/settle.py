@@ -20,7 +20,7 @@ from casemix.pipelines import settle as pipelines_settle
 from casemix.pipelines.settle import read_settlement_table, settle_table
 from casemix.policy import load_policy
 from casemix.records.io import check_output, read_cases, read_table, write_cases, write_table
-from casemix.records.synthetic import synthetic_city
+from casemix.records.synthetic import synthetic_city, write_synthetic_city
 from casemix.schemes.dip import load_catalogue
 from casemix.settlement import compare_with_actual, write_statements
 from casemix.weights import history_of
@@ -42,6 +42,10 @@ def city(
     """Make a synthetic pooling area from the real sample cases (模拟统筹区)."""
     sample, _ = read_cases(resolve_data_dir(data) / "samples" / "cases_13239_with_cost.csv")
     check_output(output)
+    if not outpatient_visits:       # written in columns, stay by stay: the same file, without a Case per stay
+        stays, in_hospitals = write_synthetic_city(output, sample, hospitals, cases, year, seed)
+        console.print(f"{stays:,} stays in {in_hospitals} hospitals → {output}")
+        return
     made = synthetic_city(sample, hospitals=hospitals, cases=cases, year=year, seed=seed)
     write_cases(output, made)
     console.print(f"{len(made):,} stays in {len({c.hospital_id for c in made})} hospitals → {output}")

@@ -32,14 +32,12 @@ from casemix.records.columnar import (
     grouper_columns,
     read_columns,
     row_id,
+    write_csv_chunks,
 )
 from casemix.records.io import write_table
 
 _RESULT_COLUMNS = OUTPUT_COLUMNS[1:]            # all but id, which each row keeps as its own
 _KEY_ID = "placeholder"                         # the id a key's representative row is grouped under
-# Python's csv.QUOTE_MINIMAL with inert(): text a spreadsheet would run gets a leading apostrophe
-_FORMULA = r"^[=+\-@\t\r]"
-_NUMBER = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\n?$"      # io._NUMBER; Python's $ also matches before a final \n
 
 
 def group_file_columnar(grouper: Grouper, source: str | Path, output: str | Path, workers: int | None = None,
@@ -199,16 +197,4 @@ def write_grouped(chunks: Iterator[pl.DataFrame], output: str | Path) -> Path:
     if output.suffix.lower() in (".xlsx", ".parquet"):
         rows = [list(row) for chunk in chunks for row in chunk.iter_rows()]
         return write_table(output, OUTPUT_COLUMNS, rows)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    with output.open("wb") as f:
-        f.write("\ufeff".encode())
-        f.write((",".join(OUTPUT_COLUMNS) + "\r\n").encode())
-        for chunk in chunks:
-            inert = chunk.select(_inert(pl.col(name)).alias(name) for name in OUTPUT_COLUMNS)
-            inert.write_csv(f, include_header=False, line_terminator="\r\n", quote_style="necessary", null_value="")
-    return output
-
-
-def _inert(cell: pl.Expr) -> pl.Expr:
-    text = pl.when(cell == "").then(None).otherwise(cell)
-    return pl.when(text.str.contains(_FORMULA) & ~text.str.contains(_NUMBER)).then("'" + text).otherwise(text)
+    return write_csv_chunks(chunks, OUTPUT_COLUMNS, output)

@@ -231,3 +231,27 @@ def field_text(table: ColumnTable, reader: RowReader, field: str) -> pl.Expr:
 def field_date(table: ColumnTable, reader: RowReader, field: str) -> pl.Expr:
     """A date field as the row reader reads it, on rows ``certainly_valid`` passes (null where blank)."""
     return _date_head(field_text(table, reader, field)).str.to_date("%Y-%m-%d", strict=False)
+
+
+# Python's csv.QUOTE_MINIMAL with inert(): text a spreadsheet would run gets a leading apostrophe
+_FORMULA = r"^[=+\-@\t\r]"
+_NUMBER = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\n?$"      # io._NUMBER; Python's $ also matches before a final \n
+
+
+def write_csv_chunks(chunks: Iterator[pl.DataFrame], headers: list[str], output: str | Path) -> Path:
+    """Text frames (columns ``headers``, null or "" for an empty cell) written to a CSV file byte for byte as
+    :func:`casemix.records.io.write_table` writes those rows: UTF-8 with BOM, minimal quoting, CRLF, inert text."""
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with output.open("wb") as f:
+        f.write("\ufeff".encode())
+        f.write((",".join(headers) + "\r\n").encode())
+        for chunk in chunks:
+            inert = chunk.select(_inert(pl.col(name)).alias(name) for name in headers)
+            inert.write_csv(f, include_header=False, line_terminator="\r\n", quote_style="necessary", null_value="")
+    return output
+
+
+def _inert(cell: pl.Expr) -> pl.Expr:
+    text = pl.when(cell == "").then(None).otherwise(cell)
+    return pl.when(text.str.contains(_FORMULA) & ~text.str.contains(_NUMBER)).then("'" + text).otherwise(text)
