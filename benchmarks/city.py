@@ -1,6 +1,6 @@
 """`casemix city`: a synthetic city-year written stay by stay, beside the polars read+write floor of its file.
 
-    python benchmarks/city.py [--cases 1000000] [--old]
+    python benchmarks/city.py [--cases 1000000] [--old] [--keep /tmp/city.csv]
 
 Stages, each in a process of its own (wall, CPU, peak memory its own; the load average printed before each):
 ``city`` is what ``casemix city`` runs (stays generated one at a time and written in text columns); ``floor``
@@ -15,6 +15,7 @@ import filecmp
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -47,6 +48,7 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=1_000_000)
     parser.add_argument("--hospitals", type=int, default=100)
     parser.add_argument("--old", action="store_true", help="also time the Case-per-stay path (minutes at 1M)")
+    parser.add_argument("--keep", type=Path, help="keep the city file here (for benchmarks/settlement.py)")
     parser.add_argument("--stage", help=argparse.SUPPRESS)
     parser.add_argument("--output", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -68,6 +70,8 @@ def main() -> None:
         for stage, f in figures.items():
             print(f"{stage:<6} {f['wall']:7.2f} s wall ({f['wall'] / floor:5.1f}× floor) {f['cpu']:7.2f} s CPU  "
                   f"peak {f['peak_mib']:7,.0f} MiB  load before {f['load']:.2f}   ({size:,.0f} MiB file)")
+        if args.keep:
+            shutil.copyfile(folder / "city.csv", args.keep)
         if args.old:
             same = filecmp.cmp(folder / "city.csv", folder / "old.csv", shallow=False)
             print(f"stay-by-stay and Case-per-stay files identical byte for byte: {'yes' if same else 'NO'}")

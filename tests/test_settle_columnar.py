@@ -145,3 +145,22 @@ def test_a_city_without_operations_has_no_surgery_column(tmp_path):
     write_synthetic_city(tmp_path / "fast.csv", medical, 3, 200, seed=5)
     assert (tmp_path / "fast.csv").read_bytes() == reference.read_bytes()
     assert b"fee_surgery" not in reference.read_bytes()
+
+
+def test_the_cli_learns_from_a_history_file_as_from_the_year_itself(tmp_path):
+    """--history read by rows (every case, history_of) settles a clean city as its own columns' history does."""
+    from typer.testing import CliRunner
+
+    from casemix.cli.main import app
+
+    runner = CliRunner()
+    city = tmp_path / "city.csv"
+    assert runner.invoke(app, ["city", "-o", str(city), "--hospitals", "5", "--cases", "2500"]).exit_code == 0
+    outputs = []
+    for name, extra in (("own", []), ("history", ["--history", str(city)])):
+        outputs.append(tmp_path / name)
+        result = runner.invoke(app, ["settle", str(city), "--budget", "9000000", "-o", str(outputs[-1]), *extra])
+        assert result.exit_code == 0, result.output
+        assert "2,500 rows: 2,500 cases settled, 0 rejected, in 5 hospitals" in result.output
+    names = sorted(p.name for p in outputs[0].iterdir())
+    assert filecmp.cmpfiles(outputs[0], outputs[1], names, shallow=False)[1:] == ([], [])
