@@ -164,3 +164,17 @@ def test_the_cli_learns_from_a_history_file_as_from_the_year_itself(tmp_path):
         assert "2,500 rows: 2,500 cases settled, 0 rejected, in 5 hospitals" in result.output
     names = sorted(p.name for p in outputs[0].iterdir())
     assert filecmp.cmpfiles(outputs[0], outputs[1], names, shallow=False)[1:] == ([], [])
+
+
+def test_every_row_of_a_city_file_is_proved_valid_in_columns(tmp_path):
+    """The case file's insurance_type (险种类型) is plain text to the column check, so a clean city's rows all
+    take the columnar path (before, the unknown column sent every row back to the row reader)."""
+    from casemix.records import RowReader
+    from casemix.records.columnar import certainly_valid, read_columns
+
+    sample, _ = read_cases(DATA / "samples" / "cases_13239_with_cost.csv")
+    city = write_cases(tmp_path / "city.csv", synthetic_city(sample, hospitals=4, cases=1500, seed=2))
+    table = read_columns(city)
+    assert "insurance_type" in table.headers
+    chunk = next(table.chunks)
+    assert chunk.select(certainly_valid(table, RowReader(table.headers)).all()).item()
