@@ -192,11 +192,15 @@ def _cents(text: str | None) -> Decimal | None:
     return None if text is None else Decimal(text).quantize(CENT, ROUND_HALF_UP)
 
 
+_HISTORY = {"drg": pl.String, "adrg": pl.String, "cost": pl.Float64, "hospital_level": pl.String,
+            "hospital_id": pl.String}
+
+
 def _settlement_table(parsed: Iterator[tuple[int, _Read | Rejection]], single_hospital: str | None) -> SettlementTable:
     """As :func:`read_settlement_cases` decides: a repeated (hospital, case id) rejected naming its first row,
     then the single-hospital rule; the history of the grouped cases with a cost."""
     cases: list[SettlementCase] = []
-    history: list[tuple] = []
+    history: dict[str, list] = {name: [] for name in _HISTORY}     # columns, not a tuple per case: less memory
     levels: dict[str, str] = {}
     rejections: list[Rejection] = []
     late: list[Rejection] = []
@@ -229,10 +233,10 @@ def _settlement_table(parsed: Iterator[tuple[int, _Read | Rejection]], single_ho
         cases.append(case)
         levels.setdefault(hospital, read.hospital_level or "")
         if case.status == "grouped" and read.total_cost is not None:
-            history.append((case.drg, case.adrg, float(read.total_cost), read.hospital_level, hospital))
-    schema = {"drg": pl.String, "adrg": pl.String, "cost": pl.Float64, "hospital_level": pl.String,
-              "hospital_id": pl.String}
-    return SettlementTable(cases, pl.DataFrame(history, schema=schema, orient="row"), levels, rejections + late)
+            for name, value in zip(_HISTORY, (case.drg, case.adrg, float(read.total_cost), read.hospital_level,
+                                              hospital)):
+                history[name].append(value)
+    return SettlementTable(cases, pl.DataFrame(history, schema=_HISTORY), levels, rejections + late)
 
 
 def settle(grouped: list[GroupedCase], budget: Decimal, policy: Policy, grouper: Grouper, *,
