@@ -27,7 +27,7 @@ from pathlib import Path
 import polars as pl
 
 from casemix.grouping import Grouper
-from casemix.pipelines.settle import read_settlement_cases, read_settlement_table, settle, settle_table
+from casemix.pipelines.settle import read_settlement_cases, read_settlement_table, settle
 from casemix.policy import load_policy
 from casemix.settlement import write_statements
 
@@ -54,7 +54,7 @@ def run_stage(stage: str, source: Path, output: Path, budget: Decimal) -> dict:
             table = read_settlement_table(source, grouper)
             rows = table.rows_in
             now = step("read, validate, group", now)
-            settled = settle_table(table, budget, policy, grouper, provisional_point_value=Decimal("90"))
+            settled = settle(table, budget, policy, grouper, provisional_point_value=Decimal("90"))
         else:
             read = read_settlement_cases(source, grouper)
             rows = read.rows_in

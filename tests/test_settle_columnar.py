@@ -13,7 +13,7 @@ import pytest
 
 from casemix.datadir import resolve_data_dir
 from casemix.pipelines import read_settlement_cases, settle
-from casemix.pipelines.settle import SettlementTable, read_settlement_table, settle_table
+from casemix.pipelines.settle import SettlementTable, read_settlement_table
 from casemix.policy import load_policy
 from casemix.records.io import read_cases, read_table, write_cases, write_table
 from casemix.records.synthetic import synthetic_city, write_synthetic_city
@@ -44,7 +44,7 @@ def assert_same_read(by_rows, by_columns: SettlementTable) -> None:
 def assert_same_statements(grouper, by_rows, by_columns, folder: Path, **options) -> None:
     policy = load_policy()
     old = settle(by_rows.grouped, BUDGET, policy, grouper, **options)
-    new = settle_table(by_columns, BUDGET, policy, grouper, **options)
+    new = settle(by_columns, BUDGET, policy, grouper, **options)
     assert new.total_paid == new.pool == old.pool
     write_statements(old, folder / "rows")
     write_statements(new, folder / "columns")
@@ -178,3 +178,26 @@ def test_every_row_of_a_city_file_is_proved_valid_in_columns(tmp_path):
     assert "insurance_type" in table.headers
     chunk = next(table.chunks)
     assert chunk.select(certainly_valid(table, RowReader(table.headers)).all()).item()
+
+
+def test_weights_from_another_year_and_special_review_settle_alike(g20, tmp_path):
+    """A history of other cases (read by rows) and the bureau's special-review decisions, on both reads."""
+    from casemix.pipelines import read_grouped
+    from casemix.settlement import Application, Decision, SpecialReview
+
+    sample, _ = read_cases(DATA / "samples" / "cases_13239_with_cost.csv")
+    last_year = write_cases(tmp_path / "last.csv", synthetic_city(sample, hospitals=8, cases=2000, seed=15))
+    history = read_grouped(last_year, g20).grouped
+    by_rows, by_columns = both_paths(g20, hostile_city(tmp_path))
+    costliest = max(by_columns.cases, key=lambda case: case.cost)
+    review = SpecialReview(Application(costliest.hospital_id, costliest.case_id, "rare disease", application_id=1),
+                           Decision("approve", "expert panel", "bureau", "2026-01-10"))
+    assert_same_statements(g20, by_rows, by_columns, tmp_path, history=history, special_reviews=[review])
+
+
+def test_dip_scores_need_the_cases_read_by_rows(g20, tmp_path):
+    from casemix.errors import SettlementError
+
+    table = read_settlement_table(hostile_city(tmp_path), g20)
+    with pytest.raises(SettlementError, match="DIP scores need the cases read by rows"):
+        settle(table, BUDGET, load_policy(), g20, dip_catalogue=object())

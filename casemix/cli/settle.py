@@ -17,13 +17,12 @@ from casemix.grouping import Grouper
 from casemix.outpatient.run import write_synthetic_outpatient_year
 from casemix.pipelines import read_grouped, read_settlement_cases
 from casemix.pipelines import settle as pipelines_settle
-from casemix.pipelines.settle import read_settlement_table, settle_table
+from casemix.pipelines.settle import read_settlement_table
 from casemix.policy import load_policy
 from casemix.records.io import check_output, read_cases, read_table, write_cases, write_table
 from casemix.records.synthetic import synthetic_city, write_synthetic_city
 from casemix.schemes.dip import load_catalogue
 from casemix.settlement import compare_with_actual, write_statements
-from casemix.weights import history_of
 
 SHOWN_REJECTIONS = 10
 
@@ -86,18 +85,13 @@ def settle(
                                                                                     report)
     with progress_bar("grouping history 分组历史") as report:
         past = None if history is None else read_grouped(history, grouper, progress=report).grouped
+    catalogue = load_catalogue(dip_catalogue) if dip_catalogue else None
     reviews = None if special_reviews is None else stored_reviews(special_reviews)
-    if dip_catalogue:
-        settled = pipelines_settle(read.grouped, amount, rules, grouper, history=past,
-                                   dip_catalogue=load_catalogue(dip_catalogue), provisional_point_value=provisional,
-                                   special_reviews=reviews)
-    else:       # DRG points from the cases read in columns (the same settlement, without a Case per row)
-        settled = settle_table(read, amount, rules, grouper, provisional_point_value=provisional,
-                               history=history_of(past, "hospital_level", "hospital_id") if past else None,
-                               special_reviews=reviews)
+    settled = pipelines_settle(read.grouped if catalogue else read, amount, rules, grouper, history=past,
+                               dip_catalogue=catalogue, provisional_point_value=provisional, special_reviews=reviews)
     files = write_statements(settled, output, ".xlsx" if excel else ".csv")
-    settled_cases = len(read.grouped if dip_catalogue else read.cases)
-    console.print(f"{read.rows_in:,} rows: {settled_cases:,} cases settled, {len(read.rejections)} rejected, "
+    console.print(f"{read.rows_in:,} rows: {read.rows_in - len(read.rejections):,} cases settled, "
+                  f"{len(read.rejections)} rejected, "
                   f"in {len(settled.statements)} hospitals, {time.perf_counter() - started:.1f} s")
     for rejection in read.rejections[:SHOWN_REJECTIONS]:
         console.print(f"  rejected: {rejection}", highlight=False, markup=False)

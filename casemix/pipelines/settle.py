@@ -239,7 +239,7 @@ def _settlement_table(parsed: Iterator[tuple[int, _Read | Rejection]], single_ho
     return SettlementTable(cases, pl.DataFrame(history, schema=_HISTORY), levels, rejections + late)
 
 
-def settle(grouped: list[GroupedCase], budget: Decimal, policy: Policy, grouper: Grouper, *,
+def settle(grouped: list[GroupedCase] | SettlementTable, budget: Decimal, policy: Policy, grouper: Grouper, *,
            history: list[GroupedCase] | None = None, dip_catalogue: DipCatalogue | None = None,
            provisional_point_value: Decimal | None = None,
            special_reviews: list[SpecialReview] | None = None) -> Settlement:
@@ -255,27 +255,8 @@ def settle(grouped: list[GroupedCase], budget: Decimal, policy: Policy, grouper:
     return settle_points(points, budget, policy, provisional_point_value)
 
 
-def settle_table(table: SettlementTable, budget: Decimal, policy: Policy, grouper: Grouper, *,
-                 history: pl.DataFrame | None = None, provisional_point_value: Decimal | None = None,
-                 special_reviews: list[SpecialReview] | None = None) -> Settlement:
-    """:func:`settle` (DRG points) of a table read by :func:`read_settlement_table`: the same settlement, without
-    a Case per row. ``history``: the frame to learn weights from (:func:`~casemix.weights.history_of` with
-    hospital_level and hospital_id; default ``table.history``).
-
-    Raises :class:`SettlementError` as :func:`settle` does."""
-    check_budget(budget)
-    if provisional_point_value is not None:
-        check_budget(provisional_point_value, "provisional point value")
-    if not table.cases:
-        raise SettlementError("no cases to settle")
-    review = None if special_reviews is None else Decided(tuple(special_reviews))
-    frame = table.history if history is None else history
-    points = case_points(table.cases, table.levels, frame, policy, grouper.scheme, review)
-    points = points if review is None else cap_approved(points, policy.settlement)
-    return settle_points(points, budget, policy, provisional_point_value)
-
-
-def settle_by_pool(grouped: list[GroupedCase], budgets: dict[str, Decimal], policy: Policy, grouper: Grouper, *,
+def settle_by_pool(grouped: list[GroupedCase] | SettlementTable, budgets: dict[str, Decimal], policy: Policy,
+                   grouper: Grouper, *,
                    history: list[GroupedCase] | None = None, dip_catalogue: DipCatalogue | None = None,
                    provisional_point_value: Decimal | None = None,
                    special_reviews: list[SpecialReview] | None = None) -> dict[str, Settlement]:
@@ -293,11 +274,16 @@ def settle_by_pool(grouped: list[GroupedCase], budgets: dict[str, Decimal], poli
             for pool, lines in split_by_pool(points, budgets, policy.settlement).items()}
 
 
-def _year_points(grouped: list[GroupedCase], policy: Policy, grouper: Grouper, history: list[GroupedCase] | None,
-                 dip_catalogue: DipCatalogue | None, provisional_point_value: Decimal | None,
+def _year_points(grouped: list[GroupedCase] | SettlementTable, policy: Policy, grouper: Grouper,
+                 history: list[GroupedCase] | None, dip_catalogue: DipCatalogue | None,
+                 provisional_point_value: Decimal | None,
                  special_reviews: list[SpecialReview] | None) -> list[CasePoints]:
+    """Every case's points; cases read in columns (a :class:`SettlementTable`) are scored as the same cases read
+    by rows would be, from what settlement reads of them (DRG points; DIP reads the cases themselves)."""
     if provisional_point_value is not None:
         check_budget(provisional_point_value, "provisional point value")
+    if isinstance(grouped, SettlementTable):
+        return _table_points(grouped, policy, grouper, history, dip_catalogue, special_reviews)
     if not grouped:
         raise SettlementError("no cases to settle")
     without = next((g.case.id for g in grouped if not g.case.hospital_id), None)
@@ -308,6 +294,18 @@ def _year_points(grouped: list[GroupedCase], policy: Policy, grouper: Grouper, h
         points = dip_points(grouped, dip_catalogue, grouper, policy, review)
     else:
         points = drg_points(grouped, policy, history, grouper.scheme, review)
+    return points if review is None else cap_approved(points, policy.settlement)
+
+
+def _table_points(table: SettlementTable, policy: Policy, grouper: Grouper, history: list[GroupedCase] | None,
+                  dip_catalogue: DipCatalogue | None, special_reviews: list[SpecialReview] | None) -> list[CasePoints]:
+    if dip_catalogue is not None:
+        raise SettlementError("DIP scores need the cases read by rows (read_settlement_cases), not a SettlementTable")
+    if not table.cases:
+        raise SettlementError("no cases to settle")
+    review = None if special_reviews is None else Decided(tuple(special_reviews))
+    frame = history_of(history, "hospital_level", "hospital_id") if history else table.history
+    points = case_points(table.cases, table.levels, frame, policy, grouper.scheme, review)
     return points if review is None else cap_approved(points, policy.settlement)
 
 
