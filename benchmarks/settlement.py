@@ -1,71 +1,109 @@
-"""Calibrate and settle a city-year: target under 30 s for 1,000,000 cases on this 2-core machine.
+"""`casemix settle` on a city-year, whole command, beside the polars read+write floor of the same file, in one run.
 
-    python benchmarks/settlement.py [--cases 1000000] [--hospitals 100] [--data DIR]
+    casemix city --cases 1000000 -o /tmp/city.csv          # the synthetic city, kept out of the repository
+    python benchmarks/settlement.py /tmp/city.csv [--rows] [--budget 2000000000]
 
-Making the synthetic city and grouping it are timed separately; the target covers calibration
-(weights, level cost coefficients) and settlement (case points, special review, readmissions,
-monthly prepayment, year end with exact reconciliation).
+Stages, each in a process of its own (wall, CPU, peak memory its own; the load average printed before each):
+``floor`` reads the file with polars and writes it back; ``columns`` is what ``casemix settle`` runs (read in
+columns, each distinct case key grouped once, weights learned in polars, points, prepayment, year end,
+statements written); ``rows`` (with ``--rows``) the row path it replaced (a validated Case per row). The two
+statement folders are compared file by file. Target (issue 14): 1M stays ≤ 30 s, ≤ 1.5 GB peak.
 """
 
 from __future__ import annotations
 
 import argparse
+import filecmp
+import json
+import os
 import resource
+import subprocess
+import sys
+import tempfile
 import time
 from decimal import Decimal
+from pathlib import Path
 
-from casemix.datadir import resolve_data_dir
+import polars as pl
+
 from casemix.grouping import Grouper
+from casemix.pipelines.settle import read_settlement_cases, read_settlement_table, settle
 from casemix.policy import load_policy
-from casemix.records.io import read_cases
-from casemix.records.synthetic import synthetic_city
-from casemix.settlement import SettlementCase, Standards, monthly_prepayments, score_cases, settle_year
-from casemix.weights import WeightCalibrator, history_frame
+from casemix.settlement import write_statements
 
 
-def timed(label: str, started: float) -> float:
-    now = time.perf_counter()
-    print(f"{label:<52} {now - started:7.2f} s")
-    return now
+def run_stage(stage: str, source: Path, output: Path, budget: Decimal) -> dict:
+    """One stage in this process: wall and CPU seconds, peak MiB, and the figures of each step."""
+    started, cpu = time.perf_counter(), time.process_time()
+    steps: dict[str, float] = {}
+
+    def step(name: str, since: float) -> float:
+        now = time.perf_counter()
+        steps[name] = now - since
+        return now
+
+    if stage == "floor":
+        frame = pl.read_csv(source, infer_schema=False)
+        frame.write_csv(output / "floor.csv")
+        rows = frame.height
+    else:
+        policy = load_policy()
+        grouper = Grouper.load("chs-drg-2.0", None, policy.grouping)
+        now = step("load tables", started)
+        if stage == "columns":
+            table = read_settlement_table(source, grouper)
+            rows = table.rows_in
+            now = step("read, validate, group", now)
+            settled = settle(table, budget, policy, grouper, provisional_point_value=Decimal("90"))
+        else:
+            read = read_settlement_cases(source, grouper)
+            rows = read.rows_in
+            now = step("read, validate, group", now)
+            settled = settle(read.grouped, budget, policy, grouper, provisional_point_value=Decimal("90"))
+        now = step("weights, points, prepayment, year end", now)
+        write_statements(settled, output / stage)
+        step("statements written", now)
+        assert settled.total_paid == settled.pool
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    peak_kib = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, children.ru_maxrss)
+    return {"wall": time.perf_counter() - started, "cpu": time.process_time() - cpu, "peak_mib": peak_kib / 1024,
+            "rows": rows, "steps": steps}
+
+
+def in_child(stage: str, source: Path, output: Path, budget: str) -> dict:
+    command = [sys.executable, __file__, str(source), "--stage", stage, "--output", str(output), "--budget", budget]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cases", type=int, default=1_000_000)
-    parser.add_argument("--hospitals", type=int, default=100)
-    parser.add_argument("--data", default=None)
+    parser.add_argument("source", type=Path, help="a city-year of cases, e.g. from casemix city")
+    parser.add_argument("--budget", default="2000000000", help="the fund budget in 元")
+    parser.add_argument("--rows", action="store_true", help="also time the row path (minutes at 1M)")
+    parser.add_argument("--stage", help=argparse.SUPPRESS)
+    parser.add_argument("--output", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    data = resolve_data_dir(args.data)
-    policy = load_policy()
-
-    started = time.perf_counter()
-    sample, _ = read_cases(data / "samples" / "cases_13239_with_cost.csv")
-    cases = synthetic_city(sample, hospitals=args.hospitals, cases=args.cases)
-    now = timed(f"synthetic city: {len(cases):,} stays, {args.hospitals} hospitals", started)
-    grouper = Grouper.load("chs-drg-2.0", data)
-    results = [grouper.group(case, explain=False) for case in cases]
-    now = timed("grouping (CHS-DRG 2.0, one process, memo)", now)
-
-    begin = now
-    costs = [c.total_cost for c in cases]
-    levels = [c.hospital_level for c in cases]
-    history = history_frame(results, costs, hospital_level=levels)
-    weights = WeightCalibrator(policy.weights).fit(history)
-    coefficients_by_level = weights.cost_coefficients(history, by="hospital_level")
-    coefficients = {c.hospital_id: coefficients_by_level.get(c.hospital_level, Decimal(1)) for c in cases}
-    now = timed(f"calibrate: {weights.table.height} DRGs, RIV {weights.riv_trimmed:.3f}", now)
-    settlement_cases = [SettlementCase.of(case, result) for case, result in zip(cases, results)]
-    points = score_cases(settlement_cases, Standards.of(weights), policy.settlement, coefficients)
-    now = timed("case points (special review, readmissions)", now)
-    months = monthly_prepayments(points, Decimal("90"), policy.settlement)
-    prepaid = {h: sum(m.values(), Decimal(0)) for h, m in months.items()}
-    budget = (sum(costs, Decimal(0)) * Decimal("0.6")).quantize(Decimal("0.01"))
-    settled = settle_year(points, budget, policy.settlement, prepaid=prepaid)
-    now = timed("monthly prepayment and year end", now)
-    assert settled.total_paid == settled.pool
-    print(f"{'calibrate + settle':<52} {now - begin:7.2f} s   (target < 30 s)")
-    print(f"pool {settled.pool} 元, paid {settled.total_paid} 元, point value {settled.point_value:.4f} 元/点")
-    print(f"peak memory: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MiB")
+    if args.stage:
+        print(json.dumps(run_stage(args.stage, args.source, args.output, Decimal(args.budget))))
+        return
+    print(f"{args.source} ({args.source.stat().st_size / 2**20:,.0f} MiB), {os.cpu_count()} cores")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        floor = None
+        for stage in ["floor", "columns"] + (["rows"] if args.rows else []):
+            load = os.getloadavg()[0]
+            figures = in_child(stage, args.source, folder, args.budget)
+            floor = floor or figures["wall"]
+            wall = figures["wall"]
+            print(f"{stage:<8} {figures['rows']:>10,} rows {wall:7.2f} s wall ({wall / floor:5.1f}× floor) "
+                  f"{figures['cpu']:7.2f} s CPU  peak {figures['peak_mib']:7,.0f} MiB  load before {load:.2f}")
+            for name, seconds in figures["steps"].items():
+                print(f"{'':<8} {name:<40} {seconds:7.2f} s")
+        if args.rows:
+            names = sorted(p.name for p in (folder / "rows").iterdir())
+            _, mismatch, errors = filecmp.cmpfiles(folder / "rows", folder / "columns", names, shallow=False)
+            print(f"row and columnar statements identical byte for byte: {'yes' if not mismatch + errors else 'NO'}")
 
 
 if __name__ == "__main__":

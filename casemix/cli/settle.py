@@ -19,9 +19,10 @@ from casemix.outpatient.run import write_synthetic_outpatient_year
 from casemix.pipelines import read_grouped, read_settlement_cases, settle_by_pool
 from casemix.pipelines import settle as pipelines_settle
 from casemix.pipelines.ratings import read_ratings
+from casemix.pipelines.settle import read_settlement_table
 from casemix.policy import load_policy
 from casemix.records.io import check_output, read_cases, read_table, write_cases, write_table
-from casemix.records.synthetic import synthetic_city
+from casemix.records.synthetic import synthetic_city, write_synthetic_city
 from casemix.schemes.dip import load_catalogue
 from casemix.settlement import compare_with_actual, write_statements
 from casemix.settlement.statements import write_pool_statements
@@ -43,6 +44,10 @@ def city(
     """Make a synthetic pooling area from the real sample cases (模拟统筹区)."""
     sample, _ = read_cases(resolve_data_dir(data) / "samples" / "cases_13239_with_cost.csv")
     check_output(output)
+    if not outpatient_visits:       # written in columns, stay by stay: the same file, without a Case per stay
+        stays, in_hospitals = write_synthetic_city(output, sample, hospitals, cases, year, seed)
+        console.print(f"{stays:,} stays in {in_hospitals} hospitals → {output}")
+        return
     made = synthetic_city(sample, hospitals=hospitals, cases=cases, year=year, seed=seed)
     write_cases(output, made)
     console.print(f"{len(made):,} stays in {len({c.hospital_id for c in made})} hospitals → {output}")
@@ -85,23 +90,26 @@ def settle(
     grouper = Grouper.load(scheme, data, rules.grouping)
     provisional = money(provisional_point_value) if provisional_point_value else None
     with progress_bar("grouping 分组") as report:
-        read = read_settlement_cases(input, grouper, single_hospital, report)
+        read = (read_settlement_cases if dip_catalogue else read_settlement_table)(input, grouper, single_hospital,
+                                                                                    report)
     with progress_bar("grouping history 分组历史") as report:
         past = None if history is None else read_grouped(history, grouper, progress=report).grouped
     catalogue = load_catalogue(dip_catalogue) if dip_catalogue else None
     reviews = None if special_reviews is None else stored_reviews(special_reviews)
     rated = None if ratings is None else read_ratings(ratings)
+    cases = read.grouped if catalogue else read
     if pool_budget:
-        pools = settle_by_pool(read.grouped, pool_budgets(pool_budget), rules, grouper, history=past,
+        pools = settle_by_pool(cases, pool_budgets(pool_budget), rules, grouper, history=past,
                                dip_catalogue=catalogue, provisional_point_value=provisional,
                                special_reviews=reviews, ratings=rated)
         _report_pools(pools, write_pool_statements(pools, output, ".xlsx" if excel else ".csv"), read, started)
         _report_unsettled(rated, {h for p in pools.values() for h in p.statements})
         return
-    settled = pipelines_settle(read.grouped, money(budget), rules, grouper, history=past, dip_catalogue=catalogue,
+    settled = pipelines_settle(cases, money(budget), rules, grouper, history=past, dip_catalogue=catalogue,
                                provisional_point_value=provisional, special_reviews=reviews, ratings=rated)
     files = write_statements(settled, output, ".xlsx" if excel else ".csv")
-    console.print(f"{read.rows_in:,} rows: {len(read.grouped):,} cases settled, {len(read.rejections)} rejected, "
+    console.print(f"{read.rows_in:,} rows: {read.rows_in - len(read.rejections):,} cases settled, "
+                  f"{len(read.rejections)} rejected, "
                   f"in {len(settled.statements)} hospitals, {time.perf_counter() - started:.1f} s")
     for rejection in read.rejections[:SHOWN_REJECTIONS]:
         console.print(f"  rejected: {rejection}", highlight=False, markup=False)
@@ -129,8 +137,8 @@ def pool_budgets(options: list[str]) -> dict[str, Decimal]:
 
 
 def _report_pools(pools: dict, files: list[Path], read, started: float) -> None:
-    console.print(f"{read.rows_in:,} rows: {len(read.grouped):,} cases settled, {len(read.rejections)} rejected, "
-                  f"in {len(pools)} fund pools, {time.perf_counter() - started:.1f} s")
+    console.print(f"{read.rows_in:,} rows: {read.rows_in - len(read.rejections):,} cases settled, "
+                  f"{len(read.rejections)} rejected, in {len(pools)} fund pools, {time.perf_counter() - started:.1f} s")
     for rejection in read.rejections[:SHOWN_REJECTIONS]:
         console.print(f"  rejected: {rejection}", highlight=False, markup=False)
     for name, settled in sorted(pools.items()):

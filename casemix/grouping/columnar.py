@@ -15,12 +15,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
 from casemix.grouping.batch import OUTPUT_COLUMNS, BatchSummary, group_file_by_rows, group_rows, group_table_rows
 from casemix.grouping.engine import Grouper
-from casemix.records import RowReader
+from casemix.grouping.result import GroupResult
+from casemix.records import Case, RowReader
 from casemix.records.columnar import (
     CHUNK_ROWS,
     ColumnTable,
@@ -30,14 +32,12 @@ from casemix.records.columnar import (
     grouper_columns,
     read_columns,
     row_id,
+    write_csv_chunks,
 )
 from casemix.records.io import write_table
 
 _RESULT_COLUMNS = OUTPUT_COLUMNS[1:]            # all but id, which each row keeps as its own
 _KEY_ID = "placeholder"                         # the id a key's representative row is grouped under
-# Python's csv.QUOTE_MINIMAL with inert(): text a spreadsheet would run gets a leading apostrophe
-_FORMULA = r"^[=+\-@\t\r]"
-_NUMBER = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\n?$"      # io._NUMBER; Python's $ also matches before a final \n
 
 
 def group_file_columnar(grouper: Grouper, source: str | Path, output: str | Path, workers: int | None = None,
@@ -109,6 +109,44 @@ class KnownKeys:
         return self.results
 
 
+class GroupedKeys:
+    """Each distinct case key of a table grouped once by the row path, kept as ``project(case, result)`` (None
+    where the key's cells are rejected) in ``values``; :meth:`numbered` gives each row its key's index.
+
+    Unlike :class:`KnownKeys` nothing is forgotten, so keep ``project`` small: a file of all-distinct keys
+    holds one projection per row."""
+
+    def __init__(self, grouper: Grouper, table: ColumnTable, reader: RowReader,
+                 project: Callable[[Case, GroupResult], Any]):
+        self.grouper, self.table, self.reader, self.project = grouper, table, reader, project
+        self.key = [table.column(i) for i in grouper_columns(reader)]
+        self.known: pl.DataFrame | None = None            # key cells and _key
+        self.values: list[Any] = []
+
+    def numbered(self, chunk: pl.DataFrame) -> pl.DataFrame:
+        """``chunk`` with ``_key``: the index in ``values`` of each row's key, grouping the keys not yet known."""
+        keys = chunk.select(self.key).unique(maintain_order=True)
+        if self.known is not None:
+            keys = keys.join(self.known.select(self.key), on=self.key, how="anti", nulls_equal=True)
+        fresh = keys.with_row_index("_key", offset=len(self.values))
+        self.values.extend(self._grouped(keys))
+        self.known = fresh if self.known is None else pl.concat([self.known, fresh])
+        return chunk.join(self.known, on=self.key, how="left", nulls_equal=True, maintain_order="left")
+
+    def _grouped(self, keys: pl.DataFrame) -> Iterator[Any]:
+        width = len(self.table.headers)
+        positions = [int(name[1:]) for name in keys.columns]
+        id_index = self.reader.single.get("id")
+        for values in keys.iter_rows():
+            row: list = [None] * width
+            for position, value in zip(positions, values, strict=True):
+                row[position] = value
+            if id_index is not None:
+                row[id_index] = _KEY_ID
+            case = self.reader.read(row, 0)
+            yield None if not isinstance(case, Case) else self.project(case, self.grouper.group(case, explain=False))
+
+
 def group_chunk(known: KnownKeys, chunk: pl.DataFrame) -> pl.DataFrame:
     """``OUTPUT_COLUMNS`` for every row of ``chunk``, in input order."""
     table, reader = known.table, known.reader
@@ -159,16 +197,4 @@ def write_grouped(chunks: Iterator[pl.DataFrame], output: str | Path) -> Path:
     if output.suffix.lower() in (".xlsx", ".parquet"):
         rows = [list(row) for chunk in chunks for row in chunk.iter_rows()]
         return write_table(output, OUTPUT_COLUMNS, rows)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    with output.open("wb") as f:
-        f.write("\ufeff".encode())
-        f.write((",".join(OUTPUT_COLUMNS) + "\r\n").encode())
-        for chunk in chunks:
-            inert = chunk.select(_inert(pl.col(name)).alias(name) for name in OUTPUT_COLUMNS)
-            inert.write_csv(f, include_header=False, line_terminator="\r\n", quote_style="necessary", null_value="")
-    return output
-
-
-def _inert(cell: pl.Expr) -> pl.Expr:
-    text = pl.when(cell == "").then(None).otherwise(cell)
-    return pl.when(text.str.contains(_FORMULA) & ~text.str.contains(_NUMBER)).then("'" + text).otherwise(text)
+    return write_csv_chunks(chunks, OUTPUT_COLUMNS, output)

@@ -207,8 +207,51 @@ def certainly_valid(table: ColumnTable, reader: RowReader) -> pl.Expr:
 
 def _plain_date(stripped: pl.Expr) -> pl.Expr:
     """A date the row reader's normalising turns into a valid YYYY-MM-DD (year 1 or later)."""
-    head = stripped.str.slice(0, 10).str.replace_all("/", "-", literal=True).str.replace_all(".", "-", literal=True)
-    head = pl.when(head.str.contains(r"^[0-9]{8}$")).then(
-        head.str.slice(0, 4) + "-" + head.str.slice(4, 2) + "-" + head.str.slice(6, 2)).otherwise(head)
+    head = _date_head(stripped)
     parsed = head.str.to_date("%Y-%m-%d", strict=False)
     return head.str.contains(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$") & parsed.is_not_null() & (parsed.dt.year() >= 1)
+
+
+def _date_head(stripped: pl.Expr) -> pl.Expr:
+    """The row reader's date normalising: the first 10 characters, / and . as -, 20240301 → 2024-03-01."""
+    head = stripped.str.slice(0, 10).str.replace_all("/", "-", literal=True).str.replace_all(".", "-", literal=True)
+    return pl.when(head.str.contains(r"^[0-9]{8}$")).then(
+        head.str.slice(0, 4) + "-" + head.str.slice(4, 2) + "-" + head.str.slice(6, 2)).otherwise(head)
+
+
+def field_text(table: ColumnTable, reader: RowReader, field: str) -> pl.Expr:
+    """A text field as the row reader gives it: the cell stripped, null where blank or where the file has no
+    such column."""
+    if field not in reader.single:
+        return pl.lit(None, dtype=pl.String)
+    stripped = pl.col(table.column(reader.single[field])).str.strip_chars(PY_WHITESPACE)
+    return pl.when(stripped == "").then(None).otherwise(stripped)
+
+
+def field_date(table: ColumnTable, reader: RowReader, field: str) -> pl.Expr:
+    """A date field as the row reader reads it, on rows ``certainly_valid`` passes (null where blank)."""
+    return _date_head(field_text(table, reader, field)).str.to_date("%Y-%m-%d", strict=False)
+
+
+# Python's csv.QUOTE_MINIMAL with inert(): text a spreadsheet would run gets a leading apostrophe
+_FORMULA = r"^[=+\-@\t\r]"
+_NUMBER = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\n?$"      # io._NUMBER; Python's $ also matches before a final \n
+
+
+def write_csv_chunks(chunks: Iterator[pl.DataFrame], headers: list[str], output: str | Path) -> Path:
+    """Text frames (columns ``headers``, null or "" for an empty cell) written to a CSV file byte for byte as
+    :func:`casemix.records.io.write_table` writes those rows: UTF-8 with BOM, minimal quoting, CRLF, inert text."""
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with output.open("wb") as f:
+        f.write("\ufeff".encode())
+        f.write((",".join(headers) + "\r\n").encode())
+        for chunk in chunks:
+            inert = chunk.select(_inert(pl.col(name)).alias(name) for name in headers)
+            inert.write_csv(f, include_header=False, line_terminator="\r\n", quote_style="necessary", null_value="")
+    return output
+
+
+def _inert(cell: pl.Expr) -> pl.Expr:
+    text = pl.when(cell == "").then(None).otherwise(cell)
+    return pl.when(text.str.contains(_FORMULA) & ~text.str.contains(_NUMBER)).then("'" + text).otherwise(text)

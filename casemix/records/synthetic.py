@@ -21,14 +21,20 @@ from __future__ import annotations
 
 import csv
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from itertools import accumulate
 from pathlib import Path
+
+import polars as pl
 
 from casemix.errors import InputError
 from casemix.records.case import CENT, Case
+from casemix.records.columnar import write_csv_chunks
 from casemix.records.fees import FeeClassifier, FeeLine
+from casemix.records.io import CASE_FILE_COLUMNS, write_cases
 
 
 @dataclass(frozen=True)
@@ -57,39 +63,136 @@ def synthetic_city(sample: list[Case], hospitals: int = 100, cases: int = 100_00
                    readmission_share: float = 0.03, seed: int = 2025, patients: int | None = None) -> list[Case]:
     """``cases`` stays over ``hospitals`` hospitals, resampled from ``sample`` (cases with a cost);
     ``patients`` distinct patients (default 0.8 × cases, so some return by chance)."""
+    return [stay.case() for stay in synthetic_stays(sample, hospitals, cases, year, readmission_share, seed, patients)]
+
+
+@dataclass(frozen=True, slots=True)
+class Stay:
+    """One synthetic stay: the real case it resamples (a readmission's changes made) and what the city gives it."""
+
+    real: Case
+    id: str
+    hospital_id: str
+    hospital_level: str
+    patient_id: str
+    admission_date: date
+    discharge_date: date
+    total_cost: Decimal
+    self_pay: Decimal
+    fees: dict[str, Decimal]
+
+    def case(self) -> Case:
+        return self.real.model_copy(update={
+            "id": self.id, "hospital_id": self.hospital_id, "hospital_level": self.hospital_level,
+            "patient_id": self.patient_id, "admission_date": self.admission_date,
+            "discharge_date": self.discharge_date, "total_cost": self.total_cost, "self_pay": self.self_pay,
+            "fees": self.fees})
+
+
+@dataclass(frozen=True, slots=True)
+class _Brief:
+    """What a later stay reads of an earlier one: readmission and the patient's days in hospital."""
+
+    principal_dx: str
+    sex: int | None
+    age: int | None
+    age_days: int | None
+    hospital_id: str
+    patient_id: str
+    admission_date: date
+    discharge_date: date
+
+
+def synthetic_stays(sample: list[Case], hospitals: int = 100, cases: int = 100_000, year: int = 2025,
+                    readmission_share: float = 0.03, seed: int = 2025, patients: int | None = None) -> Iterator[Stay]:
+    """The stays of :func:`synthetic_city` one at a time, keeping only a brief of each earlier stay, so a
+    city of millions is written without holding its cases."""
     rng = random.Random(seed)
     pool = [c for c in sample if c.total_cost]
     if not pool:
         raise InputError("the sample has no case with a cost to resample")
     plan = _hospitals(hospitals, rng)
-    weights = [tier.volume for _, tier, _ in plan]
+    cumulative = list(accumulate(tier.volume for _, tier, _ in plan))       # choices(weights=…) draws alike
     by_hospital = {hospital_id: (tier, level) for hospital_id, tier, level in plan}
     similar = _by_category(pool)
     start = date(year, 1, 1)
-    out: list[Case] = []
+    out: list[_Brief] = []
     stays_of: dict[str, list[int]] = {}         # patient → indexes of their stays in ``out``
+    patients = patients or int(cases * 0.8) + 1
     for number in range(cases):
+        stay = None
         if out and rng.random() < readmission_share:
             first = out[rng.randrange(len(out))]
-            hospital_id = (rng.choices(plan, weights)[0][0] if rng.random() < READMITTED_ELSEWHERE
+            hospital_id = (rng.choices(plan, cum_weights=cumulative)[0][0] if rng.random() < READMITTED_ELSEWHERE
                            else first.hospital_id)
             real = _related_case(first, similar, rng)
             tier, level = by_hospital[hospital_id]
             admitted = _readmission_date(first, real, rng, year)
             if _free(out, stays_of.get(first.patient_id, ()), admitted, real.los_days or 7):
-                out.append(_stay(real, f"S{number:07d}", hospital_id, tier, level, first.patient_id, admitted, rng))
-                stays_of.setdefault(first.patient_id, []).append(len(out) - 1)
-                continue
-        hospital_id, tier, level = rng.choices(plan, weights)[0]
-        real = rng.choice(pool)
-        admitted = start + timedelta(days=rng.randrange(365))
-        patient = _free_patient(out, stays_of, admitted, real.los_days or 7, patients or int(cases * 0.8) + 1, rng)
-        out.append(_stay(real, f"S{number:07d}", hospital_id, tier, level, patient, admitted, rng))
-        stays_of.setdefault(patient, []).append(len(out) - 1)
-    return out
+                stay = _stay(real, f"S{number:07d}", hospital_id, tier, level, first.patient_id, admitted, rng)
+        if stay is None:
+            hospital_id, tier, level = rng.choices(plan, cum_weights=cumulative)[0]
+            real = rng.choice(pool)
+            admitted = start + timedelta(days=rng.randrange(365))
+            patient = _free_patient(out, stays_of, admitted, real.los_days or 7, patients, rng)
+            stay = _stay(real, f"S{number:07d}", hospital_id, tier, level, patient, admitted, rng)
+        out.append(_Brief(stay.real.principal_dx, stay.real.sex, stay.real.age, stay.real.age_days, stay.hospital_id,
+                          stay.patient_id, stay.admission_date, stay.discharge_date))
+        stays_of.setdefault(stay.patient_id, []).append(len(out) - 1)
+        yield stay
 
 
-def _free_patient(out: list[Case], stays_of: dict[str, list[int]], admitted: date, los: int, patients: int,
+CITY_CHUNK = 100_000     # stays turned into one text frame at a time
+_STAY_FIELDS = ("id", "hospital_id", "hospital_level", "patient_id", "admission_date", "discharge_date",
+                "total_cost", "self_pay")
+
+
+def write_synthetic_city(path: str | Path, sample: list[Case], hospitals: int = 100, cases: int = 100_000,
+                         year: int = 2025, seed: int = 2025) -> tuple[int, int]:
+    """The file ``write_cases(path, synthetic_city(sample, …))`` writes, byte for byte, without a Case per stay
+    (CSV in text columns; .xlsx and .parquet through write_cases); gives (stays, hospitals) written."""
+    path = Path(path)
+    stays = synthetic_stays(sample, hospitals, cases, year, seed=seed)
+    if path.suffix.lower() in (".xlsx", ".parquet"):
+        made = [stay.case() for stay in stays]
+        write_cases(path, made)
+        return len(made), len({c.hospital_id for c in made})
+    fee_keys = sorted({*DAILY_KEYS, *MEDICAL_SHARES, *SURGICAL_SHARES})
+    columns = CASE_FILE_COLUMNS + [f"fee_{key}" for key in fee_keys]
+    templates = {id(case): _case_texts(case, len(fee_keys)) for case in sample}
+    places = [CASE_FILE_COLUMNS.index(name) for name in _STAY_FIELDS]
+    seen: set[str] = set()
+    hospital_ids: set[str] = set()
+    frames, rows = [], []
+    for stay in stays:
+        row = list(templates.get(id(stay.real)) or _case_texts(stay.real, len(fee_keys)))
+        for place, value in zip(places, (stay.id, stay.hospital_id, stay.hospital_level, stay.patient_id,
+                                         stay.admission_date, stay.discharge_date, stay.total_cost, stay.self_pay)):
+            row[place] = str(value)
+        fees = stay.fees
+        row[len(CASE_FILE_COLUMNS):] = [str(fees[key]) if key in fees else "" for key in fee_keys]
+        seen.update(fees)
+        hospital_ids.add(stay.hospital_id)
+        rows.append(row)
+        if len(rows) == CITY_CHUNK:
+            frames.append(pl.DataFrame(rows, schema=dict.fromkeys(columns, pl.String), orient="row"))
+            rows = []
+    frames.append(pl.DataFrame(rows, schema=dict.fromkeys(columns, pl.String), orient="row"))
+    kept = CASE_FILE_COLUMNS + [f"fee_{key}" for key in fee_keys if key in seen]    # as write_cases: fees present
+    write_csv_chunks((frame.select(kept) for frame in frames), kept, path)
+    return sum(frame.height for frame in frames), len(hospital_ids)
+
+
+def _case_texts(case: Case, fee_count: int) -> tuple[str, ...]:
+    """The cells ``write_cases`` writes for ``case`` (fees left blank)."""
+    def text(value: object) -> str:
+        if value is None:
+            return ""
+        return ",".join(value) if isinstance(value, tuple) else str(value)
+    return tuple(text(getattr(case, column)) for column in CASE_FILE_COLUMNS) + ("",) * fee_count
+
+
+def _free_patient(out: list[_Brief], stays_of: dict[str, list[int]], admitted: date, los: int, patients: int,
                   rng: random.Random) -> str:
     """A patient not in hospital on these days: nobody is in two wards at once."""
     for _ in range(20):
@@ -99,22 +202,20 @@ def _free_patient(out: list[Case], stays_of: dict[str, list[int]], admitted: dat
     return patient
 
 
-def _free(out: list[Case], indexes, admitted: date, los: int) -> bool:
+def _free(out: list[_Brief], indexes, admitted: date, los: int) -> bool:
     """Whether a stay from ``admitted`` for ``los`` days overlaps none of the stays at ``indexes``."""
     ends = admitted + timedelta(days=los)
     return all(out[i].discharge_date <= admitted or ends <= out[i].admission_date for i in indexes)
 
 
-def _stay(real: Case, case_id: str, hospital_id: str, tier: Tier, level: float, patient_id: str | None,
-          admitted: date, rng: random.Random) -> Case:
+def _stay(real: Case, case_id: str, hospital_id: str, tier: Tier, level: float, patient_id: str,
+          admitted: date, rng: random.Random) -> Stay:
     """``real`` resampled as a stay at ``hospital_id``: its cost at the hospital's level with noise, and its fees."""
     los = real.los_days if real.los_days is not None else 7
     cost = (real.total_cost * Decimal(repr(level * rng.lognormvariate(0, 0.1)))).quantize(CENT, ROUND_HALF_UP)
-    return real.model_copy(update={
-        "id": case_id, "hospital_id": hospital_id, "hospital_level": tier.level, "patient_id": patient_id,
-        "admission_date": admitted, "discharge_date": admitted + timedelta(days=los), "total_cost": cost,
-        "self_pay": (cost * Decimal(repr(rng.uniform(0.15, 0.35)))).quantize(CENT, ROUND_HALF_UP),
-        "fees": synthetic_fees(cost, los, tier, is_surgical(real.procedures), rng)})
+    self_pay = (cost * Decimal(repr(rng.uniform(0.15, 0.35)))).quantize(CENT, ROUND_HALF_UP)
+    return Stay(real, case_id, hospital_id, tier.level, patient_id, admitted, admitted + timedelta(days=los), cost,
+                self_pay, synthetic_fees(cost, los, tier, is_surgical(real.procedures), rng))
 
 
 def is_surgical(procedures: tuple[str, ...]) -> bool:
@@ -149,7 +250,7 @@ def _by_category(pool: list[Case]) -> dict[str, list[Case]]:
     return groups
 
 
-def _related_case(first: Case, similar: dict[str, list[Case]], rng: random.Random) -> Case:
+def _related_case(first: _Brief, similar: dict[str, list[Case]], rng: random.Random) -> Case:
     """A real case for a readmission: same category (half of those keep the principal), else same chapter."""
     if rng.random() < 0.6:
         real = rng.choice(similar.get(first.principal_dx[:3]) or similar[first.principal_dx[:1]])
@@ -160,7 +261,7 @@ def _related_case(first: Case, similar: dict[str, list[Case]], rng: random.Rando
     return real.model_copy(update={"sex": first.sex, "age": first.age, "age_days": first.age_days})
 
 
-def _readmission_date(first: Case, real: Case, rng: random.Random, year: int) -> date:
+def _readmission_date(first: _Brief, real: Case, rng: random.Random, year: int) -> date:
     """Most readmissions come within a month, a few later; the pair stays inside the year."""
     gap = timedelta(days=min(90, 1 + int(rng.expovariate(1 / 12))))
     admitted = first.discharge_date + gap

@@ -22,16 +22,28 @@ def drg_points(grouped: list[GroupedCase], policy: Policy, history: list[Grouped
     the hospital coefficient and base groups chosen by the policy (``scheme``: the grouper's, for its 基层病组);
     special review resolved by ``review`` (default: the automatic cap, see :func:`score_cases`)."""
     frame = history_of(history or grouped, "hospital_level", "hospital_id")
-    weights = WeightCalibrator(policy.weights).fit(frame)
-    coefficients = coefficients_of(grouped, policy, weights, frame, scheme)
     settlement_cases = [SettlementCase.of(g.case, g.result) for g in grouped]
-    return score_cases(settlement_cases, Standards.of(weights), policy.settlement, coefficients, review)
+    return case_points(settlement_cases, hospital_levels(grouped), frame, policy, scheme, review)
 
 
-def coefficients_of(grouped: list[GroupedCase], policy: Policy, weights: Weights, frame: pl.DataFrame,
-                    scheme: object | None = None) -> Coefficients:
-    """Each settled hospital's coefficient under ``policy.settlement`` (see :mod:`.coefficients`)."""
-    levels = {g.case.hospital_id: g.case.hospital_level or "" for g in reversed(grouped) if g.case.hospital_id}
+def case_points(cases: list[SettlementCase], levels: dict[str, str], frame: pl.DataFrame, policy: Policy,
+                scheme: object | None = None, review: Review | None = None) -> list[CasePoints]:
+    """:func:`drg_points` of cases already read for settlement: ``levels`` (hospital id → 医院等级) and the
+    history ``frame`` (:func:`~casemix.weights.history_of` columns plus hospital_level and hospital_id)."""
+    weights = WeightCalibrator(policy.weights).fit(frame)
+    coefficients = level_coefficients(levels, policy, weights, frame, scheme)
+    return score_cases(cases, Standards.of(weights), policy.settlement, coefficients, review)
+
+
+def hospital_levels(grouped: list[GroupedCase]) -> dict[str, str]:
+    """Each hospital's level (医院等级) as its first case in the file gives it."""
+    return {g.case.hospital_id: g.case.hospital_level or "" for g in reversed(grouped) if g.case.hospital_id}
+
+
+def level_coefficients(levels: dict[str, str], policy: Policy, weights: Weights, frame: pl.DataFrame,
+                       scheme: object | None = None) -> Coefficients:
+    """Each settled hospital's coefficient under ``policy.settlement`` (see :mod:`.coefficients`); ``levels``:
+    hospital id → 医院等级."""
     frame = paid_at_coefficient(frame, weights, policy)
     by_hospital = (weights.cost_coefficients(frame, by="hospital_id")
                    if policy.settlement.coefficient_basis == "hospital" else {})

@@ -1,0 +1,81 @@
+"""`casemix city`: a synthetic city-year written stay by stay, beside the polars read+write floor of its file.
+
+    python benchmarks/city.py [--cases 1000000] [--old] [--keep /tmp/city.csv]
+
+Stages, each in a process of its own (wall, CPU, peak memory its own; the load average printed before each):
+``city`` is what ``casemix city`` runs (stays generated one at a time and written in text columns); ``floor``
+reads the file it wrote with polars and writes it back; ``old`` (with ``--old``) the path it replaced (a
+Case per stay, then write_cases), and the two files are compared byte for byte. Target (issue 14): 1M ≤ 30 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import filecmp
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import polars as pl
+
+from casemix.datadir import resolve_data_dir
+from casemix.records.io import read_cases, write_cases
+from casemix.records.synthetic import synthetic_city, write_synthetic_city
+
+
+def run_stage(stage: str, output: Path, cases: int, hospitals: int) -> dict:
+    """One stage in this process: wall and CPU seconds and peak MiB (the sample read before timing)."""
+    sample, _ = read_cases(resolve_data_dir() / "samples" / "cases_13239_with_cost.csv")
+    started, cpu = time.perf_counter(), time.process_time()
+    if stage == "floor":
+        pl.read_csv(output / "city.csv", infer_schema=False).write_csv(output / "floor.csv")
+    elif stage == "city":
+        write_synthetic_city(output / "city.csv", sample, hospitals, cases)
+    else:
+        write_cases(output / "old.csv", synthetic_city(sample, hospitals=hospitals, cases=cases))
+    return {"wall": time.perf_counter() - started, "cpu": time.process_time() - cpu,
+            "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=int, default=1_000_000)
+    parser.add_argument("--hospitals", type=int, default=100)
+    parser.add_argument("--old", action="store_true", help="also time the Case-per-stay path (minutes at 1M)")
+    parser.add_argument("--keep", type=Path, help="keep the city file here (for benchmarks/settlement.py)")
+    parser.add_argument("--stage", help=argparse.SUPPRESS)
+    parser.add_argument("--output", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.stage:
+        print(json.dumps(run_stage(args.stage, args.output, args.cases, args.hospitals)))
+        return
+    print(f"{args.cases:,} stays, {args.hospitals} hospitals, {os.cpu_count()} cores")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        figures = {}
+        for stage in ["city", "floor"] + (["old"] if args.old else []):
+            load = os.getloadavg()[0]
+            command = [sys.executable, __file__, "--stage", stage, "--output", str(folder), "--cases",
+                       str(args.cases), "--hospitals", str(args.hospitals)]
+            done = subprocess.run(command, capture_output=True, text=True, check=True)
+            figures[stage] = json.loads(done.stdout.strip().splitlines()[-1]) | {"load": load}
+        floor = figures["floor"]["wall"]
+        size = (folder / "city.csv").stat().st_size / 2**20
+        for stage, f in figures.items():
+            print(f"{stage:<6} {f['wall']:7.2f} s wall ({f['wall'] / floor:5.1f}× floor) {f['cpu']:7.2f} s CPU  "
+                  f"peak {f['peak_mib']:7,.0f} MiB  load before {f['load']:.2f}   ({size:,.0f} MiB file)")
+        if args.keep:
+            shutil.copyfile(folder / "city.csv", args.keep)
+        if args.old:
+            same = filecmp.cmp(folder / "city.csv", folder / "old.csv", shallow=False)
+            print(f"stay-by-stay and Case-per-stay files identical byte for byte: {'yes' if same else 'NO'}")
+
+
+if __name__ == "__main__":
+    main()
