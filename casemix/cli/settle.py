@@ -45,7 +45,8 @@ def city(
     sample, _ = read_cases(resolve_data_dir(data) / "samples" / "cases_13239_with_cost.csv")
     check_output(output)
     if not outpatient_visits:       # written in columns, stay by stay: the same file, without a Case per stay
-        stays, in_hospitals = write_synthetic_city(output, sample, hospitals, cases, year, seed)
+        with progress_bar("stays 住院") as report:
+            stays, in_hospitals = write_synthetic_city(output, sample, hospitals, cases, year, seed, report)
         console.print(f"{stays:,} stays in {in_hospitals} hospitals → {output}")
         return
     made = synthetic_city(sample, hospitals=hospitals, cases=cases, year=year, seed=seed)

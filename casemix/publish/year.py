@@ -18,7 +18,7 @@ from casemix.policy import Policy
 from casemix.records.io import read_table
 from casemix.records.labels import key_of
 from casemix.settlement import Coefficients, Settlement, SpecialReview
-from casemix.settlement.run import coefficients_of
+from casemix.settlement.run import hospital_levels, level_coefficients
 from casemix.weights import WeightCalibrator, Weights, history_of
 
 
@@ -52,8 +52,8 @@ def publish_year(grouped: list[GroupedCase], budget: Decimal, policy: Policy, gr
                      special_reviews=special_reviews)
     frame = history_of(history or grouped, "hospital_level", "hospital_id")
     weights = WeightCalibrator(policy.weights).fit(frame)
-    coefficients = coefficients_of(grouped, policy, weights, frame, grouper.scheme)
-    levels = {g.case.hospital_id: g.case.hospital_level or "" for g in reversed(grouped)}
+    levels = hospital_levels(grouped)
+    coefficients = level_coefficients(levels, policy, weights, frame, grouper.scheme)
     return Publication(title, budget, last_budget, settled, weights, coefficients, levels, previous_points,
                        tuple(special_reviews or ()), policy)
 

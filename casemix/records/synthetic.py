@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import csv
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -148,11 +148,13 @@ _STAY_FIELDS = ("id", "hospital_id", "hospital_level", "patient_id", "admission_
 
 
 def write_synthetic_city(path: str | Path, sample: list[Case], hospitals: int = 100, cases: int = 100_000,
-                         year: int = 2025, seed: int = 2025) -> tuple[int, int]:
+                         year: int = 2025, seed: int = 2025,
+                         progress: Callable[[int, int], None] | None = None) -> tuple[int, int]:
     """The file ``write_cases(path, synthetic_city(sample, …))`` writes, byte for byte, without a Case per stay
-    (CSV in text columns; .xlsx and .parquet through write_cases); gives (stays, hospitals) written."""
+    (CSV in text columns; .xlsx and .parquet through write_cases); gives (stays, hospitals) written.
+    ``progress`` is told (stays made, stays in all) as the stays are made."""
     path = Path(path)
-    stays = synthetic_stays(sample, hospitals, cases, year, seed=seed)
+    stays = _told(synthetic_stays(sample, hospitals, cases, year, seed=seed), cases, progress)
     if path.suffix.lower() in (".xlsx", ".parquet"):
         made = [stay.case() for stay in stays]
         write_cases(path, made)
@@ -181,6 +183,18 @@ def write_synthetic_city(path: str | Path, sample: list[Case], hospitals: int = 
     kept = CASE_FILE_COLUMNS + [f"fee_{key}" for key in fee_keys if key in seen]    # as write_cases: fees present
     write_csv_chunks((frame.select(kept) for frame in frames), kept, path)
     return sum(frame.height for frame in frames), len(hospital_ids)
+
+
+def _told(stays: Iterator[Stay], total: int, progress: Callable[[int, int], None] | None,
+          every: int = 10_000) -> Iterator[Stay]:
+    """``stays`` as they come, telling ``progress`` each ``every`` and at the end."""
+    done = 0
+    for done, stay in enumerate(stays, 1):
+        if progress and done % every == 0:
+            progress(done, total)
+        yield stay
+    if progress:
+        progress(done, total)
 
 
 def _case_texts(case: Case, fee_count: int) -> tuple[str, ...]:
