@@ -157,40 +157,45 @@ def mount_ui(app: FastAPI, store: Store, tokens: dict[str, Principal], grouper: 
         response.delete_cookie(COOKIE, path="/ui")
         return response
 
-    @app.get("/ui/", response_class=HTMLResponse)
-    def home(request: Request, q: str = "", patient: str = "", since: str = "", until: str = "",
-             sort: str = "case", desc: bool = False, page: int = 1) -> str:
-        session = signed_in(request)
-        principal = session.principal
-        hospital = access.scope(principal)
-        rows = performance(hospital)
-        search = CaseSearch(q.strip()[:100], patient.strip()[:100], _day(since, "since"), _day(until, "until"),
-                            sort if sort in SORTS else "case", desc)
-        page = max(page, 1)
+    def case_section(hospital: str | None, search: CaseSearch, page: int) -> str:
+        """The case list: the search form, the pager, the download link and one page of cases."""
         found = case_rows(store.case_list(hospital, PAGE, (page - 1) * PAGE, search), knowledge().standard,
-                          store.latest_point_value(), principal)
-        cases = (pages.search_form(search, SORT_LABELS)
-                 + pages.pager(search_query(search), page, PAGE, store.case_count(hospital, search))
-                 + pages.download(f"/ui/download/cases.xlsx?{search_query(search)}",
-                                  f"下载本次搜索（前 {DOWNLOAD_ROWS:,} 例） download this search "
-                                  f"(first {DOWNLOAD_ROWS:,})")
-                 + pages.table("cases", CASE_COLUMNS if hospital else [("hospital_id", "医院 Hospital"), *CASE_COLUMNS],
-                               found, {"case_id": CASE_LINK}, filter=False))
-        money = settlement(store.latest_settlement(hospital)) + outpatient(store.latest_outpatient_year(hospital))
-        now = knowledge()
-        doctors = now.physicians.get(hospital, []) if hospital else []
+                          store.latest_point_value())
+        columns = CASE_COLUMNS if hospital else [("hospital_id", "医院 Hospital"), *CASE_COLUMNS]
+        return (pages.search_form(search, SORT_LABELS)
+                + pages.pager(search_query(search), page, PAGE, store.case_count(hospital, search))
+                + pages.download(f"/ui/download/cases.xlsx?{search_query(search)}",
+                                 f"下载本次搜索（前 {DOWNLOAD_ROWS:,} 例） download this search "
+                                 f"(first {DOWNLOAD_ROWS:,})")
+                + pages.table("cases", columns, found, {"case_id": CASE_LINK}, filter=False))
+
+    def trend_and_checks(now: Learned, hospital: str | None, principal: Principal) -> str:
+        """Monthly cases, Σ RW and cost; QC findings by rule; audit flags by kind (and by hospital)."""
         trend = monthly_totals(now.trend, hospital)
         findings = [(f"{rule} {qc_titles.get(rule, '')}", n) for rule, n in now.findings_by_rule(hospital)[:12]]
         flagged = readable_flags(store, principal)
-        activity = pages.charts(
-            pages.line_chart("每月出院病例 Cases by month", [(m, t["cases"]) for m, t in trend]),
-            pages.line_chart("每月总权重 Total weight (Σ RW) by month", [(m, t["weight"]) for m, t in trend]),
-            pages.line_chart("每月总费用 Cost by month (元)", [(m, t["cost"]) for m, t in trend]))
-        checks = pages.charts(
-            pages.bar_chart("质控问题（按规则） QC findings by rule", findings),
-            pages.bar_chart("审核疑点（按类别） Audit flags by kind", flag_kinds(flagged, title)),
-            pages.bar_chart("审核疑点（按医院） Audit flags by hospital",
-                            Counter(f["hospital_id"] for f in flagged).most_common(20)) if hospital is None else "")
+        by_hospital = Counter(f["hospital_id"] for f in flagged).most_common(20) if hospital is None else []
+        return (pages.heading("趋势与问题 Trend, QC and audit")
+                + pages.charts(
+                    pages.line_chart("每月出院病例 Cases by month", [(m, t["cases"]) for m, t in trend]),
+                    pages.line_chart("每月总权重 Total weight (Σ RW) by month", [(m, t["weight"]) for m, t in trend]),
+                    pages.line_chart("每月总费用 Cost by month (元)", [(m, t["cost"]) for m, t in trend]))
+                + pages.charts(
+                    pages.bar_chart("质控问题（按规则） QC findings by rule", findings),
+                    pages.bar_chart("审核疑点（按类别） Audit flags by kind", flag_kinds(flagged, title)),
+                    pages.bar_chart("审核疑点（按医院） Audit flags by hospital", by_hospital)))
+
+    @app.get("/ui/", response_class=HTMLResponse)
+    def home(request: Request, q: str = "", patient: str = "", since: str = "", until: str = "",
+             sort: str = "case", desc: bool = False, page: int = 1) -> str:
+        """The bureau's or a hospital's home: the money, performance, trend, QC and audit, and the case list."""
+        session = signed_in(request)
+        principal = session.principal
+        hospital = access.scope(principal)
+        now = knowledge()
+        rows = performance(hospital)
+        cases = case_section(hospital, case_search(q, patient, since, until, sort, desc), max(page, 1))
+        money = settlement(store.latest_settlement(hospital)) + outpatient(store.latest_outpatient_year(hospital))
         if hospital is None:
             body = (money + pages.heading("医院绩效 Hospitals")
                     + pages.charts(pages.bar_chart("各医院CMI CMI by hospital", by_value(rows, "cmi")),
@@ -199,9 +204,9 @@ def mount_ui(app: FastAPI, store: Store, tokens: dict[str, Principal], grouper: 
                                                        "费用消耗指数 Cost index", "CMI"))
                     + pages.table("hospitals", INDICATOR_COLUMNS, rows)
                     + pages.download("/ui/download/performance.xlsx")
-                    + pages.heading("趋势与问题 Trend, QC and audit") + activity + checks
-                    + pages.heading("病例 Cases") + cases)
+                    + trend_and_checks(now, hospital, principal) + pages.heading("病例 Cases") + cases)
             return pages.page("医保局视图 Bureau view", body, principal.label, session.csrf)
+        doctors = now.physicians.get(hospital, [])
         body = (money + pages.heading("科室绩效 Departments")
                 + pages.charts(long_chart("各科室CMI CMI by department", by_value(rows, "cmi")),
                                long_chart("各科室结余 Surplus by department (元)", by_value(rows, "surplus")))
@@ -211,8 +216,7 @@ def mount_ui(app: FastAPI, store: Store, tokens: dict[str, Principal], grouper: 
                                long_chart("各医师结余 Surplus by physician (元)", by_value(doctors, "surplus")))
                 + pages.table("physicians", INDICATOR_COLUMNS, doctors)
                 + pages.download("/ui/download/physicians.xlsx")
-                + pages.heading("趋势与问题 Trend, QC and audit") + activity + checks
-                + pages.heading("本院病例 Our cases") + cases)
+                + trend_and_checks(now, hospital, principal) + pages.heading("本院病例 Our cases") + cases)
         return pages.page(f"医院视图 Hospital view · {hospital}", body, principal.label, session.csrf)
 
     @app.get("/ui/stays", response_class=HTMLResponse)
@@ -309,10 +313,9 @@ def mount_ui(app: FastAPI, store: Store, tokens: dict[str, Principal], grouper: 
         principal = session.principal
         hospital = access.scope(principal)
         if name == "cases":
-            search = CaseSearch(q.strip()[:100], patient.strip()[:100], _day(since, "since"), _day(until, "until"),
-                                sort if sort in SORTS else "case", desc)
+            search = case_search(q, patient, since, until, sort, desc)
             rows = case_rows(store.case_list(hospital, DOWNLOAD_ROWS, 0, search), knowledge().standard,
-                             store.latest_point_value(), principal)
+                             store.latest_point_value())
             columns = [("hospital_id", ""), *CASE_COLUMNS]
         elif name == "performance":
             rows, columns = performance(hospital), INDICATOR_COLUMNS
@@ -375,8 +378,8 @@ def by_value(rows: list[dict[str, Any]], key: str) -> list[tuple[str, float]]:
     return sorted(((row["key"], float(row[key])) for row in rows if row[key] is not None), key=lambda pair: -pair[1])
 
 
-def case_rows(rows: list[dict[str, Any]], standard: dict[str, Decimal], point_value: Decimal | None,
-              who: Principal) -> list[dict[str, Any]]:
+def case_rows(rows: list[dict[str, Any]], standard: dict[str, Decimal],
+              point_value: Decimal | None) -> list[dict[str, Any]]:
     """Case list rows with the DRG's payment standard, the payment of the case's points at the last
     settlement's point value, and the balance (payment − cost; standard − cost before any settlement)."""
     out = []
@@ -404,6 +407,12 @@ def search_query(search: CaseSearch) -> str:
     fields = {"q": search.text, "patient": search.patient, "since": search.since or "", "until": search.until or "",
               "sort": "" if search.sort == "case" else search.sort, "desc": "1" if search.descending else ""}
     return urlencode({name: str(value) for name, value in fields.items() if value})
+
+
+def case_search(text: str, patient: str, since: str, until: str, sort: str, descending: bool) -> CaseSearch:
+    """The case list's search from a page's query (text cut to 100 characters, an unknown sort by case)."""
+    return CaseSearch(text.strip()[:100], patient.strip()[:100], _day(since, "since"), _day(until, "until"),
+                      sort if sort in SORTS else "case", descending)
 
 
 def _day(text: str, name: str) -> date | None:
