@@ -98,7 +98,7 @@ def low_standard_example():
 
 
 def shifting_example():
-    return [stay("a", cost="6000")], ("a", "v1"), [stay("a", cost="9000")]      # the stay above its standard
+    return [stay("a", cost="6000")], ("a", "v1"), [stay("a", cost="16800")]     # above twice its standard
 
 
 def dumping_example():
@@ -280,8 +280,9 @@ def test_a_catalogue_row_with_an_unknown_kind_is_refused(tmp_path):
 @pytest.fixture(scope="module")
 def measured(g20):
     sample, _ = read_cases(DATA / "samples" / "cases_13239_with_cost.csv")
-    pools = fee_code_pools(FeeClassifier.of(DATA), DATA / "nhsa-rule-libraries")
-    return measure(g20, sample, load_policy(), cases=10_000, share=0.01, fee_codes=pools)
+    classifier = FeeClassifier.of(DATA)
+    pools = fee_code_pools(classifier, DATA / "nhsa-rule-libraries")
+    return measure(g20, sample, load_policy(), cases=10_000, share=0.01, fee_codes=pools, classifier=classifier)
 
 
 @pytest.mark.parametrize("kind", ["duplicate_claim", "padded_procedures", "dumping", "fake_admission"])
@@ -319,3 +320,29 @@ def test_an_operation_that_no_line_of_the_bill_names_is_padded():
     assert auditor.audit_claim(operated, [theatre("l1", "51.2201"), theatre("l2", "45.7300")]) == []
     assert auditor.audit_claim(operated, [theatre("l1", None)]) == []     # a bill that names no operation
     assert [f.case_ids for f in auditor.audit([operated], bills={"s": [theatre("l1", "51.2201")]})] == [("s",)]
+
+
+def test_a_run_of_days_with_only_bed_nursing_and_drugs_on_the_bill_is_bed_hanging():
+    from datetime import datetime
+
+    from casemix.records.fees import FeeLine
+
+    classifier = FeeClassifier.of(DATA)
+    pools = fee_code_pools(classifier)
+
+    def lines(stay_id, charges):          # (day, category) → one line of 50 元 on that day
+        return [FeeLine(line_id=f"{stay_id}-{n}", visit_id=stay_id, item_code=pools[key][0], amount=D("50.00"),
+                        time=datetime(2025, 3, 1 + day, 9)) for n, (day, key) in enumerate(charges)]
+
+    daily = [(day, key) for day in range(12) for key in ("bed", "nursing", "western_drugs")]
+    hung = stay("h", days=12, fees=bill("8000", bed=0.1))
+    busy = stay("b", patient="P2", days=12, fees=bill("8000", bed=0.1))
+    bills = {"h": lines("h", daily + [(0, "examination"), (1, "laboratory"), (2, "treatment")]),
+             "b": lines("b", daily + [(day, "treatment") for day in range(0, 12, 3)])}
+    auditor = Auditor(AuditPolicy(), replace(NORMS, median_los={"BR25": 6.0}), SEVERITY, OPERATIONS)
+    flags = auditor.audit([hung, busy], bills=bills, classifier=classifier)
+    assert named(flags, "bed_hanging") == [("h",)]
+    assert "9 days in a row from 2025-03-04 with no exam, lab, treatment" in flags[0].evidence
+    # the same bill on a stay no longer than its DRG's usual is not read for idle days
+    usual = replace(NORMS, median_los={"BR25": 12.0})
+    assert not Auditor(AuditPolicy(), usual, SEVERITY, OPERATIONS).audit([hung], bills=bills, classifier=classifier)
