@@ -335,14 +335,15 @@ def test_a_run_of_days_with_only_bed_nursing_and_drugs_on_the_bill_is_bed_hangin
                         time=datetime(2025, 3, 1 + day, 9)) for n, (day, key) in enumerate(charges)]
 
     daily = [(day, key) for day in range(12) for key in ("bed", "nursing", "western_drugs")]
-    hung = stay("h", days=12, fees=bill("8000", bed=0.1))
-    busy = stay("b", patient="P2", days=12, fees=bill("8000", bed=0.1))
-    bills = {"h": lines("h", daily + [(0, "examination"), (1, "laboratory"), (2, "treatment")]),
-             "b": lines("b", daily + [(day, "treatment") for day in range(0, 12, 3)])}
+    hung, busy, away = (stay(name, patient=name, days=12, fees=bill("8000", bed=0.1)) for name in "hba")
+    care = [(0, "examination"), (1, "laboratory"), (2, "treatment")]
+    bills = {"h": lines("h", daily + care),                                         # idle from day 3 to discharge
+             "b": lines("b", daily + [(day, "treatment") for day in range(0, 12, 3)]),
+             "a": lines("a", daily + care + [(9, "treatment")])}                    # 6 idle days mid-stay: too few
     auditor = Auditor(AuditPolicy(), replace(NORMS, median_los={"BR25": 6.0}), SEVERITY, OPERATIONS)
-    flags = auditor.audit([hung, busy], bills=bills, classifier=classifier)
+    flags = auditor.audit([hung, busy, away], bills=bills, classifier=classifier)
     assert named(flags, "bed_hanging") == [("h",)]
-    assert "9 days in a row from 2025-03-04 with no exam, lab, treatment" in flags[0].evidence
+    assert "9 days in a row from 2025-03-04 to discharge with no exam, lab, treatment" in flags[0].evidence
     # the same bill on a stay no longer than its DRG's usual is not read for idle days
     usual = replace(NORMS, median_los={"BR25": 12.0})
     assert not Auditor(AuditPolicy(), usual, SEVERITY, OPERATIONS).audit([hung], bills=bills, classifier=classifier)

@@ -118,7 +118,7 @@ class AuditPolicy:
     bed_min_daily_share: float = 0.6
     bed_share_margin: float = 1.5
     bed_min_los: int = 5
-    bed_min_idle_days: int = 5
+    bed_min_idle_days: int = 6
     bed_max_busy_los_ratio: float = 1.5
     fake_batch_window_days: int = 14
     fake_batch_min_stays: int = 5
