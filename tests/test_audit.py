@@ -347,3 +347,13 @@ def test_a_run_of_days_with_only_bed_nursing_and_drugs_on_the_bill_is_bed_hangin
     # the same bill on a stay no longer than its DRG's usual is not read for idle days
     usual = replace(NORMS, median_los={"BR25": 12.0})
     assert not Auditor(AuditPolicy(), usual, SEVERITY, OPERATIONS).audit([hung], bills=bills, classifier=classifier)
+
+
+def test_lithotripsy_and_foreign_body_removal_are_not_looked_for_in_theatre():
+    # OR procedures of ICD-9-CM-3 chapter 98 are billed as treatment: no 手术费, no theatre line
+    auditor = Auditor(AuditPolicy(), NORMS, SEVERITY, OPERATIONS | {"98.5101", "98.2101"})
+    for code in ("98.5101", "98.2101"):
+        claim = stay("t", procedures=(code,), fees=bill("8000", surgery=0, treatment=0.3, bed=0.1))
+        assert auditor.audit_claim(claim) == []
+    operated = stay("t", procedures=("51.2201",), fees=bill("8000", surgery=0, treatment=0.3, bed=0.1))
+    assert [f.rule for f in auditor.audit_claim(operated)] == ["padded_procedures"]

@@ -24,6 +24,9 @@ MEDICAL_LETTERS = "RSTUVWXYZ"        # ADRG second letters of the medical partit
 DAILY_FEES = ("bed", "nursing", "consultation")
 EXAM_FEES = ("examination", "laboratory")
 CARE_FEES = ("examination", "laboratory", "treatment", "surgery", "materials")   # a day of care charges one
+# ICD-9-CM-3 chapters 01–86 are operations, billed as 手术费 with theatre lines; OR procedures of 87–99
+# (98.5 lithotripsy, 98.0–98.2 non-operative removal of foreign bodies, 96.x …) are billed as treatment
+THEATRE_CHAPTERS = range(1, 87)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,15 +118,15 @@ def unsupported_severity(stay: GroupedCase, context: Context) -> Flag | None:
 
 
 def padded_procedures(stay: GroupedCase, context: Context) -> Flag | None:
-    """虚记手术: far more procedures than the DRG's stays carry, an operation with no theatre bill, or
-    (given the fee lines) an operation that no line of the bill names."""
+    """虚记手术: far more procedures than the DRG's stays carry, an operation (ICD-9-CM-3 01–86) with no
+    theatre bill, or (given the fee lines) an operation that no line of the bill names."""
     case, drg = stay.case, stay.result.drg
     limit = context.norms.procedure_limit.get(drg, context.norms.default_procedure_limit)
     if len(case.procedures) > limit:
         return Flag("padded_procedures", _hospital(stay), (case.id,),
                     score((len(case.procedures) - limit) / max(limit, 1)),
                     f"{len(case.procedures)} procedures; the limit for {drg} (twice its 90th percentile) is {limit}")
-    operations = [code for code in case.procedures if code in context.or_procedures]
+    operations = [code for code in case.procedures if code in context.or_procedures and _in_theatre(code)]
     if not operations:
         return None
     surgery = fee_share(stay, ("surgery",))
@@ -139,6 +142,10 @@ def padded_procedures(stay: GroupedCase, context: Context) -> Flag | None:
                     f"operation {', '.join(unbilled)} coded but no fee line names it; the bill's operation lines "
                     f"name {', '.join(sorted(billed))}")
     return None
+
+
+def _in_theatre(code: str) -> bool:
+    return code[:2].isdigit() and int(code[:2]) in THEATRE_CHAPTERS
 
 
 def low_standard_admission(stay: GroupedCase, context: Context) -> Flag | None:
