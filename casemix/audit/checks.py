@@ -9,7 +9,7 @@ stays need the patient's other stays or the hospital's batch. Thresholds come fr
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
@@ -17,12 +17,16 @@ from decimal import Decimal
 from casemix.audit.norms import Norms
 from casemix.grouping import GroupedCase
 from casemix.policy import AuditPolicy
-from casemix.records.fees import FeeLine
+from casemix.records.fees import FeeClassifier, FeeLine
 from casemix.records.outpatient import OutpatientVisit
 
 MEDICAL_LETTERS = "RSTUVWXYZ"        # ADRG second letters of the medical partition
 DAILY_FEES = ("bed", "nursing", "consultation")
 EXAM_FEES = ("examination", "laboratory")
+CARE_FEES = ("examination", "laboratory", "treatment", "surgery", "materials")   # a day of care charges one
+# ICD-9-CM-3 chapters 01–86 are operations, billed as 手术费 with theatre lines; OR procedures of 87–99
+# (98.5 lithotripsy, 98.0–98.2 non-operative removal of foreign bodies, 96.x …) are billed as treatment
+THEATRE_CHAPTERS = range(1, 87)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +49,8 @@ class Context:
     severity_codes: frozenset[str]
     or_procedures: frozenset[str]
     visits: list[OutpatientVisit] = field(default_factory=list)
-    bills: dict[str, list[FeeLine]] = field(default_factory=dict)      # stay id → its fee lines, where given
+    bills: Mapping[str, list[FeeLine]] = field(default_factory=dict)   # stay id → its fee lines, where given
+    classifier: FeeClassifier | None = None                             # fee lines → charge categories
     _patients: dict = field(default_factory=dict, repr=False, compare=False)   # id(stays) → (stays, by patient)
 
     def patients(self, stays: list[GroupedCase]) -> dict[str, list[GroupedCase]]:
@@ -113,18 +118,20 @@ def unsupported_severity(stay: GroupedCase, context: Context) -> Flag | None:
 
 
 def padded_procedures(stay: GroupedCase, context: Context) -> Flag | None:
-    """虚记手术: far more procedures than the DRG's stays carry, an operation with no theatre bill, or
-    (given the fee lines) an operation that no line of the bill names."""
+    """虚记手术: far more procedures than the DRG's stays carry, an operation (ICD-9-CM-3 01–86) with no
+    theatre bill, or (given the fee lines) an operation that no line of the bill names."""
     case, drg = stay.case, stay.result.drg
     limit = context.norms.procedure_limit.get(drg, context.norms.default_procedure_limit)
     if len(case.procedures) > limit:
         return Flag("padded_procedures", _hospital(stay), (case.id,),
                     score((len(case.procedures) - limit) / max(limit, 1)),
                     f"{len(case.procedures)} procedures; the limit for {drg} (twice its 90th percentile) is {limit}")
-    operations = [code for code in case.procedures if code in context.or_procedures]
+    operations = [code for code in case.procedures if code in context.or_procedures and _in_theatre(code)]
+    if not operations:
+        return None
     surgery = fee_share(stay, ("surgery",))
     cap = context.policy.padded_max_surgery_share
-    if operations and surgery is not None and surgery <= cap:
+    if surgery is not None and surgery <= cap:
         return Flag("padded_procedures", _hospital(stay), (case.id,), score(1.0 - surgery / cap if cap else 1.0),
                     f"operation {', '.join(operations[:3])} coded (grouped {stay.result.path}) but 手术费 is "
                     f"{surgery:.1%} of the {case.total_cost} 元 bill: no theatre bill")
@@ -135,6 +142,10 @@ def padded_procedures(stay: GroupedCase, context: Context) -> Flag | None:
                     f"operation {', '.join(unbilled)} coded but no fee line names it; the bill's operation lines "
                     f"name {', '.join(sorted(billed))}")
     return None
+
+
+def _in_theatre(code: str) -> bool:
+    return code[:2].isdigit() and int(code[:2]) in THEATRE_CHAPTERS
 
 
 def low_standard_admission(stay: GroupedCase, context: Context) -> Flag | None:
@@ -181,21 +192,68 @@ def missing_procedures(stay: GroupedCase, context: Context) -> Flag | None:
 
 
 def bed_hanging(stay: GroupedCase, context: Context) -> Flag | None:
-    """挂床住院 from the bill: a long stay costing far less per day than its DRG, mostly bed and nursing."""
+    """挂床住院 from the bill. With dated fee lines: a stay longer than its DRG's usual with a run of days
+    on which the bill charges no care (only bed, nursing, consultation and drugs) that lasts to discharge
+    (kept on after care ended) or twice as long in mid-stay, or a bill mostly of bed and nursing. From
+    the fee categories alone: a long stay costing far less per day than its DRG, mostly bed and nursing."""
+    case, policy = stay.case, context.policy
+    if (case.los_days or 0) < policy.bed_min_los:
+        return None
+    if case.id not in context.bills or context.classifier is None:
+        return _bed_hanging_totals(stay, context, with_bill=False)
+    usual_los = context.norms.median_los.get(stay.result.drg)
+    run = (idle_days(stay, context.bills[case.id], context.classifier)
+           if usual_los is not None and case.los_days > usual_los else None)
+    if run is None:
+        return _bed_hanging_totals(stay, context, with_bill=True)
+    days, first = run
+    to_discharge = first + days == case.los_days
+    if (days < policy.bed_min_idle_days * (1 if to_discharge else 2)
+            or case.los_days - days > policy.bed_max_busy_los_ratio * usual_los):
+        return _bed_hanging_totals(stay, context, with_bill=True)
+    return Flag("bed_hanging", _hospital(stay), (case.id,), score(days / policy.bed_min_idle_days - 1),
+                f"{days} days in a row from {case.admission_date + timedelta(days=first)}"
+                f"{' to discharge' if to_discharge else ''} with no exam, lab, treatment, operation or material "
+                f"line on the bill (only bed, nursing, consultation and drugs); {case.los_days} days against the "
+                f"{stay.result.drg} median of {usual_los:g}")
+
+
+def idle_days(stay: GroupedCase, lines: list[FeeLine], classifier: FeeClassifier) -> tuple[int, int] | None:
+    """The longest run of the stay's days on which no fee line charges care (``CARE_FEES``) and its
+    first day (0 = the admission day); None when the lines carry no dates."""
+    admitted, los = stay.case.admission_date, stay.case.los_days or 0
+    dated = [line for line in lines if line.time]
+    if admitted is None or not dated:
+        return None
+    busy = {(line.time.date() - admitted).days for line in dated if classifier.classify(line).category_key in CARE_FEES}
+    best = (0, 0)
+    start = 0
+    for day in range(los + 1):
+        if day == los or day in busy:
+            best = max(best, (day - start, start))
+            start = day + 1
+    return best
+
+
+def _bed_hanging_totals(stay: GroupedCase, context: Context, with_bill: bool) -> Flag | None:
+    """Cost per day at most ``bed_max_day_ratio`` × the DRG's, bed, nursing and consultation at least
+    ``bed_min_daily_share`` of the bill (without a bill to read by day, also at least ``bed_share_margin``
+    × the DRG's 95th percentile of that share, when lower)."""
     case, policy = stay.case, context.policy
     usual = context.norms.cost_per_day.get(stay.result.drg)
-    if not usual or not case.total_cost or (case.los_days or 0) < policy.bed_min_los:
+    if not usual or not case.total_cost:
         return None
     per_day = float(case.total_cost) / case.los_days
     daily = fee_share(stay, DAILY_FEES)
     usual_share = context.norms.daily_share_limit.get(stay.result.drg, 1.0)
-    if (per_day > policy.bed_max_day_ratio * usual or daily is None
-            or daily < min(policy.bed_min_daily_share, policy.bed_share_margin * usual_share)):
+    floor = policy.bed_min_daily_share if with_bill else min(policy.bed_min_daily_share,
+                                                             policy.bed_share_margin * usual_share)
+    if per_day > policy.bed_max_day_ratio * usual or daily is None or daily < floor:
         return None
     return Flag("bed_hanging", _hospital(stay), (case.id,), score(1 - per_day / (policy.bed_max_day_ratio * usual)),
                 f"{case.los_days} days at {per_day:.0f} 元/day against the {stay.result.drg} median of {usual:.0f}; "
                 f"bed, nursing and consultation {daily:.0%} of the bill (95% of {stay.result.drg} stays: "
-                f"≤ {usual_share:.0%}; limit {policy.bed_share_margin}× that or {policy.bed_min_daily_share:.0%})")
+                f"≤ {usual_share:.0%}; limit {floor:.0%})")
 
 
 ONE_STAY: dict[str, Callable[[GroupedCase, Context], Flag | None]] = {

@@ -51,5 +51,5 @@ class ClaimAuditor:
         if lines and not case.fees:
             stay = GroupedCase(case.model_copy(update={"fees": self.classifier.categories(lines)}), stay.result)
         facts = facts or ClaimFacts(case.sex, case.age, case.age_days, "inpatient", None, case.hospital_level)
-        return ClaimAudit(self.auditor.audit_claim(stay, lines),
+        return ClaimAudit(self.auditor.audit_claim(stay, lines, self.classifier),
                           self.library.check(lines, facts, self.auditor.policy))

@@ -8,7 +8,7 @@ involved, a score in [0, 1] and the evidence a reviewer can check on the bill.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from casemix.audit.catalogue import Catalogue, load_catalogue
 from casemix.audit.checks import ACROSS_STAYS, ONE_STAY, Context, Flag
@@ -17,7 +17,7 @@ from casemix.audit.signals import HOSPITAL
 from casemix.errors import RuleError
 from casemix.grouping import GroupedCase
 from casemix.policy import AuditPolicy, Policy
-from casemix.records.fees import FeeLine
+from casemix.records.fees import FeeClassifier, FeeLine
 from casemix.records.outpatient import OutpatientVisit
 from casemix.schemes import Scheme
 
@@ -45,16 +45,18 @@ class Auditor:
         return cls(policy.audit, Norms.learned(policy, history, severity), severity,
                    frozenset(scheme.or_procedures), catalogue)
 
-    def context(self, visits: list[OutpatientVisit] | None = None,
-                bills: dict[str, list[FeeLine]] | None = None) -> Context:
-        return Context(self.policy, self.norms, self.severity_codes, self.or_procedures, visits or [], bills or {})
+    def context(self, visits: list[OutpatientVisit] | None = None, bills: Mapping[str, list[FeeLine]] | None = None,
+                classifier: FeeClassifier | None = None) -> Context:
+        return Context(self.policy, self.norms, self.severity_codes, self.or_procedures, visits or [], bills or {},
+                       classifier)
 
     def audit(self, stays: list[GroupedCase], outpatient: list[OutpatientVisit] | None = None,
-              bills: dict[str, list[FeeLine]] | None = None) -> list[Flag]:
+              bills: Mapping[str, list[FeeLine]] | None = None,
+              classifier: FeeClassifier | None = None) -> list[Flag]:
         """Every catalogue check over ``stays`` (with outpatient visits for cost shifting and bed-hanging,
-        and fee lines by stay id where given); one flag per rule and first stay, the higher-scoring where
-        two checks agree."""
-        context = self.context(outpatient, bills)
+        and fee lines by stay id where given, read by day with ``classifier``); one flag per rule and
+        first stay, the higher-scoring where two checks agree."""
+        context = self.context(outpatient, bills, classifier)
         flags: list[Flag] = []
         for rule in self.catalogue.rules:
             if rule in ONE_STAY:
@@ -66,10 +68,11 @@ class Auditor:
                 flags.extend(HOSPITAL[rule](stays, context))
         return _strongest(flags)
 
-    def audit_claim(self, stay: GroupedCase, lines: list[FeeLine] | None = None) -> list[Flag]:
+    def audit_claim(self, stay: GroupedCase, lines: list[FeeLine] | None = None,
+                    classifier: FeeClassifier | None = None) -> list[Flag]:
         """The one-stay checks on one claim and its fee lines, as at submission time (no other stays or
         visits needed)."""
-        context = self.context(bills={stay.case.id: lines} if lines else None)
+        context = self.context(bills={stay.case.id: lines} if lines else None, classifier=classifier)
         return [flag for rule in self.catalogue.rules if rule in ONE_STAY
                 if (flag := ONE_STAY[rule](stay, context))]
 

@@ -15,9 +15,9 @@ from __future__ import annotations
 import random
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from casemix.audit.catalogue import Catalogue, load_catalogue
@@ -27,6 +27,7 @@ from casemix.grouping import GroupedCase, Grouper
 from casemix.policy import Policy
 from casemix.records import Case
 from casemix.records.case import CENT
+from casemix.records.fees import FeeClassifier, FeeLine
 from casemix.records.outpatient import OutpatientVisit, synthetic_visits
 from casemix.records.synthetic import synthetic_city, synthetic_fee_lines
 
@@ -69,13 +70,17 @@ class Injected:
     events: list[Event]
     visits: list[OutpatientVisit]          # the background visits plus the injected ones
     offenders: dict[str, set[str]] = field(default_factory=dict)   # kind → offending hospitals
+    bills: dict[str, list[FeeLine]] = field(default_factory=dict)  # the fee lines of stays whose care it rewrote
 
 
 class _Injector:
     """The city being changed: its stays by id, who is used, fresh ids, and the injector's own norms."""
 
-    def __init__(self, cases: list[Case], grouper: Grouper, visits: list[OutpatientVisit], seed: int):
+    def __init__(self, cases: list[Case], grouper: Grouper, visits: list[OutpatientVisit], seed: int,
+                 fee_codes: dict[str, list[str]] | None = None):
         self.rng = random.Random(seed)
+        self.fee_codes = fee_codes
+        self.bills: dict[str, list[FeeLine]] = {}
         self.grouper = grouper
         self.cases = {case.id: case for case in cases}
         self.order = [case.id for case in cases]
@@ -138,11 +143,13 @@ class _Injector:
 
 
 def inject_irregularities(cases: list[Case], grouper: Grouper, share: float = 0.01, seed: int = 7,
-                          visits: list[OutpatientVisit] | None = None) -> Injected:
-    """``share`` × len(cases) events per kind (``VARIANTS``), most at a few offending hospitals.
+                          visits: list[OutpatientVisit] | None = None,
+                          fee_codes: dict[str, list[str]] | None = None) -> Injected:
+    """``share`` × len(cases) events per kind (``VARIANTS``), most at a few offending hospitals. With
+    ``fee_codes`` (item codes by charge category) a stay whose days it rewrites gets its itemised bill.
 
     Chemotherapy and radiotherapy cycles (ADRGs RE/RK/RL/RN…) are left alone: their repeats are due."""
-    city = _Injector(cases, grouper, visits or [], seed)
+    city = _Injector(cases, grouper, visits or [], seed, fee_codes)
     per_kind = max(1, int(len(cases) * share))
     events: list[Event] = []
     offenders: dict[str, set[str]] = {}
@@ -165,7 +172,7 @@ def inject_irregularities(cases: list[Case], grouper: Grouper, share: float = 0.
                     continue
                 events.extend(new)
                 count += len(new)
-    return Injected([city.cases[i] for i in city.order], events, city.visits, offenders)
+    return Injected([city.cases[i] for i in city.order], events, city.visits, offenders, city.bills)
 
 
 # ---- the makers: one per kind, each variant the way it is done --------------------------------------
@@ -409,20 +416,25 @@ def _bed_hanging(city: _Injector, variant: str, hospital: str) -> list[Event]:
             "fees": _billed(cost, {"bed": rng.uniform(0.3, 0.4), "nursing": rng.uniform(0.2, 0.3),
                                    "consultation": 0.08, "western_drugs": rng.uniform(0.1, 0.2),
                                    "laboratory": rng.uniform(0.02, 0.05)})})
+        if city.fee_codes:
+            city.bills[hung.id] = synthetic_fee_lines(hung, city.fee_codes, rng)
     else:
         case = city.pick(hospital, lambda c: bool(c.total_cost) and bool(c.fees) and (c.los_days or 0) >= 2)
         if case is None:
             return []
         idle = rng.randint(5, 15)
-        per_day = {"bed": rng.uniform(40, 90), "nursing": rng.uniform(20, 45), "consultation": 15,
-                   "western_drugs": rng.uniform(20, 60)}
+        per_day = {"bed": _money(rng.uniform(40, 90)), "nursing": _money(rng.uniform(20, 45)),
+                   "consultation": Decimal(15), "western_drugs": _money(rng.uniform(20, 60))}
         fees = dict(case.fees)
         for key, value in per_day.items():
-            fees[key] = fees.get(key, Decimal(0)) + _money(value * idle)
+            fees[key] = fees.get(key, Decimal(0)) + value * idle
         cost = sum(fees.values(), Decimal(0))
         los = (case.los_days or 2) + idle
         hung = case.model_copy(update={"los_days": los, "discharge_date": case.admission_date + timedelta(days=los),
                                        "total_cost": cost, "fees": fees, "self_pay": None})
+        if city.fee_codes:
+            city.bills[hung.id] = [*synthetic_fee_lines(case, city.fee_codes, rng),
+                                   *_idle_lines(city, hung, range(case.los_days or 2, los), per_day)]
         if variant == "clinic_elsewhere" and case.patient_id:
             elsewhere = rng.choice([h for h in city.hospitals if h != case.hospital_id])
             day = case.admission_date + timedelta(days=rng.randint(1, los - 1))
@@ -431,6 +443,16 @@ def _bed_hanging(city: _Injector, variant: str, hospital: str) -> list[Event]:
                                                total_cost=_money(rng.uniform(80, 400))))
     city.put(hung)
     return [Event("bed_hanging", variant, case.hospital_id or "", (case.id,))]
+
+
+def _idle_lines(city: _Injector, case: Case, days: range, per_day: dict[str, Decimal]) -> list[FeeLine]:
+    """One line a day of each charge in ``per_day`` (bed, nursing, consultation, a basic drug) over ``days``."""
+    start = datetime.combine(case.admission_date, datetime.min.time())
+    return [FeeLine(line_id=f"{case.id}-idle-{day}-{key}", visit_id=case.id, patient_id=case.patient_id,
+                    hospital_id=case.hospital_id, item_code=city.rng.choice(city.fee_codes[key]), amount=amount,
+                    price=amount, time=start + timedelta(days=day, hours=city.rng.randint(7, 20)),
+                    department=case.department)
+            for day in days for key, amount in per_day.items() if city.fee_codes.get(key)]
 
 
 def _fake(city: _Injector, variant: str, hospital: str) -> list[Event]:
@@ -525,25 +547,61 @@ def precision_recall(flags: list[Flag], injected: Injected, catalogue: Catalogue
 
 
 def measure(grouper: Grouper, sample: list[Case], policy: Policy, cases: int = 60_000, hospitals: int = 30,
-            share: float = 0.01, seed: int = 11, fee_codes: dict[str, list[str]] | None = None) -> dict:
+            share: float = 0.01, seed: int = 11, fee_codes: dict[str, list[str]] | None = None,
+            classifier: FeeClassifier | None = None) -> dict:
     """Precision and recall per kind and variant on a synthetic city with injected, labelled irregularities.
 
     The city keeps its ordinary readmissions (new related stays, some within the split window), so the
     audit must tell them from splits; norms are learned from the city before injection. With
-    ``fee_codes`` (``records.synthetic.fee_code_pools``) each stay of the city brings its theatre lines
-    (the surgery lines of its bill, naming its operations), made before injection: an operation the
-    injector adds has no line."""
+    ``fee_codes`` (``records.synthetic.fee_code_pools``) and the ``classifier`` behind them each stay
+    brings its itemised bill (``CityBills``): the bill of the stay as the city made it, before
+    injection (so an operation the injector adds has no line), or the one the injector wrote for a
+    stay whose days it rewrote."""
     city = synthetic_city(sample, hospitals=hospitals, cases=cases, seed=seed, patients=cases * 2)
-    rng = random.Random(seed)
-    bills = {case.id: synthetic_fee_lines(case, fee_codes, rng, ("surgery",)) for case in city} if fee_codes else {}
     history = [GroupedCase(case, grouper.group(case, explain=False)) for case in city]
     auditor = Auditor.learned(policy, grouper.scheme, history)
     visits = _outside_stays(synthetic_visits(city, seed=seed), city)
-    injected = inject_irregularities(city, grouper, share, seed, visits)
+    injected = inject_irregularities(city, grouper, share, seed, visits, fee_codes)
     known = {stay.case.id: stay for stay in history}
     stays = [known[c.id] if c.id in known and known[c.id].case is c
              else GroupedCase(c, grouper.group(c, explain=False)) for c in injected.cases]
-    return precision_recall(auditor.audit(stays, injected.visits, bills), injected)
+    bills = CityBills(city, injected, fee_codes, seed) if fee_codes else {}
+    return precision_recall(auditor.audit(stays, injected.visits, bills, classifier), injected)
+
+
+class CityBills(Mapping):
+    """The fee lines of each stay of an injected city, made when asked (a 60,000-stay city's bills do not
+    fit in memory): the lines the injector wrote, else those of the stay as the city made it (a stay the
+    injector added, as it made it), with a random stream of its own. To keep a city in minutes they carry
+    the categories the checks read by day: exams, labs, treatment and operations."""
+
+    CATEGORIES = ("examination", "laboratory", "treatment", "surgery")    # materials come on the operation day
+
+    def __init__(self, city: list[Case], injected: Injected, fee_codes: dict[str, list[str]], seed: int):
+        self.original = {case.id: case for case in city}
+        self.added = {case.id: case for case in injected.cases if case.id not in self.original}
+        self.written = injected.bills
+        self.fee_codes = fee_codes
+        self.seed = seed
+        self._last: tuple[str, list[FeeLine]] = ("", [])
+
+    def __getitem__(self, case_id: str) -> list[FeeLine]:
+        if case_id in self.written:
+            return self.written[case_id]
+        if self._last[0] != case_id:
+            case = self.original.get(case_id) or self.added[case_id]
+            self._last = (case_id, synthetic_fee_lines(case, self.fee_codes, random.Random(f"{self.seed}:{case_id}"),
+                                                       self.CATEGORIES))
+        return self._last[1]
+
+    def __contains__(self, case_id: object) -> bool:
+        return case_id in self.written or case_id in self.original or case_id in self.added
+
+    def __iter__(self) -> Iterator[str]:
+        return iter({**self.original, **self.added})
+
+    def __len__(self) -> int:
+        return len(self.original) + len(self.added)
 
 
 def _outside_stays(visits: list[OutpatientVisit], city: list[Case]) -> list[OutpatientVisit]:

@@ -68,7 +68,8 @@ def audit_precision(
     cases: Annotated[int, typer.Option(help="stays in the synthetic city")] = 60_000,
     share: Annotated[float, typer.Option(help="events injected per kind, as a share of the stays")] = 0.01,
     seed: Annotated[int, typer.Option()] = 11,
-    theatre_lines: Annotated[bool, typer.Option(help="give each stay the surgery lines of its bill")] = True,
+    theatre_lines: Annotated[bool, typer.Option(help="give each stay its itemised bill (exams, labs, treatment, "
+                                                     "operations and materials by day)")] = True,
     data: DataOption = None,
     policy: PolicyOption = None,
 ) -> None:
@@ -79,8 +80,10 @@ def audit_precision(
     root = resolve_data_dir(data)
     grouper = Grouper.load("chs-drg-2.0", root, rules.grouping)
     sample, _ = read_cases(root / "samples" / "cases_13239_with_cost.csv")
-    pools = fee_code_pools(FeeClassifier.of(root), root / "nhsa-rule-libraries") if theatre_lines else None
-    report = measure(grouper, sample, rules, cases=cases, share=share, seed=seed, fee_codes=pools)
+    classifier = FeeClassifier.of(root)
+    pools = fee_code_pools(classifier, root / "nhsa-rule-libraries") if theatre_lines else None
+    report = measure(grouper, sample, rules, cases=cases, share=share, seed=seed, fee_codes=pools,
+                     classifier=classifier)
     console.print(f"{'kind / variant':<32} {'events':>7} {'flags':>6} {'precision':>9} {'recall':>7}  hospitals")
     for kind, row in report["kinds"].items():
         signalled = ", ".join(f"{h}{'*' if h in row['offenders'] else ''}" for h in row["hospitals_flagged"])

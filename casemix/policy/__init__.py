@@ -107,9 +107,9 @@ class AuditPolicy:
     bunching_factor: float = 2.0
     bunching_min_cases: int = 10
     shift_window_days: int = 7
-    shift_min_share: float = 0.3
+    shift_min_share: float = 0.2
     shift_min_amount: float = 1000.0
-    shift_max_ratio: float = 1.0
+    shift_max_ratio: float = 2.0
     split_max_combined_ratio: float = 1.3
     split_first_max_ratio: float = 0.8
     split_second_max_ratio: float = 1.0
@@ -127,6 +127,8 @@ class AuditPolicy:
     bed_min_daily_share: float = 0.6
     bed_share_margin: float = 1.5
     bed_min_los: int = 5
+    bed_min_idle_days: int = 6
+    bed_max_busy_los_ratio: float = 1.5
     fake_batch_window_days: int = 14
     fake_batch_min_stays: int = 5
     fake_batch_cost_tolerance: float = 0.02
