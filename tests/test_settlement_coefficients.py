@@ -49,6 +49,17 @@ def test_a_base_group_is_paid_alike_at_every_level():
     assert all("base group (基层病组/无差别病组)" in line.detail for line in lines[:3])
 
 
+def test_a_drg_priced_by_level_on_its_own_overrides_the_hospital_coefficient_but_not_a_base_group():
+    policy = replace(TABLE, drg_level_coefficients={"FM19": {"三级": 1.25, "二级": 1.05}, "BZ15": {"三级": 2.0}},
+                     base_groups=["BZ15"], base_group_coefficient=0.95)
+    cases = [stay(drg, h) for drg in ("FM19", "XX15", "BZ15") for h in LEVELS]
+    lines = score_cases(cases, standards("FM19", "XX15", "BZ15"), policy, coefficients(policy))
+    assert [line.points for line in lines] == [D("125.0000"), D("105.0000"), D("90.0000"),     # 一级: no row
+                                               D("110.0000"), D("100.0000"), D("90.0000"),
+                                               D("95.0000"), D("95.0000"), D("95.0000")]       # 同病同付 first
+    assert "DRG FM19 at level 三级: 1.25 of the policy (drg_level_coefficients)" in lines[0].detail
+
+
 def test_the_30_scheme_primary_care_flag_makes_base_groups_when_the_policy_says_so():
     listed = {row["drg"] for row in table("chs-drg-3.0", "primary_care_groups.csv")}     # read apart from casemix
     scheme = Grouper.load("chs-drg-3.0", DATA).scheme

@@ -77,6 +77,7 @@ class SettlementPolicy:
     # hospital coefficient k on base points (settlement/coefficients.py); see default.toml
     coefficient_basis: Literal["level", "hospital", "policy"] = "level"
     level_coefficients: dict = field(default_factory=dict)
+    drg_level_coefficients: dict = field(default_factory=dict)
     base_groups: list = field(default_factory=list)
     base_groups_from_scheme: bool = False
     base_group_coefficient: float = 1.0

@@ -78,6 +78,10 @@ def _positive_values(v: dict) -> bool:
     return _numbers(list(v.values())) and all(x > 0 for x in v.values())
 
 
+def _level_tables(v: dict) -> bool:
+    return all(isinstance(levels, dict) and levels and _positive_values(levels) for levels in v.values())
+
+
 def _positive_numbers(v: list) -> bool:
     return bool(v) and _numbers(v) and all(x > 0 for x in v)
 
@@ -108,6 +112,7 @@ RULES: dict[str, tuple[Callable[[object], bool], str]] = {
                                             "comprehensive_ZLXCZ, comprehensive_ZDXCZ, comprehensive_BSZL) → numbers "
                                             "above 0"),
     "positive_numbers": (_positive_numbers, "a non-empty list of numbers above 0"),
+    "level_tables": (_level_tables, "a table of DRG → { hospital level → number above 0 }"),
     "word_lists": (_word_lists, "a table of non-empty lists of non-empty strings"),
     "stage_tables": (_stage_tables, "a table of [[last day of the stage, points per day], …] with days ascending "
                                     "from 1 and points 0 or more"),
@@ -144,6 +149,7 @@ RANGES: dict[tuple[str, str], str] = {
     ("settlement", "priority_departments"): "share_values",
     ("settlement", "tcm_bonus"): "share",
     ("settlement", "level_coefficients"): "positive_values",
+    ("settlement", "drg_level_coefficients"): "level_tables",
     ("settlement", "base_group_coefficient"): "positive",
     ("settlement", "benefit_coefficients"): "positive_values",
     ("settlement", "credit_prepayment_shares"): "share_values",

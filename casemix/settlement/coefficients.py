@@ -5,7 +5,8 @@ A case's normal, high-multiplier and incomplete-stay points carry a coefficient 
 1. a base group (基层病组 / 无差别病组, "同病同付": same disease, same payment) — a DRG in
    ``[settlement].base_groups``, or flagged primary-care by the scheme (CHS-DRG 3.0's 基层病组 list) when
    ``base_groups_from_scheme`` is true — takes ``base_group_coefficient`` at every hospital level;
-2. otherwise by ``coefficient_basis``: ``"policy"`` the hospital level's row of ``level_coefficients``;
+2. a DRG × level row of ``drg_level_coefficients`` for the hospital's level;
+3. otherwise by ``coefficient_basis``: ``"policy"`` the hospital level's row of ``level_coefficients``;
    ``"level"`` the level's cost coefficient (成本系数) learned from history, Σ cost ÷ Σ expected cost;
    ``"hospital"`` the hospital's own learned cost coefficient (医院系数; its level's when the hospital is not in
    history, 1 under ``[weights].min_cases`` cases).
@@ -38,11 +39,15 @@ class Coefficients:
     by_hospital: dict[str, Coefficient]
     base_groups: frozenset[str] = frozenset()
     base: Coefficient = NEUTRAL
+    levels: dict[str, str] | None = None                    # hospital id → level, for by_drg_level
+    by_drg_level: dict[tuple[str, str], Coefficient] | None = None
 
     def of(self, drg: str, hospital_id: str) -> Coefficient:
         """The coefficient a case of ``drg`` at ``hospital_id`` is paid at (1 for a hospital not listed)."""
         if drg in self.base_groups:
             return self.base
+        if self.by_drg_level and (drg, (self.levels or {}).get(hospital_id)) in self.by_drg_level:
+            return self.by_drg_level[drg, self.levels[hospital_id]]
         return self.by_hospital.get(hospital_id, NEUTRAL)
 
     @classmethod
@@ -69,7 +74,10 @@ def hospital_coefficients(levels: dict[str, str], policy: SettlementPolicy, lear
         base_groups |= primary_care
     k = Decimal(repr(policy.base_group_coefficient))
     base = Coefficient(k, f"base group (基层病组/无差别病组): one coefficient {k} at every level")
-    return Coefficients(by_hospital, frozenset(base_groups), base)
+    by_drg_level = {(drg, level): Coefficient(Decimal(repr(float(value))), f"DRG {drg} at level {level}: "
+                                              f"{value} of the policy (drg_level_coefficients)")
+                    for drg, row in policy.drg_level_coefficients.items() for level, value in row.items()}
+    return Coefficients(by_hospital, frozenset(base_groups), base, dict(levels), by_drg_level)
 
 
 def _coefficient(hospital: str, level: str, policy: SettlementPolicy, learned_by_level: dict[str, Decimal],
