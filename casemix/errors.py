@@ -13,7 +13,8 @@
         ├── DatabaseError         a store that cannot be opened (wrong URL, server down, corrupt file)
         ├── ReviewError           a review of an audit flag with an unknown verdict, or of a flag not stored
         ├── SettlementError       a settlement that would pay wrongly (budget ≤ 0, repeated cases …)
-        └── SpecialReviewError    a special-case application or decision that cannot stand (ineligible case …)
+        ├── SpecialReviewError    a special-case application or decision that cannot stand (ineligible case …)
+        └── EngineError           an unknown --engine, or one that cannot run here (Spark without pyspark or Java)
 
 The command line catches ``InputError`` only and prints its one-line message; any other exception is
 a bug and keeps its traceback. ``InputError`` is also a ``ValueError`` so that callers that caught
@@ -67,3 +68,7 @@ class SettlementError(InputError):
 
 class SpecialReviewError(InputError):
     """A special-case (特病单议) application for an ineligible or unknown case, or a decision that cannot stand."""
+
+
+class EngineError(InputError):
+    """An unknown ``--engine``, or one that cannot run here: Spark without pyspark or without a Java runtime."""

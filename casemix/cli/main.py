@@ -21,6 +21,7 @@ from casemix.cli import schemes as scheme_commands
 from casemix.cli import service as service_commands
 from casemix.cli import settle as settle_commands
 from casemix.cli import special as special_commands
+from casemix.cli.engine import EngineOption, SparkMasterOption
 from casemix.cli.options import DataOption, PolicyOption, SchemeOption, console, reported
 from casemix.cli.progress import progress_bar
 from casemix.datadir import resolve_data_dir
@@ -36,6 +37,7 @@ from casemix.records.io import check_output, read_cases, write_table
 from casemix.schemes import SCHEMES
 from casemix.service import Store
 from casemix.service.runs import audit_stored, settle_stored
+from casemix.spark import DEFAULT_MASTER, GrouperSpec, check_engine, group_file_spark, spark_session
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="casemix — CHS-DRG grouping for bureaus and hospitals (病组分组、解释与模拟)")
@@ -49,17 +51,24 @@ def group(
     policy: PolicyOption = None,
     workers: Annotated[int, typer.Option(help="worker processes (0 = one per core)")] = 0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
+    engine: EngineOption = "local",
+    spark_master: SparkMasterOption = DEFAULT_MASTER,
 ) -> None:
     """Group every row of INPUT; write id, mdc, adrg, drg, status, reason … for each row (分组)."""
     check_output(output, input)
+    check_engine(engine)
     grouper = Grouper.load(scheme, data, policy)
     started = time.perf_counter()
     with Progress(TextColumn("grouping"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=console, disable=quiet, transient=True) as bar:
         task = bar.add_task("group", total=None)
-        summary = group_file(grouper, input, output, workers or None,
-                             progress=lambda n: bar.advance(task, n),
-                             on_start=lambda total: bar.update(task, total=total))
+        if engine == "spark":
+            summary = group_file_spark(spark_session(spark_master), GrouperSpec.of(scheme, data, policy), input,
+                                       output, progress=lambda n: bar.advance(task, n))
+        else:
+            summary = group_file(grouper, input, output, workers or None,
+                                 progress=lambda n: bar.advance(task, n),
+                                 on_start=lambda total: bar.update(task, total=total))
     seconds = time.perf_counter() - started
     console.print(f"{summary.rows_in} rows in ({summary.encoding}), {summary.rows_out} rows out → {output}")
     for status, count in summary.by_status.most_common():
