@@ -30,6 +30,12 @@ def coefficients_of(grouped: list[GroupedCase], policy: Policy, weights: Weights
                     scheme: object | None = None) -> Coefficients:
     """Each settled hospital's coefficient under ``policy.settlement`` (see :mod:`.coefficients`)."""
     levels = {g.case.hospital_id: g.case.hospital_level or "" for g in reversed(grouped) if g.case.hospital_id}
+    return coefficients_by_level(levels, policy, weights, frame, scheme)
+
+
+def coefficients_by_level(levels: dict[str, str], policy: Policy, weights: Weights, frame: pl.DataFrame,
+                          scheme: object | None = None) -> Coefficients:
+    """:func:`coefficients_of` from each settled hospital's level (its first case's ``hospital_level``)."""
     frame = paid_at_coefficient(frame, weights, policy)
     by_hospital = (weights.cost_coefficients(frame, by="hospital_id")
                    if policy.settlement.coefficient_basis == "hospital" else {})

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 DEFAULT_MASTER = "local[2]"
 ARROW_BATCH_ROWS = 50_000       # rows handed to a worker per Arrow batch: the engine's per-call cost is amortised
+LOCAL_SHUFFLE_PARTITIONS = 8    # by hospital or patient on one machine: Spark's 200 would be mostly empty tasks
 ENGINES = ("local", "spark")
 
 
@@ -49,10 +50,12 @@ def spark_session(master: str = DEFAULT_MASTER, app_name: str = "casemix") -> Sp
     if java_runtime() is None:
         raise EngineError("--engine spark needs a Java runtime (17): e.g. apt-get install openjdk-17-jre-headless, "
                           "or set JAVA_HOME")
+    builder = SparkSession.builder.master(master).appName(app_name)
     if master.startswith("local"):
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
-    session = (SparkSession.builder.master(master).appName(app_name)
+        builder = builder.config("spark.sql.shuffle.partitions", str(LOCAL_SHUFFLE_PARTITIONS))
+    session = (builder
                .config("spark.ui.enabled", "false")
                .config("spark.ui.showConsoleProgress", "false")
                .config("spark.sql.execution.arrow.maxRecordsPerBatch", str(ARROW_BATCH_ROWS))
