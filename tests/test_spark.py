@@ -165,3 +165,12 @@ def test_spark_settles_a_city_to_the_cent_as_the_local_engine(spark, city, tmp_p
     assert {"normal", "high", "low"} <= {line.kind for line in lines}, "the city exercises the point formulas"
     assert any("readmitted" in line.detail for line in lines), "the Zhejiang policy pays some readmissions less"
     assert any(s.prepaid for s in expected.statements.values())
+
+
+def test_a_settle_option_not_yet_on_spark_is_a_one_line_error(tmp_path):
+    city = DATA / "samples" / "cases_30.csv"
+    result = CliRunner().invoke(app, ["settle", str(city), "--budget", "1000000", "-o", str(tmp_path / "out"),
+                                      "--engine", "spark", "--single-hospital", "H1"])
+    assert result.exit_code == 2
+    assert "--single-hospital is not yet on --engine spark: use --engine local" in result.output
+    assert "Traceback" not in result.output
