@@ -65,9 +65,20 @@ def run_stage(stage: str, source: Path, output: Path, master: str) -> dict:
         done = settle_spark(spark, spec, policy, source, budget_of(source))
         result = [[str(v) for v in row] for row in summary_rows(done.settlement)]
     wall = time.perf_counter() - started
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    if stage.endswith("spark"):             # the JVM is still running: its own high-water mark
+        children = max(children, jvm_peak_mib(spark.sparkContext._gateway.proc.pid))
     return {"wall": wall, "session": session_s, "driver_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "child_mib": children / 1024, "result": result}
+            "child_mib": children, "result": result}
+
+
+def jvm_peak_mib(pid: int) -> float:
+    """Peak resident memory (VmHWM) of a running process, in MiB; 0 where /proc is not there."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0
+    return next((int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("VmHWM:")), 0.0)
 
 
 def in_child(stage: str, source: Path, output: Path, master: str) -> dict:
@@ -99,7 +110,7 @@ def main() -> None:
                 done[engine] = figures = in_child(stage, args.source, output, args.master)
                 print(f"{stage:<14} {figures['wall']:8.1f} s  {rows / figures['wall']:>9,.0f} stays/s  "
                       f"session {figures['session']:5.1f} s  driver {figures['driver_mib']:6.0f} MiB  "
-                      f"largest child {figures['child_mib']:6.0f} MiB  (load {load:.1f})")
+                      f"JVM or largest child {figures['child_mib']:6.0f} MiB  (load {load:.1f})")
             same = (filecmp.cmp(Path(folder) / "group-local.csv", Path(folder) / "group-spark.csv", shallow=False)
                     if use_case == "group" else done["local"]["result"] == done["spark"]["result"])
             print(f"{use_case}: spark / local wall {done['spark']['wall'] / done['local']['wall']:.2f}×; "

@@ -8,6 +8,8 @@ sets it after installing Debian's Java runtime), which turns the skip into a fai
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -174,3 +176,25 @@ def test_a_settle_option_not_yet_on_spark_is_a_one_line_error(tmp_path):
     assert result.exit_code == 2
     assert "--single-hospital is not yet on --engine spark: use --engine local" in result.output
     assert "Traceback" not in result.output
+
+
+def test_the_command_line_starts_without_pyspark():
+    """pyspark is an optional extra: only ``--engine spark`` needs it, and then says so in one line."""
+    blocked = """
+import sys
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split('.')[0] in ('pyspark', 'pyarrow', 'pandas'):
+            raise ModuleNotFoundError(name, name=name)
+sys.meta_path.insert(0, Block())
+import casemix.cli.main
+from casemix.errors import EngineError
+from casemix.spark import spark_session
+try:
+    spark_session()
+except EngineError as error:
+    print(error)
+"""
+    result = subprocess.run([sys.executable, "-c", blocked], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "--engine spark needs pyspark: pip install 'casemix[spark]'"
