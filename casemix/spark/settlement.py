@@ -75,6 +75,8 @@ def settle_spark(spark: SparkSession, spec: GrouperSpec, policy: Policy, source:
     rejections = _rejections(read)
     cases = read.filter("record is null")
     count = cases.count()
+    if count + len(rejections) != table.rows:
+        raise RuntimeError(f"lost rows: {table.rows} in, {count} cases and {len(rejections)} rejections out")
     if count == 0:
         raise SettlementError("no cases to settle")
     past = cases if history is None else _read(read_case_table(spark, history), spec).filter("record is null")
