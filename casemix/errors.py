@@ -14,7 +14,8 @@
         ├── ReviewError           a review of an audit flag with an unknown verdict, or of a flag not stored
         ├── SettlementError       a settlement that would pay wrongly (budget ≤ 0, repeated cases …)
         ├── SpecialReviewError    a special-case application or decision that cannot stand (ineligible case …)
-        └── PublishError          a public-review document that cannot be made (no Chromium for the PDF …)
+        ├── PublishError          a public-review document that cannot be made (no Chromium for the PDF …)
+        └── EngineError           an unknown --engine, or one that cannot run here (Spark without pyspark or Java)
 
 The command line catches ``InputError`` only and prints its one-line message; any other exception is
 a bug and keeps its traceback. ``InputError`` is also a ``ValueError`` so that callers that caught
@@ -72,3 +73,7 @@ class SpecialReviewError(InputError):
 
 class PublishError(InputError):
     """A public-review document (公开评议) that cannot be made: no Chromium to print the PDF, or it failed."""
+
+
+class EngineError(InputError):
+    """An unknown ``--engine``, or one that cannot run here: Spark without pyspark or without a Java runtime."""

@@ -19,7 +19,8 @@ PACKAGE = ROOT / "casemix"
 # import name → distribution name, for the third-party packages casemix may import
 DISTRIBUTIONS = {"pydantic": "pydantic", "pydantic_core": "pydantic-core", "openpyxl": "openpyxl",
                  "polars": "polars", "typer": "typer", "rich": "rich", "fastapi": "fastapi",
-                 "starlette": "starlette", "uvicorn": "uvicorn", "duckdb": "duckdb", "psycopg": "psycopg"}
+                 "starlette": "starlette", "uvicorn": "uvicorn", "duckdb": "duckdb", "psycopg": "psycopg",
+                 "pyspark": "pyspark", "pyarrow": "pyarrow"}
 WEB_STACK = ("fastapi", "starlette", "uvicorn", "duckdb", "typer", "rich", "psycopg")
 ENGINES = ("grouping", "schemes", "codes", "records", "weights", "settlement", "qc", "audit", "analytics",
            "pipelines", "policy")

@@ -24,8 +24,10 @@ from casemix.cli import schemes as scheme_commands
 from casemix.cli import service as service_commands
 from casemix.cli import settle as settle_commands
 from casemix.cli import special as special_commands
+from casemix.cli.engine import EngineOption, SparkMasterOption
 from casemix.cli.options import DataOption, PolicyOption, SchemeOption, console, reported
 from casemix.cli.progress import progress_bar
+from casemix.cli.spark import qc_on_spark
 from casemix.datadir import resolve_data_dir
 from casemix.grouping import Grouper, each_diagnosis_as_principal, group_file, without_each_secondary
 from casemix.outpatient.run import OutpatientResult, year_record
@@ -39,6 +41,7 @@ from casemix.records.io import check_output, read_cases, write_table
 from casemix.schemes import SCHEMES
 from casemix.service import Store
 from casemix.service.runs import audit_stored, settle_stored
+from casemix.spark import DEFAULT_MASTER, GrouperSpec, check_engine, group_file_spark, spark_session
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="casemix — CHS-DRG grouping for bureaus and hospitals (病组分组、解释与模拟)")
@@ -52,17 +55,24 @@ def group(
     policy: PolicyOption = None,
     workers: Annotated[int, typer.Option(help="worker processes (0 = one per core)")] = 0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
+    run_on: EngineOption = "local",
+    spark_master: SparkMasterOption = DEFAULT_MASTER,
 ) -> None:
     """Group every row of INPUT; write id, mdc, adrg, drg, status, reason … for each row (分组)."""
     check_output(output, input)
+    check_engine(run_on)
     grouper = Grouper.load(scheme, data, policy)
     started = time.perf_counter()
     with Progress(TextColumn("grouping"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=console, disable=quiet, transient=True) as bar:
         task = bar.add_task("group", total=None)
-        summary = group_file(grouper, input, output, workers or None,
-                             progress=lambda n: bar.advance(task, n),
-                             on_start=lambda total: bar.update(task, total=total))
+        if run_on == "spark":
+            summary = group_file_spark(spark_session(spark_master), GrouperSpec.of(scheme, data, policy), input,
+                                       output, progress=lambda n: bar.advance(task, n))
+        else:
+            summary = group_file(grouper, input, output, workers or None,
+                                 progress=lambda n: bar.advance(task, n),
+                                 on_start=lambda total: bar.update(task, total=total))
     seconds = time.perf_counter() - started
     console.print(f"{summary.rows_in} rows in ({summary.encoding}), {summary.rows_out} rows out → {output}")
     for status, count in summary.by_status.most_common():
@@ -139,6 +149,8 @@ def qc(
     data: DataOption = None,
     policy: PolicyOption = None,
     rules: Annotated[Path | None, typer.Option(help="rule catalogue TOML (default: the packaged one)")] = None,
+    run_on: EngineOption = "local",
+    spark_master: SparkMasterOption = DEFAULT_MASTER,
 ) -> None:
     """Quality-check settlement lists (结算清单质控): one row per finding with its grouping impact, and a summary."""
     summary_path = output.with_name(f"{output.stem}-summary{output.suffix}")
@@ -146,7 +158,8 @@ def qc(
     check_output(summary_path, input, rules)
     grouper = Grouper.load(scheme, data, load_policy(policy).grouping)
     engine = QcEngine.load(grouper, rules)
-    report = qc_file(input, engine)
+    report = qc_on_spark(input, scheme, data, policy, rules, spark_master) if check_engine(run_on) == "spark" else (
+        qc_file(input, engine))
     write_table(output, FINDING_COLUMNS, report.rows)
     write_table(summary_path, ["by", "key", "findings"], report.summary_rows())
     cases = report.summary["cases"]

@@ -9,8 +9,10 @@ from typing import Annotated
 
 import typer
 
+from casemix.cli.engine import EngineOption, SparkMasterOption
 from casemix.cli.options import DataOption, PolicyOption, SchemeOption, console, money
 from casemix.cli.progress import progress_bar
+from casemix.cli.spark import settle_on_spark
 from casemix.cli.special import stored_reviews
 from casemix.datadir import resolve_data_dir
 from casemix.errors import SettlementError, TableError
@@ -26,6 +28,7 @@ from casemix.records.synthetic import synthetic_city, write_synthetic_city
 from casemix.schemes.dip import load_catalogue
 from casemix.settlement import compare_with_actual, write_statements
 from casemix.settlement.statements import write_pool_statements
+from casemix.spark import DEFAULT_MASTER, GrouperSpec, check_engine
 
 SHOWN_REJECTIONS = 10
 
@@ -80,6 +83,8 @@ def settle(
     scheme: SchemeOption = "chs-drg-2.0",
     data: DataOption = None,
     policy: PolicyOption = None,
+    run_on: EngineOption = "local",
+    spark_master: SparkMasterOption = DEFAULT_MASTER,
 ) -> None:
     """Settle a year under a global budget: points, prepayment, point value, statements (年终清算)."""
     started = time.perf_counter()
@@ -90,6 +95,11 @@ def settle(
     rules = load_policy(policy)
     grouper = Grouper.load(scheme, data, rules.grouping)
     provisional = money(provisional_point_value) if provisional_point_value else None
+    if check_engine(run_on) == "spark":
+        return settle_on_spark(input, money(budget) if budget else None, output, history, provisional,
+                               ".xlsx" if excel else ".csv", GrouperSpec.of(scheme, data, rules.grouping), rules,
+                               spark_master, pool_budget=pool_budget, ratings=ratings, dip_catalogue=dip_catalogue,
+                               actual=actual, single_hospital=single_hospital, special_reviews=special_reviews)
     with progress_bar("grouping 分组") as report:
         read = (read_settlement_cases if dip_catalogue else read_settlement_table)(input, grouper, single_hospital,
                                                                                     report)

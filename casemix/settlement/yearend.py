@@ -160,7 +160,14 @@ def settle_year(points: list[CasePoints], fund_budget: Decimal, policy: Settleme
                 prepaid: dict[str, Decimal] | None = None) -> Settlement:
     """The year end of ``points`` under ``fund_budget`` (see the module docstring), with each hospital's
     ``assessment`` score (0–100) and what it was ``prepaid``. Raises SettlementError when no case has points."""
-    statements = statements_of(points)
+    return settle_statements(statements_of(points), fund_budget, policy, assessment, prepaid)
+
+
+def settle_statements(statements: dict[str, HospitalStatement], fund_budget: Decimal, policy: SettlementPolicy,
+                      assessment: dict[str, float] | None = None,
+                      prepaid: dict[str, Decimal] | None = None) -> Settlement:
+    """The year end from each hospital's totals (cases, points, actual cost, patients' payments): what
+    :func:`settle_year` does once the cases are summed, so a cluster can sum them and hand only these over."""
     hospitals = sorted(statements)
     patient_payments = sum((s.self_pay for s in statements.values()), ZERO)
     pool = cents(fund_budget + (patient_payments if policy.include_patient_payments else ZERO))
@@ -220,6 +227,13 @@ def monthly_prepayments(points: list[CasePoints], provisional_point_value: Decim
         key = (line.case.hospital_id, line.case.month)
         points_by[key] += line.points
         self_pay_by[key] += line.case.self_pay
+    return prepayments_of(points_by, self_pay_by, provisional_point_value, policy, keep)
+
+
+def prepayments_of(points_by: dict[tuple[str, str], Decimal], self_pay_by: dict[tuple[str, str], Decimal],
+                   provisional_point_value: Decimal, policy: SettlementPolicy,
+                   keep: dict[str, Decimal] | None = None) -> dict[str, dict[str, Decimal]]:
+    """:func:`monthly_prepayments` from the points and patients' payments summed by (hospital, month)."""
     default = Decimal(1) - Decimal(repr(policy.monthly_holdback_share))
     out: dict[str, dict[str, Decimal]] = defaultdict(dict)
     for (hospital, month), month_points in sorted(points_by.items()):
