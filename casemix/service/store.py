@@ -129,7 +129,8 @@ class CaseSearch:
     descending: bool = False
 
     def where(self, hospital_id: str | None) -> tuple[str, list[Any]]:
-        """The WHERE clause over ``cases c`` joined with ``groups g``."""
+        """The WHERE clause over ``cases c`` (a text matching a DRG code or name finds the case through its
+        stored group, without joining every case to its group)."""
         conditions, params = [], []
         for condition, value in (("c.hospital_id = ?", hospital_id), ("c.patient_id = ?", self.patient),
                                  ("c.discharge_date >= ?", self.since), ("c.discharge_date <= ?", self.until)):
@@ -138,11 +139,19 @@ class CaseSearch:
                 params.append(value)
         if self.text:
             pattern = "%" + self.text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            columns = ("c.case_id", "c.department", "c.physician", "g.drg", "g.drg_name")
-            conditions.append("(" + " OR ".join(f"lower(coalesce({c}, '')) LIKE ? ESCAPE '\\'" for c in columns)
-                              + ")")
-            params += [pattern] * len(columns)
+
+            def like(column: str) -> str:
+                return f"lower(coalesce({column}, '')) LIKE ? ESCAPE '\\'"
+            in_groups = (f"EXISTS (SELECT 1 FROM groups s WHERE s.hospital_id = c.hospital_id AND s.case_id = "
+                         f"c.case_id AND ({like('s.drg')} OR {like('s.drg_name')}))")
+            conditions.append(f"({like('c.case_id')} OR {like('c.department')} OR {like('c.physician')} OR "
+                              f"{in_groups})")
+            params += [pattern] * 5
         return ("WHERE " + " AND ".join(conditions), params) if conditions else ("", [])
+
+    def reads_groups(self) -> bool:
+        """Whether the order reads the groups table (sorted by DRG): else a page is cut from the cases alone."""
+        return self.sort == "drg"
 
     def order(self) -> str:
         """The ORDER BY over the cases query."""
@@ -434,7 +443,13 @@ class Store:
                            WHERE settlement_id = ? GROUP BY hospital_id, case_id) p
                        ON p.hospital_id = c.hospital_id AND p.case_id = c.case_id
                 {where} {search.order()} {page}""", points + params)
-        rows = self.db.rows(f"SELECT {columns} {cases} {where} {search.order()} {page}", params)
+        if search.reads_groups():
+            rows = self.db.rows(f"SELECT {columns} {cases} {where} {search.order()} {page}", params)
+        else:                       # cut the page from the cases alone, then join its 50 groups
+            rows = self.db.rows(f"""
+                SELECT {columns} FROM (SELECT * FROM cases c {where} {search.order()} {page}) c
+                LEFT JOIN groups g ON g.hospital_id = c.hospital_id AND g.case_id = c.case_id
+                {search.order()}""", params)
         named = [row["case_id"] for row in rows]
         if not named:
             return rows
@@ -451,8 +466,7 @@ class Store:
     def case_count(self, hospital_id: str | None = None, search: CaseSearch = CaseSearch()) -> int:
         """How many cases ``case_list`` pages through."""
         where, params = search.where(hospital_id)
-        return self.db.one(f"""SELECT count(*) FROM cases c
-            LEFT JOIN groups g ON g.hospital_id = c.hospital_id AND g.case_id = c.case_id {where}""", params)[0]
+        return self.db.one(f"SELECT count(*) FROM cases c {where}", params)[0]
 
     def save_outpatient_year(self, record: dict[str, Any]) -> str:
         """Keep a settled outpatient year (``outpatient.run.year_record``: fund pots and unified statement rows)."""
