@@ -65,7 +65,7 @@ def browser():
         chromium.close()
 
 
-def test_hospital_view_sorts_filters_and_opens_a_case(site, browser):
+def test_hospital_walks_from_its_case_list_to_a_case_and_the_desk(site, browser):
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     sign_in(page, site, "h1-token")
     assert page.title() == "医院视图 Hospital view · H001"
@@ -84,6 +84,13 @@ def test_hospital_view_sorts_filters_and_opens_a_case(site, browser):
     assert page.locator("#trace tbody tr").count() >= 4          # codes, mdc, adrg, …, drg
     page.screenshot(path=str(SHOTS / "case-page.png"), full_page=True)
     assert page.goto(f"{site}/ui/case/H002/S00001").status == 403
+    page.goto(f"{site}/ui/")
+    page.click("text=医师工作台 Physician's desk")
+    page.fill("input[name='sex']", "1")
+    page.fill("input[name='age']", "67")
+    page.fill("input[name='principal_dx']", "I63.900")
+    page.click("text=分组并质控 Group and check")
+    assert "MDCB → BR2" in page.locator("#desk-result").inner_text()
 
 
 def test_bureau_walks_from_the_money_to_a_group_a_case_and_a_flag_review(site, browser):
