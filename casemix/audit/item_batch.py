@@ -95,7 +95,8 @@ def _covered(library: ItemLibrary, lines: pl.DataFrame) -> pl.DataFrame:
     key = pl.col("code").str.to_uppercase()
     keyed = codes.with_columns(pl.when(key.is_in(rules["key"].unique().implode())).then(key)
                                .otherwise(key.str.slice(0, 15)).alias("key"))
-    return lines.join(keyed.join(rules, on="key"), on="code").with_columns(pl.col("time").dt.date().alias("day"))
+    return lines.select("n", "visit_id", "code", "time", "quantity").join(keyed.join(rules, on="key"), on="code") \
+        .with_columns(pl.col("time").dt.date().alias("day"))
 
 
 def _mains(library: ItemLibrary, lines: pl.DataFrame) -> pl.DataFrame:
@@ -105,7 +106,7 @@ def _mains(library: ItemLibrary, lines: pl.DataFrame) -> pl.DataFrame:
     main = pl.when(key.is_in(main_codes)).then(key).when(key.str.slice(0, 15).is_in(main_codes)) \
         .then(key.str.slice(0, 15))
     keyed = _distinct_codes(lines).with_columns(main.alias("main")).filter(pl.col("main").is_not_null())
-    return lines.join(keyed, on="code")
+    return lines.select("n", "visit_id", "code", "time").join(keyed, on="code")
 
 
 def _distinct_codes(lines: pl.DataFrame) -> pl.DataFrame:
@@ -191,8 +192,8 @@ def _findings(library: ItemLibrary, lines: pl.DataFrame, covered: pl.DataFrame, 
     visits = own["visit_id"].unique()
     wanted = pairs.join(_rule_mains(library), on="rule").select("visit_id", "main").unique()
     their_mains = mains.join(wanted, on=["visit_id", "main"], how="semi").select("n", "visit_id", "main")
-    needed = pl.concat([own["n"], their_mains["n"]]).unique()
-    fee_lines = _fee_lines(lines.filter(pl.col("n").is_in(needed.implode())))
+    needed = pl.concat([own.select("n"), their_mains.select("n")]).unique()
+    fee_lines = _fee_lines(lines.join(needed, on="n"))
     covered_by: dict[str, dict[ItemRule, list[BillLine]]] = {}
     for n, visit, rule in own.sort("n", "rule").iter_rows():      # rows in the order the bill first meets them
         covered_by.setdefault(visit, {}).setdefault(library.rules[rule], []).append(fee_lines[n])
