@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from weakref import WeakKeyDictionary
 
 import polars as pl
 
@@ -80,6 +81,16 @@ def check_batch(library: ItemLibrary, lines: pl.DataFrame, facts: pl.DataFrame,
 
 # ---- joining lines to the rows that cover them ----------------------------------------------------
 
+_TABLES: WeakKeyDictionary[ItemLibrary, tuple[pl.DataFrame, pl.DataFrame]] = WeakKeyDictionary()
+
+
+def _tables(library: ItemLibrary) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The library's rows as (code → row) and (duplicate row → main code) tables, made once per library."""
+    if library not in _TABLES:
+        _TABLES[library] = (_rule_codes(library), _rule_mains(library))
+    return _TABLES[library]
+
+
 def _rule_codes(library: ItemLibrary) -> pl.DataFrame:
     rows = [(code, number, rule.family, rule.value, rule.limit, rule.hours)
             for number, rule in enumerate(library.rules) for code in rule.codes]
@@ -90,7 +101,7 @@ def _rule_codes(library: ItemLibrary) -> pl.DataFrame:
 def _covered(library: ItemLibrary, lines: pl.DataFrame) -> pl.DataFrame:
     """(line, row) for every row covering a line: by the whole code where some row has it, else by 15 characters
     (worked out once per distinct code, then joined back)."""
-    rules = _rule_codes(library)
+    rules = _tables(library)[0]
     codes = _distinct_codes(lines)
     key = pl.col("code").str.to_uppercase()
     keyed = codes.with_columns(pl.when(key.is_in(rules["key"].unique().implode())).then(key)
@@ -164,7 +175,7 @@ def _rule_mains(library: ItemLibrary) -> pl.DataFrame:
 
 
 def _duplicate_breaches(library: ItemLibrary, covered: pl.DataFrame, mains: pl.DataFrame) -> pl.DataFrame:
-    rule_mains = _rule_mains(library)
+    rule_mains = _tables(library)[1]
     included = covered.filter(pl.col("family") == "duplicate_charge").select("visit_id", "rule", "hours", "time")
     paired = included.join(rule_mains, on="rule").join(
         mains.select("visit_id", "main", pl.col("time").alias("main_time")), on=["visit_id", "main"])
@@ -190,7 +201,7 @@ def _findings(library: ItemLibrary, lines: pl.DataFrame, covered: pl.DataFrame, 
               pairs: pl.DataFrame, facts: pl.DataFrame, policy: AuditPolicy) -> dict[str, list[ItemFinding]]:
     own = covered.join(pairs, on=["visit_id", "rule"], how="semi").select("n", "visit_id", "rule")
     visits = own["visit_id"].unique()
-    wanted = pairs.join(_rule_mains(library), on="rule").select("visit_id", "main").unique()
+    wanted = pairs.join(_tables(library)[1], on="rule").select("visit_id", "main").unique()
     their_mains = mains.join(wanted, on=["visit_id", "main"], how="semi").select("n", "visit_id", "main")
     needed = pl.concat([own.select("n"), their_mains.select("n")]).unique()
     fee_lines = _fee_lines(lines.join(needed, on="n"))
