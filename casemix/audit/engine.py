@@ -9,6 +9,7 @@ involved, a score in [0, 1] and the evidence a reviewer can check on the bill.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields
 
 from casemix.audit.catalogue import Catalogue, load_catalogue
 from casemix.audit.checks import ACROSS_STAYS, ONE_STAY, Context, Flag
@@ -46,9 +47,9 @@ class Auditor:
                    frozenset(scheme.or_procedures), catalogue)
 
     def context(self, visits: list[OutpatientVisit] | None = None, bills: Mapping[str, list[FeeLine]] | None = None,
-                classifier: FeeClassifier | None = None) -> Context:
-        return Context(self.policy, self.norms, self.severity_codes, self.or_procedures, visits or [], bills or {},
-                       classifier)
+                classifier: FeeClassifier | None = None, norms: Norms | None = None) -> Context:
+        return Context(self.policy, norms or self.norms, self.severity_codes, self.or_procedures, visits or [],
+                       bills or {}, classifier)
 
     def audit(self, stays: list[GroupedCase], outpatient: list[OutpatientVisit] | None = None,
               bills: Mapping[str, list[FeeLine]] | None = None,
@@ -56,7 +57,7 @@ class Auditor:
         """Every catalogue check over ``stays`` (with outpatient visits for cost shifting and bed-hanging,
         and fee lines by stay id where given, read by day with ``classifier``); one flag per rule and
         first stay, the higher-scoring where two checks agree."""
-        context = self.context(outpatient, bills, classifier)
+        context = self.context(outpatient, bills, classifier, _BatchNorms.of(self.norms))
         flags: list[Flag] = []
         for rule in self.catalogue.rules:
             if rule in ONE_STAY:
@@ -78,6 +79,24 @@ class Auditor:
 
     def title(self, flag: Flag) -> str:
         return self.catalogue.title(flag.rule)
+
+
+@dataclass(frozen=True)
+class _BatchNorms(Norms):
+    """The norms with each stay's cost ÷ standard worked out once per batch: five checks read it, and the
+    Decimal division was the batch's largest cost per stay. Kept for one batch only, so nothing grows."""
+
+    ratios: dict[int, tuple[GroupedCase, float | None]] = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def of(cls, norms: Norms) -> _BatchNorms:
+        return cls(**{f.name: getattr(norms, f.name) for f in fields(Norms)})
+
+    def ratio(self, stay: GroupedCase) -> float | None:
+        known = self.ratios.get(id(stay))           # by identity: the stay is held, so its id is not reused
+        if known is None or known[0] is not stay:
+            known = self.ratios[id(stay)] = (stay, super().ratio(stay))
+        return known[1]
 
 
 def _strongest(flags: Iterable[Flag]) -> list[Flag]:

@@ -110,13 +110,20 @@ class ItemLibrary:
                 covered[rule].append(line)
             if code in main_codes or short in main_codes:
                 mains[code if code in main_codes else short].append(line)
-        findings = []
-        for rule, own in covered.items():
-            if rule.family == "duplicate_charge" and not any(code in mains for code in rule.main_codes):
-                continue            # the usual case: the included item without its main item
-            if rule.family in CHECKS:
-                findings.extend(CHECKS[rule.family](rule, own, mains, facts, policy))
-        return findings + _discount_groups(covered, policy)
+        return covered_findings(covered, mains, facts, policy)
+
+
+def covered_findings(covered: dict[ItemRule, list[FeeLine]], mains: dict[str, list[FeeLine]], facts: ClaimFacts,
+                     policy: AuditPolicy) -> list[ItemFinding]:
+    """The findings of one bill from its lines by the rows that cover them (in the order the rows were
+    first met on the bill) and its lines by main-item code; shared by the per-claim and batch checks."""
+    findings = []
+    for rule, own in covered.items():
+        if rule.family == "duplicate_charge" and not any(code in mains for code in rule.main_codes):
+            continue            # the usual case: the included item without its main item
+        if rule.family in CHECKS:
+            findings.extend(CHECKS[rule.family](rule, own, mains, facts, policy))
+    return findings + _discount_groups(covered, policy)
 
 
 # ---- reading the sheets -------------------------------------------------------------------------
@@ -216,10 +223,14 @@ def _total(lines: Iterable[FeeLine]) -> Decimal:
     return sum((line.amount for line in lines), Decimal(0))
 
 
+def age_limits(policy: AuditPolicy) -> dict[str, tuple[str, int]]:
+    """限定对象 of the age sheets → (the fact compared, years or days, the oldest allowed) under ``policy``."""
+    return {"儿童": ("age", policy.child_max_age), "婴幼儿": ("age", policy.infant_max_age),
+            "新生儿": ("age_days", policy.newborn_max_days), "就业年龄": ("age", policy.working_max_age)}
+
+
 def _age(rule: ItemRule, own: list[FeeLine], _all, facts: ClaimFacts, policy: AuditPolicy) -> list[ItemFinding]:
-    limits = {"儿童": ("age", policy.child_max_age), "婴幼儿": ("age", policy.infant_max_age),
-              "新生儿": ("age_days", policy.newborn_max_days), "就业年龄": ("age", policy.working_max_age)}
-    limit = limits.get(rule.value)
+    limit = age_limits(policy).get(rule.value)
     if limit is None:
         return []
     field, most = limit
