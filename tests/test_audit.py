@@ -357,3 +357,55 @@ def test_lithotripsy_and_foreign_body_removal_are_not_looked_for_in_theatre():
         assert auditor.audit_claim(claim) == []
     operated = stay("t", procedures=("51.2201",), fees=bill("8000", surgery=0, treatment=0.3, bed=0.1))
     assert [f.rule for f in auditor.audit_claim(operated)] == ["padded_procedures"]
+
+
+def _drug_line(stay_id, number, code):
+    from casemix.records.fees import FeeLine
+    return FeeLine(line_id=f"{stay_id}-{number}", visit_id=stay_id, item_code=code, amount=D("40.00"))
+
+
+def test_an_mcc_that_no_drug_on_the_bill_supports_is_upcoding_and_one_that_a_drug_supports_is_not():
+    # J96 respiratory failure: the support table lists XR07/XR03/XH02 (airway drugs, systemic steroids);
+    # the ward drugs below (fluids XB05, acid suppressant XA02) support nothing of it
+    classifier = FeeClassifier.of(DATA)
+    auditor = Auditor(AuditPolicy(), NORMS, SEVERITY, OPERATIONS)
+    upcoded = stay("u", drg="BR21", secondary=("J96.900x001",), severity="MCC", cost="7000")
+    ward = [_drug_line("u", 1, "XB05" + "0" * 16), _drug_line("u", 2, "XA02" + "0" * 16)]
+    flags = auditor.audit_claim(upcoded, ward, classifier)
+    assert [f.rule for f in flags] == ["unsupported_severity"]
+    assert "no XR07/XR03/XH02 line for J96.900x001 (呼吸衰竭 respiratory failure, severity_support.csv line" \
+        in flags[0].evidence and "among the 2 fee lines" in flags[0].evidence
+    treated = [*ward, _drug_line("u", 3, "XR03" + "0" * 16)]
+    assert auditor.audit_claim(upcoded, treated, classifier) == []
+    # the pairing is common in the history, yet the bill's word is what counts when there is a bill
+    assert ("I63", "J96.900x001") in NORMS.severity_pairs and not auditor.audit_claim(upcoded, None, classifier)
+    # more days than the x5 DRG's median support the complication too
+    longer = replace(NORMS, median_los={"BR25": 3.0})
+    assert Auditor(AuditPolicy(), longer, SEVERITY, OPERATIONS).audit_claim(upcoded, ward, classifier) == []
+
+
+def test_a_short_cheap_stay_for_a_clinic_treatable_principal_is_low_standard_whatever_its_bill():
+    fees = bill("2000", examination=0.1, laboratory=0.1, treatment=0.1)
+    cold = stay("c", pdx="J06.900", days=1, cost="2000", fees=fees)
+    stroke = stay("s", pdx="I63.900", patient="P2", days=1, cost="2000", fees=fees)
+    flags = [f for f in audit([cold, stroke]) if f.rule == "low_standard_admission"]
+    assert [f.case_ids for f in flags] == [("c",)]
+    assert "J06.900 (急性上呼吸道感染 acute upper respiratory infections) is treatable in clinic " \
+           "(outpatient_treatable.csv line 2)" in flags[0].evidence
+    assert not [f for f in audit([stay("c", pdx="J06.900", days=4, cost="2000", fees=fees)])
+                if f.rule == "low_standard_admission"]
+
+
+def test_a_clinical_table_row_that_is_not_an_icd10_range_is_refused_naming_file_and_line(tmp_path):
+    from casemix.audit.evidence import severity_support
+    from casemix.errors import TableError
+
+    path = tmp_path / "support.csv"
+    path.write_text("codes,诊断类别,category,support\nI50,心衰,heart failure,XC03\nI9,坏,bad,XC\n", encoding="utf-8")
+    with pytest.raises(TableError, match=r"support.csv line 3: codes 'I9' is not an ICD-10 range"):
+        severity_support(str(path))
+    path.write_text("codes,诊断类别,category,support\nI20-I25,缺血,ischaemic,XC01\nI00-I99,循环,circulatory,XC\n",
+                    encoding="utf-8")
+    table = severity_support(str(path))
+    assert table.find("I21.000").holds == ("XC01",) and table.find("I50.900").holds == ("XC",)
+    assert table.find("J18.900") is None

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 
+from casemix.audit.evidence import outpatient_treatable, severity_support
 from casemix.audit.norms import Norms
 from casemix.grouping import GroupedCase
 from casemix.policy import AuditPolicy
@@ -96,8 +97,10 @@ def by_patient(stays: list[GroupedCase]) -> dict[str, list[GroupedCase]]:
 # ---- one stay -------------------------------------------------------------------------------------
 
 def unsupported_severity(stay: GroupedCase, context: Context) -> Flag | None:
-    """高编高套: an x1/x3 stay whose every MCC/CC is rarely seen with its principal category in the
-    history and whose cost is no more than a stay without complications (its ADRG's x5 standard)."""
+    """高编高套: an x1/x3 stay costing no more than a stay without complications (its ADRG's x5 standard)
+    whose MCC/CC codes nothing supports. Given the fee lines: no line of the classes the support table
+    (``evidence.severity_support``) lists for any code's condition, and no more days than the x5 DRG
+    usually takes. Without them: every code rarely seen with the principal category in the history."""
     case, result = stay.case, stay.result
     if result.status != "grouped" or result.drg[-1] not in "13" or not case.total_cost:
         return None
@@ -107,14 +110,44 @@ def unsupported_severity(stay: GroupedCase, context: Context) -> Flag | None:
         return None
     policy = context.policy
     base_ratio = float(case.total_cost / base)
+    cap = policy.unsupported_severity_max_ratio
+    if base_ratio > cap:
+        return None
+    cost = f"cost {base_ratio:.2f}× the {result.adrg}5 standard"
+    lines = context.bills.get(case.id) if context.classifier is not None else None
+    if lines:
+        unsupported = _unsupported_on_bill(stay, codes, lines, context)
+        if unsupported is None:
+            return None
+        return Flag("unsupported_severity", _hospital(stay), (case.id,), score((cap - base_ratio) / cap),
+                    f"{result.drg} ({result.severity}) from {', '.join(codes)}, but {unsupported}; {cost}")
     category = result.principal_dx[:3]
     seen = max(context.norms.seen_elsewhere((category, code), case.id) for code in codes)
-    cap = policy.unsupported_severity_max_ratio
-    if base_ratio > cap or seen > policy.unsupported_severity_max_pairs:
+    if seen > policy.unsupported_severity_max_pairs:
         return None
     return Flag("unsupported_severity", _hospital(stay), (case.id,), score((cap - base_ratio) / cap),
                 f"{result.drg} ({result.severity}) from {', '.join(codes)}, seen with {category} in {seen} "
-                f"other stay(s) of the history; cost {base_ratio:.2f}× the {result.adrg}5 standard")
+                f"other stay(s) of the history; {cost}")
+
+
+def _unsupported_on_bill(stay: GroupedCase, codes: list[str], lines: list[FeeLine], context: Context) -> str | None:
+    """What the bill lacks for every code, in words; None when a line or the stay's days support one of
+    them, or a code's condition is one no drug or lab confirms (the bill cannot judge it)."""
+    usual_los = context.norms.median_los.get(stay.result.adrg + "5")
+    if usual_los is not None and (stay.case.los_days or 0) > context.policy.unsupported_severity_max_los_ratio * \
+            max(usual_los, 1):
+        return None
+    table = severity_support(context.policy.severity_support_table)
+    billed = {context.classifier.classify(line).class_code for line in lines}
+    missing = []
+    for code in codes:
+        row = table.find(code)
+        if row is None or not row.holds or any(c.startswith(row.holds) for c in billed):
+            return None
+        missing.append(f"no {'/'.join(row.holds)} line for {code} ({row.name}, {row.source})")
+    days = f"{stay.case.los_days} day(s)" + (f" against the {stay.result.adrg}5 median of {usual_los:g}"
+                                            if usual_los is not None else "")
+    return f"{'; '.join(missing)} among the {len(lines)} fee lines; {days}"
 
 
 def padded_procedures(stay: GroupedCase, context: Context) -> Flag | None:
@@ -149,7 +182,8 @@ def _in_theatre(code: str) -> bool:
 
 
 def low_standard_admission(stay: GroupedCase, context: Context) -> Flag | None:
-    """低标准入院: a short, cheap medical stay discharged on orders, billed mostly for exams and labs."""
+    """低标准入院: a short, cheap medical stay discharged on orders, billed mostly for exams and labs —
+    or, whatever its bill, for a principal an outpatient clinic treats (``evidence.outpatient_treatable``)."""
     case, policy = stay.case, context.policy
     ratio = context.norms.ratio(stay)
     if (ratio is None or stay.result.status != "grouped" or not _medical(stay) or case.los_days is None
@@ -157,12 +191,16 @@ def low_standard_admission(stay: GroupedCase, context: Context) -> Flag | None:
             or (case.discharge_mode or "1") != "1"):
         return None
     exams = fee_share(stay, EXAM_FEES)
-    if exams is not None and exams < policy.low_standard_min_exam_share:
+    treatable = outpatient_treatable(policy.outpatient_treatable_table).find(case.principal_dx)
+    floor = policy.low_standard_treatable_min_exam_share if treatable else policy.low_standard_min_exam_share
+    if exams is not None and exams < floor:
         return None
     limit = policy.low_standard_max_ratio
     bill = f"; exams and labs {exams:.0%} of the bill" if exams is not None else ""
+    clinic = f"; principal {case.principal_dx} ({treatable.name}) is treatable in clinic ({treatable.source})" \
+        if treatable else ""
     return Flag("low_standard_admission", _hospital(stay), (case.id,), score((limit - ratio) / limit),
-                f"{case.los_days} day(s), cost {ratio:.2f}× the {stay.result.drg} standard{bill}")
+                f"{case.los_days} day(s), cost {ratio:.2f}× the {stay.result.drg} standard{bill}{clinic}")
 
 
 def early_discharge(stay: GroupedCase, context: Context) -> Flag | None:

@@ -575,7 +575,7 @@ class CityBills(Mapping):
     injector added, as it made it), with a random stream of its own. To keep a city in minutes they carry
     the categories the checks read by day: exams, labs, treatment and operations."""
 
-    CATEGORIES = ("examination", "laboratory", "treatment", "surgery")    # materials come on the operation day
+    CATEGORIES = ("examination", "laboratory", "treatment", "surgery", "western_drugs")   # materials: operation day
 
     def __init__(self, city: list[Case], injected: Injected, fee_codes: dict[str, list[str]], seed: int):
         self.original = {case.id: case for case in city}

@@ -141,6 +141,10 @@ class AuditPolicy:
     newborn_max_days: int = 28
     working_max_age: int = 60
     secondary_procedure_rate: float = 0.5
+    severity_support_table: str = ""
+    unsupported_severity_max_los_ratio: float = 1.5
+    outpatient_treatable_table: str = ""
+    low_standard_treatable_min_exam_share: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
