@@ -384,18 +384,6 @@ def test_an_mcc_that_no_drug_on_the_bill_supports_is_upcoding_and_one_that_a_dru
     assert Auditor(AuditPolicy(), longer, SEVERITY, OPERATIONS).audit_claim(upcoded, ward, classifier) == []
 
 
-def test_a_short_cheap_stay_for_a_clinic_treatable_principal_is_low_standard_whatever_its_bill():
-    fees = bill("2000", examination=0.1, laboratory=0.1, treatment=0.1)
-    cold = stay("c", pdx="J06.900", days=1, cost="2000", fees=fees)
-    stroke = stay("s", pdx="I63.900", patient="P2", days=1, cost="2000", fees=fees)
-    flags = [f for f in audit([cold, stroke]) if f.rule == "low_standard_admission"]
-    assert [f.case_ids for f in flags] == [("c",)]
-    assert "J06.900 (急性上呼吸道感染 acute upper respiratory infections) is treatable in clinic " \
-           "(outpatient_treatable.csv line 2)" in flags[0].evidence
-    assert not [f for f in audit([stay("c", pdx="J06.900", days=4, cost="2000", fees=fees)])
-                if f.rule == "low_standard_admission"]
-
-
 def test_a_clinical_table_row_that_is_not_an_icd10_range_is_refused_naming_file_and_line(tmp_path):
     from casemix.audit.evidence import severity_support
     from casemix.errors import TableError
@@ -409,3 +397,11 @@ def test_a_clinical_table_row_that_is_not_an_icd10_range_is_refused_naming_file_
     table = severity_support(str(path))
     assert table.find("I21.000").holds == ("XC01",) and table.find("I50.900").holds == ("XC",)
     assert table.find("J18.900") is None
+
+
+def test_planned_sessions_under_z51_are_not_split_admissions_wherever_they_group():
+    first, then = split_example()[0]
+    assert named(audit([first, then]), "split_admission") == [("a", "b")]
+    sessions = [replace(s, case=s.case.model_copy(update={"principal_dx": "Z51.100x004"})) for s in (first, then)]
+    assert named(audit(sessions), "split_admission") == []
+    assert named(audit(sessions, policy=AuditPolicy(split_exempt_principals=[])), "split_admission") == [("a", "b")]

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 
-from casemix.audit.evidence import outpatient_treatable, severity_support
+from casemix.audit.evidence import severity_support
 from casemix.audit.norms import Norms
 from casemix.grouping import GroupedCase
 from casemix.policy import AuditPolicy
@@ -182,8 +182,7 @@ def _in_theatre(code: str) -> bool:
 
 
 def low_standard_admission(stay: GroupedCase, context: Context) -> Flag | None:
-    """低标准入院: a short, cheap medical stay discharged on orders, billed mostly for exams and labs —
-    or, whatever its bill, for a principal an outpatient clinic treats (``evidence.outpatient_treatable``)."""
+    """低标准入院: a short, cheap medical stay discharged on orders, billed mostly for exams and labs."""
     case, policy = stay.case, context.policy
     ratio = context.norms.ratio(stay)
     if (ratio is None or stay.result.status != "grouped" or not _medical(stay) or case.los_days is None
@@ -191,16 +190,12 @@ def low_standard_admission(stay: GroupedCase, context: Context) -> Flag | None:
             or (case.discharge_mode or "1") != "1"):
         return None
     exams = fee_share(stay, EXAM_FEES)
-    treatable = outpatient_treatable(policy.outpatient_treatable_table).find(case.principal_dx)
-    floor = policy.low_standard_treatable_min_exam_share if treatable else policy.low_standard_min_exam_share
-    if exams is not None and exams < floor:
+    if exams is not None and exams < policy.low_standard_min_exam_share:
         return None
     limit = policy.low_standard_max_ratio
     bill = f"; exams and labs {exams:.0%} of the bill" if exams is not None else ""
-    clinic = f"; principal {case.principal_dx} ({treatable.name}) is treatable in clinic ({treatable.source})" \
-        if treatable else ""
     return Flag("low_standard_admission", _hospital(stay), (case.id,), score((limit - ratio) / limit),
-                f"{case.los_days} day(s), cost {ratio:.2f}× the {stay.result.drg} standard{bill}{clinic}")
+                f"{case.los_days} day(s), cost {ratio:.2f}× the {stay.result.drg} standard{bill}")
 
 
 def early_discharge(stay: GroupedCase, context: Context) -> Flag | None:
@@ -305,9 +300,11 @@ ONE_STAY: dict[str, Callable[[GroupedCase, Context], Flag | None]] = {
 
 def split_admissions(stays: list[GroupedCase], context: Context) -> list[Flag]:
     """分解住院: back at the same hospital within the window for a related principal, the two stays
-    costing one stay's worth (or a work-up stay of exams before the operation stay)."""
+    costing one stay's worth (or a work-up stay of exams before the operation stay). Planned series are
+    exempt: chemotherapy and radiotherapy ADRGs and principals (Z51) from the policy."""
     policy, flags = context.policy, []
     exempt = tuple(policy.split_exempt_adrg_prefixes) or ("\0",)
+    planned = tuple(policy.split_exempt_principals) or ("\0",)
     for patient_stays in context.patients(stays).values():
         for i, first in enumerate(patient_stays):
             for then in patient_stays[i + 1:]:
@@ -315,7 +312,8 @@ def split_admissions(stays: list[GroupedCase], context: Context) -> list[Flag]:
                 if gap > policy.split_window_days:
                     break
                 if (gap < 0 or then.case.hospital_id != first.case.hospital_id
-                        or first.result.adrg.startswith(exempt) or then.result.adrg.startswith(exempt)):
+                        or first.result.adrg.startswith(exempt) or then.result.adrg.startswith(exempt)
+                        or first.case.principal_dx.startswith(planned) or then.case.principal_dx.startswith(planned)):
                     continue
                 flag = _split(first, then, gap, context)
                 if flag:

@@ -1,16 +1,14 @@
-"""The audit's clinical tables: which fee classes support a diagnosis, and which principals an outpatient clinic treats.
+"""The audit's clinical table: which fee classes support a diagnosis.
 
-- ``severity_support.csv``: an ICD-10 range (``I50``, ``I20-I25``) → the 医保药品 / service classes whose
-  lines on a bill support a stay having that condition (``XC03`` diuretics for heart failure …). A
-  condition is judged by its narrowest range; an empty ``support`` cell means no drug or lab confirms
-  it, so the bill cannot judge that code. 高编高套 (issue 12 §3): an MCC/CC that no line supports.
-- ``outpatient_treatable.csv``: ICD-10 ranges of principals an outpatient clinic treats (上呼吸道感染,
-  高血压, 胃炎 …). 低标准入院: a short, cheap stay for one of them.
+``severity_support.csv``: an ICD-10 range (``I50``, ``I20-I25``) → the 医保药品 / service classes whose
+lines on a bill support a stay having that condition (``XC03`` diuretics for heart failure …). A
+condition is judged by its narrowest range; an empty ``support`` cell means no drug or lab confirms
+it, so the bill cannot judge that code. 高编高套 (issue 12 §3): an MCC/CC that no line supports.
 
-Both are curated starter tables [M]: compiled for casemix from common clinical practice (ATC-like
-drug classes of ``nhsa-code-classes/drug_classes.csv``) and from the kinds of diagnosis regional
-bureaus list as "门诊可治疗, 不应收住院"; neither is an official list. A bureau loads its own through
-the policy (``[audit] severity_support_table``, ``outpatient_treatable_table``) in the same columns.
+A curated starter table [M]: compiled for casemix from common clinical practice, naming the ATC-like
+classes of ``nhsa-code-classes/drug_classes.csv`` (and lab classes of ``service_item_classes.csv``);
+not an official list. A bureau loads its own through the policy (``[audit] severity_support_table``)
+in the same columns.
 """
 
 from __future__ import annotations
@@ -24,7 +22,6 @@ from casemix.errors import TableError
 
 HERE = Path(__file__).parent
 SEVERITY_SUPPORT = HERE / "severity_support.csv"
-OUTPATIENT_TREATABLE = HERE / "outpatient_treatable.csv"
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,8 +84,3 @@ def load_ranges(path: str | Path, holds_column: str | None = None) -> RangeTable
 def severity_support(path: str = "") -> RangeTable:
     """The support table (condition → supporting fee classes): ``path``, else the packaged starter table."""
     return load_ranges(path or SEVERITY_SUPPORT, "support")
-
-
-def outpatient_treatable(path: str = "") -> RangeTable:
-    """The outpatient-treatable principals: ``path``, else the packaged starter table."""
-    return load_ranges(path or OUTPATIENT_TREATABLE)

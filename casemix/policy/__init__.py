@@ -95,6 +95,7 @@ class SettlementPolicy:
 class AuditPolicy:
     split_window_days: int = 15
     split_exempt_adrg_prefixes: list = field(default_factory=lambda: ["RK", "RL", "RN", "RE", "RB", "RC", "RG"])
+    split_exempt_principals: list = field(default_factory=lambda: ["Z51"])
     low_standard_max_los: int = 2
     low_standard_max_ratio: float = 0.4
     unsupported_severity_max_ratio: float = 1.3
@@ -143,8 +144,6 @@ class AuditPolicy:
     secondary_procedure_rate: float = 0.5
     severity_support_table: str = ""
     unsupported_severity_max_los_ratio: float = 1.5
-    outpatient_treatable_table: str = ""
-    low_standard_treatable_min_exam_share: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
