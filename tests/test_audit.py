@@ -364,24 +364,24 @@ def _drug_line(stay_id, number, code):
     return FeeLine(line_id=f"{stay_id}-{number}", visit_id=stay_id, item_code=code, amount=D("40.00"))
 
 
-def test_an_mcc_that_no_drug_on_the_bill_supports_is_upcoding_and_one_that_a_drug_supports_is_not():
-    # J96 respiratory failure: the support table lists XR07/XR03/XH02 (airway drugs, systemic steroids);
-    # the ward drugs below (fluids XB05, acid suppressant XA02) support nothing of it
+def test_an_upcoding_flag_says_what_the_bill_shows_for_each_mcc_with_the_support_table_row():
+    # E87 electrolyte disorder: the support table lists XB05/XA12 (fluids, minerals); J96 respiratory
+    # failure XR07/XR03/XH02. The odd pairing (E87 with I63, unseen in the history) is flagged either way;
+    # the bill only adds what a reviewer checks
     classifier = FeeClassifier.of(DATA)
     auditor = Auditor(AuditPolicy(), NORMS, SEVERITY, OPERATIONS)
-    upcoded = stay("u", drg="BR21", secondary=("J96.900x001",), severity="MCC", cost="7000")
-    ward = [_drug_line("u", 1, "XB05" + "0" * 16), _drug_line("u", 2, "XA02" + "0" * 16)]
-    flags = auditor.audit_claim(upcoded, ward, classifier)
+    odd = stay("u", drg="BR21", secondary=("E87.100",), severity="MCC", cost="7000")
+    ward = [_drug_line("u", 1, "XA02" + "0" * 16), _drug_line("u", 2, "XN02" + "0" * 16)]
+    flags = auditor.audit_claim(odd, ward, classifier)
     assert [f.rule for f in flags] == ["unsupported_severity"]
-    assert "no XR07/XR03/XH02 line for J96.900x001 (呼吸衰竭 respiratory failure, severity_support.csv line" \
-        in flags[0].evidence and "among the 2 fee lines" in flags[0].evidence
-    treated = [*ward, _drug_line("u", 3, "XR03" + "0" * 16)]
-    assert auditor.audit_claim(upcoded, treated, classifier) == []
-    # the pairing is common in the history, yet the bill's word is what counts when there is a bill
-    assert ("I63", "J96.900x001") in NORMS.severity_pairs and not auditor.audit_claim(upcoded, None, classifier)
-    # more days than the x5 DRG's median support the complication too
-    longer = replace(NORMS, median_los={"BR25": 3.0})
-    assert Auditor(AuditPolicy(), longer, SEVERITY, OPERATIONS).audit_claim(upcoded, ward, classifier) == []
+    assert flags[0].evidence.endswith("E87.100 (脱水及电解质紊乱 volume depletion and electrolyte disorders): no "
+                                      "line(s) of XB05/XA12 among the bill's 2 (severity_support.csv line 21)")
+    fluids = [*ward, _drug_line("u", 3, "XB05" + "0" * 16), _drug_line("u", 4, "XB05" + "1" * 16)]
+    assert "2 line(s) of XB05/XA12 among the bill's 4" in auditor.audit_claim(odd, fluids, classifier)[0].evidence
+    assert "line(s)" not in auditor.audit_claim(odd, None, classifier)[0].evidence
+    # a common pairing is not flagged, whatever the bill
+    usual = stay("n", drg="BR21", secondary=("J96.900x001",), severity="MCC", cost="7000")
+    assert auditor.audit_claim(usual, ward, classifier) == []
 
 
 def test_a_clinical_table_row_that_is_not_an_icd10_range_is_refused_naming_file_and_line(tmp_path):

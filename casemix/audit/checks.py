@@ -8,7 +8,7 @@ stays need the patient's other stays or the hospital's batch. Thresholds come fr
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -97,10 +97,9 @@ def by_patient(stays: list[GroupedCase]) -> dict[str, list[GroupedCase]]:
 # ---- one stay -------------------------------------------------------------------------------------
 
 def unsupported_severity(stay: GroupedCase, context: Context) -> Flag | None:
-    """高编高套: an x1/x3 stay costing no more than a stay without complications (its ADRG's x5 standard)
-    whose MCC/CC codes nothing supports. Given the fee lines: no line of the classes the support table
-    (``evidence.severity_support``) lists for any code's condition, and no more days than the x5 DRG
-    usually takes. Without them: every code rarely seen with the principal category in the history."""
+    """高编高套: an x1/x3 stay whose every MCC/CC is rarely seen with its principal category in the
+    history and whose cost is no more than a stay without complications (its ADRG's x5 standard). Given
+    the fee lines, the evidence also says what the bill shows for each code (``bill_support``)."""
     case, result = stay.case, stay.result
     if result.status != "grouped" or result.drg[-1] not in "13" or not case.total_cost:
         return None
@@ -110,44 +109,34 @@ def unsupported_severity(stay: GroupedCase, context: Context) -> Flag | None:
         return None
     policy = context.policy
     base_ratio = float(case.total_cost / base)
-    cap = policy.unsupported_severity_max_ratio
-    if base_ratio > cap:
-        return None
-    cost = f"cost {base_ratio:.2f}× the {result.adrg}5 standard"
-    lines = context.bills.get(case.id) if context.classifier is not None else None
-    if lines:
-        unsupported = _unsupported_on_bill(stay, codes, lines, context)
-        if unsupported is None:
-            return None
-        return Flag("unsupported_severity", _hospital(stay), (case.id,), score((cap - base_ratio) / cap),
-                    f"{result.drg} ({result.severity}) from {', '.join(codes)}, but {unsupported}; {cost}")
     category = result.principal_dx[:3]
     seen = max(context.norms.seen_elsewhere((category, code), case.id) for code in codes)
-    if seen > policy.unsupported_severity_max_pairs:
+    cap = policy.unsupported_severity_max_ratio
+    if base_ratio > cap or seen > policy.unsupported_severity_max_pairs:
         return None
+    lines = context.bills.get(case.id) if context.classifier is not None else None
+    bill = f"; {bill_support(codes, lines, context)}" if lines else ""
     return Flag("unsupported_severity", _hospital(stay), (case.id,), score((cap - base_ratio) / cap),
                 f"{result.drg} ({result.severity}) from {', '.join(codes)}, seen with {category} in {seen} "
-                f"other stay(s) of the history; {cost}")
+                f"other stay(s) of the history; cost {base_ratio:.2f}× the {result.adrg}5 standard{bill}")
 
 
-def _unsupported_on_bill(stay: GroupedCase, codes: list[str], lines: list[FeeLine], context: Context) -> str | None:
-    """What the bill lacks for every code, in words; None when a line or the stay's days support one of
-    them, or a code's condition is one no drug or lab confirms (the bill cannot judge it)."""
-    usual_los = context.norms.median_los.get(stay.result.adrg + "5")
-    if usual_los is not None and (stay.case.los_days or 0) > context.policy.unsupported_severity_max_los_ratio * \
-            max(usual_los, 1):
-        return None
+def bill_support(codes: list[str], lines: list[FeeLine], context: Context) -> str:
+    """What the bill shows for each MCC/CC code, in words: the lines of the classes the support table
+    (``evidence.severity_support``) lists for its condition, or their absence, with the table row."""
     table = severity_support(context.policy.severity_support_table)
-    billed = {context.classifier.classify(line).class_code for line in lines}
-    missing = []
+    billed = Counter(context.classifier.classify(line).class_code for line in lines)
+    said = []
     for code in codes:
         row = table.find(code)
-        if row is None or not row.holds or any(c.startswith(row.holds) for c in billed):
-            return None
-        missing.append(f"no {'/'.join(row.holds)} line for {code} ({row.name}, {row.source})")
-    days = f"{stay.case.los_days} day(s)" + (f" against the {stay.result.adrg}5 median of {usual_los:g}"
-                                            if usual_los is not None else "")
-    return f"{'; '.join(missing)} among the {len(lines)} fee lines; {days}"
+        if row is None or not row.holds:
+            said.append(f"{code}: no drug or lab in the support table confirms it"
+                        + (f" ({row.source})" if row else ""))
+            continue
+        found = sum(n for class_code, n in billed.items() if class_code.startswith(row.holds))
+        said.append(f"{code} ({row.name}): {found or 'no'} line(s) of {'/'.join(row.holds)} "
+                    f"among the bill's {len(lines)} ({row.source})")
+    return "; ".join(said)
 
 
 def padded_procedures(stay: GroupedCase, context: Context) -> Flag | None:

@@ -143,7 +143,6 @@ class AuditPolicy:
     working_max_age: int = 60
     secondary_procedure_rate: float = 0.5
     severity_support_table: str = ""
-    unsupported_severity_max_los_ratio: float = 1.5
 
 
 @dataclass(frozen=True, slots=True)
