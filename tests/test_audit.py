@@ -399,9 +399,9 @@ def test_a_clinical_table_row_that_is_not_an_icd10_range_is_refused_naming_file_
     assert table.find("J18.900") is None
 
 
-def test_planned_sessions_under_z51_are_not_split_admissions_wherever_they_group():
+def test_a_bureau_can_exempt_planned_sessions_under_z51_from_split_admission_wherever_they_group():
     first, then = split_example()[0]
     assert named(audit([first, then]), "split_admission") == [("a", "b")]
     sessions = [replace(s, case=s.case.model_copy(update={"principal_dx": "Z51.100x004"})) for s in (first, then)]
-    assert named(audit(sessions), "split_admission") == []
-    assert named(audit(sessions, policy=AuditPolicy(split_exempt_principals=[])), "split_admission") == [("a", "b")]
+    assert named(audit(sessions), "split_admission") == [("a", "b")]          # none exempt by default
+    assert named(audit(sessions, policy=AuditPolicy(split_exempt_principals=["Z51"])), "split_admission") == []

@@ -290,7 +290,7 @@ ONE_STAY: dict[str, Callable[[GroupedCase, Context], Flag | None]] = {
 def split_admissions(stays: list[GroupedCase], context: Context) -> list[Flag]:
     """分解住院: back at the same hospital within the window for a related principal, the two stays
     costing one stay's worth (or a work-up stay of exams before the operation stay). Planned series are
-    exempt: chemotherapy and radiotherapy ADRGs and principals (Z51) from the policy."""
+    exempt: the policy's chemotherapy and radiotherapy ADRGs and principals (Z51, where a bureau lists it)."""
     policy, flags = context.policy, []
     exempt = tuple(policy.split_exempt_adrg_prefixes) or ("\0",)
     planned = tuple(policy.split_exempt_principals) or ("\0",)

@@ -95,7 +95,7 @@ class SettlementPolicy:
 class AuditPolicy:
     split_window_days: int = 15
     split_exempt_adrg_prefixes: list = field(default_factory=lambda: ["RK", "RL", "RN", "RE", "RB", "RC", "RG"])
-    split_exempt_principals: list = field(default_factory=lambda: ["Z51"])
+    split_exempt_principals: list = field(default_factory=list)
     low_standard_max_los: int = 2
     low_standard_max_ratio: float = 0.4
     unsupported_severity_max_ratio: float = 1.3
