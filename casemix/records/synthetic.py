@@ -348,7 +348,7 @@ def synthetic_fee_lines(case: Case, pools: dict[str, list[str]], rng: random.Ran
                                  procedure_code=operations[number % len(operations)] if key == "surgery" else None,
                                  time=start + timedelta(days=day, hours=rng.randint(7, 20)),
                                  department=case.department))
-    return _treated(case, lines, pools, rng)
+    return _treated(case, lines, pools, random.Random(f"{case.id}:{lines[0].amount}") if lines else rng)
 
 
 # ---- the drugs follow the diagnoses --------------------------------------------------------------
@@ -377,7 +377,8 @@ DRUG_NOISE = 0.04               # a drug line of any class [M]
 
 def _treated(case: Case, lines: list[FeeLine], pools: dict[str, list[str]], rng: random.Random) -> list[FeeLine]:
     """The stay's Western drug lines recoded: first one or two for each diagnosis its bill treats, the
-    rest ward drugs or (now and then) any drug. Amounts, days and totals are kept."""
+    rest ward drugs or (now and then) any drug. Amounts, days and totals are kept; ``rng`` is a stream of
+    the stay's own (seeded by its id and first amount), so the caller's stream is left as it was."""
     drugs = [i for i, line in enumerate(lines) if line.item_code in _drug_set(pools)]
     if not drugs:
         return lines
