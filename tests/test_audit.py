@@ -357,3 +357,51 @@ def test_lithotripsy_and_foreign_body_removal_are_not_looked_for_in_theatre():
         assert auditor.audit_claim(claim) == []
     operated = stay("t", procedures=("51.2201",), fees=bill("8000", surgery=0, treatment=0.3, bed=0.1))
     assert [f.rule for f in auditor.audit_claim(operated)] == ["padded_procedures"]
+
+
+def _drug_line(stay_id, number, code):
+    from casemix.records.fees import FeeLine
+    return FeeLine(line_id=f"{stay_id}-{number}", visit_id=stay_id, item_code=code, amount=D("40.00"))
+
+
+def test_an_upcoding_flag_says_what_the_bill_shows_for_each_mcc_with_the_support_table_row():
+    # E87 electrolyte disorder: the support table lists XB05/XA12 (fluids, minerals); J96 respiratory
+    # failure XR07/XR03/XH02. The odd pairing (E87 with I63, unseen in the history) is flagged either way;
+    # the bill only adds what a reviewer checks
+    classifier = FeeClassifier.of(DATA)
+    auditor = Auditor(AuditPolicy(), NORMS, SEVERITY, OPERATIONS)
+    odd = stay("u", drg="BR21", secondary=("E87.100",), severity="MCC", cost="7000")
+    ward = [_drug_line("u", 1, "XA02" + "0" * 16), _drug_line("u", 2, "XN02" + "0" * 16)]
+    flags = auditor.audit_claim(odd, ward, classifier)
+    assert [f.rule for f in flags] == ["unsupported_severity"]
+    assert flags[0].evidence.endswith("E87.100 (脱水及电解质紊乱 volume depletion and electrolyte disorders): no "
+                                      "line(s) of XB05/XA12 among the bill's 2 (severity_support.csv line 21)")
+    fluids = [*ward, _drug_line("u", 3, "XB05" + "0" * 16), _drug_line("u", 4, "XB05" + "1" * 16)]
+    assert "2 line(s) of XB05/XA12 among the bill's 4" in auditor.audit_claim(odd, fluids, classifier)[0].evidence
+    assert "line(s)" not in auditor.audit_claim(odd, None, classifier)[0].evidence
+    # a common pairing is not flagged, whatever the bill
+    usual = stay("n", drg="BR21", secondary=("J96.900x001",), severity="MCC", cost="7000")
+    assert auditor.audit_claim(usual, ward, classifier) == []
+
+
+def test_a_clinical_table_row_that_is_not_an_icd10_range_is_refused_naming_file_and_line(tmp_path):
+    from casemix.audit.evidence import severity_support
+    from casemix.errors import TableError
+
+    path = tmp_path / "support.csv"
+    path.write_text("codes,诊断类别,category,support\nI50,心衰,heart failure,XC03\nI9,坏,bad,XC\n", encoding="utf-8")
+    with pytest.raises(TableError, match=r"support.csv line 3: codes 'I9' is not an ICD-10 range"):
+        severity_support(str(path))
+    path.write_text("codes,诊断类别,category,support\nI20-I25,缺血,ischaemic,XC01\nI00-I99,循环,circulatory,XC\n",
+                    encoding="utf-8")
+    table = severity_support(str(path))
+    assert table.find("I21.000").holds == ("XC01",) and table.find("I50.900").holds == ("XC",)
+    assert table.find("J18.900") is None
+
+
+def test_a_bureau_can_exempt_planned_sessions_under_z51_from_split_admission_wherever_they_group():
+    first, then = split_example()[0]
+    assert named(audit([first, then]), "split_admission") == [("a", "b")]
+    sessions = [replace(s, case=s.case.model_copy(update={"principal_dx": "Z51.100x004"})) for s in (first, then)]
+    assert named(audit(sessions), "split_admission") == [("a", "b")]          # none exempt by default
+    assert named(audit(sessions, policy=AuditPolicy(split_exempt_principals=["Z51"])), "split_admission") == []

@@ -8,12 +8,13 @@ stays need the patient's other stays or the hospital's batch. Thresholds come fr
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 
+from casemix.audit.evidence import severity_support
 from casemix.audit.norms import Norms
 from casemix.grouping import GroupedCase
 from casemix.policy import AuditPolicy
@@ -97,7 +98,8 @@ def by_patient(stays: list[GroupedCase]) -> dict[str, list[GroupedCase]]:
 
 def unsupported_severity(stay: GroupedCase, context: Context) -> Flag | None:
     """高编高套: an x1/x3 stay whose every MCC/CC is rarely seen with its principal category in the
-    history and whose cost is no more than a stay without complications (its ADRG's x5 standard)."""
+    history and whose cost is no more than a stay without complications (its ADRG's x5 standard). Given
+    the fee lines, the evidence also says what the bill shows for each code (``bill_support``)."""
     case, result = stay.case, stay.result
     if result.status != "grouped" or result.drg[-1] not in "13" or not case.total_cost:
         return None
@@ -112,9 +114,29 @@ def unsupported_severity(stay: GroupedCase, context: Context) -> Flag | None:
     cap = policy.unsupported_severity_max_ratio
     if base_ratio > cap or seen > policy.unsupported_severity_max_pairs:
         return None
+    lines = context.bills.get(case.id) if context.classifier is not None else None
+    bill = f"; {bill_support(codes, lines, context)}" if lines else ""
     return Flag("unsupported_severity", _hospital(stay), (case.id,), score((cap - base_ratio) / cap),
                 f"{result.drg} ({result.severity}) from {', '.join(codes)}, seen with {category} in {seen} "
-                f"other stay(s) of the history; cost {base_ratio:.2f}× the {result.adrg}5 standard")
+                f"other stay(s) of the history; cost {base_ratio:.2f}× the {result.adrg}5 standard{bill}")
+
+
+def bill_support(codes: list[str], lines: list[FeeLine], context: Context) -> str:
+    """What the bill shows for each MCC/CC code, in words: the lines of the classes the support table
+    (``evidence.severity_support``) lists for its condition, or their absence, with the table row."""
+    table = severity_support(context.policy.severity_support_table)
+    billed = Counter(context.classifier.classify(line).class_code for line in lines)
+    said = []
+    for code in codes:
+        row = table.find(code)
+        if row is None or not row.holds:
+            said.append(f"{code}: no drug or lab in the support table confirms it"
+                        + (f" ({row.source})" if row else ""))
+            continue
+        found = sum(n for class_code, n in billed.items() if class_code.startswith(row.holds))
+        said.append(f"{code} ({row.name}): {found or 'no'} line(s) of {'/'.join(row.holds)} "
+                    f"among the bill's {len(lines)} ({row.source})")
+    return "; ".join(said)
 
 
 def padded_procedures(stay: GroupedCase, context: Context) -> Flag | None:
@@ -267,9 +289,11 @@ ONE_STAY: dict[str, Callable[[GroupedCase, Context], Flag | None]] = {
 
 def split_admissions(stays: list[GroupedCase], context: Context) -> list[Flag]:
     """分解住院: back at the same hospital within the window for a related principal, the two stays
-    costing one stay's worth (or a work-up stay of exams before the operation stay)."""
+    costing one stay's worth (or a work-up stay of exams before the operation stay). Planned series are
+    exempt: the policy's chemotherapy and radiotherapy ADRGs and principals (Z51, where a bureau lists it)."""
     policy, flags = context.policy, []
     exempt = tuple(policy.split_exempt_adrg_prefixes) or ("\0",)
+    planned = tuple(policy.split_exempt_principals) or ("\0",)
     for patient_stays in context.patients(stays).values():
         for i, first in enumerate(patient_stays):
             for then in patient_stays[i + 1:]:
@@ -277,7 +301,8 @@ def split_admissions(stays: list[GroupedCase], context: Context) -> list[Flag]:
                 if gap > policy.split_window_days:
                     break
                 if (gap < 0 or then.case.hospital_id != first.case.hospital_id
-                        or first.result.adrg.startswith(exempt) or then.result.adrg.startswith(exempt)):
+                        or first.result.adrg.startswith(exempt) or then.result.adrg.startswith(exempt)
+                        or first.case.principal_dx.startswith(planned) or then.case.principal_dx.startswith(planned)):
                     continue
                 flag = _split(first, then, gap, context)
                 if flag:

@@ -573,9 +573,10 @@ class CityBills(Mapping):
     """The fee lines of each stay of an injected city, made when asked (a 60,000-stay city's bills do not
     fit in memory): the lines the injector wrote, else those of the stay as the city made it (a stay the
     injector added, as it made it), with a random stream of its own. To keep a city in minutes they carry
-    the categories the checks read by day: exams, labs, treatment and operations."""
+    the categories the checks read: exams, labs, treatment and operations by day, and the Western drugs
+    that do or do not support a coded MCC/CC (an upcoded stay keeps the bill of the stay before its code)."""
 
-    CATEGORIES = ("examination", "laboratory", "treatment", "surgery")    # materials come on the operation day
+    CATEGORIES = ("examination", "laboratory", "treatment", "surgery", "western_drugs")   # materials: operation day
 
     def __init__(self, city: list[Case], injected: Injected, fee_codes: dict[str, list[str]], seed: int):
         self.original = {case.id: case for case in city}

@@ -96,6 +96,7 @@ class SettlementPolicy:
 class AuditPolicy:
     split_window_days: int = 15
     split_exempt_adrg_prefixes: list = field(default_factory=lambda: ["RK", "RL", "RN", "RE", "RB", "RC", "RG"])
+    split_exempt_principals: list = field(default_factory=list)
     low_standard_max_los: int = 2
     low_standard_max_ratio: float = 0.4
     unsupported_severity_max_ratio: float = 1.3
@@ -142,6 +143,7 @@ class AuditPolicy:
     newborn_max_days: int = 28
     working_max_age: int = 60
     secondary_procedure_rate: float = 0.5
+    severity_support_table: str = ""
 
 
 @dataclass(frozen=True, slots=True)

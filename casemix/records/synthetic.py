@@ -348,7 +348,86 @@ def synthetic_fee_lines(case: Case, pools: dict[str, list[str]], rng: random.Ran
                                  procedure_code=operations[number % len(operations)] if key == "surgery" else None,
                                  time=start + timedelta(days=day, hours=rng.randint(7, 20)),
                                  department=case.department))
-    return lines
+    return _treated(case, lines, pools, random.Random(f"{case.id}:{lines[0].amount}") if lines else rng)
+
+
+# ---- the drugs follow the diagnoses --------------------------------------------------------------
+# A stay's drug lines are mostly for its conditions: each diagnosis's clinical class (ICD-10 chapter, a
+# few split by block) is treated with drugs of a few 医保药品 classes; the other lines are ward drugs
+# (fluids, electrolytes, vitamins, acid suppressants, analgesics) with a little noise from any class.
+# A genuine diagnosis goes untreated on the bill now and then (TREATMENT_GAP), as real bills have
+# gaps. Illustrative [M]: written for the synthetic city from its own chapter list, apart from the
+# audit's support table (casemix/audit/severity_support.csv), which it does not read.
+TREATED_WITH: dict[str, tuple[str, ...]] = {
+    "A": ("XJ01", "XJ04", "XA07"), "B": ("XJ02", "XJ05", "XP01"), "C": ("XL01", "XL02", "XL03"),
+    "D0": ("XL01",), "D1": ("XL01",), "D2": ("XL01",), "D3": ("XL01",), "D4": ("XL01",),
+    "D5": ("XB03", "XB05"), "D6": ("XB02", "XB03", "XB06"), "D7": ("XB03", "XH02"), "D8": ("XL04", "XJ06"),
+    "E": ("XA10", "XH03", "XA12", "XC10"), "F": ("XN05", "XN06"), "G": ("XN03", "XN04", "XN07"),
+    "H0": ("XS01",), "H1": ("XS01",), "H2": ("XS01",), "H3": ("XS01",), "H4": ("XS01",), "H5": ("XS01",),
+    "H6": ("XS02", "XR01"), "H7": ("XS02",), "H8": ("XS02", "XN07"), "H9": ("XS02",),
+    "I": ("XC01", "XC02", "XC03", "XC07", "XC08", "XC09", "XB01"), "J": ("XJ01", "XR03", "XR05", "XR07"),
+    "K": ("XA02", "XA03", "XA05", "XA07", "XA06"), "L": ("XD06", "XD07", "XR06"),
+    "M": ("XM01", "XM04", "XM05", "XM03"), "N": ("XG04", "XC03", "XB03"), "O": ("XG02", "XG03", "XB02"),
+    "P": ("XJ01", "XA11"), "Q": ("XC01", "XA16"), "S": ("XN02", "XB02", "XM03"), "T": ("XV03", "XN02"),
+}
+WARD_DRUGS = ("XB05", "XA12", "XA11", "XA02", "XN02", "XA04")
+TREATMENT_GAP = 0.12            # a diagnosis with no drug line of its classes [M]
+DRUG_NOISE = 0.04               # a drug line of any class [M]
+
+
+def _treated(case: Case, lines: list[FeeLine], pools: dict[str, list[str]], rng: random.Random) -> list[FeeLine]:
+    """The stay's Western drug lines recoded: first one or two for each diagnosis its bill treats, the
+    rest ward drugs or (now and then) any drug. Amounts, days and totals are kept; ``rng`` is a stream of
+    the stay's own (seeded by its id and first amount), so the caller's stream is left as it was."""
+    drugs = [i for i, line in enumerate(lines) if line.item_code in _drug_set(pools)]
+    if not drugs:
+        return lines
+    wanted = []
+    for code in (case.principal_dx, *case.secondary_dx):
+        classes = _clinical_class(code)
+        if classes and rng.random() >= TREATMENT_GAP:
+            wanted.extend(rng.choice(classes) for _ in range(rng.randint(1, 2)))
+    rng.shuffle(drugs)
+    out = list(lines)
+    for number, index in enumerate(drugs):
+        kind = (wanted[number] if number < len(wanted) else None if rng.random() < DRUG_NOISE
+                else rng.choice(WARD_DRUGS))
+        code = _drug_code(pools, kind, rng)
+        if code:
+            out[index] = out[index].model_copy(update={"item_code": code})
+    return out
+
+
+def _clinical_class(code: str) -> tuple[str, ...]:
+    return TREATED_WITH.get(code[:2]) or TREATED_WITH.get(code[:1], ())
+
+
+_DRUG_POOLS: dict[int, tuple[list[str], frozenset[str], dict[str, list[str]]]] = {}
+
+
+def _drug_set(pools: dict[str, list[str]]) -> frozenset[str]:
+    return _by_class(pools)[1]
+
+
+def _by_class(pools: dict[str, list[str]]) -> tuple[list[str], frozenset[str], dict[str, list[str]]]:
+    """The pools' Western drug codes, as a set and by 4-character class (XC01 …), worked out once per pool
+    (the pool is kept with them, so its id stays its own)."""
+    codes = pools.get("western_drugs", [])
+    known = _DRUG_POOLS.get(id(codes))
+    if known is None or known[0] is not codes:
+        by_class: dict[str, list[str]] = {}
+        for code in codes:
+            by_class.setdefault(code[:4], []).append(code)
+        known = _DRUG_POOLS[id(codes)] = (codes, frozenset(codes), by_class)
+    return known
+
+
+def _drug_code(pools: dict[str, list[str]], kind: str | None, rng: random.Random) -> str | None:
+    if kind is None:
+        codes = pools.get("western_drugs")
+        return rng.choice(codes) if codes else None
+    codes = _by_class(pools)[2].get(kind)
+    return rng.choice(codes) if codes else None
 
 
 def _spread(key: str, total: Decimal, days: int, rng: random.Random, at_least: int = 1) -> list[tuple[int, Decimal]]:
