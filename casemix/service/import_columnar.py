@@ -28,6 +28,7 @@ from casemix.qc import QcEngine
 from casemix.qc.columnar import BatchQc, rule_columns
 from casemix.records import Case, RowReader
 from casemix.records.columnar import (
+    CHUNK_ROWS,
     PolarsCannotRead,
     certainly_valid,
     columns_read_as_rows,
@@ -73,8 +74,8 @@ class ColumnarBatch:
 
 
 def prepare_columns(path: str | Path, batch_id: str, grouper: Grouper, qc: QcEngine | None, case_row: RowCase,
-                    schemas: dict[str, dict], progress: Callable[[int, int], None] | None = None
-                    ) -> dict[str, pl.DataFrame]:
+                    schemas: dict[str, dict], progress: Callable[[int, int], None] | None = None,
+                    chunk_rows: int = CHUNK_ROWS) -> dict[str, pl.DataFrame]:
     """The frames of a batch (``cases``, ``groups``, ``rejections`` and, given ``qc``, ``findings``, in the
     store's ``schemas``), read, grouped and QC-checked in columns, chunk by chunk. Raises
     :class:`PolarsCannotRead` for a file the columns may read differently from the row reader (it is then
@@ -82,7 +83,7 @@ def prepare_columns(path: str | Path, batch_id: str, grouper: Grouper, qc: QcEng
     path = Path(path)
     if path.suffix.lower() not in (".csv", ".txt", ".tsv") or not columns_read_as_rows(path):
         raise PolarsCannotRead(f"{path}: read by rows")
-    table = read_columns(path)
+    table = read_columns(path, chunk_rows)
     reader = RowReader(table.headers)
     categories = [category for category, _ in reader._fees]
     if len(set(categories)) != len(categories):
