@@ -150,52 +150,46 @@ def _quoted(text: pl.Expr) -> pl.Expr:
 
 def _fen(text: pl.Expr) -> pl.Expr:
     """Plain money text (digits, a point, digits; a sign on charges) in fen, half up as the row reader rounds it."""
-    unsigned = text.str.strip_prefix("-")
-    whole, fraction = unsigned.str.split_exact(".", 1).struct[0], unsigned.str.split_exact(".", 1).struct[1]
-    digits = fraction.fill_null("") + "000"
-    fen = (whole.cast(pl.Int64) * 100 + digits.str.slice(0, 2).cast(pl.Int64)
-           + (digits.str.slice(2, 1).cast(pl.Int64) >= 5).cast(pl.Int64))
+    parts = text.str.strip_prefix("-").str.split_exact(".", 1)
+    thousandths = (parts.struct.field("field_1").fill_null("") + "000").str.slice(0, 3).cast(pl.Int64)
+    fen = parts.struct.field("field_0").cast(pl.Int64) * 100 + thousandths // 10 + (thousandths % 10 >= 5)
     return pl.when(text.str.starts_with("-")).then(-fen).otherwise(fen)
 
 
-def _money_text(text: pl.Expr) -> pl.Expr:
+def _money_text(fen: pl.Expr, text: pl.Expr) -> pl.Expr:
     """The Decimal's text as a Case's JSON holds it (to the cent; the sign as given, so -0.001 is -0.00)."""
-    fen = _fen(text).abs()
+    cents = fen.abs()
     sign = pl.when(text.str.starts_with("-")).then(pl.lit("-")).otherwise(pl.lit(""))
-    return sign + (fen // 100).cast(pl.String) + "." + (fen % 100).cast(pl.String).str.zfill(2)
-
-
-def _fee_cells(table, reader: RowReader) -> list[tuple[str, pl.Expr]]:
-    cells = []
-    for category, index in reader._fees:
-        cell = pl.col(table.column(index))
-        cells.append((category, pl.when(cell.is_null() | (cell == "")).then(None).otherwise(cell)))
-    return cells
+    return sign + (cents // 100).cast(pl.String) + "." + (cents % 100).cast(pl.String).str.zfill(2)
 
 
 def _case_frame(batch_id: str, table, reader: RowReader, rows: pl.DataFrame) -> pl.DataFrame:
     """The cases-table rows of rows proved valid in columns: the record JSON built from the key's part and the
-    row's own cells, and the facts in fen."""
-    money = {name: field_text(table, reader, name) for name in ("total_cost", "self_pay")}
-    fees = _fee_cells(table, reader)
-    pieces = [pl.lit(f',{json.dumps(category)}:"') + _money_text(cell) + '"' for category, cell in fees]
+    row's own cells, and the facts in fen. Each amount is turned into fen once (``_fen…`` columns)."""
+    texts = {name: field_text(table, reader, name) for name in ("total_cost", "self_pay")}
+    for category, index in reader._fees:
+        cell = pl.col(table.column(index))
+        texts[category] = pl.when(cell == "").then(None).otherwise(cell)
+    rows = rows.with_columns(**{f"_text_{name}": text for name, text in texts.items()})
+    rows = rows.with_columns(**{f"_fen_{name}": _fen(pl.col(f"_text_{name}")) for name in texts})
+    money = {name: _money_text(pl.col(f"_fen_{name}"), pl.col(f"_text_{name}")) for name in texts}
+    fees = [category for category, _ in reader._fees]
+    pieces = [pl.lit(f',{json.dumps(category)}:"') + money[category] + '"' for category in fees]
     fee_json = pl.concat_str(pieces, ignore_nulls=True) if pieces else pl.lit("")
     fee_json = pl.when(fee_json == "").then(pl.lit("null")).otherwise("{" + fee_json.str.slice(1) + "}")
     record = pl.concat_str([
         pl.lit('{"id":'), _quoted(pl.col("_id")), pl.lit(","), pl.col("_head"),
         pl.lit(',"physician":'), _quoted(field_text(table, reader, "physician")), pl.lit(","), pl.col("_codes"),
-        *[piece for name in ("total_cost", "self_pay") for piece in (
-            pl.lit(f',"{name}":'), _quoted(_money_text(money[name])))],
+        *[piece for name in ("total_cost", "self_pay") for piece in (pl.lit(f',"{name}":'), _quoted(money[name]))],
         *[piece for name in _TEXT_AFTER for piece in (
             pl.lit(f',"{name}":'), _quoted(field_text(table, reader, name)))],
         *[piece for name in _DATES for piece in (
             pl.lit(f',"{name}":'), _quoted(field_date_text(table, reader, name)))],
         pl.lit(',"fees":'), fee_json, pl.lit("}")])
-    fee_fen = [_fen(cell) for _, cell in fees]
-    any_fee = pl.any_horizontal([cell.is_not_null() for _, cell in fees]) if fees else pl.lit(False)
+    any_fee = pl.any_horizontal([pl.col(f"_fen_{c}").is_not_null() for c in fees]) if fees else pl.lit(False)
 
-    def summed(which: tuple[str, ...]) -> pl.Expr:
-        chosen = [_fen(cell) for category, cell in fees if category in which]
+    def summed(which: tuple[str, ...] | list[str]) -> pl.Expr:
+        chosen = [pl.col(f"_fen_{category}") for category in fees if category in which]
         return pl.sum_horizontal(chosen).fill_null(0) if chosen else pl.lit(0, pl.Int64)
 
     return rows.select(
@@ -203,8 +197,8 @@ def _case_frame(batch_id: str, table, reader: RowReader, rows: pl.DataFrame) -> 
         batch_id=pl.lit(batch_id), department=pl.col("_department"),
         physician=field_text(table, reader, "physician"), patient_id=field_text(table, reader, "patient_id"),
         discharge_date=field_date(table, reader, "discharge_date"), record=record,
-        cost_fen=_fen(money["total_cost"]), los_days=pl.col("_los"), discharge_mode=pl.col("_mode"),
-        fee_fen=pl.when(any_fee).then(pl.sum_horizontal(fee_fen) if fees else None).otherwise(None).cast(pl.Int64),
+        cost_fen=pl.col("_fen_total_cost"), los_days=pl.col("_los"), discharge_mode=pl.col("_mode"),
+        fee_fen=pl.when(any_fee).then(summed(fees)).otherwise(None).cast(pl.Int64),
         drug_fen=summed(DRUG_FEES).cast(pl.Int64), material_fen=summed(MATERIAL_FEES).cast(pl.Int64),
         _row=pl.col("row"))
 
