@@ -63,13 +63,14 @@ class _Split:
 
 class BatchQc:
     """QC of one table's chunks in columns; ``known`` keeps each key's findings across chunks. Without
-    ``impact`` no finding is regrouped for its grouping impact (as ``QcEngine.check(case, impact=False)``)."""
+    ``impact`` no finding is regrouped for its grouping impact (as ``QcEngine.check(case, impact=False)``);
+    ``reader`` (of the table's headers) may be one shared with the grouping of the same table."""
 
     MAX_KNOWN = 500_000
 
-    def __init__(self, engine: QcEngine, table: ColumnTable, impact: bool = True):
+    def __init__(self, engine: QcEngine, table: ColumnTable, impact: bool = True, reader: RowReader | None = None):
         self.engine, self.table, self.impact = engine, table, impact
-        self.reader = RowReader(table.headers)
+        self.reader = reader or RowReader(table.headers)
         self.key = [table.column(i) for i in grouper_columns(self.reader)]
         record = [rule for rule in engine.rules if reads_record(rule)]
         blank = [rule for rule in record if rule.kind == "required" and not set(rule.fields) & _MANY_COLUMNS]

@@ -26,7 +26,7 @@ from casemix.grouping import Grouper, GroupResult
 from casemix.grouping.columnar import GroupedKeys
 from casemix.qc import QcEngine
 from casemix.qc.columnar import BatchQc, rule_columns
-from casemix.records import Case, RowReader
+from casemix.records import Case, Rejection, RowReader
 from casemix.records.columnar import (
     CHUNK_ROWS,
     PolarsCannotRead,
@@ -48,6 +48,25 @@ _GROUP_FIELDS = ("scheme", "mdc", "adrg", "drg", "drg_name", "status", "severity
 _KEY_SCHEMA = {"_key": pl.UInt32, "_head": pl.String, "_codes": pl.String, "_los": pl.Int64, "_mode": pl.String,
                "_department": pl.String} | dict.fromkeys(_GROUP_FIELDS, pl.String)
 RowCase = Callable[[str, str, Case], tuple]     # (hospital, batch, case) → a cases-table row (store.case_row)
+
+
+class KeyReader(RowReader):
+    """A row reader that reads each case key's row (row number 0: the key's cells and a placeholder id) once
+    for the two that read it, the grouping (``GroupedKeys``) and the QC (``BatchQc``): the first read keeps
+    the Case, the second takes it. A Case is immutable, so both hold the same one."""
+
+    def __init__(self, headers: list[str]):
+        super().__init__(headers)
+        self.kept: dict[tuple, Case | Rejection] = {}
+
+    def read(self, values: list, row_number: int) -> Case | Rejection:
+        if row_number:
+            return super().read(values, row_number)
+        key = tuple(values)
+        if key in self.kept:
+            return self.kept.pop(key)
+        self.kept[key] = parsed = super().read(values, row_number)
+        return parsed
 
 
 def key_part(case: Case, result: GroupResult) -> tuple:
@@ -84,12 +103,12 @@ def prepare_columns(path: str | Path, batch_id: str, grouper: Grouper, qc: QcEng
     if path.suffix.lower() not in (".csv", ".txt", ".tsv") or not columns_read_as_rows(path):
         raise PolarsCannotRead(f"{path}: read by rows")
     table = read_columns(path, chunk_rows)
-    reader = RowReader(table.headers)
+    reader = KeyReader(table.headers) if qc is not None else RowReader(table.headers)   # without QC: read once
     categories = [category for category, _ in reader._fees]
     if len(set(categories)) != len(categories):
         raise PolarsCannotRead(f"{path}: a charge category in two columns is read by rows")
     keys = GroupedKeys(grouper, table, reader, key_part)
-    checker = BatchQc(qc, table, impact=False) if qc is not None else None
+    checker = BatchQc(qc, table, impact=False, reader=reader) if qc is not None else None
     batch = ColumnarBatch(batch_id, grouper, qc, case_row)
     key_frame = pl.DataFrame(schema=_KEY_SCHEMA)
     done = 0
