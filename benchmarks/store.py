@@ -54,8 +54,10 @@ def run_stage(stage: str, source: Path, folder: Path, target: str | None) -> dic
         else:
             store = Store(target or folder / f"{stage}.duckdb")
             batch = (prepare_by_rows if stage == "rows" else prepare)(source, grouper, qc)
+            prepared = time.perf_counter()
             first = store.write(batch)
-            counted = {"rows_in": first.rows_in, "cases": first.cases, "rejected": first.rejected,
+            counted = {"prepare_s": round(prepared - started, 1), "write_s": round(time.perf_counter() - prepared, 1),
+                       "rows_in": first.rows_in, "cases": first.cases, "rejected": first.rejected,
                        "findings": store.count("qc_findings")}
             again = store.import_file(source, grouper, qc)
             assert first.new and not again.new
