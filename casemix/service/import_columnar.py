@@ -84,7 +84,6 @@ class ColumnarBatch:
 
     batch_id: str
     grouper: Grouper
-    qc: QcEngine | None
     case_row: RowCase
     parts: dict[str, list[pl.DataFrame]] = field(default_factory=lambda: {
         "cases": [], "groups": [], "rejections": [], "findings": []})
@@ -109,7 +108,7 @@ def prepare_columns(path: str | Path, batch_id: str, grouper: Grouper, qc: QcEng
         raise PolarsCannotRead(f"{path}: a charge category in two columns is read by rows")
     keys = GroupedKeys(grouper, table, reader, key_part)
     checker = BatchQc(qc, table, impact=False, reader=reader) if qc is not None else None
-    batch = ColumnarBatch(batch_id, grouper, qc, case_row)
+    batch = ColumnarBatch(batch_id, grouper, case_row)
     key_frame = pl.DataFrame(schema=_KEY_SCHEMA)
     done = 0
     for chunk in table.chunks:
