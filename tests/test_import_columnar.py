@@ -134,3 +134,12 @@ def test_files_the_columns_may_read_differently_go_by_rows(tmp_path: Path, g20: 
     with pytest.raises(PolarsCannotRead):
         in_columns(path, g20, qc)
     assert_same_frames(prepare_by_rows(path, g20, qc).frames, prepare(path, g20, qc).frames)
+
+
+def test_gb18030_batch(tmp_path: Path, g20: Grouper, qc: QcEngine):
+    """A hospital export in GB18030 (Chinese text in hospital, physician and department) stores the same rows."""
+    path = tmp_path / "gb18030.csv"
+    path.write_bytes(hostile_file(tmp_path).read_text(encoding="utf-8").encode("gb18030"))
+    frames = in_columns(path, g20, qc, chunk_rows=4)
+    assert_same_frames(prepare_by_rows(path, g20, qc).frames, frames)
+    assert "王医生" in frames["cases"]["physician"].to_list()
