@@ -1,69 +1,112 @@
-"""Importing a batch into the case store and reading it back, on DuckDB and (given a URL) PostgreSQL.
+"""`casemix import` of a case CSV into the store, beside the polars read+write floor, in one run.
 
-    python benchmarks/store.py [--cases 100000] [--postgres postgresql://user@127.0.0.1:5432/db] [--data DIR]
+    casemix city --cases 1000000 -o /tmp/city1m.csv          # the synthetic city, kept out of the repository
+    python benchmarks/store.py /tmp/city1m.csv [--rows] [--postgres postgresql://user@127.0.0.1:5432/db]
+    python benchmarks/store.py --cases 100000                 # a city made here, from the real 13,239-case sample
 
-The batch is a synthetic city resampled from the real 13,239-case sample, written as Parquet. It is
-prepared once (read, group, QC: the same for every store), then each store writes it in one
-transaction, is given the same file again (found by its hash, nothing written), and reads every case
-back with its group (what settlement, audit and the dashboard read). The PostgreSQL database should
-be empty; the tables are created in it.
+Each stage runs in a process of its own, so its wall time and peak memory (RSS) are its own; the load
+average is printed before each. Stages: ``floor`` (polars reads the file and writes it again),
+``prepare`` (read, group and QC-check in columns: the batch the store writes), ``import`` (prepare and
+write it into a fresh DuckDB file in one transaction, then import the same file again: found by its
+hash, nothing written) and, with ``--rows``, ``rows`` (the same import prepared by rows, the reference:
+317 s at 1M). Targets (issue 14): import 1M ≤ 60 s and ≤ 2 GB.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
+import polars as pl
+
 from casemix.datadir import resolve_data_dir
 from casemix.grouping import Grouper
 from casemix.qc import QcEngine
-from casemix.records.io import read_cases, write_cases
-from casemix.records.synthetic import synthetic_city
+from casemix.records.io import read_cases
+from casemix.records.synthetic import write_synthetic_city
 from casemix.service import Store
-from casemix.service.store import Batch, prepare
+from casemix.service.store import prepare, prepare_by_rows
+
+STAGES = ("floor", "prepare", "import", "rows")
 
 
-def timed(label: str, cases: int | None, action):
-    """Run ``action``, print its seconds and, for work done per case, cases/s."""
-    started = time.perf_counter()
-    result = action()
-    seconds = time.perf_counter() - started
-    rate = f"{cases / seconds:>10,.0f} cases/s" if cases else ""
-    print(f"  {label:<34} {seconds:7.3f} s  {rate}")
-    return result
+def run_stage(stage: str, source: Path, folder: Path, target: str | None) -> dict:
+    """One stage in this process: wall seconds (tables loaded first), peak MiB, and what it counted."""
+    counted: dict = {}
+    if stage == "floor":
+        started = time.perf_counter()
+        frame = pl.read_csv(source, infer_schema=False)
+        frame.write_csv(folder / "floor.csv")
+        counted["rows"] = frame.height
+    else:
+        grouper = Grouper.load("chs-drg-2.0", resolve_data_dir(None))
+        qc = QcEngine.load(grouper)
+        started = time.perf_counter()
+        if stage == "prepare":
+            counted = {name: frame.height for name, frame in prepare(source, grouper, qc).frames.items()}
+        else:
+            store = Store(target or folder / f"{stage}.duckdb")
+            batch = (prepare_by_rows if stage == "rows" else prepare)(source, grouper, qc)
+            prepared = time.perf_counter()
+            first = store.write(batch)
+            counted = {"prepare_s": round(prepared - started, 1), "write_s": round(time.perf_counter() - prepared, 1),
+                       "rows_in": first.rows_in, "cases": first.cases, "rejected": first.rejected,
+                       "findings": store.count("qc_findings")}
+            again = store.import_file(source, grouper, qc)
+            assert first.new and not again.new
+            store.close()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"wall": time.perf_counter() - started, "peak_mib": peak, **counted}
 
 
-def measure(target: str, path: Path, batch: Batch, cases: int, grouper: Grouper, qc: QcEngine) -> None:
-    store = Store(target)
-    print(f"{store}")
-    first = timed("write (one transaction)", cases, lambda: store.write(batch))
-    again = timed("import the same file again", None, lambda: store.import_file(path, grouper, qc))
-    stored, _ = timed("read every case with its group", cases, store.grouped)
-    assert first.new and not again.new and len(stored) == first.cases
-    print(f"  rows {first.rows_in:,}: {first.cases:,} cases, {first.rejected:,} rejected; "
-          f"{store.count('qc_findings'):,} QC findings stored")
-    store.close()
+def in_child(stage: str, source: Path, folder: Path, target: str | None) -> dict:
+    command = [sys.executable, __file__, str(source), "--stage", stage, "--folder", str(folder)]
+    if target:
+        command += ["--postgres", target]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def report(source: Path, folder: Path, stages: list[str], target: str | None) -> None:
+    print(f"{source} ({source.stat().st_size / 2**20:,.0f} MiB), store {target or 'DuckDB file'}")
+    floor = None
+    for stage in stages:
+        load = os.getloadavg()[0]
+        figures = in_child(stage, source, folder, target if stage != "floor" else None)
+        floor = figures["wall"] if stage == "floor" else floor
+        ratio = f"{figures['wall'] / floor:5.1f}× floor" if floor else ""
+        counted = ", ".join(f"{k} {v:,}" for k, v in figures.items() if k not in ("wall", "peak_mib"))
+        print(f"  {stage:<8} {figures['wall']:8.1f} s  {ratio:>12}  peak {figures['peak_mib']:7,.0f} MiB  "
+              f"(load {load:.1f})  {counted}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cases", type=int, default=100_000)
-    parser.add_argument("--postgres", default=None, help="URL of an empty PostgreSQL database")
-    parser.add_argument("--data", default=None)
+    parser.add_argument("source", type=Path, nargs="?", help="a case CSV, e.g. from casemix city")
+    parser.add_argument("--cases", type=int, default=100_000, help="without a source: the size of the city made")
+    parser.add_argument("--rows", action="store_true", help="also time the import prepared by rows")
+    parser.add_argument("--postgres", default=None, help="URL of an empty PostgreSQL database (instead of DuckDB)")
+    parser.add_argument("--stage", choices=STAGES, help=argparse.SUPPRESS)
+    parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    data = resolve_data_dir(args.data)
-    grouper = Grouper.load("chs-drg-2.0", data)
-    qc = QcEngine.load(grouper)
-    sample, _ = read_cases(data / "samples" / "cases_13239_with_cost.csv")
+    if args.stage:
+        print(json.dumps(run_stage(args.stage, args.source, args.folder, args.postgres)))
+        return
+    stages = ["floor", "prepare", "import"] + (["rows"] if args.rows else [])
     with tempfile.TemporaryDirectory() as folder:
-        path = write_cases(Path(folder) / "city.parquet", synthetic_city(sample, 50, args.cases))
-        print("prepare")
-        batch = timed("read + group + QC", args.cases, lambda: prepare(path, grouper, qc))
-        measure(str(Path(folder) / "bench.duckdb"), path, batch, args.cases, grouper, qc)
-        if args.postgres:
-            measure(args.postgres, path, batch, args.cases, grouper, qc)
+        source = args.source
+        if source is None:
+            sample, _ = read_cases(resolve_data_dir(None) / "samples" / "cases_13239_with_cost.csv")
+            source = Path(folder) / "city.csv"
+            write_synthetic_city(source, sample, 50, args.cases)
+        report(source, Path(folder), stages, args.postgres)
 
 
 if __name__ == "__main__":

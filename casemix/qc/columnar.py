@@ -62,13 +62,15 @@ class _Split:
 
 
 class BatchQc:
-    """QC of one table's chunks in columns; ``known`` keeps each key's findings across chunks."""
+    """QC of one table's chunks in columns; ``known`` keeps each key's findings across chunks. Without
+    ``impact`` no finding is regrouped for its grouping impact (as ``QcEngine.check(case, impact=False)``);
+    ``reader`` (of the table's headers) may be one shared with the grouping of the same table."""
 
     MAX_KNOWN = 500_000
 
-    def __init__(self, engine: QcEngine, table: ColumnTable):
-        self.engine, self.table = engine, table
-        self.reader = RowReader(table.headers)
+    def __init__(self, engine: QcEngine, table: ColumnTable, impact: bool = True, reader: RowReader | None = None):
+        self.engine, self.table, self.impact = engine, table, impact
+        self.reader = reader or RowReader(table.headers)
         self.key = [table.column(i) for i in grouper_columns(self.reader)]
         record = [rule for rule in engine.rules if reads_record(rule)]
         blank = [rule for rule in record if rule.kind == "required" and not set(rule.fields) & _MANY_COLUMNS]
@@ -118,7 +120,7 @@ class BatchQc:
         case = self.reader.read(row, 0)
         if not isinstance(case, Case):
             return True
-        findings = self.engine.check_rules(case, skip=self.split.record_ids)
+        findings = self.engine.check_rules(case, skip=self.split.record_ids, impact=self.impact)
         self.known_findings.extend({"_kid": kid, "seq": seq, **_described(self.engine, finding)}
                                    for seq, finding in enumerate(findings))
         return False
@@ -159,7 +161,7 @@ class BatchQc:
             case = self.reader.read(list(values), number)
             if not isinstance(case, Case):
                 raise RuntimeError(f"row {number}: proved valid in columns but rejected by the row reader")
-            findings = self.engine.check_rules(case, only=self.split.tested_ids)
+            findings = self.engine.check_rules(case, only=self.split.tested_ids, impact=self.impact)
             out.extend(_row_finding(self.engine, case, number, seq, finding) for seq, finding in enumerate(findings))
         return pl.DataFrame(out, schema=FINDING_SCHEMA) if out else _empty()
 
@@ -177,7 +179,7 @@ class BatchQc:
                             "impact": "", "rejected": True})
                 continue
             out.extend(_row_finding(self.engine, case, number, seq, finding)
-                       for seq, finding in enumerate(self.engine.check(case)))
+                       for seq, finding in enumerate(self.engine.check(case, impact=self.impact)))
         return pl.DataFrame(out, schema=FINDING_SCHEMA) if out else _empty()
 
     # ---- column tests ------------------------------------------------------------------------------

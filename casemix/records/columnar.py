@@ -233,6 +233,12 @@ def field_date(table: ColumnTable, reader: RowReader, field: str) -> pl.Expr:
     return _date_head(field_text(table, reader, field)).str.to_date("%Y-%m-%d", strict=False)
 
 
+def field_date_text(table: ColumnTable, reader: RowReader, field: str) -> pl.Expr:
+    """A date field as the row reader normalises it (YYYY-MM-DD), on rows ``certainly_valid`` passes (null where
+    blank): the text a Case's JSON holds for it."""
+    return _date_head(field_text(table, reader, field))
+
+
 # Python's csv.QUOTE_MINIMAL with inert(): text a spreadsheet would run gets a leading apostrophe
 _FORMULA = r"^[=+\-@\t\r]"
 _NUMBER = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\n?$"      # io._NUMBER; Python's $ also matches before a final \n

@@ -30,8 +30,10 @@ from casemix.grouping import GroupedCase, Grouper, GroupResult
 from casemix.pipelines.grouped import Progress, group_cases
 from casemix.qc import QcEngine
 from casemix.records import Case
+from casemix.records.columnar import PolarsCannotRead
 from casemix.records.io import read_distinct_cases
 from casemix.service.databases import connect
+from casemix.service.import_columnar import prepare_columns
 from casemix.settlement import Settlement
 from casemix.settlement.special import Application, Decision, SpecialReview
 
@@ -179,8 +181,26 @@ def batch_id_of(path: str | Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
 
 
+SCHEMAS = {"cases": CASE_COLUMNS, "groups": GROUP_COLUMNS, "rejections": REJECTION_COLUMNS,
+           "findings": FINDING_COLUMNS}
+
+
 def prepare(path: str | Path, grouper: Grouper, qc: QcEngine | None = None,
             progress: Progress | None = None) -> Batch:
+    """Read, group and (given ``qc``) QC-check a batch file into the store's tables: in columns, chunk by
+    chunk (:mod:`casemix.service.import_columnar`), or by rows (:func:`prepare_by_rows`) where the columns
+    may read the file differently from the row reader. Both give the same tables, row for row."""
+    batch_id = batch_id_of(path)
+    try:
+        frames = prepare_columns(path, batch_id, grouper, qc, case_row, SCHEMAS, progress)
+    except PolarsCannotRead:
+        return prepare_by_rows(path, grouper, qc, progress)
+    return Batch(batch_id, str(path), frames)
+
+
+def prepare_by_rows(path: str | Path, grouper: Grouper, qc: QcEngine | None = None,
+                    progress: Progress | None = None) -> Batch:
+    """A batch read row by row into Cases (``read_distinct_cases``), each grouped and checked: the reference."""
     batch_id = batch_id_of(path)
     cases, rejections = read_distinct_cases(path)
     results = [one.result for one in group_cases(grouper, cases, progress)]
