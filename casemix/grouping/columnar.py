@@ -134,17 +134,24 @@ class GroupedKeys:
         return chunk.join(self.known, on=self.key, how="left", nulls_equal=True, maintain_order="left")
 
     def _grouped(self, keys: pl.DataFrame) -> Iterator[Any]:
-        width = len(self.table.headers)
-        positions = [int(name[1:]) for name in keys.columns]
-        id_index = self.reader.single.get("id")
-        for values in keys.iter_rows():
-            row: list = [None] * width
-            for position, value in zip(positions, values, strict=True):
-                row[position] = value
-            if id_index is not None:
-                row[id_index] = _KEY_ID
+        for row in key_rows(self.table, self.reader, keys):
             case = self.reader.read(row, 0)
             yield None if not isinstance(case, Case) else self.project(case, self.grouper.group(case, explain=False))
+
+
+def key_rows(table: ColumnTable, reader: RowReader, keys: pl.DataFrame) -> Iterator[list]:
+    """Each key of ``keys`` (columns named ``_<position>``) as a whole row of the table: the key's cells in their
+    places, a placeholder id, every other cell empty."""
+    width = len(table.headers)
+    positions = [int(name[1:]) for name in keys.columns]
+    id_index = reader.single.get("id")
+    for values in keys.iter_rows():
+        row: list = [None] * width
+        for position, value in zip(positions, values, strict=True):
+            row[position] = value
+        if id_index is not None:
+            row[id_index] = _KEY_ID
+        yield row
 
 
 def group_chunk(known: KnownKeys, chunk: pl.DataFrame) -> pl.DataFrame:
@@ -162,17 +169,7 @@ def group_chunk(known: KnownKeys, chunk: pl.DataFrame) -> pl.DataFrame:
 def _group_keys(grouper: Grouper, table: ColumnTable, reader: RowReader, keys: pl.DataFrame,
                 workers: int | None) -> pl.DataFrame:
     """Each key grouped once, by the row path, on a row holding only the key's cells (and a placeholder id)."""
-    width = len(table.headers)
-    positions = [int(name[1:]) for name in keys.columns]
-    id_index = reader.single.get("id")
-    rows = []
-    for values in keys.iter_rows():
-        row: list = [None] * width
-        for position, value in zip(positions, values, strict=True):
-            row[position] = value
-        if id_index is not None:
-            row[id_index] = _KEY_ID
-        rows.append(row)
+    rows = list(key_rows(table, reader, keys))
     grouped = [values[1:] for values in group_table_rows(grouper, table.headers, rows, workers)]
     results = pl.DataFrame(grouped, schema=dict.fromkeys(_RESULT_COLUMNS, pl.String), orient="row")
     return pl.concat([keys, results], how="horizontal")
