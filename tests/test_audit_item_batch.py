@@ -135,3 +135,39 @@ def test_the_synthetic_citys_bills_give_the_same_findings_in_batch(library):
     by_family = Counter(f.family for found in expected.values() for f in found)
     assert set(by_family) == FAMILIES and sum(by_family.values()) > 400
     assert in_batch(library, bills, facts, policy) == expected
+
+
+def test_casemix_audit_items_checks_a_file_of_bills_as_each_claim_is_checked(library, tmp_path):
+    """The command over a case file and a fee-line file (fee_list_d names) gives, stay by stay, what the
+    per-claim check gives each bill with its case's facts; a line without an amount is rejected by row."""
+    from typer.testing import CliRunner
+
+    from casemix.cli.main import app
+    from casemix.records.io import read_cases, read_table, write_cases, write_table
+    from casemix.records.synthetic import fee_code_pools, synthetic_city, synthetic_fee_lines
+
+    sample, _ = read_cases(DATA / "samples" / "cases_13239_with_cost.csv")
+    pools = fee_code_pools(FeeClassifier.of(DATA), SHEETS)
+    daily = rows("b8_item_frequency.csv", 项目名称="住院诊查费")[0]["项目编码"]
+    stays = synthetic_city(sample, hospitals=4, cases=60, seed=3)
+    rng = random.Random(5)
+    bills = {s.id: synthetic_fee_lines(s, pools, rng) + [line(s.id, 9100, daily, 1, "20.00"),
+                                                          line(s.id, 9101, daily, 3, "20.00")] for s in stays[:30]}
+    headers = ["mdtrt_id", "feedetl_sn", "med_list_codg", "fee_ocur_time", "cnt", "pric", "det_item_fee_sumamt"]
+    table = [[x.visit_id, x.line_id, x.item_code, x.time.isoformat(sep=" "), str(x.quantity), str(x.price),
+              str(x.amount)] for bill in bills.values() for x in bill]
+    table.append(["S-none", "bad-1", daily, "2025-03-01 09:00:00", "1", "20", ""])       # no amount
+    write_table(tmp_path / "fees.csv", headers, table)
+    write_cases(tmp_path / "cases.csv", stays)
+    result = CliRunner().invoke(app, ["audit-items", str(tmp_path / "cases.csv"), str(tmp_path / "fees.csv"),
+                                      "-o", str(tmp_path / "items.csv"), "--data", str(DATA)])
+    assert result.exit_code == 0, result.output
+    assert "1 rejected" in result.output and f"row {len(table)} record bad-1 field amount" in result.output
+    facts = {s.id: ClaimFacts(s.sex, s.age, s.age_days, "inpatient", None, s.hospital_level) for s in stays}
+    expected = per_claim(library, {v: b for v, b in bills.items()}, facts, AuditPolicy())
+    written = read_table(tmp_path / "items.csv")
+    at = {key: written.headers.index(next(h for h in written.headers if h.endswith(key)))
+          for key in ("visit_id", "family", "line_ids", "amount")}
+    got = [(r[at["visit_id"]], r[at["family"]], r[at["line_ids"]], Decimal(r[at["amount"]])) for r in written.rows]
+    assert got == [(v, f.family, " ".join(f.line_ids), f.amount) for v, found in expected.items() for f in found]
+    assert any(family == "frequency" for _, family, _, _ in got)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
@@ -18,6 +19,7 @@ from casemix.cli.service import open_store
 from casemix.datadir import resolve_data_dir
 from casemix.grouping import Grouper
 from casemix.pipelines import audit_grouped, read_grouped
+from casemix.pipelines.audit import audit_fee_lines
 from casemix.policy import load_policy
 from casemix.records.fees import FeeClassifier
 from casemix.records.io import check_output, read_cases, read_table, write_table
@@ -25,6 +27,7 @@ from casemix.records.outpatient import OutpatientVisit, read_visit
 from casemix.records.synthetic import fee_code_pools
 
 FLAG_COLUMNS = ["rule", "title", "hospital_id", "case_ids", "score", "evidence"]
+ITEM_COLUMNS = ["visit_id", "hospital_id", "family", "source", "line_ids", "amount", "evidence"]
 
 
 def audit(
@@ -62,6 +65,34 @@ def audit(
                   f"{len(flags):,} flags → {output}{' and ' + db if db else ''}")
     for rule, n in Counter(f.rule for f in flags).most_common():
         console.print(f"  {n:>7}  {catalogue.title(rule)}", highlight=False, markup=False)
+
+
+def audit_items(
+    cases: Annotated[Path, typer.Argument(help="the stays' case file (sex, age, hospital level by 病案号)")],
+    fees: Annotated[Path, typer.Argument(help="their fee lines (fee_list_d: mdtrt_id = 病案号, codes, time, amount)")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="findings: .csv, .xlsx or .parquet")],
+    bureau_rules: Annotated[Path | None, typer.Option(help="a folder of the bureau's own 两库 rows, in the NHSA "
+                                                           "sheets' layout")] = None,
+    data: DataOption = None,
+    policy: PolicyOption = None,
+) -> None:
+    """Check a batch of itemised bills against the NHSA rule libraries (两库): duplicate charging, unreduced
+    2nd procedures, frequency, cycle and course limits, age / sex / setting / insurance / level limits; each
+    finding with its lines, rule row and amount at stake."""
+    check_output(output, cases, fees)
+    done = audit_fee_lines(cases, fees, load_policy(policy), resolve_data_dir(data), bureau_rules)
+    rows = [[visit, done.hospitals.get(visit), f.family, f.source, " ".join(f.line_ids), f.amount, f.evidence]
+            for visit, found in done.findings.items() for f in found]
+    write_table(output, ITEM_COLUMNS, rows)
+    at_stake = sum((f.amount for found in done.findings.values() for f in found), Decimal(0))
+    console.print(f"{done.lines:,} fee lines checked, {len(done.rejections)} rejected; {len(rows):,} findings in "
+                  f"{len(done.findings):,} stays, {at_stake} 元 at stake → {output}")
+    if done.without_facts:
+        console.print(f"  {done.without_facts} stays with lines but no single case in {cases.name}: "
+                      "checked with no patient facts")
+    for r in done.rejections[:10]:
+        console.print(f"  rejected: row {r.row_number} record {r.record_id} field {r.field}: {r.reason}",
+                      highlight=False, markup=False)
 
 
 def audit_precision(

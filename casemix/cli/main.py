@@ -269,6 +269,7 @@ def store_demo_year(db: Path, data: Path, budget: Decimal, outpatient_year: Outp
 app.command()(reported(settle_commands.city))
 app.command()(reported(settle_commands.settle))
 app.command()(reported(audit_commands.audit))
+app.command("audit-items")(reported(audit_commands.audit_items))
 app.command("audit-precision")(reported(audit_commands.audit_precision))
 app.command("audit-review")(reported(audit_commands.audit_review))
 app.command("audit-report")(reported(audit_commands.audit_report))

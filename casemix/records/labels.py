@@ -43,7 +43,8 @@ LABELS = {
     # QC and audit
     "rule": "规则", "category": "类别", "field": "字段", "code": "编码", "message_zh": "问题",
     "message_en": "问题(英文)", "impact": "分组影响", "title": "名称", "case_ids": "病例", "score": "分数",
-    "evidence": "证据", "by": "维度", "findings": "问题数",
+    "evidence": "证据", "by": "维度", "findings": "问题数", "visit_id": "就诊ID", "family": "规则类别",
+    "line_ids": "费用明细",
 }
 
 
