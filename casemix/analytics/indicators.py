@@ -134,11 +134,16 @@ class Region:
         return cls(cost, days, _strata(deaths))
 
 
+def weight_frame(rw: dict[str, Decimal]) -> pl.DataFrame:
+    """Each DRG's weight as a frame to join on ``drg``: columns drg, w (float)."""
+    return pl.DataFrame({"drg": list(rw), "w": [float(w) for w in rw.values()]},
+                        schema={"drg": pl.String, "w": pl.Float64})
+
+
 def _weighted(facts: pl.DataFrame, rw: dict[str, Decimal]) -> pl.DataFrame:
     """Grouped facts whose DRG has a weight, with the weight as a float column ``w``."""
-    weights = pl.DataFrame({"drg": list(rw), "w": [float(w) for w in rw.values()]},
-                           schema={"drg": pl.String, "w": pl.Float64})
-    return facts.filter(pl.col("status") == "grouped").join(weights, on="drg", how="inner", maintain_order="left")
+    return facts.filter(pl.col("status") == "grouped").join(weight_frame(rw), on="drg", how="inner",
+                                                            maintain_order="left")
 
 
 def _reference(values: dict[str, float], name: str) -> pl.DataFrame:

@@ -17,7 +17,7 @@ from typing import Any
 import polars as pl
 
 from casemix.analytics import Indicators, indicators_of
-from casemix.analytics.indicators import CENTS
+from casemix.analytics.indicators import CENTS, PERIODS, weight_frame
 from casemix.policy import WeightsPolicy
 from casemix.serialise import fields_of
 from casemix.service.store import Store
@@ -131,11 +131,9 @@ def group_rows(facts: pl.DataFrame, weights: list[dict[str, Any]],
 
 def monthly(facts: pl.DataFrame, rw: dict[str, Decimal]) -> list[dict[str, Any]]:
     """Cases, total weight (Σ RW) and cost (元) per hospital and discharge month."""
-    weights = pl.DataFrame({"drg": list(rw), "w": [float(w) for w in rw.values()]},
-                           schema={"drg": pl.String, "w": pl.Float64})
     dated = (facts.filter(pl.col("discharge_date").is_not_null())
-             .join(weights, on="drg", how="left")
-             .with_columns(pl.col("discharge_date").dt.strftime("%Y-%m").alias("month")))
+             .join(weight_frame(rw), on="drg", how="left")
+             .with_columns(PERIODS["month"].alias("month")))
     per_month = (dated.group_by("hospital_id", "month")
                  .agg(pl.len().alias("cases"), pl.col("w").sum().round(4).alias("weight"),
                       (pl.col("cost_fen").sum() / CENTS).alias("cost"))

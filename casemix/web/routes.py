@@ -110,11 +110,6 @@ def mount_ui(app: FastAPI, store: Store, tokens: dict[str, Principal], grouper: 
                 known["now"] = learned(store, weights_policy)
             return known["now"]
 
-    def performance(hospital_id: str | None) -> list[dict[str, Any]]:
-        """Indicator rows by hospital (bureau, ``None``) or by department of one hospital."""
-        now = knowledge()
-        return now.hospitals if hospital_id is None else now.departments.get(hospital_id, [])
-
     @app.get("/ui/static/{name}")
     def static(name: str) -> Response:
         if name not in pages.STATIC:
@@ -157,9 +152,9 @@ def mount_ui(app: FastAPI, store: Store, tokens: dict[str, Principal], grouper: 
         response.delete_cookie(COOKIE, path="/ui")
         return response
 
-    def case_section(hospital: str | None, search: CaseSearch, page: int) -> str:
+    def case_section(hospital: str | None, search: CaseSearch, page: int, standard: dict[str, Decimal]) -> str:
         """The case list: the search form, the pager, the download link and one page of cases."""
-        found = case_rows(store.case_list(hospital, PAGE, (page - 1) * PAGE, search), knowledge().standard,
+        found = case_rows(store.case_list(hospital, PAGE, (page - 1) * PAGE, search), standard,
                           store.latest_point_value())
         columns = CASE_COLUMNS if hospital else [("hospital_id", "医院 Hospital"), *CASE_COLUMNS]
         return (pages.search_form(search, SORT_LABELS)
@@ -193,8 +188,8 @@ def mount_ui(app: FastAPI, store: Store, tokens: dict[str, Principal], grouper: 
         principal = session.principal
         hospital = access.scope(principal)
         now = knowledge()
-        rows = performance(hospital)
-        cases = case_section(hospital, case_search(q, patient, since, until, sort, desc), max(page, 1))
+        rows = performance(now, hospital)
+        cases = case_section(hospital, case_search(q, patient, since, until, sort, desc), max(page, 1), now.standard)
         money = settlement(store.latest_settlement(hospital)) + outpatient(store.latest_outpatient_year(hospital))
         if hospital is None:
             body = (money + pages.heading("医院绩效 Hospitals")
@@ -318,7 +313,7 @@ def mount_ui(app: FastAPI, store: Store, tokens: dict[str, Principal], grouper: 
                              store.latest_point_value())
             columns = [("hospital_id", ""), *CASE_COLUMNS]
         elif name == "performance":
-            rows, columns = performance(hospital), INDICATOR_COLUMNS
+            rows, columns = performance(knowledge(), hospital), INDICATOR_COLUMNS
         elif name == "physicians" and hospital:
             rows, columns = knowledge().physicians.get(hospital, []), INDICATOR_COLUMNS
         elif name == "groups":
@@ -376,6 +371,11 @@ def stay_row(one: GroupedCase, standard: Decimal | None, levels: tuple[float, fl
 def by_value(rows: list[dict[str, Any]], key: str) -> list[tuple[str, float]]:
     """(unit, value) pairs for a chart, largest first."""
     return sorted(((row["key"], float(row[key])) for row in rows if row[key] is not None), key=lambda pair: -pair[1])
+
+
+def performance(now: Learned, hospital_id: str | None) -> list[dict[str, Any]]:
+    """Indicator rows by hospital (bureau, ``None``) or by department of one hospital."""
+    return now.hospitals if hospital_id is None else now.departments.get(hospital_id, [])
 
 
 def case_rows(rows: list[dict[str, Any]], standard: dict[str, Decimal],
