@@ -159,8 +159,15 @@ _KEY_SCHEMA = {"_key": pl.Int64, "drg": pl.String, "adrg": pl.String, "status": 
 
 
 def _key_frame(keys: list[tuple[int, _Key | None]]) -> pl.DataFrame:
-    return pl.DataFrame([(index, *key[:5], list(key[5]), key[6]) for index, key in keys if key is not None],
-                        schema=_KEY_SCHEMA, orient="row")
+    """The keys read (their index, then ``_key_fields``), as columns; the procedures joined by NUL, which no code
+    holds (the row reader refuses it), and split in polars: far faster than a list per key from Python."""
+    kept = [(index, *key[:5], "\x00".join(key[5]), key[6]) for index, key in keys if key is not None]
+    columns = list(zip(*kept, strict=True)) if kept else [()] * len(_KEY_SCHEMA)
+    schema = {**_KEY_SCHEMA, "procedures": pl.String}
+    frame = pl.DataFrame({name: list(values) for name, values in zip(schema, columns, strict=True)}, schema=schema)
+    joined = pl.col("procedures")
+    return frame.with_columns(procedures=pl.when(joined == "").then(pl.lit([], dtype=pl.List(pl.String)))
+                              .otherwise(joined.str.split("\x00")))
 
 
 _COLUMNS = ("hospital_id", "hospital_level", "patient_id", "insurance_type")
