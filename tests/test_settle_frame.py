@@ -21,7 +21,7 @@ from casemix.records.synthetic import synthetic_city
 from casemix.settlement import Ratings, SettlementCase, Standards, score_cases, summary_rows
 from casemix.settlement.columnar import cases_frame, frame_points, line_texts
 from casemix.settlement.run import hospital_levels, level_coefficients, settle_frame, settle_points
-from casemix.settlement.statements import adjustment_rows
+from casemix.settlement.statements import adjustment_rows, write_statements
 from casemix.weights import WeightCalibrator, history_of
 
 DATA = resolve_data_dir()
@@ -108,3 +108,27 @@ def test_a_rule_the_columns_do_not_implement_is_declined(city, change):
     policy = replace(policy, settlement=replace(policy.settlement, **change))
     _, lines = both(city, policy)
     assert lines is None
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
+def test_statements_written_from_columns_are_the_per_case_statements(city, tmp_path, suffix):
+    """Every statement file, cell by cell with its type (money and points as numbers in xlsx), written from the
+    lines in columns as from the lines one by one."""
+    from openpyxl import load_workbook
+
+    policy = load_policy()
+    reference, lines = both(city, policy)
+    folders = [tmp_path / "cases", tmp_path / "columns"]
+    write_statements(settle_points(reference, BUDGET, policy, Decimal("95")), folders[0], suffix)
+    write_statements(settle_frame(lines, BUDGET, policy, Decimal("95")), folders[1], suffix)
+    names = sorted(p.name for p in folders[0].iterdir())
+    assert names == sorted(p.name for p in folders[1].iterdir()) and len(names) == 12 + 3
+
+    def cells(path):
+        if suffix == ".csv":
+            return path.read_bytes()
+        return [[(cell.value, cell.data_type) for cell in row] for row in load_workbook(path).active.iter_rows()]
+
+    for name in names:
+        if not name.startswith("."):
+            assert cells(folders[1] / name) == cells(folders[0] / name), name
