@@ -202,3 +202,14 @@ def test_dip_scores_need_the_cases_read_by_rows(g20, tmp_path):
     table = read_settlement_table(hostile_city(tmp_path), g20)
     with pytest.raises(SettlementError, match="DIP scores need the cases read by rows"):
         settle(table, BUDGET, load_policy(), g20, dip_catalogue=object())
+
+
+def test_a_file_of_headers_only_has_nothing_to_settle(g20, tmp_path):
+    from casemix.errors import SettlementError
+
+    source = tmp_path / "empty.csv"
+    source.write_text(",".join(read_table(DATA / "samples" / "cases_30.csv").headers + ["hospital_id"]) + "\n")
+    table = read_settlement_table(source, g20)
+    assert table.rows_in == 0 and table.history.is_empty()
+    with pytest.raises(SettlementError, match="no cases to settle"):
+        settle(table, BUDGET, load_policy(), g20)

@@ -141,7 +141,8 @@ def read_settlement_table(path: str | Path, grouper: Grouper, single_hospital: s
     except PolarsCannotRead:
         return SettlementTable.of(read_settlement_cases(path, grouper, single_hospital, progress))
     key_frame = _key_frame([*enumerate(keys.values), *((-1 - i, key) for i, key in enumerate(own))])
-    return _settlement_table(pl.concat(reads).sort("row"), rejected, key_frame, single_hospital)
+    reads = pl.concat(reads).sort("row") if reads else pl.DataFrame(schema=_READ_SCHEMA)
+    return _settlement_table(reads, rejected, key_frame, single_hospital)
 
 
 _Key = tuple[str, str, str, str, str, tuple[str, ...], int | None]     # drg, adrg, status, mode, department, …
