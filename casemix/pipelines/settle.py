@@ -264,6 +264,10 @@ def settle(grouped: list[GroupedCase] | SettlementTable, budget: Decimal, policy
     coefficient (:mod:`casemix.settlement.benefit`); ``ratings`` (assessment scores, credit ratings) adjust
     the prepayment share and the year end (:mod:`casemix.settlement.assessment`).
 
+    Cases read in columns (a :class:`SettlementTable`) are scored and settled in columns
+    (:mod:`casemix.settlement.columnar`: the same lines and money; the settlement's ``case_lines`` hold the
+    lines) unless the policy needs a rule only the per-case path implements, which then settles them.
+
     Raises :class:`SettlementError` for a budget that is not positive, no cases, or a case without a
     hospital; :class:`SpecialReviewError` for an application naming a case not settled."""
     check_budget(budget)

@@ -22,7 +22,7 @@ import polars as pl
 
 from casemix.policy import SettlementPolicy
 from casemix.settlement.coefficients import Coefficients
-from casemix.settlement.points import POINT, SettlementCase, Standards, _points, _Rules, cost_points
+from casemix.settlement.points import SettlementCase, Standards, _points, _Rules, cost_points
 from casemix.settlement.yearend import HospitalStatement, prepayments_of
 
 CASE_SCHEMA = {"case_id": pl.String, "hospital_id": pl.String, "patient_id": pl.String, "admission_date": pl.Date,
@@ -31,7 +31,6 @@ CASE_SCHEMA = {"case_id": pl.String, "hospital_id": pl.String, "patient_id": pl.
                "los_days": pl.Int64, "insurance_type": pl.String, "procedures": pl.List(pl.String)}
 """A settlement case as columns (:class:`~casemix.settlement.points.SettlementCase`), money in integer fen."""
 
-LINE_TEXT = ("case_id", "drg", "status", "kind", "cost", "ratio", "points", "detail")
 _LIMIT = 9 * 10**18             # within Int64: an operand that could pass it sends the year to the per-case path
 
 
@@ -198,10 +197,8 @@ def _resolve_review(frame: pl.DataFrame, standards: Standards, policy: Settlemen
 
 def _readmitted(frame: pl.DataFrame, policy: SettlementPolicy) -> pl.DataFrame:
     """:func:`~casemix.settlement.points.apply_readmissions`: a stay followed by the same patient's stay in the same
-    ADRG within the window earns its points × the readmission factor."""
+    ADRG within the window earns its points × the readmission factor (in Decimal: few stays are readmitted)."""
     factor = Decimal(repr(policy.readmission_factor))
-    places = max(-factor.as_tuple().exponent, 0)
-    scaled = _scaled(factor, places)
     stays = (frame.filter((pl.col("patient_id") != "") & pl.col("admission_date").is_not_null()
                           & pl.col("discharge_date").is_not_null())
              .sort(["patient_id", "admission_date", "_index"])
@@ -210,25 +207,23 @@ def _readmitted(frame: pl.DataFrame, policy: SettlementPolicy) -> pl.DataFrame:
     gap = (after["admission_date"] - pl.col("discharge_date")).dt.total_days()
     exempt = tuple(policy.readmission_exempt_adrg_prefixes)
     exempted = pl.any_horizontal([pl.col("adrg").str.starts_with(p) for p in exempt]) if exempt else pl.lit(False)
-    then = frame.select("_index", _then=pl.col("case_id"))
+    then = frame.select(_next="_index", _then="case_id")
     readmitted = (stays.with_columns(_gap=gap, _next=after["_index"])
                   .filter((after["patient_id"] == pl.col("patient_id")) & (pl.col("adrg") != "")
                           & (after["adrg"] == pl.col("adrg")) & ~exempted
                           & pl.col("_gap").is_between(0, policy.readmission_window_days))
-                  .join(then.rename({"_index": "_next"}), on="_next", how="left"))
-    if readmitted.is_empty():
-        return frame
-    if scaled is None or (readmitted["points_e4"].max() or 0) * scaled >= _LIMIT:
-        raise OverflowError("readmission factor beyond exact integers")     # not reached with a float factor
-    halved = readmitted.select(
-        "_index", points_e4=_round(pl.col("points_e4") * scaled, places),
-        detail=pl.col("detail") + "; readmitted in " + pl.col("adrg") + " after " + pl.col("_gap").cast(pl.String)
-        + " days (case " + pl.col("_then") + f"): × {factor}")
+                  .join(then, on="_next", how="left"))
+    rows = [(index, int(_points(Decimal(points).scaleb(-4) * factor).scaleb(4)),
+             f"{detail}; readmitted in {adrg} after {days} days (case {second}): × {factor}")
+            for index, points, detail, adrg, days, second
+            in readmitted.select("_index", "points_e4", "detail", "adrg", "_gap", "_then").iter_rows()]
+    halved = pl.DataFrame(rows, schema={"_index": pl.UInt32, "points_e4": pl.Int64, "detail": pl.String},
+                          orient="row")
     return frame.update(halved, on="_index", how="left")
 
 
 def line_texts(lines: pl.DataFrame) -> pl.DataFrame:
-    """Lines as a hospital statement prints them (:data:`LINE_TEXT`), with ``hospital_id``: cost and points as
+    """Lines as a hospital statement prints them (its ``LINE_COLUMNS``), with ``hospital_id``: cost and points as
     Decimal prints them."""
     fen = pl.col("cost_fen")
     cost = pl.when(fen == 0).then(pl.lit("0")).otherwise(_text(fen, 2))
@@ -272,5 +267,5 @@ def frame_prepayments(lines: pl.DataFrame, provisional_point_value: Decimal, pol
     return {hospital: sum(m.values(), Decimal(0)) for hospital, m in months.items()}
 
 
-__all__ = ["CASE_SCHEMA", "POINT", "cases_frame", "frame_points", "frame_prepayments", "frame_statements",
+__all__ = ["CASE_SCHEMA", "cases_frame", "frame_points", "frame_prepayments", "frame_statements",
            "line_texts", "money"]
