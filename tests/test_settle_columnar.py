@@ -17,7 +17,7 @@ from casemix.pipelines.settle import SettlementTable, read_settlement_table
 from casemix.policy import load_policy
 from casemix.records.io import read_cases, read_table, write_cases, write_table
 from casemix.records.synthetic import synthetic_city, write_synthetic_city
-from casemix.settlement import write_statements
+from casemix.settlement import SettlementCase, write_statements
 from casemix.weights import WeightCalibrator
 
 DATA = resolve_data_dir()
@@ -33,7 +33,8 @@ def both_paths(grouper, source: Path, single_hospital: str | None = None, chunk_
 
 def assert_same_read(by_rows, by_columns: SettlementTable) -> None:
     reference = SettlementTable.of(by_rows)
-    assert by_columns.cases == reference.cases
+    assert by_columns.settlement_cases() == [SettlementCase.of(g.case, g.result) for g in by_rows.grouped]
+    assert by_columns.cases.equals(reference.cases)
     assert by_columns.history.equals(reference.history)
     assert by_columns.levels == reference.levels
     assert [str(r) for r in by_columns.rejections] == [str(r) for r in by_rows.rejections]
@@ -57,14 +58,14 @@ def assert_same_statements(grouper, by_rows, by_columns, folder: Path, **options
 def test_the_real_sample_settles_to_the_same_statements(g20, tmp_path):
     by_rows, by_columns = both_paths(g20, DATA / "samples" / "cases_13239_with_cost.csv", "H001")
     assert_same_read(by_rows, by_columns)
-    assert len(by_columns.cases) == 13238 and len(by_columns.rejections) == 1     # the sample's one bad row
+    assert by_columns.cases.height == 13238 and len(by_columns.rejections) == 1     # the sample's one bad row
     assert_same_statements(g20, by_rows, by_columns, tmp_path, provisional_point_value=Decimal("50"))
 
 
 def test_the_real_sample_without_hospitals_rejects_every_row_naming_the_field(g20):
     by_rows, by_columns = both_paths(g20, DATA / "samples" / "cases_13239_with_cost.csv")
     assert_same_read(by_rows, by_columns)
-    assert by_columns.cases == [] and len(by_columns.rejections) == 13239
+    assert by_columns.cases.is_empty() and len(by_columns.rejections) == 13239
     assert sum(r.field == "hospital_id" and r.row_number == 0 for r in by_columns.rejections) == 13238
 
 
@@ -189,7 +190,7 @@ def test_weights_from_another_year_and_special_review_settle_alike(g20, tmp_path
     last_year = write_cases(tmp_path / "last.csv", synthetic_city(sample, hospitals=8, cases=2000, seed=15))
     history = read_grouped(last_year, g20).grouped
     by_rows, by_columns = both_paths(g20, hostile_city(tmp_path))
-    costliest = max(by_columns.cases, key=lambda case: case.cost)
+    costliest = max(by_columns.settlement_cases(), key=lambda case: case.cost)
     review = SpecialReview(Application(costliest.hospital_id, costliest.case_id, "rare disease", application_id=1),
                            Decision("approve", "expert panel", "bureau", "2026-01-10"))
     assert_same_statements(g20, by_rows, by_columns, tmp_path, history=history, special_reviews=[review])
@@ -201,3 +202,14 @@ def test_dip_scores_need_the_cases_read_by_rows(g20, tmp_path):
     table = read_settlement_table(hostile_city(tmp_path), g20)
     with pytest.raises(SettlementError, match="DIP scores need the cases read by rows"):
         settle(table, BUDGET, load_policy(), g20, dip_catalogue=object())
+
+
+def test_a_file_of_headers_only_has_nothing_to_settle(g20, tmp_path):
+    from casemix.errors import SettlementError
+
+    source = tmp_path / "empty.csv"
+    source.write_text(",".join(read_table(DATA / "samples" / "cases_30.csv").headers + ["hospital_id"]) + "\n")
+    table = read_settlement_table(source, g20)
+    assert table.rows_in == 0 and table.history.is_empty()
+    with pytest.raises(SettlementError, match="no cases to settle"):
+        settle(table, BUDGET, load_policy(), g20)

@@ -7,9 +7,8 @@ amount, a stay claimed twice (the repeat is a rejected row, as at import), a cas
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
@@ -22,7 +21,6 @@ from casemix.grouping.dip import DipGrouper
 from casemix.pipelines.grouped import GroupedFile, Progress, group_cases
 from casemix.policy import Policy
 from casemix.records import Case, Rejection, RowReader
-from casemix.records.case import CENT
 from casemix.records.columnar import (
     CHUNK_ROWS,
     PolarsCannotRead,
@@ -38,10 +36,18 @@ from casemix.schemes.dip import DipCatalogue
 from casemix.settlement import SettlementCase, Standards, score_cases
 from casemix.settlement.assessment import Ratings
 from casemix.settlement.benefit import apply_benefit_coefficients
+from casemix.settlement.columnar import CASE_SCHEMA, cases_frame, money
 from casemix.settlement.dip_auxiliary import apply_dip_auxiliary
 from casemix.settlement.points import CasePoints, Review
 from casemix.settlement.pools import split_by_pool
-from casemix.settlement.run import case_points, drg_points, hospital_levels, settle_points
+from casemix.settlement.run import (
+    case_points,
+    drg_points,
+    frame_case_points,
+    hospital_levels,
+    settle_frame,
+    settle_points,
+)
 from casemix.settlement.special import Decided, SpecialReview, cap_approved
 from casemix.settlement.yearend import Settlement
 from casemix.weights import history_of
@@ -81,22 +87,30 @@ def read_settlement_cases(path: str | Path, grouper: Grouper, single_hospital: s
 @dataclass(frozen=True)
 class SettlementTable:
     """A year's cases read for DRG settlement without a :class:`Case` per row: what settlement reads of each
-    (``cases``, in file order), the weight-learning history (:func:`~casemix.weights.history_of` columns with
-    hospital_level and hospital_id), each hospital's level, and the rows rejected (rows in = cases + rejected)."""
+    (``cases``, in file order, :data:`~casemix.settlement.columnar.CASE_SCHEMA` columns), the weight-learning
+    history (:func:`~casemix.weights.history_of` columns with hospital_level and hospital_id), each hospital's
+    level, and the rows rejected (rows in = cases + rejected)."""
 
-    cases: list[SettlementCase]
+    cases: pl.DataFrame
     history: pl.DataFrame
     levels: dict[str, str]
     rejections: list[Rejection]
 
     @property
     def rows_in(self) -> int:
-        return len(self.cases) + len(self.rejections)
+        return self.cases.height + len(self.rejections)
+
+    def settlement_cases(self) -> list[SettlementCase]:
+        """The cases one by one, as :meth:`SettlementCase.of` gives them from the same rows read as Cases."""
+        return [SettlementCase(case_id, hospital, patient, admitted, discharged, drg, adrg, status, money(cost),
+                               money(self_pay), mode, department, tuple(procedures), los_days, insurance)
+                for (case_id, hospital, patient, admitted, discharged, drg, adrg, status, cost, self_pay, mode,
+                     department, los_days, insurance, procedures) in self.cases.select(*CASE_SCHEMA).iter_rows()]
 
     @classmethod
     def of(cls, read: GroupedFile) -> SettlementTable:
         """The table of cases read by rows (:func:`read_settlement_cases`)."""
-        return cls([SettlementCase.of(g.case, g.result) for g in read.grouped],
+        return cls(cases_frame([SettlementCase.of(g.case, g.result) for g in read.grouped]),
                    history_of(read.grouped, "hospital_level", "hospital_id"), hospital_levels(read.grouped),
                    read.rejections)
 
@@ -113,23 +127,22 @@ def read_settlement_table(path: str | Path, grouper: Grouper, single_hospital: s
         if not columns_read_as_rows(path):
             raise PolarsCannotRead(f"{path}: polars may split it differently")
         table = read_columns(path, chunk_rows)
-    except PolarsCannotRead:
-        return SettlementTable.of(read_settlement_cases(path, grouper, single_hospital, progress))
-    reader = RowReader(table.headers)
-    keys = GroupedKeys(grouper, table, reader, _key_fields)
-
-    def rows() -> Iterator[tuple[int, _Read | Rejection]]:
-        done = 0
+        reader = RowReader(table.headers)
+        keys = GroupedKeys(grouper, table, reader, _key_fields)
+        own: list[_Key] = []                # the keys of rows read by the row reader, numbered -1, -2, …
+        reads, rejected, done = [], [], 0
         for chunk in table.chunks:
-            yield from _read_chunk(keys, chunk)
+            read, refused = _read_chunk(keys, chunk, own)
+            reads.append(read)
+            rejected += refused
             done += chunk.height
             if progress:
                 progress(done, done)
-
-    try:
-        return _settlement_table(rows(), single_hospital)
     except PolarsCannotRead:
         return SettlementTable.of(read_settlement_cases(path, grouper, single_hospital, progress))
+    key_frame = _key_frame([*enumerate(keys.values), *((-1 - i, key) for i, key in enumerate(own))])
+    reads = pl.concat(reads).sort("row") if reads else pl.DataFrame(schema=_READ_SCHEMA)
+    return _settlement_table(reads, rejected, key_frame, single_hospital)
 
 
 _Key = tuple[str, str, str, str, str, tuple[str, ...], int | None]     # drg, adrg, status, mode, department, …
@@ -141,105 +154,102 @@ def _key_fields(case: Case, result: GroupResult) -> _Key:
             tuple(case.procedures), case.los_days)
 
 
-@dataclass(frozen=True, slots=True)
-class _Read:
-    """A row read in columns: the cells settlement needs, as the row reader would give them."""
+_KEY_SCHEMA = {"_key": pl.Int64, "drg": pl.String, "adrg": pl.String, "status": pl.String,
+               "discharge_mode": pl.String, "department": pl.String, "procedures": pl.List(pl.String),
+               "los_days": pl.Int64}
 
-    id: str
-    hospital_id: str | None
-    hospital_level: str | None
-    patient_id: str | None
-    admission_date: object
-    discharge_date: object
-    total_cost: Decimal | None
-    self_pay: Decimal | None
-    insurance_type: str | None
-    key: _Key
+
+def _key_frame(keys: list[tuple[int, _Key | None]]) -> pl.DataFrame:
+    """The keys read (their index, then ``_key_fields``), as columns; the procedures joined by NUL, which no code
+    holds (the row reader refuses it), and split in polars: far faster than a list per key from Python."""
+    kept = [(index, *key[:5], "\x00".join(key[5]), key[6]) for index, key in keys if key is not None]
+    columns = list(zip(*kept, strict=True)) if kept else [()] * len(_KEY_SCHEMA)
+    schema = {**_KEY_SCHEMA, "procedures": pl.String}
+    frame = pl.DataFrame({name: list(values) for name, values in zip(schema, columns, strict=True)}, schema=schema)
+    joined = pl.col("procedures")
+    return frame.with_columns(procedures=pl.when(joined == "").then(pl.lit([], dtype=pl.List(pl.String)))
+                              .otherwise(joined.str.split("\x00")))
 
 
 _COLUMNS = ("hospital_id", "hospital_level", "patient_id", "insurance_type")
+_READ_SCHEMA = {"row": pl.Int64, "case_id": pl.String, **dict.fromkeys(_COLUMNS, pl.String),
+                "admission_date": pl.Date, "discharge_date": pl.Date, "cost_fen": pl.Int64, "self_pay_fen": pl.Int64,
+                "_key": pl.Int64}
 
 
-def _read_chunk(keys: GroupedKeys, chunk: pl.DataFrame) -> Iterator[tuple[int, _Read | Rejection]]:
-    """Each row of ``chunk`` in order: read in columns, else by the row reader (and grouped), else rejected."""
+def _read_chunk(keys: GroupedKeys, chunk: pl.DataFrame, own: list[_Key]) -> tuple[pl.DataFrame, list[Rejection]]:
+    """The rows of ``chunk`` read (``_READ_SCHEMA``): in columns, else by the row reader (and grouped, the key
+    added to ``own``); and the rows the row reader rejects."""
     table, reader = keys.table, keys.reader
-    frame = keys.numbered(chunk).with_columns(
-        row_id(table, reader).alias("_id"), certainly_valid(table, reader).alias("_valid"),
-        *(field_text(table, reader, name).alias(f"_{name}") for name in (*_COLUMNS, "total_cost", "self_pay")),
-        *(field_date(table, reader, name).alias(f"_{name}") for name in ("admission_date", "discharge_date")))
-    cells = [table.column(i) for i in range(len(table.headers))]
-    values = keys.values
-    names = ("row", "_id", "_valid", "_key", *(f"_{n}" for n in (*_COLUMNS, "admission_date", "discharge_date",
-                                                                    "total_cost", "self_pay")))
-    by_rows = frame.select("row", *cells)
-    for index, (row, case_id, valid, key, hospital, level, patient, insurance, admitted, discharged, cost,
-                self_pay) in enumerate(zip(*(frame[name].to_list() for name in names), strict=True)):
-        fields = values[key] if valid else None
-        if fields is None:
-            yield row, _read_by_row(keys, list(by_rows.row(index)[1:]), row)
-        else:
-            yield row, _Read(case_id, hospital, level, patient, admitted, discharged, _cents(cost), _cents(self_pay),
-                             insurance, fields)
+    frame = keys.numbered(chunk)
+    rejected_keys = [index for index, value in enumerate(keys.values) if value is None]
+    frame = frame.with_columns(_valid=certainly_valid(table, reader) & ~pl.col("_key").is_in(rejected_keys))
+    read = frame.filter("_valid").select(
+        "row", row_id(table, reader).alias("case_id"), *(field_text(table, reader, n).alias(n) for n in _COLUMNS),
+        *(field_date(table, reader, n).alias(n) for n in ("admission_date", "discharge_date")),
+        _fen(field_text(table, reader, "total_cost")).alias("cost_fen"),
+        _fen(field_text(table, reader, "self_pay")).alias("self_pay_fen"), pl.col("_key").cast(pl.Int64))
+    by_rows = frame.filter(~pl.col("_valid")).select("row", *(table.column(i) for i in range(len(table.headers))))
+    rows, rejections = [], []
+    for row, *values in by_rows.iter_rows():
+        case = reader.read(values, row)
+        if isinstance(case, Rejection):
+            rejections.append(case)
+            continue
+        own.append(_key_fields(case, keys.grouper.group(case, explain=False)))
+        rows.append((row, case.id, *(getattr(case, n) for n in _COLUMNS), case.admission_date, case.discharge_date,
+                     *(None if m is None else int(m.scaleb(2)) for m in (case.total_cost, case.self_pay)),
+                     -len(own)))
+    return pl.concat([read, pl.DataFrame(rows, schema=_READ_SCHEMA, orient="row")]), rejections
 
 
-def _read_by_row(keys: GroupedKeys, values: list, row: int) -> _Read | Rejection:
-    case = keys.reader.read(values, row)
-    if isinstance(case, Rejection):
-        return case
-    return _Read(case.id, case.hospital_id, case.hospital_level, case.patient_id, case.admission_date,
-                 case.discharge_date, case.total_cost, case.self_pay, case.insurance_type,
-                 _key_fields(case, keys.grouper.group(case, explain=False)))
+def _fen(text: pl.Expr) -> pl.Expr:
+    """A plain amount (``certainly_valid``: digits, a point, digits) in fen, rounded half up as the row reader
+    rounds it to the cent; null where blank."""
+    whole = text.str.extract(r"^([0-9]+)", 1).cast(pl.Int64, strict=False)
+    fraction = text.str.extract(r"\.([0-9]*)$", 1).fill_null("") + "000"
+    return (whole * 100 + fraction.str.slice(0, 2).cast(pl.Int64, strict=False)
+            + (fraction.str.slice(2, 1) >= "5").cast(pl.Int64))
 
 
-def _cents(text: str | None) -> Decimal | None:
-    return None if text is None else Decimal(text).quantize(CENT, ROUND_HALF_UP)
+def _yuan(fen: pl.Expr) -> pl.Expr:
+    """Fen as the float of its Decimal amount in 元 (``float(Decimal)``, correctly rounded: polars' own division
+    is not), through its text."""
+    return (fen // 100).cast(pl.String).add(".").add((fen % 100).cast(pl.String).str.zfill(2)).cast(pl.Float64)
 
 
-_HISTORY = {"drg": pl.String, "adrg": pl.String, "cost": pl.Float64, "hospital_level": pl.String,
-            "hospital_id": pl.String}
-
-
-def _settlement_table(parsed: Iterator[tuple[int, _Read | Rejection]], single_hospital: str | None) -> SettlementTable:
+def _settlement_table(reads: pl.DataFrame, rejected: list[Rejection], keys: pl.DataFrame,
+                      single_hospital: str | None) -> SettlementTable:
     """As :func:`read_settlement_cases` decides: a repeated (hospital, case id) rejected naming its first row,
     then the single-hospital rule; the history of the grouped cases with a cost."""
-    cases: list[SettlementCase] = []
-    history: dict[str, list] = {name: [] for name in _HISTORY}     # columns, not a tuple per case: less memory
-    levels: dict[str, str] = {}
-    rejections: list[Rejection] = []
-    late: list[Rejection] = []
-    first_row: dict[tuple[str, str], int] = {}
-    for number, read in parsed:
-        if isinstance(read, Rejection):
-            rejections.append(read)
-            continue
-        key = (read.hospital_id or "", read.id)
-        if key in first_row:
-            rejections.append(Rejection(number, read.id, "id", f"case {read.id} of hospital {key[0] or '(none)'} "
-                                                                f"repeats row {first_row[key]} of this file"))
-            continue
-        first_row[key] = number
-        hospital = read.hospital_id
-        if single_hospital is not None and hospital in (None, "", single_hospital):
-            hospital = single_hospital
-        elif single_hospital is not None:
-            late.append(Rejection(0, read.id, "hospital_id", f"belongs to {hospital}, not to "
-                                                             f"the single hospital {single_hospital}"))
-            continue
-        elif not hospital:
-            late.append(Rejection(0, read.id, "hospital_id", "is required to settle (or declare the whole "
-                                                             "file one hospital's: --single-hospital ID)"))
-            continue
-        drg, adrg, status, mode, department, procedures, los_days = read.key
-        case = SettlementCase(read.id, hospital, read.patient_id or "", read.admission_date, read.discharge_date,
-                              drg, adrg, status, read.total_cost or Decimal(0), read.self_pay or Decimal(0), mode,
-                              department, procedures, los_days, read.insurance_type or "")
-        cases.append(case)
-        levels.setdefault(hospital, read.hospital_level or "")
-        if case.status == "grouped" and read.total_cost is not None:
-            for name, value in zip(_HISTORY, (case.drg, case.adrg, float(read.total_cost), read.hospital_level,
-                                              hospital)):
-                history[name].append(value)
-    return SettlementTable(cases, pl.DataFrame(history, schema=_HISTORY), levels, rejections + late)
+    hospital = pl.col("hospital_id")
+    reads = reads.with_columns(_first=pl.col("row").first().over(hospital.fill_null(""), "case_id"))
+    repeats = [Rejection(row, case_id, "id", f"case {case_id} of hospital {h or '(none)'} repeats row {first} "
+                                             "of this file")
+               for row, case_id, h, first in reads.filter(pl.col("row") != pl.col("_first"))
+               .select("row", "case_id", "hospital_id", "_first").iter_rows()]
+    rejections = sorted(rejected + repeats, key=lambda r: r.row_number)
+    reads = reads.filter(pl.col("row") == pl.col("_first"))
+    blank = hospital.is_null() | (hospital == "")
+    if single_hospital is not None:
+        settled = blank | (hospital == single_hospital)
+        reason = pl.lit("belongs to ") + hospital + f", not to the single hospital {single_hospital}"
+        reads = reads.with_columns(hospital_id=pl.when(blank).then(pl.lit(single_hospital)).otherwise(hospital),
+                                   _settled=settled, _reason=reason)
+    else:
+        reads = reads.with_columns(_settled=~blank, _reason=pl.lit(
+            "is required to settle (or declare the whole file one hospital's: --single-hospital ID)"))
+    late = [Rejection(0, case_id, "hospital_id", reason)
+            for case_id, reason in reads.filter(~pl.col("_settled")).select("case_id", "_reason").iter_rows()]
+    kept = reads.filter("_settled").join(keys, on="_key", how="left", maintain_order="left")
+    cases = kept.select(*(pl.col(name).fill_null(0 if name.endswith("_fen") else "")
+                          if name in ("patient_id", "insurance_type", "cost_fen", "self_pay_fen") else pl.col(name)
+                          for name in CASE_SCHEMA))
+    levels = dict(kept.unique("hospital_id", keep="first", maintain_order=True)
+                  .select("hospital_id", pl.col("hospital_level").fill_null("")).iter_rows())
+    history = kept.filter((pl.col("status") == "grouped") & pl.col("cost_fen").is_not_null()).select(
+        "drg", "adrg", _yuan(pl.col("cost_fen")).alias("cost"), "hospital_level", "hospital_id")
+    return SettlementTable(cases, history, levels, rejections + late)
 
 
 def settle(grouped: list[GroupedCase] | SettlementTable, budget: Decimal, policy: Policy, grouper: Grouper, *,
@@ -254,9 +264,17 @@ def settle(grouped: list[GroupedCase] | SettlementTable, budget: Decimal, policy
     coefficient (:mod:`casemix.settlement.benefit`); ``ratings`` (assessment scores, credit ratings) adjust
     the prepayment share and the year end (:mod:`casemix.settlement.assessment`).
 
+    Cases read in columns (a :class:`SettlementTable`) are scored and settled in columns
+    (:mod:`casemix.settlement.columnar`: the same lines and money; the settlement's ``case_lines`` hold the
+    lines) unless the policy needs a rule only the per-case path implements, which then settles them.
+
     Raises :class:`SettlementError` for a budget that is not positive, no cases, or a case without a
     hospital; :class:`SpecialReviewError` for an application naming a case not settled."""
     check_budget(budget)
+    if isinstance(grouped, SettlementTable) and dip_catalogue is None and special_reviews is None:
+        lines = _table_lines(grouped, policy, grouper, history, provisional_point_value)
+        if lines is not None:
+            return settle_frame(lines, budget, policy, provisional_point_value, ratings)
     points = _year_points(grouped, policy, grouper, history, dip_catalogue, provisional_point_value, special_reviews)
     return settle_points(apply_benefit_coefficients(points, policy.settlement), budget, policy,
                          provisional_point_value, ratings)
@@ -307,15 +325,28 @@ def _year_points(grouped: list[GroupedCase] | SettlementTable, policy: Policy, g
     return points if review is None else cap_approved(points, policy.settlement)
 
 
+def _table_lines(table: SettlementTable, policy: Policy, grouper: Grouper, history: list[GroupedCase] | None,
+                 provisional_point_value: Decimal | None) -> pl.DataFrame | None:
+    """The year's lines scored in columns (:mod:`casemix.settlement.columnar`), or None where the policy needs the
+    per-case path: a mid-year re-set, benefit coefficients, or what :func:`frame_case_points` declines."""
+    rules = policy.settlement
+    if table.cases.is_empty() or rules.mid_year_month or any(c != 1 for c in rules.benefit_coefficients.values()):
+        return None
+    if provisional_point_value is not None:
+        check_budget(provisional_point_value, "provisional point value")
+    frame = history_of(history, "hospital_level", "hospital_id") if history else table.history
+    return frame_case_points(table.cases, table.levels, frame, policy, grouper.scheme)
+
+
 def _table_points(table: SettlementTable, policy: Policy, grouper: Grouper, history: list[GroupedCase] | None,
                   dip_catalogue: DipCatalogue | None, special_reviews: list[SpecialReview] | None) -> list[CasePoints]:
     if dip_catalogue is not None:
         raise SettlementError("DIP scores need the cases read by rows (read_settlement_cases), not a SettlementTable")
-    if not table.cases:
+    if table.cases.is_empty():
         raise SettlementError("no cases to settle")
     review = None if special_reviews is None else Decided(tuple(special_reviews))
     frame = history_of(history, "hospital_level", "hospital_id") if history else table.history
-    points = case_points(table.cases, table.levels, frame, policy, grouper.scheme, review)
+    points = case_points(table.settlement_cases(), table.levels, frame, policy, grouper.scheme, review)
     return points if review is None else cap_approved(points, policy.settlement)
 
 

@@ -10,9 +10,10 @@ from casemix.grouping import GroupedCase
 from casemix.policy import Policy
 from casemix.settlement.assessment import Ratings, note_credit, prepayment_shares
 from casemix.settlement.coefficients import Coefficients, hospital_coefficients
+from casemix.settlement.columnar import frame_points, frame_prepayments, frame_statements
 from casemix.settlement.midyear import mid_year_prepayments, note_mid_year
 from casemix.settlement.points import CasePoints, Review, SettlementCase, Standards, score_cases
-from casemix.settlement.yearend import Settlement, monthly_prepayments, settle_year
+from casemix.settlement.yearend import Settlement, monthly_prepayments, settle_statements, settle_year
 from casemix.weights import WeightCalibrator, Weights, history_of
 
 
@@ -33,6 +34,33 @@ def case_points(cases: list[SettlementCase], levels: dict[str, str], frame: pl.D
     weights = WeightCalibrator(policy.weights).fit(frame)
     coefficients = level_coefficients(levels, policy, weights, frame, scheme)
     return score_cases(cases, Standards.of(weights), policy.settlement, coefficients, review)
+
+
+def frame_case_points(cases: pl.DataFrame, levels: dict[str, str], frame: pl.DataFrame, policy: Policy,
+                      scheme: object | None = None) -> pl.DataFrame | None:
+    """:func:`case_points` of cases in columns (:data:`~casemix.settlement.columnar.CASE_SCHEMA`) with the automatic
+    special-review cap: the lines in columns (:func:`~casemix.settlement.columnar.frame_points`), or None where
+    the policy needs the per-case path."""
+    weights = WeightCalibrator(policy.weights).fit(frame)
+    coefficients = level_coefficients(levels, policy, weights, frame, scheme)
+    return frame_points(cases, Standards.of(weights), policy.settlement, coefficients)
+
+
+def settle_frame(lines: pl.DataFrame, budget: Decimal, policy: Policy,
+                 provisional_point_value: Decimal | None = None, ratings: Ratings | None = None) -> Settlement:
+    """:func:`settle_points` of lines in columns, without a mid-year re-set (``mid_year_month`` 0): the same
+    prepayment and year end; the lines stay in columns on the settlement (``case_lines``)."""
+    rules = policy.settlement
+    ratings = ratings or Ratings()
+    shares = prepayment_shares(ratings, rules)
+    prepaid = ({} if provisional_point_value is None
+               else frame_prepayments(lines, provisional_point_value, rules, shares))
+    settlement = settle_statements(frame_statements(lines), budget, rules, assessment=ratings.scores or None,
+                                   prepaid=prepaid)
+    if provisional_point_value is not None:
+        note_credit(settlement, ratings, shares)
+    settlement.case_lines = lines
+    return settlement
 
 
 def hospital_levels(grouped: list[GroupedCase]) -> dict[str, str]:

@@ -15,8 +15,12 @@ import tempfile
 from decimal import Decimal
 from pathlib import Path
 
+import polars as pl
+
 from casemix.errors import SettlementError
+from casemix.records.columnar import write_csv_chunks
 from casemix.records.io import write_table
+from casemix.settlement.columnar import line_texts
 from casemix.settlement.yearend import Settlement
 
 SUMMARY_COLUMNS = ["hospital_id", "cases", "points", "assessment_score", "adjusted_points", "amount",
@@ -110,16 +114,38 @@ def _write_into(settlement: Settlement, folder: Path, suffix: str) -> list[str]:
     names = [f"summary{suffix}", f"adjustments{suffix}"]
     write_table(folder / names[0], SUMMARY_COLUMNS, summary_rows(settlement))
     write_table(folder / names[1], ADJUSTMENT_COLUMNS, adjustment_rows(settlement))
+    by_hospital = _line_frames(settlement)
     for hospital, statement in sorted(settlement.statements.items()):
-        lines = [[line.case.case_id, line.case.drg, line.case.status, line.kind, line.case.cost,
-                  line.ratio, line.points, line.detail]
-                 for line in statement.lines]
         names.append(f"hospital-{file_name(hospital)}{suffix}")
         target = (folder / names[-1]).resolve()
         if target.parent != folder.resolve():
             raise SettlementError(f"hospital id {hospital!r} would write outside the statements folder")
-        write_table(target, LINE_COLUMNS, lines)
+        if by_hospital is None:
+            write_table(target, LINE_COLUMNS, [[line.case.case_id, line.case.drg, line.case.status, line.kind,
+                                                line.case.cost, line.ratio, line.points, line.detail]
+                                               for line in statement.lines])
+        else:
+            _write_lines(target, by_hospital[hospital])
     return names
+
+
+def _line_frames(settlement: Settlement) -> dict[str, pl.DataFrame] | None:
+    """Each hospital's case lines as text (``LINE_COLUMNS``) when the year was settled in columns, else None."""
+    if settlement.case_lines is None:
+        return None
+    texts = line_texts(settlement.case_lines)
+    return {key[0]: frame.drop("hospital_id")
+            for key, frame in texts.partition_by("hospital_id", as_dict=True, maintain_order=True).items()}
+
+
+def _write_lines(target: Path, lines: pl.DataFrame) -> None:
+    """Lines in columns written as :func:`write_table` writes the same lines as Decimals (CSV as text; xlsx and
+    Parquet with cost, ratio and points as numbers)."""
+    if target.suffix.lower() == ".csv":
+        write_csv_chunks([lines], LINE_COLUMNS, target)
+        return
+    write_table(target, LINE_COLUMNS, [[*row[:4], *(None if v is None else Decimal(v) for v in row[4:7]), row[7]]
+                                       for row in lines.iter_rows()])
 
 
 def compare_with_actual(settlement: Settlement, actual: dict[str, Decimal],

@@ -17,11 +17,15 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from casemix.errors import SettlementError
 from casemix.policy import SettlementPolicy
 from casemix.settlement.money import allocate, cents
 from casemix.settlement.points import CasePoints
+
+if TYPE_CHECKING:
+    import polars as pl
 
 ZERO = Decimal(0)
 
@@ -76,6 +80,8 @@ class Settlement:
     policy: SettlementPolicy
     pool_name: str = ""                             # the fund pool (职工/居民) when settled by pool
     mid_year_point_value: Decimal | None = None     # the provisional point value re-set at mid-year
+    case_lines: pl.DataFrame | None = None          # settled in columns: every case's line here (.columnar), in
+                                                    # file order, and each statement's ``lines`` left empty
 
     @property
     def total_paid(self) -> Decimal:
