@@ -1,0 +1,237 @@
+"""Audit a batch of stays on Spark (智能审核, DOMAIN.md §7) with the same engine: the flags
+:func:`casemix.pipelines.audit.audit_grouped` gives — same rules, stays, scores, evidence and order.
+
+1. Each partition reads its rows with the row reader and groups each case (the grouper loaded once per
+   worker); a row that is not a case is left out, as the local audit leaves it out, and counted.
+2. The norms are learned by :meth:`Auditor.learned` in one task over the history's stays in row order (the
+   learned :class:`~casemix.audit.Auditor` is small) and broadcast to every worker.
+3. Repartitioned by patient, so a patient's stays are all in one partition: each partition runs the
+   catalogue's one-stay checks (``ONE_STAY``) on each stay and the cross-stay checks that read only one
+   patient's stays (``BY_PATIENT``) on its stays, calling the engine's own check functions.
+4. The checks that compare a stay or a hospital with the whole batch — the hospital signals (``HOSPITAL``:
+   a hospital against its level peers) and any cross-stay check not in ``BY_PATIENT`` (the templated
+   batches of ``fake_admission`` span patients) — run in one task over the batch in row order: the engine's
+   functions take the whole batch, and splitting them would copy their logic.
+5. The driver puts the flags in the order the local engine makes them (rule by rule: one-stay flags by row,
+   cross-stay flags, hospital signals) and keeps the engine's strongest flag per (rule, hospital, first record).
+
+Outpatient visits (cost shifting, bed-hanging elsewhere) are broadcast whole: each check reads only its
+patient's visits, so every partition sees what the local engine sees.
+"""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from casemix.audit import Auditor, Flag
+from casemix.audit.checks import ACROSS_STAYS, ONE_STAY
+from casemix.audit.engine import _strongest
+from casemix.audit.signals import HOSPITAL
+from casemix.errors import InputError
+from casemix.grouping import GroupedCase
+from casemix.policy import Policy
+from casemix.records import Case, Rejection, RowReader
+from casemix.records.outpatient import OutpatientVisit
+from casemix.spark.grouping import GrouperSpec
+from casemix.spark.reading import CaseTable, read_case_table
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from pyspark import Broadcast
+    from pyspark.sql import DataFrame, SparkSession
+
+# cross-stay checks that read one patient's stays (and that patient's visits) only: run per patient partition
+BY_PATIENT = frozenset({"split_admission", "duplicate_claim", "cost_shifting", "early_discharge", "bed_hanging"})
+STAYS_SCHEMA = "row long, patient_id string, stay binary, record string, field string, reason string"
+FLAGS_SCHEMA = ("rule string, hospital_id string, case_ids array<string>, score double, evidence string, "
+                "phase int, first_row long, seq long")
+ONE, ACROSS, WHOLE_BATCH = 0, 1, 2     # the order the engine makes a rule's flags in: stays, across stays, signals
+
+
+@dataclass(frozen=True)
+class SparkAudit:
+    """The flags (highest score first, as the local audit sorts them), the rows read, the stays audited and
+    the rows left out (rows in = stays + rejections)."""
+
+    flags: list[Flag]
+    rows_in: int
+    stays: int
+    rejections: list[Rejection]
+
+
+def audit_on_spark(spark: SparkSession, spec: GrouperSpec, policy: Policy, source: str | Path,
+                   history: str | Path | None = None, visits: list[OutpatientVisit] | None = None) -> SparkAudit:
+    """Every flag on the stays of ``source`` (CSV or Parquet) under ``policy.audit``, norms learned from the
+    stays of ``history`` (default: ``source`` itself), with ``visits`` for cost shifting and bed-hanging: the
+    flags :func:`~casemix.pipelines.audit.audit_grouped` gives. Raises :class:`~casemix.errors.TableError` for
+    a file that cannot be read as a case table."""
+    table = read_case_table(spark, source)
+    read = _grouped(table, spec).cache()
+    rejections = _rejections(read)
+    stays = read.filter("stay is not null").select("row", "patient_id", "stay")
+    count = stays.count()
+    if count + len(rejections) != table.rows:
+        raise RuntimeError(f"lost rows: {table.rows} in, {count} stays and {len(rejections)} rejections out")
+    past = stays if history is None else (_grouped(read_case_table(spark, history), spec)
+                                          .filter("stay is not null").select("row", "patient_id", "stay"))
+    auditor = spark.sparkContext.broadcast(_learned(past, spec, policy))
+    seen = spark.sparkContext.broadcast(list(visits or []))
+    found = _by_patient(stays, auditor, seen).unionByName(_whole_batch(stays, auditor, seen)).collect()
+    read.unpersist()
+    return SparkAudit(_in_local_order(found, pickle.loads(auditor.value)), table.rows, count, rejections)
+
+
+def _grouped(table: CaseTable, spec: GrouperSpec) -> DataFrame:
+    """Every row read by the row reader: a case grouped (``stay``: the pickled :class:`GroupedCase`), or the
+    rejection's record, field and reason."""
+    headers, width = table.headers, len(table.headers)
+
+    def read(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        import pyarrow as pa
+
+        grouper, reader = spec.load(), RowReader(headers)
+        for batch in batches:
+            out = []
+            cells = batch.select([f"c{i}" for i in range(width)]).to_pylist()
+            for values, number in zip(cells, batch.column("row").to_pylist(), strict=True):
+                case = reader.read(list(values.values()), number)
+                if isinstance(case, Case):
+                    stay = GroupedCase(case, grouper.group(case, explain=False))
+                    out.append({"row": number, "patient_id": case.patient_id, "stay": pickle.dumps(stay)})
+                else:
+                    out.append({"row": number, "record": case.record_id, "field": case.field, "reason": case.reason})
+            yield pa.RecordBatch.from_pylist(out, schema=_stays_schema())
+
+    return table.frame.mapInArrow(read, STAYS_SCHEMA)
+
+
+def _stays_schema() -> pa.Schema:
+    import pyarrow as pa
+
+    return pa.schema([("row", pa.int64()), ("patient_id", pa.string()), ("stay", pa.binary()),
+                      ("record", pa.string()), ("field", pa.string()), ("reason", pa.string())])
+
+
+def _rejections(read: DataFrame) -> list[Rejection]:
+    rows = read.filter("stay is null").select("row", "record", "field", "reason").orderBy("row").collect()
+    return [Rejection(r["row"], r["record"], r["field"], r["reason"]) for r in rows]
+
+
+def _learned(history: DataFrame, spec: GrouperSpec, policy: Policy) -> bytes:
+    """The pickled :class:`Auditor` learned in one task from the history's stays in row order. An
+    :class:`~casemix.errors.InputError` the engine raises there (a history with no priced stay) is raised
+    here, on the driver, as the local audit raises it."""
+
+    def learn(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        import pyarrow as pa
+
+        try:
+            learned, error = pickle.dumps(Auditor.learned(policy, spec.load().scheme, _Batch.of(batches).stays)), None
+        except InputError as refused:
+            learned, error = None, pickle.dumps(refused)
+        yield pa.RecordBatch.from_pydict({"auditor": [learned], "error": [error]},
+                                         schema=pa.schema([("auditor", pa.binary()), ("error", pa.binary())]))
+
+    frame = history.repartition(1).sortWithinPartitions("row").mapInArrow(learn, "auditor binary, error binary")
+    learned = frame.collect()[0]
+    if learned["error"] is not None:
+        raise pickle.loads(learned["error"])
+    return learned["auditor"]
+
+
+def _by_patient(stays: DataFrame, auditor: Broadcast, visits: Broadcast) -> DataFrame:
+    """The one-stay checks and the ``BY_PATIENT`` cross-stay checks, partition by partition of patients."""
+
+    def check(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        engine: Auditor = pickle.loads(auditor.value)
+        batch = _Batch.of(batches)
+        context = engine.context(visits.value)
+        found: list[_Found] = []
+        for rule in engine.catalogue.rules:
+            if rule in ONE_STAY:
+                found += [_Found(flag, ONE, row, 0) for stay, row in zip(batch.stays, batch.rows, strict=True)
+                          if (flag := ONE_STAY[rule](stay, context))]
+            if rule in ACROSS_STAYS and rule in BY_PATIENT:
+                found += [_Found(flag, ACROSS, batch.row_of(flag), seq)
+                          for seq, flag in enumerate(ACROSS_STAYS[rule](batch.stays, context))]
+        yield _flag_batch(found)
+
+    return stays.repartition("patient_id").sortWithinPartitions("row").mapInArrow(check, FLAGS_SCHEMA)
+
+
+def _whole_batch(stays: DataFrame, auditor: Broadcast, visits: Broadcast) -> DataFrame:
+    """The hospital signals and the cross-stay checks not in ``BY_PATIENT``, in one task over the batch."""
+
+    def check(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        engine: Auditor = pickle.loads(auditor.value)
+        batch = _Batch.of(batches)
+        context = engine.context(visits.value)
+        found: list[_Found] = []
+        for rule in engine.catalogue.rules:
+            if rule in ACROSS_STAYS and rule not in BY_PATIENT:
+                found += [_Found(flag, ACROSS, 0, seq)
+                          for seq, flag in enumerate(ACROSS_STAYS[rule](batch.stays, context))]
+            if rule in HOSPITAL:
+                found += [_Found(flag, WHOLE_BATCH, 0, seq)
+                          for seq, flag in enumerate(HOSPITAL[rule](batch.stays, context))]
+        yield _flag_batch(found)
+
+    return stays.repartition(1).sortWithinPartitions("row").mapInArrow(check, FLAGS_SCHEMA)
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """A partition's stays in row order, with their rows."""
+
+    stays: list[GroupedCase]
+    rows: list[int]
+    first_row: dict[str, int]           # case id → the first row holding it
+
+    @classmethod
+    def of(cls, batches: Iterator[pa.RecordBatch]) -> _Batch:
+        stays, rows, first_row = [], [], {}
+        for batch in batches:
+            for row, stay in zip(batch.column("row").to_pylist(), batch.column("stay").to_pylist(), strict=True):
+                stays.append(pickle.loads(stay))
+                rows.append(row)
+                first_row.setdefault(stays[-1].case.id, row)
+        return cls(stays, rows, first_row)
+
+    def row_of(self, flag: Flag) -> int:
+        return self.first_row.get(flag.case_ids[0], 0) if flag.case_ids else 0
+
+
+@dataclass(frozen=True)
+class _Found:
+    """A flag and where the local engine makes it: its phase, the row of its first stay, its place in its check."""
+
+    flag: Flag
+    phase: int
+    row: int
+    seq: int
+
+
+def _flag_batch(found: list[_Found]) -> pa.RecordBatch:
+    import pyarrow as pa
+
+    schema = pa.schema([("rule", pa.string()), ("hospital_id", pa.string()), ("case_ids", pa.list_(pa.string())),
+                        ("score", pa.float64()), ("evidence", pa.string()), ("phase", pa.int32()),
+                        ("first_row", pa.int64()), ("seq", pa.int64())])
+    return pa.RecordBatch.from_pylist([{"rule": f.flag.rule, "hospital_id": f.flag.hospital_id,
+                                        "case_ids": list(f.flag.case_ids), "score": f.flag.score,
+                                        "evidence": f.flag.evidence, "phase": f.phase, "first_row": f.row,
+                                        "seq": f.seq} for f in found], schema=schema)
+
+
+def _in_local_order(found: list, auditor: Auditor) -> list[Flag]:
+    """The flags as :func:`~casemix.pipelines.audit.audit_grouped` returns them: in the order the engine makes
+    them (catalogue rule by rule; one-stay flags by row, then cross-stay flags, then signals), the strongest
+    per (rule, hospital, first record) kept by the engine's own rule, then highest score first."""
+    place = {rule: i for i, rule in enumerate(auditor.catalogue.rules)}
+    made = sorted(found, key=lambda r: (place[r["rule"]], r["phase"], r["first_row"], r["seq"]))
+    flags = [Flag(r["rule"], r["hospital_id"], tuple(r["case_ids"]), r["score"], r["evidence"]) for r in made]
+    return sorted(_strongest(flags), key=lambda f: (-f.score, f.rule, f.case_ids))
