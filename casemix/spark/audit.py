@@ -160,7 +160,10 @@ def _by_patient(stays: DataFrame, auditor: Broadcast, visits: Broadcast) -> Data
                           for seq, flag in enumerate(ACROSS_STAYS[rule](batch.stays, context))]
         yield _flag_batch(found)
 
-    return stays.repartition("patient_id").sortWithinPartitions("row").mapInArrow(check, FLAGS_SCHEMA)
+    # as many partitions as the session shuffles into, named: adaptive execution would otherwise merge a small
+    # batch into one partition, and the per-patient split would go untested
+    partitions = int(stays.sparkSession.conf.get("spark.sql.shuffle.partitions"))
+    return stays.repartition(partitions, "patient_id").sortWithinPartitions("row").mapInArrow(check, FLAGS_SCHEMA)
 
 
 def _whole_batch(stays: DataFrame, auditor: Broadcast, visits: Broadcast) -> DataFrame:
