@@ -31,7 +31,7 @@ from casemix.audit import Auditor, Flag
 from casemix.audit.checks import ACROSS_STAYS, ONE_STAY
 from casemix.audit.engine import _strongest
 from casemix.audit.signals import HOSPITAL
-from casemix.errors import InputError
+from casemix.errors import EngineError, InputError
 from casemix.grouping import GroupedCase
 from casemix.policy import Policy
 from casemix.records import Case, Rejection, RowReader
@@ -68,7 +68,11 @@ def audit_on_spark(spark: SparkSession, spec: GrouperSpec, policy: Policy, sourc
     """Every flag on the stays of ``source`` (CSV or Parquet) under ``policy.audit``, norms learned from the
     stays of ``history`` (default: ``source`` itself), with ``visits`` for cost shifting and bed-hanging: the
     flags :func:`~casemix.pipelines.audit.audit_grouped` gives. Raises :class:`~casemix.errors.TableError` for
-    a file that cannot be read as a case table."""
+    a file that cannot be read as a case table, :class:`EngineError` for a workbook (Spark reads CSV and
+    Parquet), and the :class:`~casemix.errors.InputError` the local audit raises for a history it cannot
+    learn from."""
+    for path in (source, history):
+        _check_spark_reads(path)
     table = read_case_table(spark, source)
     read = _grouped(table, spec).cache()
     rejections = _rejections(read)
@@ -83,6 +87,13 @@ def audit_on_spark(spark: SparkSession, spec: GrouperSpec, policy: Policy, sourc
     found = _by_patient(stays, auditor, seen).unionByName(_whole_batch(stays, auditor, seen)).collect()
     read.unpersist()
     return SparkAudit(_in_local_order(found, pickle.loads(auditor.value)), table.rows, count, rejections)
+
+
+def _check_spark_reads(path: str | Path | None) -> None:
+    """Raise :class:`EngineError` for a workbook: Spark reads case tables from CSV or Parquet only."""
+    if path is not None and Path(path).suffix.lower() in (".xlsx", ".xls"):
+        raise EngineError(f"{path}: --engine spark reads CSV or Parquet; save the workbook as CSV or use "
+                          "--engine local")
 
 
 def _grouped(table: CaseTable, spec: GrouperSpec) -> DataFrame:
