@@ -3,16 +3,15 @@
 
 1. Each partition reads its rows with the row reader and groups each case (the grouper loaded once per
    worker); a row that is not a case is left out, as the local audit leaves it out, and counted.
-2. The norms are learned by :meth:`Auditor.learned` in one task over the history's stays in row order (the
-   learned :class:`~casemix.audit.Auditor` is small) and broadcast to every worker.
+2. In one task over the stays in row order (and the history's, when given): the norms learned by
+   :meth:`Auditor.learned`, then the checks that compare a stay or a hospital with the whole batch — the
+   hospital signals (``HOSPITAL``: a hospital against its level peers) and any cross-stay check not in
+   ``BY_PATIENT`` (the templated batches of ``fake_admission`` span patients). The engine's functions take
+   the whole batch, and splitting them would copy their logic. The learned auditor (small) is broadcast.
 3. Repartitioned by patient, so a patient's stays are all in one partition: each partition runs the
    catalogue's one-stay checks (``ONE_STAY``) on each stay and the cross-stay checks that read only one
    patient's stays (``BY_PATIENT``) on its stays, calling the engine's own check functions.
-4. The checks that compare a stay or a hospital with the whole batch — the hospital signals (``HOSPITAL``:
-   a hospital against its level peers) and any cross-stay check not in ``BY_PATIENT`` (the templated
-   batches of ``fake_admission`` span patients) — run in one task over the batch in row order: the engine's
-   functions take the whole batch, and splitting them would copy their logic.
-5. The driver puts the flags in the order the local engine makes them (rule by rule: one-stay flags by row,
+4. The driver puts the flags in the order the local engine makes them (rule by rule: one-stay flags by row,
    cross-stay flags, hospital signals) and keeps the engine's strongest flag per (rule, hospital, first record).
 
 Outpatient visits (cost shifting, bed-hanging elsewhere) are broadcast whole: each check reads only its
@@ -24,6 +23,7 @@ from __future__ import annotations
 import pickle
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -49,6 +49,7 @@ BY_PATIENT = frozenset({"split_admission", "duplicate_claim", "cost_shifting", "
 STAYS_SCHEMA = "row long, patient_id string, stay binary, record string, field string, reason string"
 FLAGS_SCHEMA = ("rule string, hospital_id string, case_ids array<string>, score double, evidence string, "
                 "phase int, first_row long, seq long")
+LEARNED_SCHEMA = FLAGS_SCHEMA + ", auditor binary, error binary"    # one row with the auditor, then its flags
 ONE, ACROSS, WHOLE_BATCH = 0, 1, 2     # the order the engine makes a rule's flags in: stays, across stays, signals
 
 
@@ -80,13 +81,14 @@ def audit_on_spark(spark: SparkSession, spec: GrouperSpec, policy: Policy, sourc
     count = stays.count()
     if count + len(rejections) != table.rows:
         raise RuntimeError(f"lost rows: {table.rows} in, {count} stays and {len(rejections)} rejections out")
-    past = stays if history is None else (_grouped(read_case_table(spark, history), spec)
-                                          .filter("stay is not null").select("row", "patient_id", "stay"))
-    auditor = spark.sparkContext.broadcast(_learned(past, spec, policy))
+    past = None if history is None else (_grouped(read_case_table(spark, history), spec)
+                                         .filter("stay is not null").select("row", "patient_id", "stay"))
     seen = spark.sparkContext.broadcast(list(visits or []))
-    found = _by_patient(stays, auditor, seen).unionByName(_whole_batch(stays, auditor, seen)).collect()
+    learned, whole_batch = _whole_batch(stays, past, seen, spec, policy)
+    auditor = spark.sparkContext.broadcast(learned)
+    found = whole_batch + _by_patient(stays, auditor, seen).collect()
     read.unpersist()
-    return SparkAudit(_in_local_order(found, pickle.loads(auditor.value)), table.rows, count, rejections)
+    return SparkAudit(_in_local_order(found, pickle.loads(learned)), table.rows, count, rejections)
 
 
 def _check_spark_reads(path: str | Path | None) -> None:
@@ -102,8 +104,6 @@ def _grouped(table: CaseTable, spec: GrouperSpec) -> DataFrame:
     headers, width = table.headers, len(table.headers)
 
     def read(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        import pyarrow as pa
-
         grouper, reader = spec.load(), RowReader(headers)
         for batch in batches:
             out = []
@@ -115,43 +115,14 @@ def _grouped(table: CaseTable, spec: GrouperSpec) -> DataFrame:
                     out.append({"row": number, "patient_id": case.patient_id, "stay": pickle.dumps(stay)})
                 else:
                     out.append({"row": number, "record": case.record_id, "field": case.field, "reason": case.reason})
-            yield pa.RecordBatch.from_pylist(out, schema=_stays_schema())
+            yield _arrow(out, STAYS_SCHEMA)
 
     return table.frame.mapInArrow(read, STAYS_SCHEMA)
-
-
-def _stays_schema() -> pa.Schema:
-    import pyarrow as pa
-
-    return pa.schema([("row", pa.int64()), ("patient_id", pa.string()), ("stay", pa.binary()),
-                      ("record", pa.string()), ("field", pa.string()), ("reason", pa.string())])
 
 
 def _rejections(read: DataFrame) -> list[Rejection]:
     rows = read.filter("stay is null").select("row", "record", "field", "reason").orderBy("row").collect()
     return [Rejection(r["row"], r["record"], r["field"], r["reason"]) for r in rows]
-
-
-def _learned(history: DataFrame, spec: GrouperSpec, policy: Policy) -> bytes:
-    """The pickled :class:`Auditor` learned in one task from the history's stays in row order. An
-    :class:`~casemix.errors.InputError` the engine raises there (a history with no priced stay) is raised
-    here, on the driver, as the local audit raises it."""
-
-    def learn(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        import pyarrow as pa
-
-        try:
-            learned, error = pickle.dumps(Auditor.learned(policy, spec.load().scheme, _Batch.of(batches).stays)), None
-        except InputError as refused:
-            learned, error = None, pickle.dumps(refused)
-        yield pa.RecordBatch.from_pydict({"auditor": [learned], "error": [error]},
-                                         schema=pa.schema([("auditor", pa.binary()), ("error", pa.binary())]))
-
-    frame = history.repartition(1).sortWithinPartitions("row").mapInArrow(learn, "auditor binary, error binary")
-    learned = frame.collect()[0]
-    if learned["error"] is not None:
-        raise pickle.loads(learned["error"])
-    return learned["auditor"]
 
 
 def _by_patient(stays: DataFrame, auditor: Broadcast, visits: Broadcast) -> DataFrame:
@@ -169,7 +140,7 @@ def _by_patient(stays: DataFrame, auditor: Broadcast, visits: Broadcast) -> Data
             if rule in ACROSS_STAYS and rule in BY_PATIENT:
                 found += [_Found(flag, ACROSS, batch.row_of(flag), seq)
                           for seq, flag in enumerate(ACROSS_STAYS[rule](batch.stays, context))]
-        yield _flag_batch(found)
+        yield _arrow([f.columns() for f in found], FLAGS_SCHEMA)
 
     # as many partitions as the session shuffles into, named: adaptive execution would otherwise merge a small
     # batch into one partition, and the per-patient split would go untested
@@ -177,14 +148,23 @@ def _by_patient(stays: DataFrame, auditor: Broadcast, visits: Broadcast) -> Data
     return stays.repartition(partitions, "patient_id").sortWithinPartitions("row").mapInArrow(check, FLAGS_SCHEMA)
 
 
-def _whole_batch(stays: DataFrame, auditor: Broadcast, visits: Broadcast) -> DataFrame:
-    """The hospital signals and the cross-stay checks not in ``BY_PATIENT``, in one task over the batch."""
+def _whole_batch(stays: DataFrame, history: DataFrame | None, visits: Broadcast, spec: GrouperSpec,
+                 policy: Policy) -> tuple[bytes, list]:
+    """In one task, over the stays in row order: the :class:`Auditor` learned from the history's stays (the
+    batch's own without a history, or with one holding no stay), then the hospital signals and the cross-stay
+    checks not in ``BY_PATIENT``. The pickled auditor and those flags; an :class:`~casemix.errors.InputError`
+    the engine raises in learning (a history with no priced stay) is raised here, on the driver, as the local
+    audit raises it."""
+    from pyspark.sql import functions as F
 
     def check(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        engine: Auditor = pickle.loads(auditor.value)
-        batch = _Batch.of(batches)
-        context = engine.context(visits.value)
-        found: list[_Found] = []
+        batch, past = _Batch.of(batches).split()
+        try:
+            engine = Auditor.learned(policy, spec.load().scheme, past.stays or batch.stays)   # as audit_grouped
+        except InputError as refused:
+            yield _arrow([{"error": pickle.dumps(refused)}], LEARNED_SCHEMA)
+            return
+        context, found = engine.context(visits.value), []
         for rule in engine.catalogue.rules:
             if rule in ACROSS_STAYS and rule not in BY_PATIENT:
                 found += [_Found(flag, ACROSS, 0, seq)
@@ -192,31 +172,55 @@ def _whole_batch(stays: DataFrame, auditor: Broadcast, visits: Broadcast) -> Dat
             if rule in HOSPITAL:
                 found += [_Found(flag, WHOLE_BATCH, 0, seq)
                           for seq, flag in enumerate(HOSPITAL[rule](batch.stays, context))]
-        yield _flag_batch(found)
+        yield _arrow([{"auditor": pickle.dumps(engine)}, *map(_Found.columns, found)], LEARNED_SCHEMA)
 
-    return stays.repartition(1).sortWithinPartitions("row").mapInArrow(check, FLAGS_SCHEMA)
+    both = stays.withColumn("in_batch", F.lit(True)).withColumn("in_history", F.lit(history is None))
+    if history is not None:
+        both = both.unionByName(history.withColumn("in_batch", F.lit(False)).withColumn("in_history", F.lit(True)))
+    rows = both.repartition(1).sortWithinPartitions("row").mapInArrow(check, LEARNED_SCHEMA).collect()
+    learned = next(row for row in rows if row["rule"] is None)
+    if learned["error"] is not None:
+        raise pickle.loads(learned["error"])
+    return learned["auditor"], [row for row in rows if row["rule"] is not None]
 
 
 @dataclass(frozen=True)
 class _Batch:
-    """A partition's stays in row order, with their rows."""
+    """A partition's stays in row order, with their rows and, where tagged, whether each is in the batch audited
+    and in the history learned from."""
 
     stays: list[GroupedCase]
     rows: list[int]
-    first_row: dict[str, int]           # case id → the first row holding it
+    tags: list[tuple[bool, bool]]
 
     @classmethod
     def of(cls, batches: Iterator[pa.RecordBatch]) -> _Batch:
-        stays, rows, first_row = [], [], {}
+        stays, rows, tags = [], [], []
         for batch in batches:
-            for row, stay in zip(batch.column("row").to_pylist(), batch.column("stay").to_pylist(), strict=True):
-                stays.append(pickle.loads(stay))
-                rows.append(row)
-                first_row.setdefault(stays[-1].case.id, row)
-        return cls(stays, rows, first_row)
+            columns = batch.to_pydict()
+            stays += map(pickle.loads, columns["stay"])
+            rows += columns["row"]
+            tags += zip(columns.get("in_batch", ()), columns.get("in_history", ()), strict=True)
+        return cls(stays, rows, tags)
+
+    def split(self) -> tuple[_Batch, _Batch]:
+        """The batch's stays and the history's, each in row order."""
+        return self._tagged(0), self._tagged(1)
+
+    def _tagged(self, which: int) -> _Batch:
+        kept = [i for i, tags in enumerate(self.tags) if tags[which]]
+        return _Batch([self.stays[i] for i in kept], [self.rows[i] for i in kept], [])
+
+    @cached_property
+    def _first_row(self) -> dict[str, int]:
+        first: dict[str, int] = {}
+        for stay, row in zip(self.stays, self.rows, strict=True):
+            first.setdefault(stay.case.id, row)
+        return first
 
     def row_of(self, flag: Flag) -> int:
-        return self.first_row.get(flag.case_ids[0], 0) if flag.case_ids else 0
+        """The row of the flag's first stay (the first row holding its id)."""
+        return self._first_row.get(flag.case_ids[0], 0) if flag.case_ids else 0
 
 
 @dataclass(frozen=True)
@@ -228,17 +232,20 @@ class _Found:
     row: int
     seq: int
 
+    def columns(self) -> dict:
+        return {"rule": self.flag.rule, "hospital_id": self.flag.hospital_id, "case_ids": list(self.flag.case_ids),
+                "score": self.flag.score, "evidence": self.flag.evidence, "phase": self.phase, "first_row": self.row,
+                "seq": self.seq}
 
-def _flag_batch(found: list[_Found]) -> pa.RecordBatch:
+
+def _arrow(rows: list[dict], schema: str) -> pa.RecordBatch:
+    """``rows`` as an Arrow batch of the Spark ``schema`` (a worker has no JVM to parse it: read here)."""
     import pyarrow as pa
 
-    schema = pa.schema([("rule", pa.string()), ("hospital_id", pa.string()), ("case_ids", pa.list_(pa.string())),
-                        ("score", pa.float64()), ("evidence", pa.string()), ("phase", pa.int32()),
-                        ("first_row", pa.int64()), ("seq", pa.int64())])
-    return pa.RecordBatch.from_pylist([{"rule": f.flag.rule, "hospital_id": f.flag.hospital_id,
-                                        "case_ids": list(f.flag.case_ids), "score": f.flag.score,
-                                        "evidence": f.flag.evidence, "phase": f.phase, "first_row": f.row,
-                                        "seq": f.seq} for f in found], schema=schema)
+    types = {"string": pa.string(), "array<string>": pa.list_(pa.string()), "double": pa.float64(),
+             "int": pa.int32(), "long": pa.int64(), "binary": pa.binary()}
+    arrow = pa.schema([(name, types[kind]) for name, kind in (part.split(" ", 1) for part in schema.split(", "))])
+    return pa.RecordBatch.from_pylist(rows, schema=arrow)
 
 
 def _in_local_order(found: list, auditor: Auditor) -> list[Flag]:
