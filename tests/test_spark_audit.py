@@ -147,6 +147,11 @@ def test_a_workbook_is_refused_on_spark_in_one_line(spark, tmp_path):
     assert "Traceback" not in result.output
 
 
+def test_the_rules_run_per_patient_are_cross_stay_rules_of_the_engine():
+    # a name that drifts from the engine's would move its rule to the one-task step: still right, but slow
+    assert BY_PATIENT <= set(ACROSS_STAYS)
+
+
 def test_an_unknown_engine_is_refused_in_one_line(tmp_path):
     result = CliRunner().invoke(app, ["audit", str(DATA / "samples" / "cases_30.csv"), "-o", str(tmp_path / "f.csv"),
                                       "--engine", "dask"])
