@@ -88,6 +88,8 @@ def audit_on_spark(spark: SparkSession, spec: GrouperSpec, policy: Policy, sourc
     auditor = spark.sparkContext.broadcast(learned)
     found = whole_batch + _by_patient(stays, auditor, seen).collect()
     read.unpersist()
+    auditor.destroy()
+    seen.destroy()
     return SparkAudit(_in_local_order(found, pickle.loads(learned)), table.rows, count, rejections)
 
 
