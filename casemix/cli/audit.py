@@ -13,9 +13,11 @@ import typer
 
 from casemix.audit import load_catalogue, measure
 from casemix.audit.review import VERDICTS, rule_precision
+from casemix.cli.engine import EngineOption, SparkMasterOption
 from casemix.cli.options import DataOption, PolicyOption, SchemeOption, console
 from casemix.cli.progress import progress_bar
 from casemix.cli.service import open_store
+from casemix.cli.spark import audit_files_on_spark
 from casemix.datadir import resolve_data_dir
 from casemix.grouping import Grouper
 from casemix.pipelines import audit_grouped, read_grouped
@@ -25,6 +27,7 @@ from casemix.records.fees import FeeClassifier
 from casemix.records.io import check_output, read_cases, read_table, write_table
 from casemix.records.outpatient import OutpatientVisit, read_visit
 from casemix.records.synthetic import fee_code_pools
+from casemix.spark import DEFAULT_MASTER, check_engine
 
 FLAG_COLUMNS = ["rule", "title", "hospital_id", "case_ids", "score", "evidence"]
 ITEM_COLUMNS = ["visit_id", "hospital_id", "family", "source", "line_ids", "amount", "evidence"]
@@ -40,18 +43,26 @@ def audit(
     scheme: SchemeOption = "chs-drg-2.0",
     data: DataOption = None,
     policy: PolicyOption = None,
+    run_on: EngineOption = "local",
+    spark_master: SparkMasterOption = DEFAULT_MASTER,
 ) -> None:
     """Audit submitted cases (智能审核) against the rule catalogue: split admissions, duplicate claims,
     upcoding, padded procedures, low-standard admissions, cost shifting, dumping, bed-hanging, fake
     admissions, and hospital signals against level peers; flags sorted by score, each with its evidence."""
     check_output(output, input, history, outpatient)
     rules = load_policy(policy)
-    grouper = Grouper.load(scheme, data, rules.grouping)
-    with progress_bar("grouping 分组") as report:
-        read = read_grouped(input, grouper, progress=report)
-    with progress_bar("grouping history 分组历史") as report:
-        past = None if history is None else read_grouped(history, grouper, progress=report).grouped
-    flags = audit_grouped(read.grouped, rules, grouper, past, _visits(outpatient) if outpatient else [])
+    if check_engine(run_on) == "spark":
+        done = audit_files_on_spark(input, history, _visits(outpatient) if outpatient else [], scheme, data, rules,
+                                    spark_master)
+        flags, audited, left_out = done.flags, done.stays, len(done.rejections)
+    else:
+        grouper = Grouper.load(scheme, data, rules.grouping)
+        with progress_bar("grouping 分组") as report:
+            read = read_grouped(input, grouper, progress=report)
+        with progress_bar("grouping history 分组历史") as report:
+            past = None if history is None else read_grouped(history, grouper, progress=report).grouped
+        flags = audit_grouped(read.grouped, rules, grouper, past, _visits(outpatient) if outpatient else [])
+        audited, left_out = len(read.grouped), len(read.rejections)
     catalogue = load_catalogue()
     write_table(output, FLAG_COLUMNS, [[f.rule, catalogue.title(f.rule), f.hospital_id, " ".join(f.case_ids),
                                         round(f.score, 3), f.evidence] for f in flags])
@@ -61,7 +72,7 @@ def audit(
             store.replace_flags([(f.hospital_id, f.rule, " ".join(f.case_ids), f.score, f.evidence) for f in flags])
         finally:
             store.close()
-    console.print(f"{len(read.grouped):,} cases audited ({len(read.rejections)} unreadable rows left out); "
+    console.print(f"{audited:,} cases audited ({left_out} unreadable rows left out); "
                   f"{len(flags):,} flags → {output}{' and ' + db if db else ''}")
     for rule, n in Counter(f.rule for f in flags).most_common():
         console.print(f"  {n:>7}  {catalogue.title(rule)}", highlight=False, markup=False)

@@ -1,4 +1,5 @@
-"""``casemix qc`` and ``casemix settle`` with ``--engine spark``: the same use cases on Spark, written as locally."""
+"""``casemix qc``, ``casemix settle`` and ``casemix audit`` with ``--engine spark``: the same use cases on Spark,
+written as locally."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from casemix.cli.options import console
 from casemix.errors import EngineError
 from casemix.pipelines.qc import QcReport
 from casemix.policy import Policy
+from casemix.records.outpatient import OutpatientVisit
 from casemix.settlement import write_statements
 from casemix.spark import GrouperSpec, spark_session
+from casemix.spark.audit import SparkAudit, audit_on_spark
 from casemix.spark.qc import QcSpec, qc_file_spark
 from casemix.spark.settlement import settle_spark
 
@@ -44,3 +47,10 @@ def qc_on_spark(input: Path, scheme: str, data: Path | None, policy: Path | None
     """The QC report of ``input`` checked on Spark (:func:`casemix.spark.qc.qc_file_spark`)."""
     spec = QcSpec(GrouperSpec.of(scheme, data, policy), None if rules is None else str(rules))
     return qc_file_spark(spark_session(spark_master), spec, input)
+
+
+def audit_files_on_spark(input: Path, history: Path | None, visits: list[OutpatientVisit], scheme: str,
+                         data: Path | None, policy: Policy, spark_master: str) -> SparkAudit:
+    """The flags on ``input`` audited on Spark (:func:`casemix.spark.audit.audit_on_spark`)."""
+    spec = GrouperSpec.of(scheme, data, policy.grouping)
+    return audit_on_spark(spark_session(spark_master), spec, policy, input, history, visits)

@@ -1,0 +1,260 @@
+"""Audit a batch of stays on Spark (智能审核, DOMAIN.md §7) with the same engine: the flags
+:func:`casemix.pipelines.audit.audit_grouped` gives — same rules, stays, scores, evidence and order.
+
+1. Each partition reads its rows with the row reader and groups each case (the grouper loaded once per
+   worker); a row that is not a case is left out, as the local audit leaves it out, and counted.
+2. In one task over the stays in row order (and the history's, when given): the norms learned by
+   :meth:`Auditor.learned`, then the checks that compare a stay or a hospital with the whole batch — the
+   hospital signals (``HOSPITAL``: a hospital against its level peers) and any cross-stay check not in
+   ``BY_PATIENT`` (the templated batches of ``fake_admission`` span patients). The engine's functions take
+   the whole batch, and splitting them would copy their logic. The learned auditor (small) is broadcast.
+3. Repartitioned by patient, so a patient's stays are all in one partition: each partition runs the
+   catalogue's one-stay checks (``ONE_STAY``) on each stay and the cross-stay checks that read only one
+   patient's stays (``BY_PATIENT``) on its stays, calling the engine's own check functions.
+4. The driver puts the flags in the order the local engine makes them (rule by rule: one-stay flags by row,
+   cross-stay flags, hospital signals) and keeps the engine's strongest flag per (rule, hospital, first record).
+
+Outpatient visits (cost shifting, bed-hanging elsewhere) are broadcast whole: each check reads only its
+patient's visits, so every partition sees what the local engine sees.
+"""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from casemix.audit import Auditor, Flag
+from casemix.audit.checks import ACROSS_STAYS, ONE_STAY
+from casemix.audit.engine import _strongest
+from casemix.audit.signals import HOSPITAL
+from casemix.errors import EngineError, InputError
+from casemix.grouping import GroupedCase
+from casemix.policy import Policy
+from casemix.records import Case, Rejection, RowReader
+from casemix.records.outpatient import OutpatientVisit
+from casemix.spark.grouping import GrouperSpec
+from casemix.spark.reading import CaseTable, read_case_table
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from pyspark import Broadcast
+    from pyspark.sql import DataFrame, SparkSession
+
+# cross-stay checks that read one patient's stays (and that patient's visits) only: run per patient partition
+BY_PATIENT = frozenset({"split_admission", "duplicate_claim", "cost_shifting", "early_discharge", "bed_hanging"})
+STAYS_SCHEMA = "row long, patient_id string, stay binary, record string, field string, reason string"
+FLAGS_SCHEMA = ("rule string, hospital_id string, case_ids array<string>, score double, evidence string, "
+                "phase int, first_row long, seq long")
+LEARNED_SCHEMA = FLAGS_SCHEMA + ", auditor binary, error binary"    # one row with the auditor, then its flags
+ONE, ACROSS, WHOLE_BATCH = 0, 1, 2     # the order the engine makes a rule's flags in: stays, across stays, signals
+
+
+@dataclass(frozen=True)
+class SparkAudit:
+    """The flags (highest score first, as the local audit sorts them), the rows read, the stays audited and
+    the rows left out (rows in = stays + rejections)."""
+
+    flags: list[Flag]
+    rows_in: int
+    stays: int
+    rejections: list[Rejection]
+
+
+def audit_on_spark(spark: SparkSession, spec: GrouperSpec, policy: Policy, source: str | Path,
+                   history: str | Path | None = None, visits: list[OutpatientVisit] | None = None) -> SparkAudit:
+    """Every flag on the stays of ``source`` (CSV or Parquet) under ``policy.audit``, norms learned from the
+    stays of ``history`` (default: ``source`` itself), with ``visits`` for cost shifting and bed-hanging: the
+    flags :func:`~casemix.pipelines.audit.audit_grouped` gives. Raises :class:`~casemix.errors.TableError` for
+    a file that cannot be read as a case table, :class:`EngineError` for a workbook (Spark reads CSV and
+    Parquet), and the :class:`~casemix.errors.InputError` the local audit raises for a history it cannot
+    learn from."""
+    for path in (source, history):
+        _check_spark_reads(path)
+    table = read_case_table(spark, source)
+    read = _grouped(table, spec).cache()
+    rejections = _rejections(read)
+    stays = read.filter("stay is not null").select("row", "patient_id", "stay")
+    count = stays.count()
+    if count + len(rejections) != table.rows:
+        raise RuntimeError(f"lost rows: {table.rows} in, {count} stays and {len(rejections)} rejections out")
+    past = None if history is None else (_grouped(read_case_table(spark, history), spec)
+                                         .filter("stay is not null").select("row", "patient_id", "stay"))
+    seen = spark.sparkContext.broadcast(list(visits or []))
+    learned, whole_batch = _whole_batch(stays, past, seen, spec, policy)
+    auditor = spark.sparkContext.broadcast(learned)
+    found = whole_batch + _by_patient(stays, auditor, seen).collect()
+    read.unpersist()
+    auditor.destroy()
+    seen.destroy()
+    return SparkAudit(_in_local_order(found, pickle.loads(learned)), table.rows, count, rejections)
+
+
+def _check_spark_reads(path: str | Path | None) -> None:
+    """Raise :class:`EngineError` for a workbook: Spark reads case tables from CSV or Parquet only."""
+    if path is not None and Path(path).suffix.lower() in (".xlsx", ".xls"):
+        raise EngineError(f"{path}: --engine spark reads CSV or Parquet; save the workbook as CSV or use "
+                          "--engine local")
+
+
+def _grouped(table: CaseTable, spec: GrouperSpec) -> DataFrame:
+    """Every row read by the row reader: a case grouped (``stay``: the pickled :class:`GroupedCase`), or the
+    rejection's record, field and reason."""
+    headers, width = table.headers, len(table.headers)
+
+    def read(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        grouper, reader = spec.load(), RowReader(headers)
+        for batch in batches:
+            out = []
+            cells = batch.select([f"c{i}" for i in range(width)]).to_pylist()
+            for values, number in zip(cells, batch.column("row").to_pylist(), strict=True):
+                case = reader.read(list(values.values()), number)
+                if isinstance(case, Case):
+                    stay = GroupedCase(case, grouper.group(case, explain=False))
+                    out.append({"row": number, "patient_id": case.patient_id, "stay": pickle.dumps(stay)})
+                else:
+                    out.append({"row": number, "record": case.record_id, "field": case.field, "reason": case.reason})
+            yield _arrow(out, STAYS_SCHEMA)
+
+    return table.frame.mapInArrow(read, STAYS_SCHEMA)
+
+
+def _rejections(read: DataFrame) -> list[Rejection]:
+    rows = read.filter("stay is null").select("row", "record", "field", "reason").orderBy("row").collect()
+    return [Rejection(r["row"], r["record"], r["field"], r["reason"]) for r in rows]
+
+
+def _by_patient(stays: DataFrame, auditor: Broadcast, visits: Broadcast) -> DataFrame:
+    """The one-stay checks and the ``BY_PATIENT`` cross-stay checks, partition by partition of patients."""
+
+    def check(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        engine: Auditor = pickle.loads(auditor.value)
+        batch = _Batch.of(batches)
+        context = engine.context(visits.value)
+        found: list[_Found] = []
+        for rule in engine.catalogue.rules:
+            if rule in ONE_STAY:
+                found += [_Found(flag, ONE, row, 0) for stay, row in zip(batch.stays, batch.rows, strict=True)
+                          if (flag := ONE_STAY[rule](stay, context))]
+            if rule in ACROSS_STAYS and rule in BY_PATIENT:
+                found += [_Found(flag, ACROSS, batch.row_of(flag), seq)
+                          for seq, flag in enumerate(ACROSS_STAYS[rule](batch.stays, context))]
+        yield _arrow([f.columns() for f in found], FLAGS_SCHEMA)
+
+    # as many partitions as the session shuffles into, named: adaptive execution would otherwise merge a small
+    # batch into one partition, and the per-patient split would go untested
+    partitions = int(stays.sparkSession.conf.get("spark.sql.shuffle.partitions"))
+    return stays.repartition(partitions, "patient_id").sortWithinPartitions("row").mapInArrow(check, FLAGS_SCHEMA)
+
+
+def _whole_batch(stays: DataFrame, history: DataFrame | None, visits: Broadcast, spec: GrouperSpec,
+                 policy: Policy) -> tuple[bytes, list]:
+    """In one task, over the stays in row order: the :class:`Auditor` learned from the history's stays (the
+    batch's own without a history, or with one holding no stay), then the hospital signals and the cross-stay
+    checks not in ``BY_PATIENT``. The pickled auditor and those flags; an :class:`~casemix.errors.InputError`
+    the engine raises in learning (a history with no priced stay) is raised here, on the driver, as the local
+    audit raises it."""
+    from pyspark.sql import functions as F
+
+    def check(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        batch, past = _Batch.of(batches).split()
+        try:
+            engine = Auditor.learned(policy, spec.load().scheme, past.stays or batch.stays)   # as audit_grouped
+        except InputError as refused:
+            yield _arrow([{"error": pickle.dumps(refused)}], LEARNED_SCHEMA)
+            return
+        context, found = engine.context(visits.value), []
+        for rule in engine.catalogue.rules:
+            if rule in ACROSS_STAYS and rule not in BY_PATIENT:
+                found += [_Found(flag, ACROSS, 0, seq)
+                          for seq, flag in enumerate(ACROSS_STAYS[rule](batch.stays, context))]
+            if rule in HOSPITAL:
+                found += [_Found(flag, WHOLE_BATCH, 0, seq)
+                          for seq, flag in enumerate(HOSPITAL[rule](batch.stays, context))]
+        yield _arrow([{"auditor": pickle.dumps(engine)}, *map(_Found.columns, found)], LEARNED_SCHEMA)
+
+    both = stays.withColumn("in_batch", F.lit(True)).withColumn("in_history", F.lit(history is None))
+    if history is not None:
+        both = both.unionByName(history.withColumn("in_batch", F.lit(False)).withColumn("in_history", F.lit(True)))
+    rows = both.repartition(1).sortWithinPartitions("row").mapInArrow(check, LEARNED_SCHEMA).collect()
+    learned = next(row for row in rows if row["rule"] is None)
+    if learned["error"] is not None:
+        raise pickle.loads(learned["error"])
+    return learned["auditor"], [row for row in rows if row["rule"] is not None]
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """A partition's stays in row order, with their rows and, where tagged, whether each is in the batch audited
+    and in the history learned from."""
+
+    stays: list[GroupedCase]
+    rows: list[int]
+    tags: list[tuple[bool, bool]]
+
+    @classmethod
+    def of(cls, batches: Iterator[pa.RecordBatch]) -> _Batch:
+        stays, rows, tags = [], [], []
+        for batch in batches:
+            columns = batch.to_pydict()
+            stays += map(pickle.loads, columns["stay"])
+            rows += columns["row"]
+            tags += zip(columns.get("in_batch", ()), columns.get("in_history", ()), strict=True)
+        return cls(stays, rows, tags)
+
+    def split(self) -> tuple[_Batch, _Batch]:
+        """The batch's stays and the history's, each in row order."""
+        return self._tagged(0), self._tagged(1)
+
+    def _tagged(self, which: int) -> _Batch:
+        kept = [i for i, tags in enumerate(self.tags) if tags[which]]
+        return _Batch([self.stays[i] for i in kept], [self.rows[i] for i in kept], [])
+
+    @cached_property
+    def _first_row(self) -> dict[str, int]:
+        first: dict[str, int] = {}
+        for stay, row in zip(self.stays, self.rows, strict=True):
+            first.setdefault(stay.case.id, row)
+        return first
+
+    def row_of(self, flag: Flag) -> int:
+        """The row of the flag's first stay (the first row holding its id)."""
+        return self._first_row.get(flag.case_ids[0], 0) if flag.case_ids else 0
+
+
+@dataclass(frozen=True)
+class _Found:
+    """A flag and where the local engine makes it: its phase, the row of its first stay, its place in its check."""
+
+    flag: Flag
+    phase: int
+    row: int
+    seq: int
+
+    def columns(self) -> dict:
+        return {"rule": self.flag.rule, "hospital_id": self.flag.hospital_id, "case_ids": list(self.flag.case_ids),
+                "score": self.flag.score, "evidence": self.flag.evidence, "phase": self.phase, "first_row": self.row,
+                "seq": self.seq}
+
+
+def _arrow(rows: list[dict], schema: str) -> pa.RecordBatch:
+    """``rows`` as an Arrow batch of the Spark ``schema`` (a worker has no JVM to parse it: read here)."""
+    import pyarrow as pa
+
+    types = {"string": pa.string(), "array<string>": pa.list_(pa.string()), "double": pa.float64(),
+             "int": pa.int32(), "long": pa.int64(), "binary": pa.binary()}
+    arrow = pa.schema([(name, types[kind]) for name, kind in (part.split(" ", 1) for part in schema.split(", "))])
+    return pa.RecordBatch.from_pylist(rows, schema=arrow)
+
+
+def _in_local_order(found: list, auditor: Auditor) -> list[Flag]:
+    """The flags as :func:`~casemix.pipelines.audit.audit_grouped` returns them: in the order the engine makes
+    them (catalogue rule by rule; one-stay flags by row, then cross-stay flags, then signals), the strongest
+    per (rule, hospital, first record) kept by the engine's own rule, then highest score first."""
+    place = {rule: i for i, rule in enumerate(auditor.catalogue.rules)}
+    made = sorted(found, key=lambda r: (place[r["rule"]], r["phase"], r["first_row"], r["seq"]))
+    flags = [Flag(r["rule"], r["hospital_id"], tuple(r["case_ids"]), r["score"], r["evidence"]) for r in made]
+    return sorted(_strongest(flags), key=lambda f: (-f.score, f.rule, f.case_ids))

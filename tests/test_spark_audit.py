@@ -1,0 +1,158 @@
+"""casemix audit --engine spark gives the local engine's flags — the same rules, stays, scores, evidence and
+order, the flag file byte for byte — on a synthetic city with labelled irregularities injected into it and
+outpatient visits beside it, on real sample cases, with norms learned from another file, and with rows the
+row reader rejects; in Spark local mode (local[2]), one session for the module.
+
+Without pyspark or a Java runtime these tests are skipped, unless CASEMIX_REQUIRE_SPARK=1 (as in CI)."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+
+import pytest
+from typer.testing import CliRunner
+
+from casemix.audit.checks import ACROSS_STAYS
+from casemix.audit.inject import inject_irregularities
+from casemix.audit.signals import HOSPITAL
+from casemix.cli.main import app
+from casemix.datadir import resolve_data_dir
+from casemix.errors import InputError, TableError
+from casemix.grouping import Grouper
+from casemix.pipelines import audit_grouped, read_grouped
+from casemix.policy import load_policy
+from casemix.records.io import read_cases, read_table, write_cases, write_table
+from casemix.records.outpatient import synthetic_visits
+from casemix.records.synthetic import synthetic_city
+from casemix.spark import GrouperSpec, java_runtime, spark_session
+from casemix.spark.audit import BY_PATIENT, audit_on_spark
+
+DATA = resolve_data_dir()
+POLICY = load_policy(None)
+SPEC = GrouperSpec.of("chs-drg-2.0", DATA, None)
+VISIT_COLUMNS = ["id", "patient_id", "hospital_id", "visit_date", "total_cost"]
+
+
+def spark_missing() -> str | None:
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        return "pyspark is not installed (pip install 'casemix[spark]')"
+    if java_runtime() is None:
+        return "no Java runtime (Debian package openjdk-17-jre-headless)"
+    return None
+
+
+@pytest.fixture(scope="module")
+def spark():
+    missing = spark_missing()
+    if missing:
+        if os.environ.get("CASEMIX_REQUIRE_SPARK") == "1":
+            pytest.fail(missing)
+        pytest.skip(missing)
+    session = spark_session("local[2]")
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="module")
+def grouper() -> Grouper:
+    return Grouper.load("chs-drg-2.0", DATA, POLICY.grouping)
+
+
+@pytest.fixture(scope="module")
+def city(tmp_path_factory, grouper):
+    """A pooling area of 3,000 stays at 8 hospitals made from the real sample cases, 1% of stays per kind
+    made irregular by the injector (split, duplicate, upcoded, padded, shifted, dumped, bed-hanging, fake,
+    threshold gaming — its labels, not the audit's), and the patients' outpatient visits."""
+    sample, _ = read_cases(DATA / "samples" / "cases_13239_with_cost.csv")
+    stays = synthetic_city(sample, hospitals=8, cases=3_000, year=2025, seed=7)
+    injected = inject_irregularities(stays, grouper, share=0.01, seed=7, visits=synthetic_visits(stays, seed=7))
+    folder = tmp_path_factory.mktemp("city")
+    visits = write_table(folder / "visits.csv", VISIT_COLUMNS,
+                         [[v.id, v.patient_id, v.hospital_id, v.visit_date.isoformat(), str(v.total_cost)]
+                          for v in injected.visits])
+    return write_cases(folder / "city.csv", injected.cases), visits, injected
+
+
+def test_the_city_audited_on_spark_writes_the_local_flag_file_byte_for_byte(spark, city, tmp_path):
+    cases, visits, injected = city
+    runner = CliRunner()
+    for engine in ("local", "spark"):
+        result = runner.invoke(app, ["audit", str(cases), "-o", str(tmp_path / f"{engine}.csv"), "--outpatient",
+                                     str(visits), "--engine", engine])
+        assert result.exit_code == 0, result.output
+        assert f"{len(injected.cases):,} cases audited (0 unreadable rows left out)" in result.output
+    spark_file, local_file = (tmp_path / "spark.csv").read_bytes(), (tmp_path / "local.csv").read_bytes()
+    assert spark_file == local_file
+    flags = read_table(tmp_path / "spark.csv")
+    rules = Counter(row[0] for row in flags.rows)
+    # the comparison covers each way a flag is made: one-stay checks, cross-stay checks per patient and
+    # over the whole batch, and hospital signals against peers
+    assert {"split_admission", "duplicate_claim", "cost_shifting", "fake_admission", "unsupported_severity",
+            "low_standard_admission", "padded_procedures"} <= set(rules), rules
+    assert set(rules) & set(HOSPITAL), rules
+    assert set(ACROSS_STAYS) - BY_PATIENT <= set(rules)
+    # and the flags name the injector's labelled stays: each kind of event injected is found on Spark
+    named = {case_id for row in flags.rows for case_id in row[3].split()}
+    found = {event.kind for event in injected.events if named & set(event.case_ids)}
+    assert found >= {"split_admission", "duplicate_claim", "cost_shifting", "fake_admission", "upcoding"}, found
+
+
+def test_norms_learned_from_another_file_and_rejected_rows_are_as_local(spark, city, grouper, tmp_path):
+    cases, _, _ = city
+    table = read_table(cases)
+    rows = [list(row) for row in table.rows[:600]]
+    rows[4][table.headers.index("age")] = "sixty"              # a row the row reader rejects, naming its field
+    submitted = write_table(tmp_path / "submitted.csv", table.headers, rows)
+    done = audit_on_spark(spark, SPEC, POLICY, submitted, history=cases)
+    read = read_grouped(submitted, grouper)
+    local = audit_grouped(read.grouped, POLICY, grouper, read_grouped(cases, grouper).grouped)
+    assert done.flags == local and local
+    assert (done.rows_in, done.stays) == (600, 599)
+    assert done.rejections == read.rejections and done.rejections[0].field == "age"
+
+
+def test_real_sample_cases_audited_on_spark_give_the_local_flags(spark, grouper):
+    path = DATA / "samples" / "frontpage_763_with_cost.csv"
+    read = read_grouped(path, grouper)
+    done = audit_on_spark(spark, SPEC, POLICY, path)
+    assert done.flags == audit_grouped(read.grouped, POLICY, grouper)
+    assert done.stays == len(read.grouped) and len(done.rejections) == len(read.rejections)
+
+
+def test_a_history_without_costs_is_refused_on_spark_as_locally(spark, grouper):
+    path = DATA / "samples" / "cases_30.csv"          # real cases without a total cost: no standard to learn
+    with pytest.raises(InputError) as local:
+        audit_grouped(read_grouped(path, grouper).grouped, POLICY, grouper)
+    with pytest.raises(InputError) as on_spark:
+        audit_on_spark(spark, SPEC, POLICY, path)
+    assert str(on_spark.value) == str(local.value) and type(on_spark.value) is type(local.value)
+
+
+def test_a_missing_file_is_one_line_not_a_spark_failure(spark, tmp_path):
+    with pytest.raises(TableError, match="no such file"):
+        audit_on_spark(spark, SPEC, POLICY, tmp_path / "absent.csv")
+    result = CliRunner().invoke(app, ["audit", str(tmp_path / "absent.csv"), "-o", str(tmp_path / "f.csv"),
+                                      "--engine", "spark"])
+    assert result.exit_code != 0 and "no such file" in result.output and "Traceback" not in result.output
+
+
+def test_a_workbook_is_refused_on_spark_in_one_line(spark, tmp_path):
+    table = read_table(DATA / "samples" / "cases_30.csv")
+    workbook = write_table(tmp_path / "cases.xlsx", table.headers, table.rows)
+    result = CliRunner().invoke(app, ["audit", str(workbook), "-o", str(tmp_path / "f.csv"), "--engine", "spark"])
+    assert result.exit_code != 0 and "--engine spark reads CSV or Parquet" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_the_rules_run_per_patient_are_cross_stay_rules_of_the_engine():
+    # a name that drifts from the engine's would move its rule to the one-task step: still right, but slow
+    assert BY_PATIENT <= set(ACROSS_STAYS)
+
+
+def test_an_unknown_engine_is_refused_in_one_line(tmp_path):
+    result = CliRunner().invoke(app, ["audit", str(DATA / "samples" / "cases_30.csv"), "-o", str(tmp_path / "f.csv"),
+                                      "--engine", "dask"])
+    assert result.exit_code != 0 and "unknown engine 'dask'" in result.output
