@@ -143,3 +143,32 @@ def test_a_peer_with_an_excess_of_its_own_is_left_out_of_the_peers_rates():
 def test_the_flags_come_from_the_batch_audit_beside_the_bill_rule():
     flags = Auditor(AuditPolicy(), NORMS, LEVELS).audit([*PEERS, *hospital("H9", 14)])
     assert {f.case_ids[0] for f in flags if f.rule == "low_standard_admission"} == {f"H9-{i}" for i in range(14)}
+
+
+# ---- upcoding: the hospital's severity with its ADRG mix held fixed -------------------------------
+
+def mix(name, adrgs, level="二级"):
+    """Stays at ``name``: for each (ADRG, stays, of which x1) the stays, costed at their DRG's standard."""
+    out = []
+    for adrg, count, severe in adrgs:
+        for i in range(count):
+            drg = adrg + ("1" if i < severe else "5")
+            out.append(stay(f"{name}-{drg}-{i}", drg=drg, hospital=name, level=level,
+                            severity="MCC" if i < severe else "none"))
+    return out
+
+
+# the peers: about half their BR2 stays with an MCC, a tenth of their ES2 stays
+PEER_MIX = {"H1": [("BR2", 40, 19), ("ES2", 40, 4)], "H2": [("BR2", 40, 21), ("ES2", 40, 4)],
+            "H3": [("BR2", 40, 20), ("ES2", 40, 3)], "H4": [("BR2", 40, 20), ("ES2", 40, 5)]}
+
+
+def test_a_hospital_treating_sicker_adrgs_is_not_signalled_but_one_coding_more_mccs_in_them_is():
+    from casemix.audit.signals import severity_share
+    peers = [stay for h, adrgs in PEER_MIX.items() for stay in mix(h, adrgs)]
+    sicker = mix("H9", [("BR2", 80, 40)])                 # 50 % x1 against the peers' 30 %, as its ADRG predicts
+    assert severity_share([*peers, *sicker], context()) == []
+    upcoded = mix("H9", [("BR2", 40, 30), ("ES2", 40, 14)])   # 44 x1 where its peers' rates predict 24
+    flags = severity_share([*peers, *upcoded], context())
+    assert [f.hospital_id for f in flags] == ["H9"]
+    assert flags[0].evidence.startswith("44 x1/x3 stays of 80 against 24.0 expected from same-level peers' rates")

@@ -583,9 +583,9 @@ def low_standard_hospitals(stays: list[GroupedCase], context: Context) -> list[F
     pattern = {stay.case.id: ratio for stay in medical if stay.case.id not in readmitted
                and (ratio := _short_and_cheap(stay, context)) is not None}
     hospitals = _by_hospital(medical)
-    rates = _PeerRates(medical, pattern, policy.norm_min_cases)
+    rates = PeerRates(medical, pattern, policy.norm_min_cases)
     outliers = {hospital for hospital, own in hospitals.items() if _excess(own, pattern, rates, policy)}
-    rates = _PeerRates(medical, pattern, policy.norm_min_cases, left_out=outliers)
+    rates = PeerRates(medical, pattern, policy.norm_min_cases, left_out=outliers)
     flags = []
     for hospital, own in hospitals.items():
         found = _excess(own, pattern, rates, policy)
@@ -609,7 +609,7 @@ def low_standard_hospitals(stays: list[GroupedCase], context: Context) -> list[F
     return flags
 
 
-def _excess(own: list[GroupedCase], pattern: Mapping[str, float], rates: _PeerRates,
+def _excess(own: list[GroupedCase], pattern: Mapping[str, float], rates: PeerRates,
             policy: AuditPolicy) -> tuple[list[GroupedCase], float] | None:
     """A hospital's short cheap stays and the count its peers' rates predict, when it has at least
     ``peer_min_cases`` medical stays and more than ``peer_z`` × √expected too many; else None."""
@@ -624,34 +624,42 @@ def _left_out(hospitals: set[str]) -> str:
     return f" (peers with an excess of their own left out: {', '.join(sorted(hospitals))})" if hospitals else ""
 
 
-class _PeerRates:
-    """Each DRG's rate of pattern stays at a hospital's same-level peers (all its other stays of that level,
-    less those of the ``left_out`` hospitals), shrunk towards the level's overall rate by ``prior`` stays so
-    that a DRG seldom seen is not a zero."""
+class PeerRates:
+    """Each DRG's (or ``cell``'s: an ADRG …) rate of pattern stays at a hospital's same-level peers (all the
+    other stays of that level, less those of the ``left_out`` hospitals), shrunk towards the level's overall
+    rate by ``prior`` stays so that a DRG seldom seen is not a zero. ``rate(stay)`` is what a peer would
+    have done with that stay: summed over a hospital's stays, the count its peers' habits predict."""
 
-    def __init__(self, stays: list[GroupedCase], pattern: Mapping[str, float], prior: int,
-                 left_out: set[str] | frozenset[str] = frozenset()):
+    def __init__(self, stays: list[GroupedCase], pattern: Mapping[str, object] | set[str], prior: int,
+                 left_out: set[str] | frozenset[str] = frozenset(), cell: Callable[[GroupedCase], str] | None = None):
         self.prior = prior
+        self.cell = cell or (lambda stay: stay.result.drg)
         stays = [stay for stay in stays if _hospital(stay) not in left_out]
         self.cells: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0])   # (level, drg, hospital)
         self.levels: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])        # (level, drg)
-        self.overall: dict[str, list[int]] = defaultdict(lambda: [0, 0])                    # level
+        self.overall: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])        # (level, "")
+        self.hospitals: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])      # (level, hospital)
         for stay in stays:
             hit = stay.case.id in pattern
             level = stay.case.hospital_level or ""
-            for tally in (self.cells[(level, stay.result.drg, _hospital(stay))],
-                          self.levels[(level, stay.result.drg)], self.overall[level]):
+            group = self.cell(stay)
+            for tally in (self.cells[(level, group, _hospital(stay))], self.levels[(level, group)],
+                          self.overall[(level, "")], self.hospitals[(level, _hospital(stay))]):
                 tally[0] += hit
                 tally[1] += 1
 
     def rate(self, stay: GroupedCase) -> float:
-        level = stay.case.hospital_level or ""
-        own = self.cells[(level, stay.result.drg, _hospital(stay))]
-        both = self.levels[(level, stay.result.drg)]
-        hits, count = both[0] - own[0], both[1] - own[1]
-        overall = self.overall[level]
-        base = overall[0] / overall[1] if overall[1] else 0.0
+        level, hospital = stay.case.hospital_level or "", _hospital(stay)
+        hits, count = self._peers(self.levels, (level, self.cell(stay)), self.cells, (level, self.cell(stay), hospital))
+        all_hits, all_count = self._peers(self.overall, (level, ""), self.hospitals, (level, hospital))
+        base = all_hits / all_count if all_count else 0.0
         return (hits + self.prior * base) / (count + self.prior)
+
+    @staticmethod
+    def _peers(tallies: Mapping, key: tuple, own_tallies: Mapping, own_key: tuple) -> tuple[int, int]:
+        """A tally less the hospital's own part of it."""
+        both, own = tallies.get(key, (0, 0)), own_tallies.get(own_key, (0, 0))
+        return both[0] - own[0], both[1] - own[1]
 
 
 def _by_hospital(stays: list[GroupedCase]) -> dict[str, list[GroupedCase]]:
