@@ -10,7 +10,12 @@ from decimal import Decimal
 from conftest import DATA
 
 from casemix.audit import Auditor, Norms
-from casemix.audit.checks import SeverityCodes, low_standard_hospitals, unsupported_severity
+from casemix.audit.checks import (
+    SeverityCodes,
+    low_standard_hospitals,
+    unsupported_severity,
+    unsupported_severity_in_batch,
+)
 from casemix.grouping import GroupedCase, GroupResult
 from casemix.policy import AuditPolicy, load_policy
 from casemix.records import Case
@@ -172,3 +177,16 @@ def test_a_hospital_treating_sicker_adrgs_is_not_signalled_but_one_coding_more_m
     flags = severity_share([*peers, *upcoded], context())
     assert [f.hospital_id for f in flags] == ["H9"]
     assert flags[0].evidence.startswith("44 x1/x3 stays of 80 against 24.0 expected from same-level peers' rates")
+
+
+def test_an_upcoding_flag_at_a_signalled_hospital_names_its_figure_and_scores_higher():
+    peers = [stay for h, adrgs in PEER_MIX.items() for stay in mix(h, adrgs)]
+    upcoded = mix("H9", [("BR2", 40, 30), ("ES2", 40, 14)])
+    odd = stay("odd", drg="BR21", hospital="H9", severity="MCC", cost="9000", secondary=("E87.100",))
+    alone = unsupported_severity(odd, context())
+    flags = [f for f in Auditor(AuditPolicy(), NORMS, LEVELS).audit([*peers, *upcoded, odd])
+             if f.rule == "unsupported_severity"]
+    assert [f.case_ids for f in flags] == [("odd",)] and flags[0].score == min(1.0, alone.score + 0.25)
+    assert flags[0].evidence.startswith(f"{alone.evidence}; H9: 45 x1/x3 stays of 81 against ")
+    assert "O/E" in flags[0].evidence and "二级 peers" in flags[0].evidence
+    assert unsupported_severity_in_batch([*peers, odd], context()) == []      # H9 not signalled: the stay's flag alone

@@ -163,6 +163,21 @@ def unsupported_severity(stay: GroupedCase, context: Context) -> Flag | None:
                 f"other stay(s) of the history; cost {base_ratio:.2f}× the {result.adrg}5 standard{bill}")
 
 
+def unsupported_severity_in_batch(stays: list[GroupedCase], context: Context) -> list[Flag]:
+    """高编高套 over a batch: an ``unsupported_severity`` flag at a hospital that ``signals.severity_share``
+    signals (more x1/x3 stays than its peers' rates in the same ADRGs predict) names that figure beside the
+    stay's own evidence and scores 0.25 higher, as two independent signals agreeing."""
+    from casemix.audit.signals import severity_share  # signals builds on this module: imported when run
+
+    signalled = {flag.hospital_id: flag for flag in severity_share(stays, context)}
+    flags = []
+    for stay in stays:
+        if _hospital(stay) in signalled and (flag := unsupported_severity(stay, context)):
+            flags.append(Flag(flag.rule, flag.hospital_id, flag.case_ids, min(1.0, flag.score + 0.25),
+                              f"{flag.evidence}; {flag.hospital_id}: {signalled[flag.hospital_id].evidence}"))
+    return flags
+
+
 def bill_support(codes: list[str], lines: list[FeeLine], context: Context) -> str:
     """What the bill shows for each MCC/CC code, in words: the lines of the classes the support table
     (``evidence.severity_support``) lists for its condition, or their absence, with the table row."""
@@ -684,4 +699,5 @@ ACROSS_STAYS: dict[str, Callable[[list[GroupedCase], Context], list[Flag]]] = {
     "split_admission": split_admissions, "duplicate_claim": duplicate_claims, "cost_shifting": cost_shifting,
     "early_discharge": early_discharge_readmitted, "bed_hanging": bed_hanging_elsewhere,
     "fake_admission": fake_admissions, "low_standard_admission": low_standard_hospitals,
+    "unsupported_severity": unsupported_severity_in_batch,
 }
