@@ -602,6 +602,7 @@ def low_standard_hospitals(stays: list[GroupedCase], context: Context) -> list[F
     outliers = {hospital for hospital, own in hospitals.items() if _excess(own, pattern, rates, policy)}
     rates = PeerRates(medical, pattern, policy.norm_min_cases, left_out=outliers)
     flags = []
+    floor = policy.low_standard_min_excess_probability
     for hospital, own in hospitals.items():
         found = _excess(own, pattern, rates, policy)
         if found is None:
@@ -611,7 +612,6 @@ def low_standard_hospitals(stays: list[GroupedCase], context: Context) -> list[F
         for stay in mine:
             peer_rate = rates.rate(stay)
             chance = excess / (excess + peer_rate)
-            floor = policy.low_standard_min_excess_probability
             if chance >= floor:
                 flags.append(Flag(
                     "low_standard_admission", hospital, (stay.case.id,), score((chance - floor) / (1 - floor)),
@@ -628,7 +628,7 @@ def _excess(own: list[GroupedCase], pattern: Mapping[str, float], rates: PeerRat
             policy: AuditPolicy) -> tuple[list[GroupedCase], float] | None:
     """A hospital's short cheap stays and the count its peers' rates predict, when it has at least
     ``peer_min_cases`` medical stays and more than ``peer_z`` × √expected too many; else None."""
-    expected = sum(rates.rate(stay) for stay in own)
+    expected = rates.expected(own)
     mine = [stay for stay in own if stay.case.id in pattern]
     if len(own) < policy.peer_min_cases or len(mine) - expected <= policy.peer_z * expected ** 0.5:
         return None
@@ -649,26 +649,40 @@ class PeerRates:
                  left_out: set[str] | frozenset[str] = frozenset(), cell: Callable[[GroupedCase], str] | None = None):
         self.prior = prior
         self.cell = cell or (lambda stay: stay.result.drg)
-        stays = [stay for stay in stays if _hospital(stay) not in left_out]
-        self.cells: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0])   # (level, drg, hospital)
-        self.levels: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])        # (level, drg)
+        self.cells: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0])   # (level, cell, hospital)
+        self.levels: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])        # (level, cell)
         self.overall: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])        # (level, "")
         self.hospitals: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])      # (level, hospital)
+        self.known: dict[tuple[str, str, str], float] = {}                                   # rates worked out
         for stay in stays:
+            hospital = stay.case.hospital_id or ""
+            if hospital in left_out:
+                continue
             hit = stay.case.id in pattern
             level = stay.case.hospital_level or ""
             group = self.cell(stay)
-            for tally in (self.cells[(level, group, _hospital(stay))], self.levels[(level, group)],
-                          self.overall[(level, "")], self.hospitals[(level, _hospital(stay))]):
+            for tally in (self.cells[(level, group, hospital)], self.levels[(level, group)],
+                          self.overall[(level, "")], self.hospitals[(level, hospital)]):
                 tally[0] += hit
                 tally[1] += 1
 
     def rate(self, stay: GroupedCase) -> float:
-        level, hospital = stay.case.hospital_level or "", _hospital(stay)
-        hits, count = self._peers(self.levels, (level, self.cell(stay)), self.cells, (level, self.cell(stay), hospital))
-        all_hits, all_count = self._peers(self.overall, (level, ""), self.hospitals, (level, hospital))
-        base = all_hits / all_count if all_count else 0.0
-        return (hits + self.prior * base) / (count + self.prior)
+        """The peers' rate for this stay's DRG (or cell) at its hospital's level."""
+        return self._rate((stay.case.hospital_level or "", self.cell(stay), _hospital(stay)))
+
+    def expected(self, stays: list[GroupedCase]) -> float:
+        """Σ ``rate`` over ``stays``: how many pattern stays the peers' habits predict for them."""
+        counts = Counter((stay.case.hospital_level or "", self.cell(stay), _hospital(stay)) for stay in stays)
+        return sum(count * self._rate(key) for key, count in counts.items())
+
+    def _rate(self, key: tuple[str, str, str]) -> float:
+        if key not in self.known:
+            level, group, hospital = key
+            hits, count = self._peers(self.levels, (level, group), self.cells, key)
+            all_hits, all_count = self._peers(self.overall, (level, ""), self.hospitals, (level, hospital))
+            base = all_hits / all_count if all_count else 0.0
+            self.known[key] = (hits + self.prior * base) / (count + self.prior)
+        return self.known[key]
 
     @staticmethod
     def _peers(tallies: Mapping, key: tuple, own_tallies: Mapping, own_key: tuple) -> tuple[int, int]:
@@ -685,7 +699,8 @@ def _by_hospital(stays: list[GroupedCase]) -> dict[str, list[GroupedCase]]:
 
 
 def _readmitted_within(stays: list[GroupedCase], context: Context, days: int) -> set[str]:
-    """Ids of stays with the same patient's other stay at the same hospital within ``days`` of it."""
+    """Ids of stays followed or preceded by the same patient's next or previous stay at the same hospital
+    within ``days``."""
     near = set()
     for patient_stays in context.patients(stays).values():
         for first, then in zip(patient_stays, patient_stays[1:]):
