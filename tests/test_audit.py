@@ -81,7 +81,7 @@ def duplicate_example():
 def upcoding_example():
     odd = stay("odd", drg="BR21", secondary=("E87.100",), severity="MCC", cost="7000")
     usual = stay("usual", drg="BR21", secondary=("J96.900x001",), severity="MCC", cost="7000")
-    return [odd], ("odd",), [usual, stay("costly", drg="BR21", secondary=("E87.100",), severity="MCC", cost="12000")]
+    return [odd], ("odd",), [usual, stay("costly", drg="BR21", secondary=("E87.100",), severity="MCC", cost="14000")]
 
 
 def padded_example():

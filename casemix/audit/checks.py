@@ -96,15 +96,57 @@ def by_patient(stays: list[GroupedCase]) -> dict[str, list[GroupedCase]]:
 
 # ---- one stay -------------------------------------------------------------------------------------
 
+class SeverityCodes(frozenset):
+    """The scheme's MCC and CC codes as one set (what the norms count pairings of), knowing each code's
+    level and exclusion table (表7), so a check can name the codes that put a stay into its x1 or x3 DRG
+    the way the grouper decides it: an MCC code is read before a CC code, and a code whose exclusion
+    table holds the principal counts for nothing."""
+
+    def __new__(cls, mcc: Mapping[str, str], cc: Mapping[str, str],
+                exclusions: Mapping[str, frozenset[str]]) -> SeverityCodes:
+        codes = super().__new__(cls, {*mcc, *cc})
+        codes.mcc, codes.cc, codes.exclusions = dict(mcc), dict(cc), dict(exclusions)
+        return codes
+
+    def __reduce__(self):
+        return SeverityCodes, (self.mcc, self.cc, self.exclusions)
+
+    @classmethod
+    def of(cls, scheme) -> SeverityCodes:
+        """From a scheme's ``mcc``, ``cc`` (code → exclusion table id) and ``exclusions`` tables."""
+        return cls(scheme.mcc, scheme.cc, scheme.exclusions)
+
+    def qualifying(self, principal: str, secondary: Iterable[str], suffix: str) -> list[str]:
+        """The secondaries that earn an x1 (an MCC) or an x3 (an MCC or a CC) DRG with this principal."""
+        levels = ("mcc",) if suffix == "1" else ("mcc", "cc")
+        found = []
+        for code in secondary:
+            table, level = (self.mcc, "mcc") if code in self.mcc else (self.cc, "cc")
+            if level in levels and code in table and principal not in self.exclusions.get(table[code], ()):
+                found.append(code)
+        return found
+
+
+def severity_codes_of(stay: GroupedCase, context: Context) -> list[str]:
+    """The stay's MCC/CC codes that earn its DRG's level (all its MCC/CC codes when the context's code
+    set does not know their levels)."""
+    codes = context.severity_codes
+    if isinstance(codes, SeverityCodes):
+        return codes.qualifying(stay.result.principal_dx, stay.case.secondary_dx, stay.result.drg[-1])
+    return [code for code in stay.case.secondary_dx if code in codes]
+
+
 def unsupported_severity(stay: GroupedCase, context: Context) -> Flag | None:
-    """高编高套: an x1/x3 stay whose every MCC/CC is rarely seen with its principal category in the
-    history and whose cost is no more than a stay without complications (its ADRG's x5 standard). Given
+    """高编高套: an x1/x3 stay every one of whose qualifying MCC/CC codes (those that earn its level:
+    ``severity_codes_of``) is rarely seen with its principal category in the history, and whose cost
+    did not rise with them (at most ``unsupported_severity_max_ratio`` × its ADRG's x5 standard, what a
+    stay without complications costs). A CC already on a stay does not hide an MCC added to it. Given
     the fee lines, the evidence also says what the bill shows for each code (``bill_support``)."""
     case, result = stay.case, stay.result
     if result.status != "grouped" or result.drg[-1] not in "13" or not case.total_cost:
         return None
     base = context.norms.standard_cost.get(result.adrg + "5")
-    codes = [code for code in case.secondary_dx if code in context.severity_codes]
+    codes = severity_codes_of(stay, context)
     if not base or not codes:
         return None
     policy = context.policy
@@ -119,6 +161,21 @@ def unsupported_severity(stay: GroupedCase, context: Context) -> Flag | None:
     return Flag("unsupported_severity", _hospital(stay), (case.id,), score((cap - base_ratio) / cap),
                 f"{result.drg} ({result.severity}) from {', '.join(codes)}, seen with {category} in {seen} "
                 f"other stay(s) of the history; cost {base_ratio:.2f}× the {result.adrg}5 standard{bill}")
+
+
+def unsupported_severity_in_batch(stays: list[GroupedCase], context: Context) -> list[Flag]:
+    """高编高套 over a batch: an ``unsupported_severity`` flag at a hospital that ``signals.severity_share``
+    signals (more x1/x3 stays than its peers' rates in the same ADRGs predict) names that figure beside the
+    stay's own evidence and scores 0.25 higher, as two independent signals agreeing."""
+    from casemix.audit.signals import severity_share  # signals builds on this module: imported when run
+
+    signalled = {flag.hospital_id: flag for flag in severity_share(stays, context)}
+    flags = []
+    for stay in stays:
+        if _hospital(stay) in signalled and (flag := unsupported_severity(stay, context)):
+            flags.append(Flag(flag.rule, flag.hospital_id, flag.case_ids, min(1.0, flag.score + 0.25),
+                              f"{flag.evidence}; {flag.hospital_id}: {signalled[flag.hospital_id].evidence}"))
+    return flags
 
 
 def bill_support(codes: list[str], lines: list[FeeLine], context: Context) -> str:
@@ -172,19 +229,29 @@ def _in_theatre(code: str) -> bool:
 
 def low_standard_admission(stay: GroupedCase, context: Context) -> Flag | None:
     """低标准入院: a short, cheap medical stay discharged on orders, billed mostly for exams and labs."""
+    ratio = _short_and_cheap(stay, context)
+    if ratio is None:
+        return None
+    policy = context.policy
+    exams = fee_share(stay, EXAM_FEES)
+    if exams is not None and exams < policy.low_standard_min_exam_share:
+        return None
+    limit = policy.low_standard_max_ratio
+    bill = f"; exams and labs {exams:.0%} of the bill" if exams is not None else ""
+    return Flag("low_standard_admission", _hospital(stay), (stay.case.id,), score((limit - ratio) / limit),
+                f"{stay.case.los_days} day(s), cost {ratio:.2f}× the {stay.result.drg} standard{bill}")
+
+
+def _short_and_cheap(stay: GroupedCase, context: Context) -> float | None:
+    """The stay's cost ÷ standard when it is a grouped medical stay discharged on orders (离院方式 1) of at
+    most ``low_standard_max_los`` days below ``low_standard_max_ratio`` of its standard, else None."""
     case, policy = stay.case, context.policy
     ratio = context.norms.ratio(stay)
     if (ratio is None or stay.result.status != "grouped" or not _medical(stay) or case.los_days is None
             or case.los_days > policy.low_standard_max_los or ratio >= policy.low_standard_max_ratio
             or (case.discharge_mode or "1") != "1"):
         return None
-    exams = fee_share(stay, EXAM_FEES)
-    if exams is not None and exams < policy.low_standard_min_exam_share:
-        return None
-    limit = policy.low_standard_max_ratio
-    bill = f"; exams and labs {exams:.0%} of the bill" if exams is not None else ""
-    return Flag("low_standard_admission", _hospital(stay), (case.id,), score((limit - ratio) / limit),
-                f"{case.los_days} day(s), cost {ratio:.2f}× the {stay.result.drg} standard{bill}")
+    return ratio
 
 
 def early_discharge(stay: GroupedCase, context: Context) -> Flag | None:
@@ -514,8 +581,138 @@ def _overlaps(stays: list[GroupedCase], context: Context) -> list[Flag]:
     return flags
 
 
+def low_standard_hospitals(stays: list[GroupedCase], context: Context) -> list[Flag]:
+    """低标准入院 from the hospital's pattern, whatever the bill looks like. Short, cheap medical stays
+    (``_short_and_cheap``; a stay with the patient's other stay at the same hospital within the split
+    window is left to the split rule) are counted at each hospital against what its same-level peers'
+    rates predict for its own mix of DRGs (indirect standardisation: expected = Σ over its medical stays
+    of the peers' rate in that DRG, shrunk towards the level's rate by ``norm_min_cases`` stays). At a
+    hospital with ``peer_z`` more than expected (Poisson), the excess rate q = (observed − expected) ÷ its
+    medical stays is the chance a medical stay was admitted below standard on top of the peers' habit; a
+    short cheap stay in a DRG whose peer rate is r is one of the excess with probability q ÷ (q + r).
+    Stays at or above ``low_standard_min_excess_probability`` are flagged, naming the DRG's rate and the
+    hospital's counts."""
+    policy = context.policy
+    medical = [stay for stay in stays if stay.result.status == "grouped" and _medical(stay) and stay.case.hospital_id]
+    readmitted = _readmitted_within(stays, context, policy.split_window_days)
+    pattern = {stay.case.id: ratio for stay in medical if stay.case.id not in readmitted
+               and (ratio := _short_and_cheap(stay, context)) is not None}
+    hospitals = _by_hospital(medical)
+    rates = PeerRates(medical, pattern, policy.norm_min_cases)
+    outliers = {hospital for hospital, own in hospitals.items() if _excess(own, pattern, rates, policy)}
+    rates = PeerRates(medical, pattern, policy.norm_min_cases, left_out=outliers)
+    flags = []
+    floor = policy.low_standard_min_excess_probability
+    for hospital, own in hospitals.items():
+        found = _excess(own, pattern, rates, policy)
+        if found is None:
+            continue
+        mine, expected = found
+        excess = (len(mine) - expected) / len(own)
+        for stay in mine:
+            peer_rate = rates.rate(stay)
+            chance = excess / (excess + peer_rate)
+            if chance >= floor:
+                flags.append(Flag(
+                    "low_standard_admission", hospital, (stay.case.id,), score((chance - floor) / (1 - floor)),
+                    f"{stay.case.los_days} day(s), cost {pattern[stay.case.id]:.2f}× the {stay.result.drg} "
+                    f"standard, discharged on orders; {peer_rate:.1%} of {stay.result.drg} stays at "
+                    f"{stay.case.hospital_level or 'same-level'} peers are this short and cheap; {hospital} has "
+                    f"{len(mine)} such stays of {len(own)} medical stays against {expected:.1f} expected from its "
+                    f"peers' rates for its DRGs{_left_out(outliers - {hospital})}: one of the excess with "
+                    f"probability {chance:.2f}"))
+    return flags
+
+
+def _excess(own: list[GroupedCase], pattern: Mapping[str, float], rates: PeerRates,
+            policy: AuditPolicy) -> tuple[list[GroupedCase], float] | None:
+    """A hospital's short cheap stays and the count its peers' rates predict, when it has at least
+    ``peer_min_cases`` medical stays and more than ``peer_z`` × √expected too many; else None."""
+    expected = rates.expected(own)
+    mine = [stay for stay in own if stay.case.id in pattern]
+    if len(own) < policy.peer_min_cases or len(mine) - expected <= policy.peer_z * expected ** 0.5:
+        return None
+    return mine, expected
+
+
+def _left_out(hospitals: set[str]) -> str:
+    return f" (peers with an excess of their own left out: {', '.join(sorted(hospitals))})" if hospitals else ""
+
+
+class PeerRates:
+    """Each DRG's (or ``cell``'s: an ADRG …) rate of pattern stays at a hospital's same-level peers (all the
+    other stays of that level, less those of the ``left_out`` hospitals), shrunk towards the level's overall
+    rate by ``prior`` stays so that a DRG seldom seen is not a zero. ``rate(stay)`` is what a peer would
+    have done with that stay: summed over a hospital's stays, the count its peers' habits predict."""
+
+    def __init__(self, stays: list[GroupedCase], pattern: Mapping[str, object] | set[str], prior: int,
+                 left_out: set[str] | frozenset[str] = frozenset(), cell: Callable[[GroupedCase], str] | None = None):
+        self.prior = prior
+        self.cell = cell or (lambda stay: stay.result.drg)
+        self.cells: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0])   # (level, cell, hospital)
+        self.levels: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])        # (level, cell)
+        self.overall: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])        # (level, "")
+        self.hospitals: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])      # (level, hospital)
+        self.known: dict[tuple[str, str, str], float] = {}                                   # rates worked out
+        for stay in stays:
+            hospital = stay.case.hospital_id or ""
+            if hospital in left_out:
+                continue
+            hit = stay.case.id in pattern
+            level = stay.case.hospital_level or ""
+            group = self.cell(stay)
+            for tally in (self.cells[(level, group, hospital)], self.levels[(level, group)],
+                          self.overall[(level, "")], self.hospitals[(level, hospital)]):
+                tally[0] += hit
+                tally[1] += 1
+
+    def rate(self, stay: GroupedCase) -> float:
+        """The peers' rate for this stay's DRG (or cell) at its hospital's level."""
+        return self._rate((stay.case.hospital_level or "", self.cell(stay), _hospital(stay)))
+
+    def expected(self, stays: list[GroupedCase]) -> float:
+        """Σ ``rate`` over ``stays``: how many pattern stays the peers' habits predict for them."""
+        counts = Counter((stay.case.hospital_level or "", self.cell(stay), _hospital(stay)) for stay in stays)
+        return sum(count * self._rate(key) for key, count in counts.items())
+
+    def _rate(self, key: tuple[str, str, str]) -> float:
+        if key not in self.known:
+            level, group, hospital = key
+            hits, count = self._peers(self.levels, (level, group), self.cells, key)
+            all_hits, all_count = self._peers(self.overall, (level, ""), self.hospitals, (level, hospital))
+            base = all_hits / all_count if all_count else 0.0
+            self.known[key] = (hits + self.prior * base) / (count + self.prior)
+        return self.known[key]
+
+    @staticmethod
+    def _peers(tallies: Mapping, key: tuple, own_tallies: Mapping, own_key: tuple) -> tuple[int, int]:
+        """A tally less the hospital's own part of it."""
+        both, own = tallies.get(key, (0, 0)), own_tallies.get(own_key, (0, 0))
+        return both[0] - own[0], both[1] - own[1]
+
+
+def _by_hospital(stays: list[GroupedCase]) -> dict[str, list[GroupedCase]]:
+    out: dict[str, list[GroupedCase]] = defaultdict(list)
+    for stay in stays:
+        out[_hospital(stay)].append(stay)
+    return out
+
+
+def _readmitted_within(stays: list[GroupedCase], context: Context, days: int) -> set[str]:
+    """Ids of stays followed or preceded by the same patient's next or previous stay at the same hospital
+    within ``days``."""
+    near = set()
+    for patient_stays in context.patients(stays).values():
+        for first, then in zip(patient_stays, patient_stays[1:]):
+            if (then.case.hospital_id == first.case.hospital_id
+                    and (then.case.admission_date - first.case.discharge_date).days <= days):
+                near.update((first.case.id, then.case.id))
+    return near
+
+
 ACROSS_STAYS: dict[str, Callable[[list[GroupedCase], Context], list[Flag]]] = {
     "split_admission": split_admissions, "duplicate_claim": duplicate_claims, "cost_shifting": cost_shifting,
     "early_discharge": early_discharge_readmitted, "bed_hanging": bed_hanging_elsewhere,
-    "fake_admission": fake_admissions,
+    "fake_admission": fake_admissions, "low_standard_admission": low_standard_hospitals,
+    "unsupported_severity": unsupported_severity_in_batch,
 }

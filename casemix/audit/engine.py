@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 
 from casemix.audit.catalogue import Catalogue, load_catalogue
-from casemix.audit.checks import ACROSS_STAYS, ONE_STAY, Context, Flag
+from casemix.audit.checks import ACROSS_STAYS, ONE_STAY, Context, Flag, SeverityCodes
 from casemix.audit.norms import Norms
 from casemix.audit.signals import HOSPITAL
 from casemix.errors import RuleError
@@ -42,7 +42,7 @@ class Auditor:
                 catalogue: Catalogue | None = None) -> Auditor:
         """An auditor whose norms (DRG standards, cost per day, procedure counts, MCC/CC pairings) are
         learned from ``history`` under ``policy``."""
-        severity = frozenset(scheme.mcc) | frozenset(scheme.cc)
+        severity = SeverityCodes.of(scheme)
         return cls(policy.audit, Norms.learned(policy, history, severity), severity,
                    frozenset(scheme.or_procedures), catalogue)
 

@@ -10,24 +10,38 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import replace
 
-from casemix.audit.checks import Context, Flag, score
+from casemix.audit.checks import Context, Flag, PeerRates, score
 from casemix.audit.norms import bunching_counts
 from casemix.grouping import GroupedCase
 
 
 def severity_share(stays: list[GroupedCase], context: Context) -> list[Flag]:
-    """Share of stays in suffix-1/3 DRGs, among ADRGs that split, against hospitals of the same level."""
-    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    level: dict[str, str] = {}
-    for stay in stays:
-        drg = stay.result.drg
-        if stay.result.status == "grouped" and drg[-1] in "135" and stay.case.hospital_id:
-            counts[stay.case.hospital_id][0] += drg[-1] in "13"
-            counts[stay.case.hospital_id][1] += 1
-            level[stay.case.hospital_id] = stay.case.hospital_level or ""
-    shares = {h: hits / total for h, (hits, total) in counts.items() if total >= context.policy.peer_min_cases}
-    return _peer_outliers("severity_share", shares, level, context, "{:.1%} stays with MCC/CC")
+    """Stays in suffix-1/3 DRGs, among ADRGs that split, against what same-level hospitals' rates in the
+    same ADRGs predict for the hospital's own mix (indirect standardisation: expected = Σ over its stays of
+    the peers' x1/x3 rate in that ADRG), so a hospital is not signalled for treating sicker ADRGs. The
+    value compared with peers (z above ``peer_z``) is observed ÷ expected; each hospital's expected
+    comes from the other hospitals of its level."""
+    split = [stay for stay in stays if stay.result.status == "grouped" and stay.result.drg[-1] in "135"
+             and stay.case.hospital_id]
+    severe = {stay.case.id for stay in split if stay.result.drg[-1] in "13"}
+    rates = PeerRates(split, severe, context.policy.norm_min_cases, cell=lambda stay: stay.result.adrg)
+    by_hospital: dict[str, list[GroupedCase]] = defaultdict(list)
+    for stay in split:
+        by_hospital[stay.case.hospital_id].append(stay)
+    ratios, level, said = {}, {}, {}
+    for hospital, own in by_hospital.items():
+        expected = rates.expected(own)
+        if len(own) < context.policy.peer_min_cases or not expected:
+            continue
+        observed = sum(stay.case.id in severe for stay in own)
+        ratios[hospital] = observed / expected
+        level[hospital] = own[0].case.hospital_level or ""
+        said[hospital] = (f"{observed} x1/x3 stays of {len(own)} against {expected:.1f} expected from same-level "
+                          "peers' rates in its ADRGs")
+    flags = _peer_outliers("severity_share", ratios, level, context, "O/E {:.2f}")
+    return [replace(flag, evidence=f"{said[flag.hospital_id]}; {flag.evidence}") for flag in flags]
 
 
 def cmi_peer(stays: list[GroupedCase], context: Context) -> list[Flag]:

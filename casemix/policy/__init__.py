@@ -99,7 +99,7 @@ class AuditPolicy:
     split_exempt_principals: list = field(default_factory=list)
     low_standard_max_los: int = 2
     low_standard_max_ratio: float = 0.4
-    unsupported_severity_max_ratio: float = 1.3
+    unsupported_severity_max_ratio: float = 1.6
     unsupported_severity_max_pairs: int = 0
     padded_min_procedures: int = 6
     missing_procedure_share: float = 0.95
@@ -144,6 +144,7 @@ class AuditPolicy:
     working_max_age: int = 60
     secondary_procedure_rate: float = 0.5
     severity_support_table: str = ""
+    low_standard_min_excess_probability: float = 0.8
 
 
 @dataclass(frozen=True, slots=True)
