@@ -9,7 +9,8 @@ ever the check's own first test, or looser, so the flags are the very flags of e
 one by one (``tests/test_audit_batch.py`` compares them):
 
 - ``padded_procedures``: more procedures than the DRG's limit, or an operation (ICD-9-CM-3 01–86
-  among the scheme's OR procedures);
+  among the scheme's OR procedures) with 手术费 at most ``padded_max_surgery_share`` of the fee
+  categories or fee lines to read;
 - ``early_discharge``: a dumping discharge mode in a DRG costing ``dumping_min_relative_cost`` × the
   mean standard or more (the same stays for the one-stay flag and the readmitted one, whose patient
   must also have two dated stays);
@@ -28,6 +29,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
+from operator import attrgetter
 
 import polars as pl
 
@@ -39,14 +42,15 @@ DAY_ZERO = 1_000_000
 SLACK = 1e-9                    # a float bound loosened by this much, so rounding never drops a stay
 
 
-FRAME_SCHEMA = {"id": pl.Utf8, "patient": pl.Utf8, "hospital": pl.Utf8, "dated": pl.Boolean, "admission": pl.Date,
-                "discharge": pl.Date, "los": pl.Int64,
-                "cost": pl.Float64, "mode": pl.Utf8, "principal": pl.Utf8, "drg": pl.Utf8, "procedures": pl.Int64,
-                "operated": pl.Boolean, "clinic_patient": pl.Boolean, "clinic_same_hospital": pl.Boolean}
-"""A row per stay: its id, its patient and hospital ("" for none), whether it is dated (patient, admission and
-discharge known), its admission and discharge dates, LOS, cost (None for none or 0), discharge mode,
-principal, DRG, how many procedures, whether one is an operation, whether its patient has an outpatient
-visit, and one at the stay's hospital."""
+FRAME_SCHEMA = {"id": pl.Utf8, "patient": pl.Utf8, "hospital": pl.Utf8, "admission": pl.Date,
+                "discharge": pl.Date, "los": pl.Int64, "mode": pl.Utf8, "principal": pl.Utf8, "cost": pl.Float64,
+                "drg": pl.Utf8, "procedures": pl.Int64, "operated": pl.Boolean, "surgery": pl.Float64,
+                "clinic_patient": pl.Boolean, "clinic_same_hospital": pl.Boolean}
+"""A row per stay, as read from its case: id, patient, hospital, admission and discharge dates, LOS,
+discharge mode, principal, cost (None for none or 0), DRG, how many procedures, whether one is an
+operation and then the share of 手术费 in its fee categories (None without them), whether its patient
+has an outpatient visit, and one at the stay's hospital. ``BatchScope.of`` adds the row number ``n``
+and ``dated`` (patient, admission and discharge known), and reads no hospital or DRG as ""."""
 
 
 @dataclass(frozen=True)
@@ -61,26 +65,23 @@ class BatchScope:
     def of(cls, stays: list[GroupedCase], context: Context) -> BatchScope:
         """The batch's facts, a row per stay in batch order (``n``: its place in ``stays``)."""
         theatre = frozenset(code for code in context.or_procedures if _in_theatre(code))
-        patients = {visit.patient_id for visit in context.visits}
-        clinics = {(visit.patient_id, visit.hospital_id) for visit in context.visits}
-        cases = [stay.case for stay in stays]
+        cases = list(map(attrgetter("case"), stays))
+        procedures = list(map(attrgetter("procedures"), cases))
+        operated = [bool(codes) and not theatre.isdisjoint(codes) for codes in procedures]
+        columns = {name: list(map(attrgetter(field), cases)) for name, field in _FIELDS.items()}
         frame = pl.DataFrame({
-            "id": [c.id for c in cases],
-            "patient": [c.patient_id for c in cases],
-            "hospital": [c.hospital_id or "" for c in cases],
-            "dated": [bool(c.patient_id and c.admission_date and c.discharge_date) for c in cases],
-            "admission": [c.admission_date for c in cases],
-            "discharge": [c.discharge_date for c in cases],
-            "los": [c.los_days for c in cases],
-            "cost": [float(c.total_cost) if c.total_cost else None for c in cases],
-            "mode": [c.discharge_mode for c in cases],
-            "principal": [c.principal_dx for c in cases],
-            "drg": [stay.result.drg or "" for stay in stays],
-            "procedures": [len(c.procedures) for c in cases],
-            "operated": [not theatre.isdisjoint(c.procedures) for c in cases],
-            "clinic_patient": [c.patient_id in patients for c in cases],
-            "clinic_same_hospital": [(c.patient_id or "", c.hospital_id or "") in clinics for c in cases],
+            **columns,
+            "cost": [float(cost) if cost else None for cost in map(attrgetter("total_cost"), cases)],
+            "drg": list(map(attrgetter("result.drg"), stays)),
+            "procedures": list(map(len, procedures)),
+            "operated": operated,
+            "surgery": [_surgery_share(case.fees) if yes else None for case, yes in zip(cases, operated)],
+            **_clinics(cases, context),
         }, schema=FRAME_SCHEMA).with_row_index("n")
+        patient = pl.col("patient")
+        frame = frame.with_columns(pl.col("hospital", "drg").fill_null(""),
+                                   (patient.is_not_null() & (patient != "") & pl.col("admission").is_not_null()
+                                    & pl.col("discharge").is_not_null()).alias("dated"))
         return cls(stays, frame, context)
 
     def by_patient(self, chosen: pl.Series | None = None) -> dict[str, list[GroupedCase]]:
@@ -118,6 +119,20 @@ class BatchScope:
         return [self.stays[n] for n in chosen.sort()]
 
 
+_FIELDS = {"id": "id", "patient": "patient_id", "hospital": "hospital_id", "admission": "admission_date",
+           "discharge": "discharge_date", "los": "los_days", "mode": "discharge_mode", "principal": "principal_dx"}
+
+
+def _clinics(cases: list, context: Context) -> dict[str, list[bool]]:
+    """Whether each stay's patient has an outpatient visit, and one at the stay's hospital."""
+    if not context.visits:
+        return {"clinic_patient": [False] * len(cases), "clinic_same_hospital": [False] * len(cases)}
+    patients = {visit.patient_id for visit in context.visits}
+    clinics = {(visit.patient_id, visit.hospital_id) for visit in context.visits}
+    return {"clinic_patient": [case.patient_id in patients for case in cases],
+            "clinic_same_hospital": [(case.patient_id or "", case.hospital_id or "") in clinics for case in cases]}
+
+
 def _in_theatre(code: str) -> bool:
     return code[:2].isdigit() and 1 <= int(code[:2]) <= 86
 
@@ -132,9 +147,17 @@ def _drgs(drgs: object) -> pl.Expr:
 
 # ---- one stay -------------------------------------------------------------------------------------
 
+def _surgery_share(fees: dict[str, Decimal] | None) -> float | None:
+    total = float(sum(fees.values(), Decimal(0))) if fees else 0.0
+    return float(fees.get("surgery", 0)) / total if total else None
+
+
 def _padded(context: Context) -> pl.Expr:
+    """Too many procedures, or an operation with a bill to read, or with 手术费 at most the policy's share."""
     limit = _by_drg(context.norms.procedure_limit, context.norms.default_procedure_limit)
-    return (pl.col("procedures") > limit) | pl.col("operated")
+    unbilled = pl.col("surgery") <= context.policy.padded_max_surgery_share * (1 + SLACK)
+    operation = pl.col("operated") & (pl.lit(bool(context.bills)) | unbilled.fill_null(False))
+    return (pl.col("procedures") > limit) | operation
 
 
 def _dumping(context: Context) -> pl.Expr:
