@@ -194,20 +194,20 @@ def _findings(library: ItemLibrary, lines: pl.DataFrame, covered: pl.DataFrame, 
     visits = own["visit_id"].unique()
     wanted = pairs.join(_tables(library)[1], on="rule").select("visit_id", "main").unique()
     their_mains = mains.join(wanted, on=["visit_id", "main"], how="semi").select("n", "visit_id", "main")
-    needed = pl.concat([own.select("n"), their_mains.select("n")]).unique()
-    fee_lines = _fee_lines(lines.join(needed, on="n"))
-    covered_by: dict[str, dict[ItemRule, list[BillLine]]] = {}
-    for n, visit, rule in own.sort("n", "rule").iter_rows():      # rows in the order the bill first meets them
-        covered_by.setdefault(visit, {}).setdefault(library.rules[rule], []).append(fee_lines[n])
+    needed = pl.concat([own["n"], their_mains["n"]]).implode()
+    fee_lines = _fee_lines(lines.filter(pl.col("n").is_in(needed)))
+    covered_by: dict[str, dict[ItemRule, list[BillLine]]] = {}      # stays, and rows in each, as the bill meets them
+    for visit, rule, numbers in own.sort("n", "rule").group_by("visit_id", "rule", maintain_order=True) \
+            .agg("n").iter_rows():
+        covered_by.setdefault(visit, {})[library.rules[rule]] = [fee_lines[n] for n in numbers]
     mains_by: dict[str, dict[str, list[BillLine]]] = {}
     for n, visit, main in their_mains.sort("n").iter_rows():
         mains_by.setdefault(visit, {}).setdefault(main, []).append(fee_lines[n])
     facts_by = {row[0]: ClaimFacts(*row[1:]) for row in
                 facts.filter(pl.col("visit_id").is_in(visits.implode())).select(FACT_SCHEMA.keys()).iter_rows()}
     found = {}
-    for visit in own.group_by("visit_id").agg(pl.col("n").min()).sort("n")["visit_id"].to_list():
-        findings = covered_findings(covered_by[visit], mains_by.get(visit, {}), facts_by.get(visit, ClaimFacts()),
-                                    policy)
+    for visit, rows in covered_by.items():
+        findings = covered_findings(rows, mains_by.get(visit, {}), facts_by.get(visit, ClaimFacts()), policy)
         if findings:
             found[visit] = findings
     return found
