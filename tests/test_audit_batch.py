@@ -18,7 +18,7 @@ from casemix.records.io import read_cases
 from casemix.records.outpatient import synthetic_visits
 from casemix.records.synthetic import fee_code_pools, synthetic_city
 
-STAYS = 4_000
+STAYS = 3_000
 
 
 @pytest.fixture(scope="module")
