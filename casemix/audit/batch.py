@@ -22,7 +22,8 @@ one by one (``tests/test_audit_batch.py`` compares them):
 - ``cost_shifting``: a stay whose patient visited the same hospital's clinic.
 
 A check with no condition here (split admissions, low-standard admissions, upcoding, the hospital
-signals, a rule added later) sees every stay, as before.
+signals, a rule added later) sees every stay, as before. Whoever changes a check's entry tests changes
+or drops its condition here; ``by_patient`` here must group as ``checks.by_patient`` does.
 """
 
 from __future__ import annotations
