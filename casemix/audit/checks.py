@@ -60,6 +60,10 @@ class Context:
             self._patients[id(stays)] = (stays, by_patient(stays))     # the batch is kept, so its id stays its own
         return self._patients[id(stays)][1]
 
+    def know_patients(self, stays: list[GroupedCase], patients: dict[str, list[GroupedCase]]) -> None:
+        """Take ``patients`` as ``by_patient(stays)``, worked out elsewhere (in columns, ``batch.BatchScope``)."""
+        self._patients[id(stays)] = (stays, patients)
+
 
 def score(excess: float) -> float:
     """0.5 at the threshold, rising towards 1 the further past it."""

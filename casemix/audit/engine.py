@@ -8,9 +8,10 @@ involved, a score in [0, 1] and the evidence a reviewer can check on the bill.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
 
+from casemix.audit.batch import BatchScope
 from casemix.audit.catalogue import Catalogue, load_catalogue
 from casemix.audit.checks import ACROSS_STAYS, ONE_STAY, Context, Flag, SeverityCodes
 from casemix.audit.norms import Norms
@@ -56,15 +57,31 @@ class Auditor:
               classifier: FeeClassifier | None = None) -> list[Flag]:
         """Every catalogue check over ``stays`` (with outpatient visits for cost shifting and bed-hanging,
         and fee lines by stay id where given, read by day with ``classifier``); one flag per rule and
-        first stay, the higher-scoring where two checks agree."""
+        first stay, the higher-scoring where two checks agree. Each check looks only at the stays its
+        entry conditions admit (``batch.BatchScope``): the flags of ``audit_per_stay``, sooner."""
         context = self.context(outpatient, bills, classifier, _BatchNorms.of(self.norms))
+        scope = BatchScope.of(stays, context)
+        context.know_patients(stays, scope.by_patient())
+        return self._run(context, scope.one_stay, scope.across_stays, stays)
+
+    def audit_per_stay(self, stays: list[GroupedCase], outpatient: list[OutpatientVisit] | None = None,
+                       bills: Mapping[str, list[FeeLine]] | None = None,
+                       classifier: FeeClassifier | None = None) -> list[Flag]:
+        """``audit`` with every check looking at every stay: the reference the batch path is tested against."""
+        context = self.context(outpatient, bills, classifier, _BatchNorms.of(self.norms))
+        return self._run(context, lambda rule: stays, lambda rule: stays, stays)
+
+    def _run(self, context: Context, one_stay: Callable[[str], list[GroupedCase]],
+             across_stays: Callable[[str], list[GroupedCase]], stays: list[GroupedCase]) -> list[Flag]:
+        """The catalogue's checks in its order: each one-stay check over ``one_stay(rule)``, each check across
+        stays over ``across_stays(rule)``, each hospital signal over the whole batch."""
         flags: list[Flag] = []
         for rule in self.catalogue.rules:
             if rule in ONE_STAY:
                 check = ONE_STAY[rule]
-                flags.extend(flag for stay in stays if (flag := check(stay, context)))
+                flags.extend(flag for stay in one_stay(rule) if (flag := check(stay, context)))
             if rule in ACROSS_STAYS:
-                flags.extend(ACROSS_STAYS[rule](stays, context))
+                flags.extend(ACROSS_STAYS[rule](across_stays(rule), context))
             if rule in HOSPITAL:
                 flags.extend(HOSPITAL[rule](stays, context))
         return _strongest(flags)

@@ -71,8 +71,7 @@ def check_batch(library: ItemLibrary, lines: pl.DataFrame, facts: pl.DataFrame,
     a stay without a row has no facts known), by visit id in the order stays first appear; each stay's
     findings are exactly those ``library.check`` gives for its lines, in the same order."""
     lines = lines.select(LINE_SCHEMA.keys()).with_row_index("n")
-    covered = _covered(library, lines)
-    mains = _mains(library, lines)
+    covered, mains = _covered_and_mains(library, lines)
     pairs = pl.concat([_fact_breaches(covered, facts, policy), _frequency_breaches(covered),
                        _cycle_and_course_breaches(covered), _duplicate_breaches(library, covered, mains),
                        _discount_breaches(covered)]).unique()
@@ -98,30 +97,22 @@ def _rule_codes(library: ItemLibrary) -> pl.DataFrame:
                                       "limit": pl.Int64, "hours": pl.Int64}, orient="row")
 
 
-def _covered(library: ItemLibrary, lines: pl.DataFrame) -> pl.DataFrame:
-    """(line, row) for every row covering a line: by the whole code where some row has it, else by 15 characters
-    (worked out once per distinct code, then joined back)."""
+def _covered_and_mains(library: ItemLibrary, lines: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(line, row) for every row covering a line: by the whole code where some row has it, else by 15
+    characters; and the lines that are some duplicate row's main item, keyed as the per-claim check keys
+    them. Both worked out once per distinct code, then joined back to the lines in one pass."""
     rules = _tables(library)[0]
-    codes = _distinct_codes(lines)
-    key = pl.col("code").str.to_uppercase()
-    keyed = codes.with_columns(pl.when(key.is_in(rules["key"].unique().implode())).then(key)
-                               .otherwise(key.str.slice(0, 15)).alias("key"))
-    return lines.select("n", "visit_id", "code", "time", "quantity").join(keyed.join(rules, on="key"), on="code") \
-        .with_columns(pl.col("time").dt.date().alias("day"))
-
-
-def _mains(library: ItemLibrary, lines: pl.DataFrame) -> pl.DataFrame:
-    """Lines that are some duplicate row's main item, keyed as the per-claim check keys them."""
     main_codes = pl.Series(sorted(library.main_codes), dtype=pl.Utf8).implode()
-    key = pl.col("code").str.to_uppercase()
-    main = pl.when(key.is_in(main_codes)).then(key).when(key.str.slice(0, 15).is_in(main_codes)) \
-        .then(key.str.slice(0, 15))
-    keyed = _distinct_codes(lines).with_columns(main.alias("main")).filter(pl.col("main").is_not_null())
-    return lines.select("n", "visit_id", "code", "time").join(keyed, on="code")
-
-
-def _distinct_codes(lines: pl.DataFrame) -> pl.DataFrame:
-    return lines.select(pl.col("code").drop_nulls().unique())
+    code = pl.col("code").str.to_uppercase()
+    short = code.str.slice(0, 15)
+    keyed = lines.select(pl.col("code").drop_nulls().unique()).with_columns(
+        pl.when(code.is_in(rules["key"].unique().implode())).then(code).otherwise(short).alias("key"),
+        pl.when(code.is_in(main_codes)).then(code).when(short.is_in(main_codes)).then(short).alias("main"))
+    keyed = keyed.filter(pl.col("key").is_in(rules["key"].implode()) | pl.col("main").is_not_null())
+    known = lines.select("n", "visit_id", "code", "time", "quantity").join(keyed, on="code")
+    covered = known.join(rules, on="key").with_columns(pl.col("time").dt.date().alias("day")).drop("main")
+    mains = known.filter(pl.col("main").is_not_null()).select("n", "visit_id", "code", "time", "main")
+    return covered, mains
 
 
 # ---- the breaches, one family at a time: (visit_id, rule) ------------------------------------------
@@ -203,20 +194,20 @@ def _findings(library: ItemLibrary, lines: pl.DataFrame, covered: pl.DataFrame, 
     visits = own["visit_id"].unique()
     wanted = pairs.join(_tables(library)[1], on="rule").select("visit_id", "main").unique()
     their_mains = mains.join(wanted, on=["visit_id", "main"], how="semi").select("n", "visit_id", "main")
-    needed = pl.concat([own.select("n"), their_mains.select("n")]).unique()
-    fee_lines = _fee_lines(lines.join(needed, on="n"))
-    covered_by: dict[str, dict[ItemRule, list[BillLine]]] = {}
-    for n, visit, rule in own.sort("n", "rule").iter_rows():      # rows in the order the bill first meets them
-        covered_by.setdefault(visit, {}).setdefault(library.rules[rule], []).append(fee_lines[n])
+    needed = pl.concat([own["n"], their_mains["n"]]).implode()
+    fee_lines = _fee_lines(lines.filter(pl.col("n").is_in(needed)))
+    covered_by: dict[str, dict[ItemRule, list[BillLine]]] = {}      # stays, and rows in each, as the bill meets them
+    for visit, rule, numbers in own.sort("n", "rule").group_by("visit_id", "rule", maintain_order=True) \
+            .agg("n").iter_rows():
+        covered_by.setdefault(visit, {})[library.rules[rule]] = [fee_lines[n] for n in numbers]
     mains_by: dict[str, dict[str, list[BillLine]]] = {}
     for n, visit, main in their_mains.sort("n").iter_rows():
         mains_by.setdefault(visit, {}).setdefault(main, []).append(fee_lines[n])
     facts_by = {row[0]: ClaimFacts(*row[1:]) for row in
                 facts.filter(pl.col("visit_id").is_in(visits.implode())).select(FACT_SCHEMA.keys()).iter_rows()}
     found = {}
-    for visit in own.group_by("visit_id").agg(pl.col("n").min()).sort("n")["visit_id"].to_list():
-        findings = covered_findings(covered_by[visit], mains_by.get(visit, {}), facts_by.get(visit, ClaimFacts()),
-                                    policy)
+    for visit, rows in covered_by.items():
+        findings = covered_findings(rows, mains_by.get(visit, {}), facts_by.get(visit, ClaimFacts()), policy)
         if findings:
             found[visit] = findings
     return found

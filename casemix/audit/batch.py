@@ -1,0 +1,260 @@
+"""Which stays of a batch each audit check needs to look at, found in columns (issue 12 §5, issue 14 §1).
+
+A batch audit runs every check of the catalogue over every stay, though most checks can only flag
+a few: 推诿病人 only a stay discharged by transfer or against advice in an expensive DRG, a check
+across stays only a patient with two dated stays. Here the batch becomes one frame of the facts
+those entry conditions read (a row per stay), the conditions become polars expressions, and each
+check then runs, unchanged, on the stays that pass them, in batch order. A condition here is only
+ever the check's own first test, or looser, so the flags are the very flags of every stay checked
+one by one (``tests/test_audit_batch.py`` compares them):
+
+- ``padded_procedures``: more procedures than the DRG's limit, or an operation (ICD-9-CM-3 01–86
+  among the scheme's OR procedures) with 手术费 at most ``padded_max_surgery_share`` of the fee
+  categories or fee lines to read;
+- ``early_discharge``: a dumping discharge mode in a DRG costing ``dumping_min_relative_cost`` × the
+  mean standard or more (the same stays for the one-stay flag and the readmitted one, whose patient
+  must also have two dated stays);
+- ``missing_procedures``: no procedure in a DRG whose history nearly always has one;
+- ``bed_hanging``: at least ``bed_min_los`` days, and either a bill to read by day or a cost per day
+  at most ``bed_max_day_ratio`` × the DRG's median; across stays, a patient with an outpatient visit;
+- ``duplicate_claim`` and the overlaps of ``fake_admission``: a patient with two dated stays; the
+  templated batches: a (hospital, principal) with at least ``fake_batch_min_stays`` dated, costed stays;
+- ``cost_shifting``: a stay whose patient visited the same hospital's clinic.
+
+A check with no condition here (split admissions, low-standard admissions, upcoding, the hospital
+signals, a rule added later) sees every stay, as before. Whoever changes a check's entry tests changes
+or drops its condition here; ``by_patient`` here must group as ``checks.by_patient`` does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from operator import attrgetter
+
+import polars as pl
+
+from casemix.audit.checks import Context
+from casemix.grouping import GroupedCase
+
+GROUP_SPAN = 10_000_000         # days: a group's block of the day numbers (dates from 1970 − DAY_ZERO on)
+DAY_ZERO = 1_000_000
+SLACK = 1e-9                    # a float bound loosened by this much, so rounding never drops a stay
+
+
+FRAME_SCHEMA = {"id": pl.Utf8, "patient": pl.Utf8, "hospital": pl.Utf8, "admission": pl.Date,
+                "discharge": pl.Date, "los": pl.Int64, "mode": pl.Utf8, "principal": pl.Utf8, "cost": pl.Float64,
+                "drg": pl.Utf8, "procedures": pl.Int64, "operated": pl.Boolean, "surgery": pl.Float64,
+                "clinic_patient": pl.Boolean, "clinic_same_hospital": pl.Boolean}
+"""A row per stay, as read from its case: id, patient, hospital, admission and discharge dates, LOS,
+discharge mode, principal, cost (None for none or 0), DRG, how many procedures, whether one is an
+operation and then the share of 手术费 in its fee categories (None without them), whether its patient
+has an outpatient visit, and one at the stay's hospital. ``BatchScope.of`` adds the row number ``n``
+and ``dated`` (patient, admission and discharge known), and reads no hospital or DRG as ""."""
+
+
+@dataclass(frozen=True)
+class BatchScope:
+    """A batch as a frame of what the checks' entry conditions read, and the stays each check needs."""
+
+    stays: list[GroupedCase]
+    frame: pl.DataFrame
+    context: Context
+
+    @classmethod
+    def of(cls, stays: list[GroupedCase], context: Context) -> BatchScope:
+        """The batch's facts, a row per stay in batch order (``n``: its place in ``stays``)."""
+        theatre = frozenset(code for code in context.or_procedures if _in_theatre(code))
+        cases = list(map(attrgetter("case"), stays))
+        procedures = list(map(attrgetter("procedures"), cases))
+        operated = [bool(codes) and not theatre.isdisjoint(codes) for codes in procedures]
+        columns = {name: list(map(attrgetter(field), cases)) for name, field in _FIELDS.items()}
+        frame = pl.DataFrame({
+            **columns,
+            "cost": [float(cost) if cost else None for cost in map(attrgetter("total_cost"), cases)],
+            "drg": list(map(attrgetter("result.drg"), stays)),
+            "procedures": list(map(len, procedures)),
+            "operated": operated,
+            "surgery": [_surgery_share(case.fees) if yes else None for case, yes in zip(cases, operated)],
+            **_clinics(cases, context),
+        }, schema=FRAME_SCHEMA).with_row_index("n")
+        patient = pl.col("patient")
+        frame = frame.with_columns(pl.col("hospital", "drg").fill_null(""),
+                                   (patient.is_not_null() & (patient != "") & pl.col("admission").is_not_null()
+                                    & pl.col("discharge").is_not_null()).alias("dated"))
+        return cls(stays, frame, context)
+
+    def by_patient(self, chosen: pl.Series | None = None) -> dict[str, list[GroupedCase]]:
+        """``checks.by_patient(self.stays)``: each patient's dated stays in (admission, id) order, patients in
+        the order of their first dated stay; with ``chosen`` (row numbers), only those stays, the patients
+        still in the batch's order, so a check over them meets its patients as over the whole batch."""
+        dated = _dated(self.frame).with_columns(pl.col("n").min().over("patient").alias("first"))
+        if chosen is not None:
+            dated = dated.filter(pl.col("n").is_in(chosen.implode()))
+        ordered = dated.group_by("patient").agg(pl.col("first").first(),
+                                                pl.col("n").sort_by("admission", "id", maintain_order=True))
+        stays = self.stays
+        return {patient: [stays[n] for n in numbers] for patient, _, numbers in ordered.sort("first").iter_rows()}
+
+    def one_stay(self, rule: str) -> list[GroupedCase]:
+        """The stays the one-stay check of ``rule`` can flag, in batch order (all, for a check without a
+        condition here)."""
+        condition = ONE_STAY_CONDITIONS.get(rule)
+        return self.stays if condition is None else self._where(condition(self.context))
+
+    def across_stays(self, rule: str) -> list[GroupedCase]:
+        """The stays the cross-stay check of ``rule`` needs to see, in batch order."""
+        condition = ACROSS_STAYS_CONDITIONS.get(rule)
+        if condition is None:
+            return self.stays
+        chosen = condition(self.frame, self.context)
+        stays = self._take(chosen)
+        self.context.know_patients(stays, self.by_patient(chosen))
+        return stays
+
+    def _where(self, condition: pl.Expr) -> list[GroupedCase]:
+        return self._take(self.frame.filter(condition)["n"])
+
+    def _take(self, chosen: pl.Series) -> list[GroupedCase]:
+        return [self.stays[n] for n in chosen.sort()]
+
+
+_FIELDS = {"id": "id", "patient": "patient_id", "hospital": "hospital_id", "admission": "admission_date",
+           "discharge": "discharge_date", "los": "los_days", "mode": "discharge_mode", "principal": "principal_dx"}
+
+
+def _clinics(cases: list, context: Context) -> dict[str, list[bool]]:
+    """Whether each stay's patient has an outpatient visit, and one at the stay's hospital."""
+    if not context.visits:
+        return {"clinic_patient": [False] * len(cases), "clinic_same_hospital": [False] * len(cases)}
+    patients = {visit.patient_id for visit in context.visits}
+    clinics = {(visit.patient_id, visit.hospital_id) for visit in context.visits}
+    return {"clinic_patient": [case.patient_id in patients for case in cases],
+            "clinic_same_hospital": [(case.patient_id or "", case.hospital_id or "") in clinics for case in cases]}
+
+
+def _in_theatre(code: str) -> bool:
+    return code[:2].isdigit() and 1 <= int(code[:2]) <= 86
+
+
+def _by_drg(values: dict[str, float | int], default: float | int | None = None) -> pl.Expr:
+    return pl.col("drg").replace_strict(values, default=default, return_dtype=pl.Float64)
+
+
+def _drgs(drgs: object) -> pl.Expr:
+    return pl.col("drg").is_in(pl.Series(sorted(drgs), dtype=pl.Utf8).implode())
+
+
+# ---- one stay -------------------------------------------------------------------------------------
+
+def _surgery_share(fees: dict[str, Decimal] | None) -> float | None:
+    total = float(sum(fees.values(), Decimal(0))) if fees else 0.0
+    return float(fees.get("surgery", 0)) / total if total else None
+
+
+def _padded(context: Context) -> pl.Expr:
+    """Too many procedures, or an operation with a bill to read, or with 手术费 at most the policy's share."""
+    limit = _by_drg(context.norms.procedure_limit, context.norms.default_procedure_limit)
+    unbilled = pl.col("surgery") <= context.policy.padded_max_surgery_share * (1 + SLACK)
+    operation = pl.col("operated") & (pl.lit(bool(context.bills)) | unbilled.fill_null(False))
+    return (pl.col("procedures") > limit) | operation
+
+
+def _dumping(context: Context) -> pl.Expr:
+    policy, norms = context.policy, context.norms
+    expensive = [drg for drg, standard in norms.standard_cost.items()
+                 if standard and float(standard) >= policy.dumping_min_relative_cost * norms.mean_standard]
+    modes = pl.Series(list(policy.dumping_discharge_modes), dtype=pl.Utf8).implode()
+    return pl.col("mode").fill_null("").is_in(modes) & _drgs(expensive)
+
+
+def _missing(context: Context) -> pl.Expr:
+    floor = context.policy.missing_procedure_share
+    usual = [drg for drg, share in context.norms.procedure_share.items() if share >= floor]
+    return _drgs(usual) & (pl.col("procedures") == 0)
+
+
+def _bed_bill(context: Context) -> pl.Expr:
+    policy = context.policy
+    long_enough = pl.col("los").fill_null(0) >= policy.bed_min_los
+    if context.bills and context.classifier is not None:
+        return long_enough                  # read by day from the bill: each long stay is looked at
+    usual = _by_drg({drg: per_day for drg, per_day in context.norms.cost_per_day.items() if per_day})
+    cheap = pl.col("cost") / pl.col("los") <= policy.bed_max_day_ratio * usual * (1 + SLACK)
+    return long_enough & cheap.fill_null(False)
+
+
+ONE_STAY_CONDITIONS: dict[str, Callable[[Context], pl.Expr]] = {
+    "padded_procedures": _padded, "early_discharge": _dumping, "missing_procedures": _missing,
+    "bed_hanging": _bed_bill,
+}
+
+
+# ---- across stays ---------------------------------------------------------------------------------
+
+def _dated(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.filter(pl.col("dated"))
+
+
+def _copies(frame: pl.DataFrame, context: Context) -> pl.Series:
+    """A patient's dated stays at one hospital with one principal, two or more (a copy keeps both)."""
+    return _dated(frame).filter(pl.len().over("patient", "hospital", "principal") >= 2)["n"]
+
+
+def _dumped_then_readmitted(frame: pl.DataFrame, context: Context) -> pl.Series:
+    """Every dated stay of a patient with two or more, one of them a possible early discharge."""
+    dumped = frame.filter(_dumping(context))["patient"].drop_nulls().unique().implode()
+    return _dated(frame).filter((pl.len().over("patient") >= 2) & pl.col("patient").is_in(dumped))["n"]
+
+
+def _templated_or_overlapping(frame: pl.DataFrame, context: Context) -> pl.Series:
+    return pl.concat([_templated(frame, context), _overlapping(frame, context)]).unique()
+
+
+def _templated(frame: pl.DataFrame, context: Context) -> pl.Series:
+    """The dated, costed stays of each hospital and principal where some stay's window of
+    ``fake_batch_window_days`` from its admission holds at least ``fake_batch_min_stays`` of them: only
+    there can a batch be made (the whole group, so its stays are met in the batch's order)."""
+    window = context.policy.fake_batch_window_days
+    batched = frame.filter(pl.col("admission").is_not_null() & pl.col("cost").is_not_null()) \
+        .sort("hospital", "principal", "admission")
+    day = _grouped_days(("hospital", "principal"), "admission")
+    in_window = day.search_sorted(day + window, side="right") - day.search_sorted(day, side="left")
+    dense = batched.filter(in_window >= context.policy.fake_batch_min_stays).select("hospital", "principal")
+    return batched.join(dense.unique(), on=["hospital", "principal"], how="semi")["n"]
+
+
+def _overlapping(frame: pl.DataFrame, context: Context) -> pl.Series:
+    """A patient's dated stays that overlap another of theirs (in the ward on the same day): a stay
+    admitted before an earlier one's discharge, or discharged after the next one's admission."""
+    ordered = _dated(frame)
+    admitted = _grouped_days(("patient",), "admission")
+    discharged = _grouped_days(("patient",), "discharge")
+    overlaps = (discharged.cum_max().shift(1) > admitted).fill_null(False) | \
+        (admitted.shift(-1) < discharged).fill_null(False)
+    return ordered.sort("patient", "admission").filter(overlaps)["n"]
+
+
+def _grouped_days(group: tuple[str, ...], day: str) -> pl.Expr:
+    """Over a frame sorted by ``group`` and admission: ``day`` as a number that orders rows by group
+    first (each group a block of ``GROUP_SPAN`` days), so one search or running maximum over the whole
+    column stays within each group."""
+    first = pl.lit(False)
+    for column in group:
+        first = first | (pl.col(column) != pl.col(column).shift(1)).fill_null(True)
+    return first.cum_sum().cast(pl.Int64) * GROUP_SPAN + pl.col(day).cast(pl.Int64) + DAY_ZERO
+
+
+def _shifted(frame: pl.DataFrame, context: Context) -> pl.Series:
+    return frame.filter(pl.col("clinic_same_hospital"))["n"]
+
+
+def _seen_elsewhere(frame: pl.DataFrame, context: Context) -> pl.Series:
+    return frame.filter(pl.col("dated") & pl.col("clinic_patient"))["n"]
+
+
+ACROSS_STAYS_CONDITIONS: dict[str, Callable[[pl.DataFrame, Context], pl.Series]] = {
+    "duplicate_claim": _copies, "early_discharge": _dumped_then_readmitted,
+    "fake_admission": _templated_or_overlapping, "cost_shifting": _shifted, "bed_hanging": _seen_elsewhere,
+}

@@ -1,0 +1,65 @@
+"""The batch audit (each check over the stays its entry conditions admit, found in columns) gives the very
+flags, in the same order, as every check over every stay, on a synthetic city with every kind of
+irregularity injected, with and without its itemised bills and outpatient visits."""
+
+from collections import Counter
+
+import pytest
+from conftest import DATA
+
+from casemix.audit import Auditor
+from casemix.audit.batch import BatchScope
+from casemix.audit.checks import by_patient
+from casemix.audit.inject import CityBills, inject_irregularities
+from casemix.grouping import GroupedCase, Grouper
+from casemix.policy import load_policy
+from casemix.records.fees import FeeClassifier
+from casemix.records.io import read_cases
+from casemix.records.outpatient import synthetic_visits
+from casemix.records.synthetic import fee_code_pools, synthetic_city
+
+STAYS = 3_000
+
+
+@pytest.fixture(scope="module")
+def city():
+    """An injected city of ``STAYS`` stays (2 % events per kind), its auditor, visits, bills and classifier."""
+    policy = load_policy()
+    grouper = Grouper.load("chs-drg-2.0", DATA, policy.grouping)
+    sample, _ = read_cases(DATA / "samples" / "cases_13239_with_cost.csv")
+    classifier = FeeClassifier.of(DATA)
+    pools = fee_code_pools(classifier, DATA / "nhsa-rule-libraries")
+    cases = synthetic_city(sample, hospitals=12, cases=STAYS, seed=3, patients=STAYS * 2)
+    history = [GroupedCase(case, grouper.group(case, explain=False)) for case in cases]
+    auditor = Auditor.learned(policy, grouper.scheme, history)
+    injected = inject_irregularities(cases, grouper, 0.02, 3, synthetic_visits(cases, seed=3), pools)
+    stays = [GroupedCase(case, grouper.group(case, explain=False)) for case in injected.cases]
+    return auditor, stays, injected.visits, CityBills(cases, injected, pools, 3), classifier
+
+
+def test_the_batch_flags_are_every_stays_flags_in_the_same_order(city):
+    auditor, stays, visits, _, _ = city
+    flags = auditor.audit(stays, visits)
+    assert flags == auditor.audit_per_stay(stays, visits)
+    kinds = Counter(flag.rule for flag in flags)
+    assert {"split_admission", "duplicate_claim", "cost_shifting", "early_discharge", "bed_hanging",
+            "fake_admission", "padded_procedures", "unsupported_severity"} <= set(kinds), kinds
+
+
+def test_the_batch_flags_read_from_the_bills_are_every_stays_flags(city):
+    auditor, stays, visits, bills, classifier = city
+    flags = auditor.audit(stays, visits, bills, classifier)
+    assert flags == auditor.audit_per_stay(stays, visits, bills, classifier)
+    assert any("line" in flag.evidence for flag in flags)            # the bills were read
+
+
+def test_the_batch_without_visits_is_every_stays_audit_too(city):
+    auditor, stays, _, _, _ = city
+    assert auditor.audit(stays) == auditor.audit_per_stay(stays)
+
+
+def test_patients_grouped_in_columns_are_grouped_as_stay_by_stay(city):
+    auditor, stays, visits, _, _ = city
+    scope = BatchScope.of(stays, auditor.context(visits))
+    assert scope.by_patient() == by_patient(stays)
+    assert list(scope.by_patient()) == list(by_patient(stays))      # patients in the batch's order
