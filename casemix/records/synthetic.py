@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import csv
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -289,7 +289,7 @@ def synthetic_fees(cost: Decimal, los: int, tier: Tier, surgical: bool, rng: ran
     return fees
 
 
-def chronic_conditions(codes) -> tuple[str, ...]:
+def chronic_conditions(codes: Iterable[str]) -> tuple[str, ...]:
     """The codes among ``codes`` that name a chronic condition (``CHRONIC_BLOCKS``), in their order."""
     return tuple(code for code in codes if _chronic_category(code[:3]))
 
