@@ -8,6 +8,7 @@ stays need the patient's other stays or the hospital's batch. Thresholds come fr
 
 from __future__ import annotations
 
+import statistics
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -359,10 +360,24 @@ ONE_STAY: dict[str, Callable[[GroupedCase, Context], Flag | None]] = {
 # ---- across stays ---------------------------------------------------------------------------------
 
 def split_admissions(stays: list[GroupedCase], context: Context) -> list[Flag]:
-    """分解住院: back at the same hospital within the window for a related principal, the two stays
-    costing one stay's worth (or a work-up stay of exams before the operation stay). Planned series are
-    exempt: the policy's chemotherapy and radiotherapy ADRGs and principals (Z51, where a bureau lists it)."""
-    policy, flags = context.policy, []
+    """分解住院: back at the same hospital within the window for a related principal (``_relation``),
+    the two stays one episode's worth of care (``_split``). A pair is flagged on its own evidence when it
+    is strong (back within days, neither stay a whole episode, the two together about as long and as
+    dear as one stay of the DRG, or a work-up stay before the operation), and on weaker evidence at a
+    hospital whose rate of such readmissions is well above its level peers' (``readmission_excess``): one
+    cheap short pair is ambiguous, a hospital readmitting far more than its peers is not. Planned series
+    are exempt: the policy's chemotherapy and radiotherapy ADRGs and principals (Z51, where a bureau
+    lists it); so is a pair that looks like one stay claimed twice (left to ``duplicate_claims``)."""
+    pairs = split_candidates(stays, context)
+    excess = readmission_excess(pairs, stays, context)
+    return [flag for first, then, gap, relation in pairs
+            if (flag := _split(first, then, gap, relation, excess.get(_hospital(first)), context))]
+
+
+def split_candidates(stays: list[GroupedCase], context: Context) -> list[tuple[GroupedCase, GroupedCase, int, str]]:
+    """Each (first stay, readmission, gap in days, relation in words) at one hospital within the window
+    with related principals, planned series and look-alike duplicates left out."""
+    policy, pairs = context.policy, []
     exempt = tuple(policy.split_exempt_adrg_prefixes) or ("\0",)
     planned = tuple(policy.split_exempt_principals) or ("\0",)
     for patient_stays in context.patients(stays).values():
@@ -373,19 +388,69 @@ def split_admissions(stays: list[GroupedCase], context: Context) -> list[Flag]:
                     break
                 if (gap < 0 or then.case.hospital_id != first.case.hospital_id
                         or first.result.adrg.startswith(exempt) or then.result.adrg.startswith(exempt)
-                        or first.case.principal_dx.startswith(planned) or then.case.principal_dx.startswith(planned)):
+                        or first.case.principal_dx.startswith(planned) or then.case.principal_dx.startswith(planned)
+                        or _looks_duplicate(first, then, policy)):
                     continue
-                flag = _split(first, then, gap, context)
-                if flag:
-                    flags.append(flag)
-    return flags
+                relation = _relation(first, then, gap)
+                if relation:
+                    pairs.append((first, then, gap, relation))
+    return pairs
 
 
-def _split(first: GroupedCase, then: GroupedCase, gap: int, context: Context) -> Flag | None:
-    relation = _relation(first, then, gap)
+@dataclass(frozen=True, slots=True)
+class Excess:
+    """A hospital's related readmissions within the split window per 1,000 stays, against its peers'."""
+
+    pairs: int
+    rate: float
+    peer_rate: float
+    peers: str
+
+    def said(self, hospital: str) -> str:
+        times = f"{self.rate / self.peer_rate:.1f}× " if self.peer_rate else ""
+        return (f"{hospital} has {self.rate:.1f} such readmissions per 1,000 stays ({self.pairs} pairs), "
+                f"{times}the median of its {self.peers} ({self.peer_rate:.1f})")
+
+
+def readmission_excess(pairs: list[tuple[GroupedCase, GroupedCase, int, str]], stays: list[GroupedCase],
+                       context: Context) -> dict[str, Excess]:
+    """Hospitals whose candidate pairs per 1,000 stays are at least ``split_hospital_excess_ratio`` × the
+    median of their level peers' (all other hospitals where a level has too few), with at least
+    ``split_hospital_min_pairs`` pairs; hospitals under ``peer_min_cases`` stays are neither judged nor peers."""
+    policy = context.policy
+    volume = Counter(_hospital(stay) for stay in stays)
+    level = {_hospital(stay): stay.case.hospital_level or "" for stay in stays}
+    counted = Counter(_hospital(first) for first, *_ in pairs)
+    rates = {h: 1000 * counted[h] / n for h, n in volume.items() if n >= policy.peer_min_cases}
+    out = {}
+    for hospital, rate in rates.items():
+        peers = [r for h, r in rates.items() if h != hospital and level[h] == level[hospital]]
+        label = f"{level[hospital] or 'same-level'} peers"
+        if len(peers) < policy.peer_min_hospitals:
+            peers, label = [r for h, r in rates.items() if h != hospital], "other hospitals"
+        if len(peers) < policy.peer_min_hospitals or counted[hospital] < policy.split_hospital_min_pairs:
+            continue
+        peer_rate = statistics.median(peers)
+        if rate >= policy.split_hospital_excess_ratio * peer_rate:
+            out[hospital] = Excess(counted[hospital], rate, peer_rate, label)
+    return out
+
+
+def _looks_duplicate(first: GroupedCase, then: GroupedCase, policy: AuditPolicy) -> bool:
+    """One stay claimed twice, not a split: admitted within the duplicate check's date slack, the same
+    principal and length, costs within its tolerance."""
+    a, b = first.case, then.case
+    return ((b.admission_date - a.admission_date).days <= policy.duplicate_date_slack_days
+            and a.principal_dx == b.principal_dx and a.los_days == b.los_days and bool(a.total_cost and b.total_cost)
+            and abs(a.total_cost - b.total_cost) <= Decimal(repr(policy.duplicate_cost_tolerance))
+            * max(a.total_cost, b.total_cost))
+
+
+def _split(first: GroupedCase, then: GroupedCase, gap: int, relation: str, excess: Excess | None,
+           context: Context) -> Flag | None:
     norms, policy = context.norms, context.policy
     known = [norms.standard_cost.get(s.result.drg) for s in (first, then)]
-    if not relation or not any(known) or not first.case.total_cost or not then.case.total_cost:
+    if not any(known) or not first.case.total_cost or not then.case.total_cost:
         return None
     standards = [standard or max(filter(None, known)) for standard in known]    # one episode: the other's standard
     larger = max(standards)
@@ -399,16 +464,37 @@ def _split(first: GroupedCase, then: GroupedCase, gap: int, context: Context) ->
     cut_short = usual_los is None or (first.case.los_days or 0) <= policy.split_first_max_los_ratio * usual_los
     halves = (first_ratio <= policy.split_first_max_ratio and second_ratio <= policy.split_second_max_ratio
               and cut_short)
-    cap = policy.split_max_combined_ratio
-    if combined > cap or not (halves or work_up):
+    one_length = _one_length(first, then, norms, policy)
+    strong = (gap <= policy.split_strong_max_gap_days and combined <= policy.split_max_combined_ratio
+              and (work_up or halves and one_length is not None))
+    weak = excess is not None and combined <= policy.split_excess_max_combined_ratio
+    if not (strong or weak):
         return None
-    how = (f"a work-up stay (exams and labs {exams:.0%} of its bill) before the operation" if work_up
+    cap = policy.split_excess_max_combined_ratio if excess and not strong else policy.split_max_combined_ratio
+    how = [f"a work-up stay (exams and labs {exams:.0%} of its bill) before the operation" if work_up
            else f"the stays {first_ratio:.2f}× and {second_ratio:.2f}× their standards, the first "
-                f"{first.case.los_days} day(s)" + (f" against a median of {usual_los:g}" if usual_los else ""))
-    return Flag("split_admission", _hospital(first), (first.case.id, then.case.id), score((cap - combined) / cap),
+                f"{first.case.los_days} day(s)" + (f" against a median of {usual_los:g}" if usual_los else "")]
+    if one_length is not None:
+        how.append(one_length)
+    if excess is not None:
+        how.append(excess.said(_hospital(first)))
+    return Flag("split_admission", _hospital(first), (first.case.id, then.case.id),
+                score((cap - combined) / cap + (0.2 if strong and excess else 0.0)),
                 f"readmitted {gap} day(s) after discharge ({first.case.discharge_date} → "
                 f"{then.case.admission_date}), {relation}; together {combined:.2f}× the larger DRG standard "
-                f"({larger} 元); {how}")
+                f"({larger} 元); {'; '.join(how)}")
+
+
+def _one_length(first: GroupedCase, then: GroupedCase, norms: Norms, policy: AuditPolicy) -> str | None:
+    """In words, when the two stays together last no longer than ``split_max_combined_los_ratio`` × the
+    longer of their DRGs' median stays (one episode's length), or no median is known; else None."""
+    medians = [m for m in (norms.median_los.get(first.result.drg), norms.median_los.get(then.result.drg)) if m]
+    days = (first.case.los_days or 0) + (then.case.los_days or 0)
+    if not medians:
+        return f"{days} day(s) in all (no median stay known for {first.result.drg})"
+    if days > policy.split_max_combined_los_ratio * max(medians):
+        return None
+    return f"{days} day(s) in all against a median stay of {max(medians):g}"
 
 
 def _relation(first: GroupedCase, then: GroupedCase, gap: int) -> str:

@@ -116,6 +116,11 @@ class AuditPolicy:
     split_first_max_ratio: float = 0.8
     split_second_max_ratio: float = 1.0
     split_first_max_los_ratio: float = 1.0
+    split_max_combined_los_ratio: float = 1.3
+    split_strong_max_gap_days: int = 7
+    split_hospital_excess_ratio: float = 2.0
+    split_hospital_min_pairs: int = 10
+    split_excess_max_combined_ratio: float = 2.0
     duplicate_date_slack_days: int = 1
     duplicate_cost_tolerance: float = 0.05
     duplicate_min_secondary_overlap: float = 0.5

@@ -5,9 +5,18 @@ resamples a real de-identified case (its codes, age, sex, length of stay, discha
 then takes the hospital's cost level and some noise; patients recur, and a share of stays are
 readmissions of the same patient, mostly within a month.
 
-A readmission is a new stay, not a copy: it resamples a real case in the first stay's diagnosis
-category (sometimes keeping the principal diagnosis, sometimes only the chapter), so it brings its
-own length of stay, cost and secondaries, and a share of patients return to another hospital.
+A readmission is a new stay, not a copy: it resamples a real case, so it brings its own length of
+stay and cost, and a share of patients return to another hospital. What it resamples depends on the
+patient (``READMISSION_SHARES`` [M]): a cancer patient mostly comes back for a planned session
+(chemotherapy or radiotherapy, Z51.0/Z51.1/Z51.8); after an operation some come back with a
+complication of it (T81–T85, K91) or an infection caught in hospital (J18, N39, A41, I26, I80), and
+some for a staged second operation in the same category; a medical patient now and then with such
+an infection; the rest for the same condition (the first stay's category, half of those keeping its
+principal) or another of its chapter. The patient keeps their chronic conditions (``CHRONIC_BLOCKS``,
+ICD-10 categories after the Elixhauser and Charlson comorbidity codes): the first stay's chronic
+diagnoses are carried into the readmission's secondaries (each now and then left uncoded), the
+resampled stranger's chronic ones mostly dropped (now and then one kept, as newly found), and the
+stranger's acute secondaries kept as this episode's.
 
 Each stay carries its settlement-list charge categories (``Case.fees``: 床位费, 诊察费, 护理费 by the
 day at the hospital tier's rates; 手术费 and 卫生材料费 when a stay has an operation, ICD-9-CM-3
@@ -21,7 +30,7 @@ from __future__ import annotations
 
 import csv
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -51,6 +60,28 @@ TIERS = (Tier("三级", 0.1, 8.0, 1.25, 90, 45), Tier("二级", 0.3, 3.0, 1.0, 5
          Tier("一级", 0.6, 1.0, 0.8, 35, 20))
 CONSULTATION_PER_DAY = 15                           # 诊察费 元/day [M]
 READMITTED_ELSEWHERE = 0.3                          # share of readmissions at another hospital [M]
+# Why a patient comes back [M: illustrative shares; cancer patients' readmissions are mostly planned
+# cycles, a few in ten surgical readmissions are complications of the operation]. Each applies where it
+# fits (planned: the patient has a malignancy; postoperative and staged: the first stay had an
+# operation); what is left is the same condition or another of its chapter.
+READMISSION_SHARES = {"planned": 0.7, "postoperative": 0.15, "staged": 0.1, "acquired": 0.08}
+PLANNED_PRINCIPALS = ("Z51.0", "Z51.1", "Z51.8")   # radiotherapy, chemotherapy, other planned sessions
+POSTOPERATIVE_CATEGORIES = ("T81", "T82", "T83", "T84", "T85", "K91")     # complications of procedures
+ACQUIRED_CATEGORIES = ("J18", "N39", "A41", "I26", "I80")  # pneumonia, UTI, sepsis, embolism, thrombosis
+# Chronic conditions a patient carries from stay to stay, as ICD-10 category ranges [M: after the
+# Elixhauser comorbidity codes in ICD-10 (Quan et al., Med Care 2005;43:1130) and the Charlson ones,
+# with lipid disorders, gout, osteoporosis and the lasting status codes (history of cancer, implants,
+# transplants, absent organs, dialysis) added; acute conditions (electrolytes, anaemia of blood loss,
+# acute infarction) left out].
+CHRONIC_BLOCKS = (
+    ("B18", "B18"), ("B20", "B24"), ("C00", "C97"), ("E03", "E03"), ("E10", "E14"), ("E66", "E66"),
+    ("E78", "E78"), ("F00", "F03"), ("F20", "F20"), ("F32", "F33"), ("G20", "G20"), ("G30", "G30"),
+    ("G40", "G40"), ("G81", "G82"), ("I05", "I08"), ("I10", "I15"), ("I20", "I20"), ("I25", "I25"),
+    ("I27", "I27"), ("I34", "I37"), ("I42", "I43"), ("I48", "I48"), ("I50", "I50"), ("I69", "I70"),
+    ("J40", "J47"), ("K70", "K70"), ("K73", "K74"), ("K76", "K76"), ("M05", "M06"), ("M10", "M10"),
+    ("M81", "M81"), ("N18", "N19"), ("Z85", "Z86"), ("Z90", "Z90"), ("Z94", "Z96"), ("Z99", "Z99"))
+CHRONIC_CODED = 0.9         # a chronic condition coded again on the readmission [M]
+CHRONIC_FOUND = 0.1         # a stranger's chronic condition kept, as newly found [M]
 # the shares of what is left after the daily charges, as (low, high) ranges [M]
 MEDICAL_SHARES = {"examination": (0.08, 0.2), "laboratory": (0.1, 0.22), "treatment": (0.05, 0.15),
                   "western_drugs": (0.25, 0.45), "patent_chinese_drugs": (0.0, 0.06), "materials": (0.02, 0.08)}
@@ -101,6 +132,8 @@ class _Brief:
     patient_id: str
     admission_date: date
     discharge_date: date
+    chronic: tuple[str, ...]        # the patient's chronic conditions coded on this stay
+    surgical: bool
 
 
 def synthetic_stays(sample: list[Case], hospitals: int = 100, cases: int = 100_000, year: int = 2025,
@@ -114,7 +147,7 @@ def synthetic_stays(sample: list[Case], hospitals: int = 100, cases: int = 100_0
     plan = _hospitals(hospitals, rng)
     cumulative = list(accumulate(tier.volume for _, tier, _ in plan))       # choices(weights=…) draws alike
     by_hospital = {hospital_id: (tier, level) for hospital_id, tier, level in plan}
-    similar = _by_category(pool)
+    reasons = _Reasons.of(pool)
     start = date(year, 1, 1)
     out: list[_Brief] = []
     stays_of: dict[str, list[int]] = {}         # patient → indexes of their stays in ``out``
@@ -125,7 +158,7 @@ def synthetic_stays(sample: list[Case], hospitals: int = 100, cases: int = 100_0
             first = out[rng.randrange(len(out))]
             hospital_id = (rng.choices(plan, cum_weights=cumulative)[0][0] if rng.random() < READMITTED_ELSEWHERE
                            else first.hospital_id)
-            real = _related_case(first, similar, rng)
+            real = reasons.readmitted(first, rng)
             tier, level = by_hospital[hospital_id]
             admitted = _readmission_date(first, real, rng, year)
             if _free(out, stays_of.get(first.patient_id, ()), admitted, real.los_days or 7):
@@ -136,8 +169,9 @@ def synthetic_stays(sample: list[Case], hospitals: int = 100, cases: int = 100_0
             admitted = start + timedelta(days=rng.randrange(365))
             patient = _free_patient(out, stays_of, admitted, real.los_days or 7, patients, rng)
             stay = _stay(real, f"S{number:07d}", hospital_id, tier, level, patient, admitted, rng)
+        chronic, surgical = reasons.facts(stay.real)
         out.append(_Brief(stay.real.principal_dx, stay.real.sex, stay.real.age, stay.real.age_days, stay.hospital_id,
-                          stay.patient_id, stay.admission_date, stay.discharge_date))
+                          stay.patient_id, stay.admission_date, stay.discharge_date, chronic, surgical))
         stays_of.setdefault(stay.patient_id, []).append(len(out) - 1)
         yield stay
 
@@ -255,24 +289,82 @@ def synthetic_fees(cost: Decimal, los: int, tier: Tier, surgical: bool, rng: ran
     return fees
 
 
-def _by_category(pool: list[Case]) -> dict[str, list[Case]]:
-    """Real cases by principal-diagnosis category (3 characters) and by chapter letter."""
-    groups: dict[str, list[Case]] = {}
-    for case in pool:
-        groups.setdefault(case.principal_dx[:3], []).append(case)
-        groups.setdefault(case.principal_dx[:1], []).append(case)
-    return groups
+def chronic_conditions(codes: Iterable[str]) -> tuple[str, ...]:
+    """The codes among ``codes`` that name a chronic condition (``CHRONIC_BLOCKS``), in their order."""
+    return tuple(code for code in codes if _chronic_category(code[:3]))
 
 
-def _related_case(first: _Brief, similar: dict[str, list[Case]], rng: random.Random) -> Case:
-    """A real case for a readmission: same category (half of those keep the principal), else same chapter."""
-    if rng.random() < 0.6:
-        real = rng.choice(similar.get(first.principal_dx[:3]) or similar[first.principal_dx[:1]])
-        if rng.random() < 0.5:
-            real = real.model_copy(update={"principal_dx": first.principal_dx})
-    else:
-        real = rng.choice(similar.get(first.principal_dx[:1]) or similar[first.principal_dx[:3]])
-    return real.model_copy(update={"sex": first.sex, "age": first.age, "age_days": first.age_days})
+def _chronic_category(category: str) -> bool:
+    return any(low <= category <= high for low, high in CHRONIC_BLOCKS)
+
+
+@dataclass(frozen=True)
+class _Reasons:
+    """The real cases a readmission resamples, by why the patient comes back, and each real case's
+    chronic conditions and whether it had an operation, worked out once."""
+
+    similar: dict[str, list[Case]]          # by principal category (3 characters) and by chapter letter
+    planned: list[Case]
+    postoperative: list[Case]
+    acquired: list[Case]
+    known: dict[int, tuple[tuple[str, ...], bool]]     # id(real case) → (chronic conditions, surgical)
+
+    @classmethod
+    def of(cls, pool: list[Case]) -> _Reasons:
+        similar: dict[str, list[Case]] = {}
+        for case in pool:
+            similar.setdefault(case.principal_dx[:3], []).append(case)
+            similar.setdefault(case.principal_dx[:1], []).append(case)
+        return cls(similar, [c for c in pool if c.principal_dx.startswith(PLANNED_PRINCIPALS)],
+                   [c for c in pool if c.principal_dx[:3] in POSTOPERATIVE_CATEGORIES],
+                   [c for c in pool if c.principal_dx[:3] in ACQUIRED_CATEGORIES],
+                   {id(c): cls._facts(c) for c in pool})
+
+    @staticmethod
+    def _facts(case: Case) -> tuple[tuple[str, ...], bool]:
+        return chronic_conditions((case.principal_dx, *case.secondary_dx)), is_surgical(case.procedures)
+
+    def facts(self, real: Case) -> tuple[tuple[str, ...], bool]:
+        """The chronic conditions coded on ``real`` (its principal among them) and whether it had an operation."""
+        return self.known.get(id(real)) or self._facts(real)
+
+    def readmitted(self, first: _Brief, rng: random.Random) -> Case:
+        """A real case for a readmission after ``first`` (``READMISSION_SHARES``), as the patient: their
+        sex and age, their chronic conditions carried into its secondaries."""
+        cancer = any(code.startswith("C") for code in first.chronic)
+        real = None
+        if cancer and self.planned and rng.random() < READMISSION_SHARES["planned"]:
+            real = rng.choice(self.planned)
+        elif first.surgical and self.postoperative and rng.random() < READMISSION_SHARES["postoperative"]:
+            real = rng.choice(self.postoperative + self.acquired)
+        elif first.surgical and rng.random() < READMISSION_SHARES["staged"]:
+            operated = [c for c in self.similar.get(first.principal_dx[:3], ()) if self.facts(c)[1]]
+            real = rng.choice(operated) if operated else None
+        elif self.acquired and rng.random() < READMISSION_SHARES["acquired"]:
+            real = rng.choice(self.acquired)
+        if real is None:
+            real = self._same_condition(first, rng)
+        return real.model_copy(update={"sex": first.sex, "age": first.age, "age_days": first.age_days,
+                                       "secondary_dx": self._secondaries(first, real, rng)})
+
+    def _same_condition(self, first: _Brief, rng: random.Random) -> Case:
+        """Same category (half of those keep the principal), else same chapter."""
+        similar = self.similar
+        if rng.random() < 0.6:
+            real = rng.choice(similar.get(first.principal_dx[:3]) or similar[first.principal_dx[:1]])
+            if rng.random() < 0.5:
+                real = real.model_copy(update={"principal_dx": first.principal_dx})
+            return real
+        return rng.choice(similar.get(first.principal_dx[:1]) or similar[first.principal_dx[:3]])
+
+    def _secondaries(self, first: _Brief, real: Case, rng: random.Random) -> tuple[str, ...]:
+        """The episode's own (acute) secondaries, then the patient's chronic conditions (``CHRONIC_CODED``)
+        and now and then one of the stranger's as newly found (``CHRONIC_FOUND``); the principal not again."""
+        theirs = set(chronic_conditions(real.secondary_dx))
+        codes = [code for code in real.secondary_dx if code not in theirs]
+        codes += [code for code in first.chronic if rng.random() < CHRONIC_CODED]
+        codes += [code for code in real.secondary_dx if code in theirs and rng.random() < CHRONIC_FOUND]
+        return tuple(dict.fromkeys(code for code in codes if code != real.principal_dx))
 
 
 def _readmission_date(first: _Brief, real: Case, rng: random.Random, year: int) -> date:
