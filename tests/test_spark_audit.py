@@ -139,10 +139,14 @@ def test_a_missing_file_is_one_line_not_a_spark_failure(spark, tmp_path):
     assert result.exit_code != 0 and "no such file" in result.output and "Traceback" not in result.output
 
 
-def test_a_workbook_is_refused_on_spark_in_one_line(spark, tmp_path):
+@pytest.mark.parametrize("command", ["audit", "group", "qc", "settle"])
+def test_a_workbook_is_refused_on_spark_in_one_line(spark, tmp_path, command):
     table = read_table(DATA / "samples" / "cases_30.csv")
     workbook = write_table(tmp_path / "cases.xlsx", table.headers, table.rows)
-    result = CliRunner().invoke(app, ["audit", str(workbook), "-o", str(tmp_path / "f.csv"), "--engine", "spark"])
+    options = ["-o", str(tmp_path / "f.csv")]
+    if command == "settle":
+        options = ["-o", str(tmp_path / "out"), "--budget", "1000000"]
+    result = CliRunner().invoke(app, [command, str(workbook), *options, "--engine", "spark"])
     assert result.exit_code != 0 and "--engine spark reads CSV or Parquet" in result.output
     assert "Traceback" not in result.output
 

@@ -84,7 +84,7 @@ class Auditor:
                 flags.extend(ACROSS_STAYS[rule](across_stays(rule), context))
             if rule in HOSPITAL:
                 flags.extend(HOSPITAL[rule](stays, context))
-        return _strongest(flags)
+        return strongest(flags)
 
     def audit_claim(self, stay: GroupedCase, lines: list[FeeLine] | None = None,
                     classifier: FeeClassifier | None = None) -> list[Flag]:
@@ -116,7 +116,7 @@ class _BatchNorms(Norms):
         return known[1]
 
 
-def _strongest(flags: Iterable[Flag]) -> list[Flag]:
+def strongest(flags: Iterable[Flag]) -> list[Flag]:
     """One flag per (rule, hospital, first record): the highest score, earlier first on a tie."""
     best: dict[tuple[str, str, str], Flag] = {}
     for flag in flags:

@@ -106,7 +106,7 @@ def _numbered(frame: pl.DataFrame, first: int) -> pl.DataFrame:
 
 
 def _read_csv_columns(path: Path, chunk_rows: int) -> ColumnTable:
-    encoding = _encoding(path)
+    encoding = file_encoding(path)
     with path.open("rb") as f:
         head = f.read(80_000)
     source, converted = path, None
@@ -151,7 +151,7 @@ def _body_chunks(path: Path, batches: Iterator[pl.DataFrame], converted: Path | 
             converted.unlink(missing_ok=True)
 
 
-def _encoding(path: Path) -> str:
+def file_encoding(path: Path) -> str:
     """As :func:`casemix.records.io.decode` decides it (UTF-8 with or without BOM, else GB18030), read in
     blocks so a large file is never held as text."""
     for encoding in ENCODINGS:

@@ -29,15 +29,15 @@ from typing import TYPE_CHECKING
 
 from casemix.audit import Auditor, Flag
 from casemix.audit.checks import ACROSS_STAYS, ONE_STAY
-from casemix.audit.engine import _strongest
+from casemix.audit.engine import strongest
 from casemix.audit.signals import HOSPITAL
-from casemix.errors import EngineError, InputError
+from casemix.errors import InputError
 from casemix.grouping import GroupedCase
 from casemix.policy import Policy
 from casemix.records import Case, Rejection, RowReader
 from casemix.records.outpatient import OutpatientVisit
 from casemix.spark.grouping import GrouperSpec
-from casemix.spark.reading import CaseTable, read_case_table
+from casemix.spark.reading import CaseTable, read_case_table, refuse_workbook
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -73,7 +73,7 @@ def audit_on_spark(spark: SparkSession, spec: GrouperSpec, policy: Policy, sourc
     Parquet), and the :class:`~casemix.errors.InputError` the local audit raises for a history it cannot
     learn from."""
     for path in (source, history):
-        _check_spark_reads(path)
+        refuse_workbook(path)
     table = read_case_table(spark, source)
     read = _grouped(table, spec).cache()
     rejections = _rejections(read)
@@ -91,13 +91,6 @@ def audit_on_spark(spark: SparkSession, spec: GrouperSpec, policy: Policy, sourc
     auditor.destroy()
     seen.destroy()
     return SparkAudit(_in_local_order(found, pickle.loads(learned)), table.rows, count, rejections)
-
-
-def _check_spark_reads(path: str | Path | None) -> None:
-    """Raise :class:`EngineError` for a workbook: Spark reads case tables from CSV or Parquet only."""
-    if path is not None and Path(path).suffix.lower() in (".xlsx", ".xls"):
-        raise EngineError(f"{path}: --engine spark reads CSV or Parquet; save the workbook as CSV or use "
-                          "--engine local")
 
 
 def _grouped(table: CaseTable, spec: GrouperSpec) -> DataFrame:
@@ -257,4 +250,4 @@ def _in_local_order(found: list, auditor: Auditor) -> list[Flag]:
     place = {rule: i for i, rule in enumerate(auditor.catalogue.rules)}
     made = sorted(found, key=lambda r: (place[r["rule"]], r["phase"], r["first_row"], r["seq"]))
     flags = [Flag(r["rule"], r["hospital_id"], tuple(r["case_ids"]), r["score"], r["evidence"]) for r in made]
-    return sorted(_strongest(flags), key=lambda f: (-f.score, f.rule, f.case_ids))
+    return sorted(strongest(flags), key=lambda f: (-f.score, f.rule, f.case_ids))

@@ -17,9 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from casemix.errors import TableError
-from casemix.records.columnar import PY_WHITESPACE, SCAN_BLOCK, columns_read_as_rows
-from casemix.records.columnar import _encoding as file_encoding
+from casemix.errors import EngineError, TableError
+from casemix.records.columnar import PY_WHITESPACE, SCAN_BLOCK, columns_read_as_rows, file_encoding
 from casemix.records.io import sniff_delimiter
 
 if TYPE_CHECKING:
@@ -40,10 +39,18 @@ class CaseTable:
     rows: int
 
 
+def refuse_workbook(path: str | Path | None) -> None:
+    """Raise :class:`EngineError` for a workbook: Spark reads case tables from CSV or Parquet only."""
+    if path is not None and Path(path).suffix.lower() in (".xlsx", ".xls"):
+        raise EngineError(f"{path}: --engine spark reads CSV or Parquet; save the workbook as CSV or use "
+                          "--engine local")
+
+
 def read_case_table(spark: SparkSession, path: str | Path) -> CaseTable:
     """``path`` as a :class:`CaseTable`: CSV by suffix or a Parquet file or folder. Raises :class:`TableError`
     for a missing or empty file, text neither UTF-8 nor GB18030, or a CSV file Spark may split differently."""
     path = Path(path)
+    refuse_workbook(path)
     if path.suffix.lower() == ".parquet" or path.is_dir():
         return _read_parquet(spark, path)
     if not path.is_file():
