@@ -111,6 +111,7 @@ CELL = st.text(alphabet=st.sampled_from(list("0123456789 .,;|xXIE-+男\t\u3000\u
 LAYOUTS = {
     "principal and secondary": HEADERS,
     "one diagnoses list": ["id", "sex", "age", "los_days", "diagnoses", "procedures"],
+    "a principal diagnosis alone": ["id", "sex", "principal_dx", "department"],
     "principal, diagnoses and a main procedure": ["id", "age_days", "principal_dx", "diagnoses", "secondary_dx",
                                                   "main_procedure", "procedures"],
 }

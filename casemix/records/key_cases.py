@@ -80,8 +80,8 @@ class KeyCases:
                 given = text.is_not_null() & (text != "")
                 plain.append(~given | (text.str.contains(_PLAIN_CODES) & ~text.str.contains(_LONG_CODE)))
                 split.append(pl.when(given).then(text.str.extract_all(_CODE)).alias(field))
-        columns = keys.select(pl.all_horizontal(plain).alias("_plain"), *split)
-        lists = [(name, columns.get_column(name).to_list()) for name in columns.columns[1:]]
+        columns = keys.with_columns(pl.all_horizontal(plain).alias("_plain"), *split)   # a literal: one per key
+        lists = [(field, columns.get_column(field).to_list()) for field in self.fields if field in CODE_LISTS]
         one_value = [(at, field, self.known[field]) for at, field in enumerate(self.fields) if field in ONE_VALUE]
         out: list[Case | Rejection] = []
         for number, (values, plain_codes) in enumerate(zip(cells, columns.get_column("_plain").to_list(),
