@@ -59,8 +59,9 @@ def map_spans(work: Callable[[tuple[int, int]], T], total: int, workers: int | N
     ``workers`` forked processes (all cores by default) when ``total`` reaches ``PARALLEL_FROM_ROWS``.
 
     The workers fork with ``work`` in place, so whatever it holds (a grouper, a table) loads once and is never
-    pickled. The parent's objects are frozen out of the garbage collector while they fork, so no worker scans
-    (or copies, by touching) the parent's heap."""
+    pickled; ``work`` must be Python alone (a forked child that calls polars waits for threads it has not got).
+    The parent's objects are frozen out of the garbage collector while they fork, so no worker scans (or
+    copies, by touching) the parent's heap."""
     global _forked_work
     workers = workers or os.cpu_count() or 1
     spans = [(start, min(start + size, total)) for start in range(0, total, size)]

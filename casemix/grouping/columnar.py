@@ -136,8 +136,7 @@ class GroupedKeys:
         return chunk.join(self.known, on=self.key, how="left", nulls_equal=True, maintain_order="left")
 
     def _grouped(self, keys: pl.DataFrame) -> Iterator[Any]:
-        self.cases.learn(keys)
-        for case in self.cases.read(keys):
+        for case in self.cases.read(self.cases.prepare(keys)):
             yield None if not isinstance(case, Case) else self.project(case, self.grouper.group(case, explain=False))
 
 
@@ -156,15 +155,14 @@ def group_chunk(known: KnownKeys, chunk: pl.DataFrame) -> pl.DataFrame:
 def _group_keys(grouper: Grouper, cases: KeyCases, keys: pl.DataFrame, workers: int | None) -> pl.DataFrame:
     """Each key grouped once (in worker processes when there are many), as the row path groups a row holding only
     the key's cells: ``keys`` with the result columns beside them."""
-    cases.learn(keys)
+    prepared = cases.prepare(keys)
 
     def grouped(span: tuple[int, int]) -> tuple[list[int], list[list[str]]]:
         """The span's keys read and grouped; their results as one index per key into the distinct results (keys
         share few), so little is sent back and each distinct result is laid out once."""
-        start, stop = span
         distinct: dict[GroupResult, int] = {}
         indexes = [distinct.setdefault(grouper.group(case, explain=False), len(distinct))
-                   for case in cases.read(keys.slice(start, stop - start))]
+                   for case in cases.read(prepared, *span)]
         return indexes, [result.row_values()[1:] for result in distinct]
 
     schema = dict.fromkeys(_RESULT_COLUMNS, pl.String)

@@ -22,6 +22,7 @@ row path names it. Every other key becomes a :class:`Case` equal to the row read
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
@@ -43,8 +44,8 @@ MAX_REMEMBERED = 1_000_000                       # distinct cells remembered per
 class KeyCases:
     """The cases of a table's distinct keys (columns ``key``, as :func:`casemix.records.columnar.grouper_columns`
     names them), each read as :class:`RowReader` reads a row holding the key's cells, a placeholder id and nothing
-    else: :meth:`learn` the keys' cells (where the reading is shared, before worker processes fork), then
-    :meth:`read` them, all at once or a slice at a time, anywhere."""
+    else: :meth:`prepare` the keys (where they are shared, before worker processes fork), then :meth:`read`
+    them, all at once or a span at a time, anywhere."""
 
     def __init__(self, reader: RowReader, key: list[str], width: int):
         self.reader, self.key, self.width = reader, key, width
@@ -55,24 +56,14 @@ class KeyCases:
         self.in_columns = not reader.numbered and set(self.fields) <= {*ONE_VALUE, *CODE_LISTS}
         self.known: dict[str, dict[str, Any]] = {field: {} for field in ONE_VALUE}
 
-    def learn(self, keys: pl.DataFrame) -> None:
-        """Read each new distinct cell of a one-value field of ``keys`` by the reference, and remember it."""
-        if not self.in_columns:
-            return
-        for name, field in zip(self.key, self.fields, strict=True):
-            if field in ONE_VALUE:
-                known = self.known[field]
-                if len(known) > MAX_REMEMBERED:
-                    known.clear()
-                for cell in keys.get_column(name).unique().to_list():
-                    if cell is not None and cell not in known:
-                        known[cell] = _read_cell(field, cell)
-
-    def read(self, keys: pl.DataFrame) -> list[Case | Rejection]:
-        """The case (or rejection) of each key of ``keys``, in order; their cells :meth:`learn`-ed first."""
+    def prepare(self, keys: pl.DataFrame) -> PreparedKeys:
+        """``keys`` ready to :meth:`read`: each new distinct cell of a one-value field read by the reference and
+        remembered, code lists split, all as Python values. Run it where the keys are shared, before worker
+        processes fork: it is the polars work (a forked child must not call polars, whose threads stay behind)."""
         cells = keys.select(self.key).rows()
         if not self.in_columns:
-            return [self.reader.read(self.row(values), 0) for values in cells]
+            return PreparedKeys(cells, [False] * len(cells), [])
+        self._learn(keys)
         plain, split = [pl.lit(True)], []
         for name, field in zip(self.key, self.fields, strict=True):
             if field in CODE_LISTS:
@@ -82,12 +73,28 @@ class KeyCases:
                 split.append(pl.when(given).then(text.str.extract_all(_CODE)).alias(field))
         columns = keys.with_columns(pl.all_horizontal(plain).alias("_plain"), *split)   # a literal: one per key
         lists = [(field, columns.get_column(field).to_list()) for field in self.fields if field in CODE_LISTS]
+        return PreparedKeys(cells, columns.get_column("_plain").to_list(), lists)
+
+    def _learn(self, keys: pl.DataFrame) -> None:
+        for name, field in zip(self.key, self.fields, strict=True):
+            if field in ONE_VALUE:
+                known = self.known[field]
+                if len(known) > MAX_REMEMBERED:
+                    known.clear()
+                for cell in keys.get_column(name).unique().to_list():
+                    if cell is not None and cell not in known:
+                        known[cell] = _read_cell(field, cell)
+
+    def read(self, prepared: PreparedKeys, start: int = 0, stop: int | None = None) -> list[Case | Rejection]:
+        """The case (or rejection) of each prepared key from ``start`` to ``stop``, in order. Python alone: it
+        runs in worker processes."""
         one_value = [(at, field, self.known[field]) for at, field in enumerate(self.fields) if field in ONE_VALUE]
         out: list[Case | Rejection] = []
-        for number, (values, plain_codes) in enumerate(zip(cells, columns.get_column("_plain").to_list(),
-                                                           strict=True)):
-            update = _remembered(values, one_value) if plain_codes else None
-            case = None if update is None else _with_codes(update, {field: codes[number] for field, codes in lists})
+        for number in range(start, len(prepared.cells) if stop is None else stop):
+            values = prepared.cells[number]
+            update = _remembered(values, one_value) if prepared.plain[number] else None
+            case = None if update is None else _with_codes(update, {field: codes[number]
+                                                                    for field, codes in prepared.lists})
             out.append(self.reader.read(self.row(values), 0) if case is None else case)
         return out
 
@@ -99,6 +106,16 @@ class KeyCases:
         if self.id_index is not None:
             row[self.id_index] = KEY_ID
         return row
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedKeys:
+    """Keys as Python values: ``cells`` (a tuple per key), ``plain`` (whether its code lists are plainly codes)
+    and ``lists`` (each code-list field with its split codes per key, None where the cell is blank)."""
+
+    cells: list[tuple]
+    plain: list[bool]
+    lists: list[tuple[str, list[list[str] | None]]]
 
 
 def _read_cell(field: str, cell: str) -> Any:
