@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from casemix.datadir import resolve_data_dir
 from casemix.errors import TableError
-from casemix.grouping import Grouper, group_file_by_rows
+from casemix.grouping import Grouper, batch, group_file_by_rows
 from casemix.grouping.columnar import KnownKeys, group_file_columnar
 from casemix.records import columnar
 from casemix.records.columnar import CHUNK_ROWS
@@ -59,6 +59,18 @@ def test_a_synthetic_city_groups_to_the_same_bytes_under_two_schemes(g20, g11, t
     for grouper in (g20, g11):
         by_row, by_column = both_paths(grouper, city, tmp_path)
         assert by_column == by_row
+
+
+def test_keys_grouped_in_worker_processes_give_the_same_bytes(g20, tmp_path, monkeypatch):
+    """The keys of a chunk are grouped by forked workers (here from the first key, not from 50,000)."""
+    monkeypatch.setattr(batch, "PARALLEL_FROM_ROWS", 1)
+    monkeypatch.setattr(g20, "memo_size", 0)
+    sample, _ = read_cases(DATA / "samples" / "cases_13239_with_cost.csv")
+    city = write_cases(tmp_path / "city.csv", synthetic_city(sample, hospitals=4, cases=3000, seed=3))
+    by_row = group_file_by_rows(g20, city, tmp_path / "row.csv", workers=1)
+    by_column = group_file_columnar(g20, city, tmp_path / "column.csv", workers=2)
+    assert by_column.by_status == by_row.by_status
+    assert (tmp_path / "column.csv").read_bytes() == (tmp_path / "row.csv").read_bytes()
 
 
 def test_small_chunks_and_a_full_key_cache_change_nothing(g20, tmp_path, monkeypatch):

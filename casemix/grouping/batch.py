@@ -7,13 +7,14 @@ counts out can be checked by anyone holding both files.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from casemix.grouping.engine import Grouper
 from casemix.grouping.result import GroupResult
@@ -24,10 +25,11 @@ OUTPUT_COLUMNS = ["id", "mdc", "adrg", "drg", "drg_name", "status", "severity", 
 CHUNK_ROWS = 20_000
 PARALLEL_FROM_ROWS = 50_000
 
-# Set in the parent before the pool forks, so workers inherit them instead of receiving pickles.
-_worker_grouper: Grouper | None = None
-_worker_reader: RowReader | None = None
-_worker_rows: list[list[Any]] = []
+T = TypeVar("T")
+
+# Set in the parent while its pool forks, so workers inherit the work (and the grouper, the rows and all it
+# holds) instead of receiving pickles: only spans go out and results come back.
+_forked_work: Callable[[tuple[int, int]], Any] | None = None
 
 
 @dataclass(slots=True)
@@ -51,29 +53,47 @@ def group_rows(grouper: Grouper, reader: RowReader, rows: Iterable[list[Any]], f
         yield grouper.group(reader.read(values, number), explain=explain)
 
 
-def _group_chunk(span: tuple[int, int]) -> list[list[str]]:
-    start, stop = span
-    assert _worker_grouper is not None and _worker_reader is not None
-    rows = _worker_rows[start:stop]
-    return [r.row_values() for r in group_rows(_worker_grouper, _worker_reader, rows, start + 1)]
+def map_spans(work: Callable[[tuple[int, int]], T], total: int, workers: int | None = None,
+              size: int = CHUNK_ROWS) -> Iterator[T]:
+    """``work`` on each span ``(start, stop)`` of ``range(total)``, ``size`` at a time, results in span order; in
+    ``workers`` forked processes (all cores by default) when ``total`` reaches ``PARALLEL_FROM_ROWS``.
+
+    The workers fork with ``work`` in place, so whatever it holds (a grouper, a table) loads once and is never
+    pickled; ``work`` must be Python alone (a forked child that calls polars waits for threads it has not got).
+    The parent's objects are frozen out of the garbage collector while they fork, so no worker scans (or
+    copies, by touching) the parent's heap."""
+    global _forked_work
+    workers = workers or os.cpu_count() or 1
+    spans = [(start, min(start + size, total)) for start in range(0, total, size)]
+    if workers == 1 or total < PARALLEL_FROM_ROWS or "fork" not in multiprocessing.get_all_start_methods():
+        yield from map(work, spans)
+        return
+    _forked_work = work
+    gc.freeze()
+    try:
+        with multiprocessing.get_context("fork").Pool(min(workers, len(spans))) as pool:
+            gc.unfreeze()
+            yield from pool.imap(_forked, spans)
+    finally:
+        gc.unfreeze()
+        _forked_work = None
+
+
+def _forked(span: tuple[int, int]) -> Any:
+    assert _forked_work is not None
+    return _forked_work(span)
 
 
 def group_table_rows(grouper: Grouper, headers: list[str], rows: list[list[Any]], workers: int | None = None,
                      progress: Callable[[int], None] | None = None) -> Iterator[list[str]]:
     """Output rows (``OUTPUT_COLUMNS``) in input order, in worker processes when the table is large."""
-    global _worker_grouper, _worker_reader, _worker_rows
-    workers = workers or os.cpu_count() or 1
-    spans = [(start, min(start + CHUNK_ROWS, len(rows))) for start in range(0, len(rows), CHUNK_ROWS)]
-    _worker_grouper, _worker_reader, _worker_rows = grouper, RowReader(headers), rows
-    try:
-        if workers == 1 or len(rows) < PARALLEL_FROM_ROWS or "fork" not in multiprocessing.get_all_start_methods():
-            chunks: Iterable[list[list[str]]] = map(_group_chunk, spans)
-            yield from _reported(chunks, progress)
-        else:
-            with multiprocessing.get_context("fork").Pool(workers) as pool:
-                yield from _reported(pool.imap(_group_chunk, spans), progress)
-    finally:
-        _worker_rows = []
+    reader = RowReader(headers)
+
+    def grouped(span: tuple[int, int]) -> list[list[str]]:
+        start, stop = span
+        return [result.row_values() for result in group_rows(grouper, reader, rows[start:stop], start + 1)]
+
+    yield from _reported(map_spans(grouped, len(rows), workers), progress)
 
 
 def _reported(chunks: Iterable[list[list[str]]], progress: Callable[[int], None] | None) -> Iterator[list[str]]:

@@ -19,7 +19,7 @@ from typing import Any
 
 import polars as pl
 
-from casemix.grouping.batch import OUTPUT_COLUMNS, BatchSummary, group_file_by_rows, group_rows, group_table_rows
+from casemix.grouping.batch import OUTPUT_COLUMNS, BatchSummary, group_file_by_rows, group_rows, map_spans
 from casemix.grouping.engine import Grouper
 from casemix.grouping.result import GroupResult
 from casemix.records import Case, RowReader
@@ -35,9 +35,9 @@ from casemix.records.columnar import (
     write_csv_chunks,
 )
 from casemix.records.io import write_table
+from casemix.records.key_cases import KeyCases
 
 _RESULT_COLUMNS = OUTPUT_COLUMNS[1:]            # all but id, which each row keeps as its own
-_KEY_ID = "placeholder"                         # the id a key's representative row is grouped under
 
 
 def group_file_columnar(grouper: Grouper, source: str | Path, output: str | Path, workers: int | None = None,
@@ -94,6 +94,7 @@ class KnownKeys:
     def __init__(self, grouper: Grouper, table: ColumnTable, reader: RowReader, workers: int | None):
         self.grouper, self.table, self.reader, self.workers = grouper, table, reader, workers
         self.key = [table.column(i) for i in grouper_columns(reader)]
+        self.cases = KeyCases(reader, self.key, len(table.headers))
         self.results: pl.DataFrame | None = None
 
     def covering(self, chunk: pl.DataFrame) -> pl.DataFrame:
@@ -101,7 +102,7 @@ class KnownKeys:
         keys = chunk.select(self.key).unique(maintain_order=True)
         if self.results is not None:
             keys = keys.join(self.results.select(self.key), on=self.key, how="anti", nulls_equal=True)
-        fresh = _group_keys(self.grouper, self.table, self.reader, keys, self.workers)
+        fresh = _group_keys(self.grouper, self.cases, keys, self.workers)
         if self.results is not None and self.results.height + fresh.height > self.MAX_KNOWN:
             self.results = self.results.join(chunk.select(self.key).unique(), on=self.key, how="semi",
                                              nulls_equal=True)
@@ -120,6 +121,7 @@ class GroupedKeys:
                  project: Callable[[Case, GroupResult], Any]):
         self.grouper, self.table, self.reader, self.project = grouper, table, reader, project
         self.key = [table.column(i) for i in grouper_columns(reader)]
+        self.cases = KeyCases(reader, self.key, len(table.headers))
         self.known: pl.DataFrame | None = None            # key cells and _key
         self.values: list[Any] = []
 
@@ -134,24 +136,8 @@ class GroupedKeys:
         return chunk.join(self.known, on=self.key, how="left", nulls_equal=True, maintain_order="left")
 
     def _grouped(self, keys: pl.DataFrame) -> Iterator[Any]:
-        for row in key_rows(self.table, self.reader, keys):
-            case = self.reader.read(row, 0)
+        for case in self.cases.read(self.cases.prepare(keys)):
             yield None if not isinstance(case, Case) else self.project(case, self.grouper.group(case, explain=False))
-
-
-def key_rows(table: ColumnTable, reader: RowReader, keys: pl.DataFrame) -> Iterator[list]:
-    """Each key of ``keys`` (columns named ``_<position>``) as a whole row of the table: the key's cells in their
-    places, a placeholder id, every other cell empty."""
-    width = len(table.headers)
-    positions = [int(name[1:]) for name in keys.columns]
-    id_index = reader.single.get("id")
-    for values in keys.iter_rows():
-        row: list = [None] * width
-        for position, value in zip(positions, values, strict=True):
-            row[position] = value
-        if id_index is not None:
-            row[id_index] = _KEY_ID
-        yield row
 
 
 def group_chunk(known: KnownKeys, chunk: pl.DataFrame) -> pl.DataFrame:
@@ -166,13 +152,23 @@ def group_chunk(known: KnownKeys, chunk: pl.DataFrame) -> pl.DataFrame:
     return out.drop("row")
 
 
-def _group_keys(grouper: Grouper, table: ColumnTable, reader: RowReader, keys: pl.DataFrame,
-                workers: int | None) -> pl.DataFrame:
-    """Each key grouped once, by the row path, on a row holding only the key's cells (and a placeholder id)."""
-    rows = list(key_rows(table, reader, keys))
-    grouped = [values[1:] for values in group_table_rows(grouper, table.headers, rows, workers)]
-    results = pl.DataFrame(grouped, schema=dict.fromkeys(_RESULT_COLUMNS, pl.String), orient="row")
-    return pl.concat([keys, results], how="horizontal")
+def _group_keys(grouper: Grouper, cases: KeyCases, keys: pl.DataFrame, workers: int | None) -> pl.DataFrame:
+    """Each key grouped once (in worker processes when there are many), as the row path groups a row holding only
+    the key's cells: ``keys`` with the result columns beside them."""
+    prepared = cases.prepare(keys)
+
+    def grouped(span: tuple[int, int]) -> tuple[list[int], list[list[str]]]:
+        """The span's keys read and grouped; their results as one index per key into the distinct results (keys
+        share few), so little is sent back and each distinct result is laid out once."""
+        distinct: dict[GroupResult, int] = {}
+        indexes = [distinct.setdefault(grouper.group(case, explain=False), len(distinct))
+                   for case in cases.read(prepared, *span)]
+        return indexes, [result.row_values()[1:] for result in distinct]
+
+    schema = dict.fromkeys(_RESULT_COLUMNS, pl.String)
+    results = [pl.DataFrame(rows, schema=schema, orient="row")[indexes]
+               for indexes, rows in map_spans(grouped, keys.height, workers)]
+    return pl.concat([keys, pl.concat(results) if results else pl.DataFrame(schema=schema)], how="horizontal")
 
 
 def _row_path(grouper: Grouper, table: ColumnTable, reader: RowReader, rows: pl.DataFrame) -> pl.DataFrame:

@@ -20,6 +20,7 @@ from fastapi import Depends, FastAPI, Header, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from casemix.audit import ClaimAuditor
@@ -126,7 +127,9 @@ def create_app(grouper: Grouper, store: Store, tokens: dict[str, Principal], pol
     low, high = policy.early_warning.cost_levels
     protect(app, limits)
 
-    def principal(authorization: Annotated[str | None, Header()] = None) -> Principal:
+    # The token check and the one-case group and QC run on the event loop (async): each is short and bounded
+    # (a case holds at most MAX_CODES codes), and a hop to the thread pool and back costs more than the work.
+    async def principal(authorization: Annotated[str | None, Header()] = None) -> Principal:
         who = access.identify(tokens, access.bearer_token(authorization))
         if who is None:
             raise HTTPException(401, "a valid token is required: Authorization: Bearer <token>",
@@ -136,7 +139,7 @@ def create_app(grouper: Grouper, store: Store, tokens: dict[str, Principal], pol
     Caller = Annotated[Principal, Depends(principal)]
 
     @app.post("/v1/group")
-    def group(case: Case, who: Caller) -> dict[str, Any]:
+    async def group(case: Case, who: Caller) -> dict[str, Any]:
         access.check_submit(who, case.hospital_id)
         result = grouper.group(case)
         return {"id": result.case_id, "path": result.path, "drg": result.drg, "drg_name": result.drg_name,
@@ -144,7 +147,7 @@ def create_app(grouper: Grouper, store: Store, tokens: dict[str, Principal], pol
                 "trace": [fields_of(step) for step in result.trace], "notes": list(result.notes)}
 
     @app.post("/v1/qc")
-    def quality(case: Case, who: Caller) -> dict[str, Any]:
+    async def quality(case: Case, who: Caller) -> dict[str, Any]:
         access.check_submit(who, case.hospital_id)
         return {"id": case.id, "findings": [
             {"rule": f.rule.id, "severity": f.rule.severity, "field": f.field, "code": f.code,
@@ -291,22 +294,43 @@ def protect(app: FastAPI, limits: Limits) -> None:
                     for e in error.errors()[:20]]
         return JSONResponse({"error": "invalid request", "problems": problems}, status_code=422)
 
-    @app.middleware("http")
-    async def time_limit(request: Request, call_next):
-        try:
-            response = await asyncio.wait_for(call_next(request), limits.request_timeout_s)
-        except TimeoutError:
-            response = JSONResponse({"error": f"the request took longer than {limits.request_timeout_s:g} s"},
-                                    status_code=503)
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        return response
-
+    app.add_middleware(TimeLimit, seconds=limits.request_timeout_s)
     app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes)
 
 
 def _text(message: str) -> str:
     return message.encode("utf-8", "replace").decode("utf-8")[:300]
+
+
+class TimeLimit:
+    """Answer 503 when a request has not begun its response within ``seconds``, and add the security headers to
+    every response. Plain ASGI (no task or stream per request, as a ``@app.middleware`` function costs): the
+    deadline is dropped once the response starts, so a long download is never cut."""
+
+    def __init__(self, app: ASGIApp, seconds: float):
+        self.app = app
+        self.seconds = seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                if not deadline.expired():          # the 503 itself is sent after the deadline
+                    deadline.reschedule(None)
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers.setdefault(name, value)
+            await send(message)
+
+        try:
+            async with asyncio.timeout(self.seconds) as deadline:
+                await self.app(scope, receive, with_headers)
+        except TimeoutError:
+            late = JSONResponse({"error": f"the request took longer than {self.seconds:g} s"}, status_code=503)
+            await late(scope, receive, with_headers)
 
 
 class BodyLimit:
