@@ -9,7 +9,10 @@ stay, patient and hospital ids (generating 10M stays one at a time in Python tak
 area of its own. It is written once (not timed; an existing one is reused) as Parquet partitioned by pooling area
 and discharge month (``pooling_area=A01/month=2025-07/…``, the layout docs/scale.md recommends), which Spark
 reads, and as one CSV of the same stays, which the local path reads. The whole province is settled as one pool
-under 60 % of its cost (the heavier case: a real province settles each pooling area alone).
+under 60 % of its cost (the heavier case: a real province settles each pooling area alone). Copies repeat the
+base city's clinical content, so grouping, which groups each distinct case key once, is flattered by them: size a
+cluster from a run with ``--copies 1``. ``--visits N`` adds a synthetic outpatient year of N visits in the base
+city's hospitals (visits.parquet and lines.parquet, generated once), grouped into APGs by both engines.
 
 Each stage (``STAGES``; a stage is one line there) runs in a process of its own, the local engine then Spark:
 wall seconds; CPU seconds of the whole process tree (the driver, the JVM, the Python workers) — stays per
@@ -35,7 +38,11 @@ from pathlib import Path
 
 import polars as pl
 
+from casemix.datadir import resolve_data_dir
 from casemix.grouping import Grouper, group_file
+from casemix.outpatient.run import group_visit_files, write_synthetic_year
+from casemix.outpatient.scheme import load_scheme
+from casemix.outpatient.synthetic import synthetic_outpatient_year
 from casemix.pipelines.settle import read_settlement_table, settle
 from casemix.policy import load_policy
 from casemix.settlement.statements import summary_rows
@@ -46,11 +53,13 @@ TICKS = os.sysconf("SC_CLK_TCK")
 
 @dataclass(frozen=True)
 class Province:
-    """The province's two copies of the same stays: the partitioned Parquet folder and the one CSV file."""
+    """The province's two copies of the same stays (the partitioned Parquet folder and the one CSV file), and
+    its outpatient year's visit headers and fee lines (None without ``--visits``)."""
 
     folder: Path
     csv: Path
     budget: Decimal
+    visits: tuple[Path, Path] | None
 
 
 def group_local(province: Province, out: Path, spark: object) -> object:
@@ -82,14 +91,36 @@ def settle_spark(province: Province, out: Path, spark: object) -> object:
     return [[str(value) for value in row] for row in summary_rows(done.settlement)]
 
 
+def visits_local(province: Province, out: Path, spark: object) -> object:
+    done = group_visit_files(*province.visits, load_scheme("apg-starter"), load_policy(None), resolve_data_dir(None),
+                             out / "grouped-visits.csv")
+    return {"rows": done.rows_out, "rejected": len(done.rejections)}
+
+
+def visits_spark(province: Province, out: Path, spark: object) -> object:
+    from casemix.spark import ApgSpec, group_visits_spark
+
+    done = group_visits_spark(spark, ApgSpec.of("apg-starter", None, None), *province.visits,
+                              out / "grouped-visits.csv")
+    return {"rows": done.rows_out, "rejected": len(done.rejections)}
+
+
+def same_visits(local: object, spark: object, out: Path) -> bool:
+    """The same counts and grouped-visits.csv byte for byte."""
+    files = [(out / engine / "grouped-visits.csv").read_bytes() for engine in ("local", "spark")]
+    return local == spark and files[0] == files[1]
+
+
 @dataclass(frozen=True)
 class Stage:
-    """A use case run by both engines; ``same`` says whether their results agree."""
+    """A use case run by both engines on the province's stays (or its ``visits``); ``same`` says whether their
+    results agree."""
 
     name: str
     local: Callable[[Province, Path, object], object]
     spark: Callable[[Province, Path, object], object]
     same: Callable[[object, object, Path], bool]
+    unit: str = "stays"
 
 
 def same_grouping(local: object, spark: object, out: Path) -> bool:
@@ -106,11 +137,13 @@ def same_grouping(local: object, spark: object, out: Path) -> bool:
 STAGES = [
     Stage("group", group_local, group_spark, same_grouping),
     Stage("settle", settle_local, settle_spark, lambda local, spark, out: local == spark),
+    Stage("visits", visits_local, visits_spark, same_visits, unit="visits"),
 ]
 
 
-def province_of(base: Path, base_rows: int | None, copies: int, folder: Path) -> Province:
-    """The province in ``folder`` (``parquet/`` and ``province.csv``), made from ``base`` unless already there."""
+def province_of(base: Path, base_rows: int | None, copies: int, visits: int, folder: Path) -> Province:
+    """The province in ``folder`` (``parquet/``, ``province.csv``, ``outpatient/``), made from ``base`` unless
+    already there."""
     parquet, flat = folder / "parquet", folder / "province.csv"
     done = folder / "made.json"
     wanted = {"base": str(base), "base_rows": base_rows, "copies": copies}
@@ -121,7 +154,19 @@ def province_of(base: Path, base_rows: int | None, copies: int, folder: Path) ->
                   .collect().item() * Decimal("0.6")).quantize(Decimal("0.01"))
         done.write_text(json.dumps({"made": wanted, "budget": str(budget)}))
         print(f"province made in {time.perf_counter() - started:.0f} s (not timed)")
-    return Province(parquet, flat, Decimal(json.loads(done.read_text())["budget"]))
+    return Province(parquet, flat, Decimal(json.loads(done.read_text())["budget"]),
+                    outpatient_year(flat, visits, folder / "outpatient") if visits else None)
+
+
+def outpatient_year(flat: Path, visits: int, folder: Path) -> tuple[Path, Path]:
+    """A synthetic outpatient year of ``visits`` visits in the province's hospitals, made unless already there."""
+    paths = folder / "visits.parquet", folder / "lines.parquet"
+    if not paths[0].exists() or pl.scan_parquet(paths[0]).select(pl.len()).collect().item() != visits:
+        hospitals = (pl.scan_csv(flat, infer_schema=False).select("hospital_id", "hospital_level").unique()
+                     .sort("hospital_id").collect())
+        made = synthetic_outpatient_year(list(hospitals.iter_rows()), visits=visits, year=2025, seed=2026)
+        write_synthetic_year(made, folder)
+    return paths
 
 
 def make_province(base: Path, base_rows: int | None, copies: int, parquet: Path, flat: Path) -> None:
@@ -189,7 +234,7 @@ def tree_figures(root: int) -> tuple[float, float]:
 
 def in_child(stage: str, engine: str, args: argparse.Namespace, out: Path) -> dict:
     command = [sys.executable, __file__, str(args.base), "--copies", str(args.copies), "--folder", str(args.folder),
-               "--master", args.master, "--stage", f"{stage}:{engine}", "--out", str(out)]
+               "--visits", str(args.visits), "--master", args.master, "--stage", f"{stage}:{engine}", "--out", str(out)]
     if args.base_rows:
         command += ["--base-rows", str(args.base_rows)]
     done = subprocess.run(command, capture_output=True, text=True)
@@ -203,28 +248,31 @@ def main() -> None:
     parser.add_argument("base", type=Path, help="the base city (casemix city), CSV")
     parser.add_argument("--base-rows", type=int, help="take only the first N stays of the base city")
     parser.add_argument("--copies", type=int, default=10)
+    parser.add_argument("--visits", type=int, default=0, help="an outpatient year of N visits, grouped too")
     parser.add_argument("--folder", type=Path, default=Path(tempfile.gettempdir()) / "casemix-province")
     parser.add_argument("--master", default="local[2]")
-    parser.add_argument("--stages", default=",".join(stage.name for stage in STAGES))
+    parser.add_argument("--stages", default="group,settle,visits")
     parser.add_argument("--stage", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    province = province_of(args.base, args.base_rows, args.copies, args.folder)
+    province = province_of(args.base, args.base_rows, args.copies, args.visits, args.folder)
     if args.stage:
         stage, engine = args.stage.split(":")
         print(json.dumps(run_stage(stage, engine, province, args.out, args.master)))
         return
-    stays = pl.scan_csv(province.csv, infer_schema=False).select(pl.len()).collect().item()
-    print(f"province: {stays:,} stays in {args.copies} pooling areas, budget {province.budget} 元; Spark on "
-          f"{args.master}; {os.cpu_count()} CPUs")
+    counts = {"stays": pl.scan_csv(province.csv, infer_schema=False).select(pl.len()).collect().item(),
+              "visits": args.visits}
+    print(f"province: {counts['stays']:,} stays in {args.copies} pooling areas, budget {province.budget} 元, "
+          f"{args.visits:,} outpatient visits; Spark on {args.master}; {os.cpu_count()} CPUs")
+    chosen = [s for s in STAGES if s.name in args.stages.split(",") and (s.unit != "visits" or args.visits)]
     with tempfile.TemporaryDirectory(dir=args.folder) as folder:
-        for stage in (s for s in STAGES if s.name in args.stages.split(",")):
-            done = {}
+        for stage in chosen:
+            done, rows = {}, counts[stage.unit]
             for engine in ("local", "spark"):
                 load = os.getloadavg()[0]
                 done[engine] = figures = in_child(stage.name, engine, args, Path(folder) / engine)
-                print(f"{stage.name:<8} {engine:<6} {figures['wall']:8.1f} s  {stays / figures['wall']:>9,.0f} stays/s"
-                      f"  CPU {figures['cpu']:8.1f} s = {stays / figures['cpu']:>7,.0f} stays per CPU-second  "
+                print(f"{stage.name:<8} {engine:<6} {figures['wall']:8.1f} s  {rows / figures['wall']:>9,.0f} "
+                      f"{stage.unit}/s  CPU {figures['cpu']:8.1f} s = {rows / figures['cpu']:>7,.0f} per CPU-second  "
                       f"session {figures['session']:5.1f} s  driver {figures['driver_mib']:6.0f} MiB  largest child "
                       f"{figures['child_mib']:6.0f} MiB  (load {load:.1f})", flush=True)
             same = stage.same(done["local"]["result"], done["spark"]["result"], Path(folder))
