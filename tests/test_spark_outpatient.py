@@ -1,7 +1,7 @@
 """Outpatient grouping with --engine spark gives the local engine's grouped-visits.csv byte for byte and the
 same rejections in the same order, on a synthetic year (Parquet, as ``casemix outpatient city`` writes it) and on
 an extract with every kind of bad row (CSV, the fee lines in GB18030); in Spark local mode (local[2]), the visits
-spread over several partitions so that visits, their lines and their rejections must meet by visit id.
+spread over several partitions, so that a visit's header, its lines and their rejections must meet by visit id.
 
 Without pyspark or a Java runtime the tests are skipped, unless CASEMIX_REQUIRE_SPARK=1 (as in tests/test_spark.py).
 """
@@ -82,25 +82,24 @@ def messy(year, tmp_path_factory) -> tuple[Path, Path]:
     return paths
 
 
-def both(spark, visits: Path, lines: Path, folder: Path):
-    """The local and the Spark grouping of the same two files (the Spark one over several partitions)."""
-    local = group_visit_files(visits, lines, load_scheme("apg-starter"), load_policy(None), None,
-                              folder / "local.csv")
-    on_spark = group_visits_spark(spark, ApgSpec.of("apg-starter", None, None), visits, lines, folder / "spark.csv",
-                                  visits_per_partition=400)
-    return local, on_spark
-
-
-def test_synthetic_year_groups_the_same_on_spark(spark, year, tmp_path):
-    local, on_spark = both(spark, *year, tmp_path)
-    assert local.rows_in == on_spark.rows_in == on_spark.visits == 3000
-    assert (tmp_path / "spark.csv").read_bytes() == (tmp_path / "local.csv").read_bytes()
-    grouped = pl.read_csv(tmp_path / "spark.csv", infer_schema=False)
+def test_synthetic_year_groups_the_same_with_engine_spark(spark, year, tmp_path):
+    runner = CliRunner()
+    outputs = {}
+    for engine in ("local", "spark"):
+        outputs[engine] = tmp_path / f"{engine}.csv"
+        done = runner.invoke(app, ["outpatient", "group", str(year[0]), str(year[1]), "-o", str(outputs[engine]),
+                                   "--engine", engine, "--spark-master", "local[2]"])
+        assert done.exit_code == 0, done.output
+        assert "3,000 visit rows in, 3,000 rows out" in done.output and "0 rows rejected" in done.output
+    assert outputs["spark"].read_bytes() == outputs["local"].read_bytes()
+    grouped = pl.read_csv(outputs["spark"], infer_schema=False)
     assert grouped.height == 3000 and grouped["status"].is_in(["grouped", "chronic_quota"]).all()
 
 
 def test_bad_rows_are_rejected_the_same_on_spark(spark, messy, tmp_path):
-    local, on_spark = both(spark, *messy, tmp_path)
+    local = group_visit_files(*messy, load_scheme("apg-starter"), load_policy(None), None, tmp_path / "local.csv")
+    on_spark = group_visits_spark(spark, ApgSpec.of("apg-starter", None, None), *messy, tmp_path / "spark.csv",
+                                  visits_per_partition=50)      # seven partitions: a visit's rows must meet by id
     assert (tmp_path / "spark.csv").read_bytes() == (tmp_path / "local.csv").read_bytes()
     assert on_spark.rejections == local.rejections
     assert (on_spark.rows_in, on_spark.rows_out) == (local.rows_in, local.rows_out)
@@ -112,18 +111,6 @@ def test_bad_rows_are_rejected_the_same_on_spark(spark, messy, tmp_path):
     assert any(r.field == "total_cost" and "1.00 is not the sum" in r.reason for r in on_spark.rejections)
     padded = pl.read_csv(messy[1], encoding="gb18030", infer_schema=False)["mdtrt_id"][12].strip()
     assert padded in pl.read_csv(tmp_path / "spark.csv", infer_schema=False)["visit_id"].to_list()
-
-
-def test_cli_engine_spark_writes_the_local_file(spark, messy, tmp_path):
-    runner = CliRunner()
-    outputs = {}
-    for engine in ("local", "spark"):
-        outputs[engine] = tmp_path / f"{engine}.csv"
-        done = runner.invoke(app, ["outpatient", "group", str(messy[0]), str(messy[1]), "-o", str(outputs[engine]),
-                                   "--engine", engine, "--spark-master", "local[2]"])
-        assert done.exit_code == 0, done.output
-        assert "304 visit rows in, 304 rows out" in done.output and "15 rows rejected" in done.output
-    assert outputs["spark"].read_bytes() == outputs["local"].read_bytes()
 
 
 def test_excel_is_refused_on_spark_in_one_line(spark, messy, tmp_path):
