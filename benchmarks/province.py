@@ -237,7 +237,8 @@ def in_child(stage: str, engine: str, args: argparse.Namespace, out: Path) -> di
                "--visits", str(args.visits), "--master", args.master, "--stage", f"{stage}:{engine}", "--out", str(out)]
     if args.base_rows:
         command += ["--base-rows", str(args.base_rows)]
-    done = subprocess.run(command, capture_output=True, text=True)
+    env = os.environ | {"PYSPARK_SUBMIT_ARGS": f"--driver-memory {args.driver_memory} pyspark-shell"}
+    done = subprocess.run(command, capture_output=True, text=True, env=env)
     if done.returncode:
         raise SystemExit(f"{stage} on {engine} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -251,6 +252,8 @@ def main() -> None:
     parser.add_argument("--visits", type=int, default=0, help="an outpatient year of N visits, grouped too")
     parser.add_argument("--folder", type=Path, default=Path(tempfile.gettempdir()) / "casemix-province")
     parser.add_argument("--master", default="local[2]")
+    parser.add_argument("--driver-memory", default="3g", help="the Spark driver's JVM heap (Spark's default 1g runs "
+                        "out settling 1M stays: the history frame and the statement lines are collected there)")
     parser.add_argument("--stages", default="group,settle,visits")
     parser.add_argument("--stage", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
@@ -263,7 +266,8 @@ def main() -> None:
     counts = {"stays": pl.scan_csv(province.csv, infer_schema=False).select(pl.len()).collect().item(),
               "visits": args.visits}
     print(f"province: {counts['stays']:,} stays in {args.copies} pooling areas, budget {province.budget} 元, "
-          f"{args.visits:,} outpatient visits; Spark on {args.master}; {os.cpu_count()} CPUs")
+          f"{args.visits:,} outpatient visits; Spark on {args.master}, driver heap {args.driver_memory}; "
+          f"{os.cpu_count()} CPUs")
     chosen = [s for s in STAGES if s.name in args.stages.split(",") and (s.unit != "visits" or args.visits)]
     with tempfile.TemporaryDirectory(dir=args.folder) as folder:
         for stage in chosen:
