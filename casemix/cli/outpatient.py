@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from casemix.cli.engine import EngineOption, SparkMasterOption
 from casemix.cli.options import DataOption, PolicyOption, console, reported
 from casemix.cli.service import open_store
 from casemix.datadir import resolve_data_dir
@@ -27,6 +28,8 @@ from casemix.outpatient.scheme import load_scheme
 from casemix.policy import load_policy
 from casemix.records import Case
 from casemix.records.io import check_output, read_cases, write_table
+from casemix.spark import DEFAULT_MASTER, check_engine, spark_session
+from casemix.spark.outpatient import ApgSpec, group_visits_spark
 
 app = typer.Typer(
     add_completion=False,
@@ -76,11 +79,18 @@ def group(
     scheme: ApgSchemeOption = "apg-starter",
     data: DataOption = None,
     policy: PolicyOption = None,
+    run_on: EngineOption = "local",
+    spark_master: SparkMasterOption = DEFAULT_MASTER,
 ) -> None:
     """Group outpatient visits into APGs with points (门诊 APG 分组), one row per visit header."""
     check_output(output, visits, lines)
     started = time.perf_counter()
-    result = group_visit_files(visits, lines, load_scheme(scheme), load_policy(policy), resolve_data_dir(data), output)
+    if check_engine(run_on) == "spark":
+        result = group_visits_spark(spark_session(spark_master), ApgSpec.of(scheme, data, policy), visits, lines,
+                                    output)
+    else:
+        result = group_visit_files(visits, lines, load_scheme(scheme), load_policy(policy), resolve_data_dir(data),
+                                   output)
     seconds = time.perf_counter() - started
     console.print(
         f"{result.rows_in:,} visit rows in, {result.rows_out:,} rows out → {output} ({seconds:.1f} s); "

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -48,6 +49,9 @@ GROUPED_FILE_COLUMNS = [
     "expected_cost",
     "total_cost",
 ]
+# the file's column types (total_cost written as the text of its Decimal)
+GROUPED_FILE_SCHEMA = {name: pl.Float64 if name in ("points", "apg_points", "pass_through_points", "expected_cost")
+                       else pl.String for name in GROUPED_FILE_COLUMNS}
 # what enrolment, the pots, capitation and the statements read of a grouped visit
 SETTLEMENT_COLUMNS = ["visit_id", "patient_id", "hospital_id", "hospital_level", "visit_date", "med_type", "insurance",
                       "age", "sex", "principal_dx", "diagnoses", "status", "kind", "points", "total_cost", "fund_paid",
@@ -94,24 +98,25 @@ def group_visit_files(
 
 def write_grouped_visits(path: str | Path, grouped: GroupedVisits, rejections: list[Rejection] = ()) -> Path:
     """``grouped-visits.csv``: visit id, APGs, points, status, reason (and the detail), rejected rows last."""
+    return write_grouped_rows(path, [grouped.visits], rejections)
+
+
+def write_grouped_rows(path: str | Path, chunks: Iterable[pl.DataFrame], rejections: list[Rejection] = ()) -> Path:
+    """``grouped-visits.csv`` from grouped visit frames in visit order, written one chunk at a time (each with at
+    least :data:`GROUPED_FILE_COLUMNS`), then the rejected rows: the same bytes however the visits are chunked."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    frame = grouped.visits.select(GROUPED_FILE_COLUMNS).with_columns(pl.col("total_cost").cast(pl.String))
-    if rejections:
-        frame = pl.concat(
-            [
-                frame,
-                pl.DataFrame(
-                    {
-                        "visit_id": [r.record_id for r in rejections],
-                        "status": ["rejected"] * len(rejections),
-                        "reason": [f"row {r.row_number} field {r.field}: {r.reason}" for r in rejections],
-                    }
-                ),
-            ],
-            how="diagonal_relaxed",
-        )
-    frame.write_csv(path)
+    template = pl.DataFrame(schema=GROUPED_FILE_SCHEMA)
+    with path.open("wb") as file:
+        template.write_csv(file)
+        for chunk in chunks:
+            chunk.select(GROUPED_FILE_COLUMNS).with_columns(pl.col("total_cost").cast(pl.String)).write_csv(
+                file, include_header=False)
+        if rejections:
+            rejected = pl.DataFrame({"visit_id": [r.record_id for r in rejections],
+                                     "status": ["rejected"] * len(rejections),
+                                     "reason": [f"row {r.row_number} field {r.field}: {r.reason}" for r in rejections]})
+            pl.concat([template, rejected], how="diagonal_relaxed").write_csv(file, include_header=False)
     return path
 
 

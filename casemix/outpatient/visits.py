@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -152,44 +153,71 @@ def read_visits(visits_path: str | Path, lines_path: str | Path) -> tuple[list[V
     (each header row a visit or a rejection, each line row in a visit or a rejection).
     """
     table = read_table(visits_path)
+    columns = visit_columns(table.headers, visits_path)
+    joined = join_visits(enumerate(table.rows, 1), read_fee_rows(lines_path), columns, visits_path, lines_path)
+    return [visit for _, visit in joined.visits], [rejection for _, rejection in joined.rejections]
+
+
+def visit_columns(headers: list[str], origin: str | Path) -> dict[str, int]:
+    """Each :class:`Visit` field's column among ``headers`` (the first alias that matches); a table with no
+    visit id column raises :class:`TableError` naming ``origin``."""
     lookup = {_key(alias): field for field, aliases in VISIT_ALIASES.items() for alias in aliases}
     columns: dict[str, int] = {}
-    for index, header in enumerate(table.headers):
+    for index, header in enumerate(headers):
         if (field := lookup.get(_key(header))) and field not in columns:
             columns[field] = index
     if "id" not in columns:
-        raise TableError(f"{visits_path}: no visit id column: expected one of {', '.join(VISIT_ALIASES['id'])}")
-    by_visit: dict[str, list[FeeLine]] = defaultdict(list)
-    rejections: list[Rejection] = []
-    for _, line in read_fee_rows(lines_path):
+        raise TableError(f"{origin}: no visit id column: expected one of {', '.join(VISIT_ALIASES['id'])}")
+    return columns
+
+
+@dataclass(frozen=True)
+class JoinedVisits:
+    """Visits with their header row number, and rejections each with the key that orders them as
+    :func:`read_visits` lists them: ``(0, line row, 0)`` a fee-line row refused; ``(1, header row, 0)`` a header
+    refused or repeated, ``(1, header row, line row)`` a line of that refused visit; ``(2, the visit's first line
+    row, line row)`` a line without a header."""
+
+    visits: list[tuple[int, Visit]]
+    rejections: list[tuple[tuple[int, int, int], Rejection]]
+
+
+def join_visits(header_rows: Iterable[tuple[int, list[Any]]], line_rows: Iterable[tuple[int, FeeLine | Rejection]],
+                columns: dict[str, int], visits_path: str | Path, lines_path: str | Path) -> JoinedVisits:
+    """Each header row (number, cells) with its fee lines: a :class:`Visit` or rejections, in header row order
+    (a visit's lines in line row order). Any subset of visit ids joins alone, lines and headers of the same ids
+    together: what one Spark partition holds."""
+    by_visit: dict[str, list[tuple[int, FeeLine]]] = defaultdict(list)
+    rejections: list[tuple[tuple[int, int, int], Rejection]] = []
+    for number, line in line_rows:
         if isinstance(line, Rejection):
-            rejections.append(_in_file(line, lines_path))
+            rejections.append(((0, number, 0), _in_file(line, lines_path)))
         else:
-            by_visit[line.visit_id].append(line)
-    visits: list[Visit] = []
+            by_visit[line.visit_id].append((number, line))
+    visits: list[tuple[int, Visit]] = []
     seen: set[str] = set()
-    for number, row in enumerate(table.rows, 1):
+    for number, row in header_rows:
         fields = _header_fields(row, columns.items())
         visit_id = str(fields.get("id", ""))
         if visit_id in seen:
-            rejections.append(Rejection(number, visit_id, "id", f"{visits_path}: the visit is listed twice"))
+            rejections.append(((1, number, 0), Rejection(number, visit_id, "id",
+                                                         f"{visits_path}: the visit is listed twice")))
             continue
         seen.add(visit_id)
-        lines = by_visit.pop(visit_id, [])
-        result = to_visit(fields, lines, number)
+        numbered = by_visit.pop(visit_id, [])
+        result = to_visit(fields, [line for _, line in numbered], number)
         if isinstance(result, Rejection):
-            rejections.append(_in_file(result, visits_path))
-            rejections.extend(
-                Rejection(0, line.line_id, "visit_id", f"{lines_path}: its visit {visit_id} was rejected")
-                for line in lines
-            )
+            rejections.append(((1, number, 0), _in_file(result, visits_path)))
+            rejections.extend(((1, number, line_number), Rejection(0, line.line_id, "visit_id",
+                                                                   f"{lines_path}: its visit {visit_id} was rejected"))
+                              for line_number, line in numbered)
         else:
-            visits.append(result)
+            visits.append((number, result))
     for visit_id, orphans in by_visit.items():
-        rejections.extend(
-            Rejection(0, line.line_id, "visit_id", f"{lines_path}: no visit header {visit_id}") for line in orphans
-        )
-    return visits, rejections
+        rejections.extend(((2, orphans[0][0], line_number), Rejection(0, line.line_id, "visit_id",
+                                                                      f"{lines_path}: no visit header {visit_id}"))
+                          for line_number, line in orphans)
+    return JoinedVisits(visits, rejections)
 
 
 def _in_file(rejection: Rejection, path: str | Path) -> Rejection:

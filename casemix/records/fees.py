@@ -156,6 +156,10 @@ class FeeLineReader:
                                  f"found {self.headers}")
         self._columns = tuple(columns.items())
 
+    def column(self, field: str) -> int | None:
+        """The index of the column read as ``field`` (a :class:`FeeLine` field name), or None."""
+        return dict(self._columns).get(field)
+
     def fields(self, values: list[Any], row_number: int) -> dict[str, Any]:
         """The row as a dict of FeeLine fields, blank cells left out, text stripped."""
         out: dict[str, Any] = {}
