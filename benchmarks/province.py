@@ -18,7 +18,8 @@ Each stage (``STAGES``; a stage is one line there) runs in a process of its own,
 wall seconds; CPU seconds of the whole process tree (the driver, the JVM, the Python workers) — stays per
 CPU-second is the per-core throughput, far less disturbed by neighbours on a shared machine than the wall
 time; peak memory of the driver and of the largest child; the load average; and whether the two engines agree
-(the same status per stay for grouping, the same statement rows to the cent for settlement).
+(the same status per stay for grouping, the same statement rows to the cent for settlement,
+the same flags with their scores and evidence for the audit).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from casemix.grouping import Grouper, group_file
 from casemix.outpatient.run import group_visit_files, write_synthetic_year
 from casemix.outpatient.scheme import load_scheme
 from casemix.outpatient.synthetic import synthetic_outpatient_year
+from casemix.pipelines import audit_grouped, read_grouped
 from casemix.pipelines.settle import read_settlement_table, settle
 from casemix.policy import load_policy
 from casemix.settlement.statements import summary_rows
@@ -91,6 +93,25 @@ def settle_spark(province: Province, out: Path, spark: object) -> object:
     return [[str(value) for value in row] for row in summary_rows(done.settlement)]
 
 
+def audit_local(province: Province, out: Path, spark: object) -> object:
+    policy = load_policy(None)
+    grouper = Grouper.load(SCHEME, None, policy.grouping)
+    return _flag_keys(audit_grouped(read_grouped(province.csv, grouper).grouped, policy, grouper))
+
+
+def audit_spark(province: Province, out: Path, spark: object) -> object:
+    from casemix.spark import GrouperSpec, audit_on_spark
+
+    policy = load_policy(None)
+    done = audit_on_spark(spark, GrouperSpec.of(SCHEME, None, policy.grouping), policy, province.folder)
+    return _flag_keys(done.flags)
+
+
+def _flag_keys(flags: list) -> list[list[str]]:
+    """Each flag as (rule, stays, score, evidence), sorted: the Parquet parts and the CSV number rows apart."""
+    return sorted([flag.rule, " ".join(flag.case_ids), f"{flag.score:.6f}", flag.evidence] for flag in flags)
+
+
 def visits_local(province: Province, out: Path, spark: object) -> object:
     done = group_visit_files(*province.visits, load_scheme("apg-starter"), load_policy(None), resolve_data_dir(None),
                              out / "grouped-visits.csv")
@@ -137,6 +158,7 @@ def same_grouping(local: object, spark: object, out: Path) -> bool:
 STAGES = [
     Stage("group", group_local, group_spark, same_grouping),
     Stage("settle", settle_local, settle_spark, lambda local, spark, out: local == spark),
+    Stage("audit", audit_local, audit_spark, lambda local, spark, out: local == spark),
     Stage("visits", visits_local, visits_spark, same_visits, unit="visits"),
 ]
 
@@ -254,7 +276,7 @@ def main() -> None:
     parser.add_argument("--master", default="local[2]")
     parser.add_argument("--driver-memory", default="3g", help="the Spark driver's JVM heap (Spark's default 1g runs "
                         "out settling 1M stays: the history frame and the statement lines are collected there)")
-    parser.add_argument("--stages", default="group,settle,visits")
+    parser.add_argument("--stages", default="group,settle,audit,visits")
     parser.add_argument("--stage", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
