@@ -20,6 +20,9 @@ if TYPE_CHECKING:
 DEFAULT_MASTER = "local[2]"
 ARROW_BATCH_ROWS = 50_000       # rows handed to a worker per Arrow batch: the engine's per-call cost is amortised
 LOCAL_SHUFFLE_PARTITIONS = 8    # by hospital or patient on one machine: Spark's 200 would be mostly empty tasks
+# the driver's JVM heap in local mode (Spark's 1g ran out settling 1M stays); CASEMIX_SPARK_DRIVER_MEMORY sets
+# another, spark-submit's --driver-memory sets it on a cluster
+LOCAL_DRIVER_MEMORY = "3g"
 ENGINES = ("local", "spark")
 
 
@@ -54,7 +57,8 @@ def spark_session(master: str = DEFAULT_MASTER, app_name: str = "casemix") -> Sp
     if master.startswith("local"):
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
-        builder = builder.config("spark.sql.shuffle.partitions", str(LOCAL_SHUFFLE_PARTITIONS))
+        builder = (builder.config("spark.sql.shuffle.partitions", str(LOCAL_SHUFFLE_PARTITIONS))
+                   .config("spark.driver.memory", os.environ.get("CASEMIX_SPARK_DRIVER_MEMORY", LOCAL_DRIVER_MEMORY)))
     session = (builder
                .config("spark.ui.enabled", "false")
                .config("spark.ui.showConsoleProgress", "false")
