@@ -1,9 +1,10 @@
 """The two databases behind the store: an embedded DuckDB file, or a PostgreSQL server for many users.
 
 The store writes one SQL dialect (``?`` placeholders, types both engines know) and hands bulk rows
-over as Polars frames; each database loads them its own fast way (DuckDB reads Parquet, PostgreSQL
-takes ``COPY``). Every call holds the database's lock, so one store can serve the request threads of
-a web server; across processes, PostgreSQL's own locking keeps concurrent writers apart.
+over as Polars frames; each database loads them its own fast way (DuckDB scans the frame's Arrow
+buffers in place, PostgreSQL takes ``COPY``). Every call holds the database's lock, so one store can
+serve the request threads of a web server; across processes, PostgreSQL's own locking keeps concurrent
+writers apart.
 """
 
 from __future__ import annotations
@@ -107,6 +108,17 @@ def _check_duckdb_file(path: str) -> None:
         raise DatabaseError(f"{path}: exists and is not a DuckDB store; name a new file or an existing store")
 
 
+class _ArrowStream:
+    """A polars frame as an Arrow C stream (the PyCapsule interface), which DuckDB scans without pyarrow:
+    each scan asks for a fresh stream."""
+
+    def __init__(self, frame: pl.DataFrame):
+        self.frame = frame
+
+    def __arrow_c_stream__(self, requested_schema: object = None) -> object:
+        return self.frame.__arrow_c_stream__(requested_schema)
+
+
 class DuckDb(_Database):
     kind = "duckdb"
 
@@ -119,6 +131,7 @@ class DuckDb(_Database):
         except duckdb.Error as error:
             raise DatabaseError(f"cannot open the DuckDB store {path}: {error}") from error
         self.depth = 0
+        self.staged = 0             # frames registered so far, each under a name of its own
 
     def _run(self, sql: str, params: list[Any] | tuple) -> Any:
         return self.connection.execute(sql, list(params))
@@ -152,11 +165,15 @@ class DuckDb(_Database):
 
     @contextmanager
     def _staged(self, table: str, frame: pl.DataFrame) -> Iterator[str]:
-        """The frame as Parquet, which DuckDB reads natively (registering Polars frames would need pyarrow)."""
-        with tempfile.TemporaryDirectory() as folder:
-            path = Path(folder) / "staged.parquet"
-            frame.write_parquet(path)
-            yield f"read_parquet('{path.as_posix()}')"
+        """The frame registered as a view DuckDB scans in place, through the Arrow C stream interface (no
+        copy, no file, and no pyarrow)."""
+        self.staged += 1
+        name = f"casemix_stage_{self.staged}"
+        self.connection.register(name, _ArrowStream(frame))
+        try:
+            yield name
+        finally:
+            self.connection.unregister(name)
 
     def close(self) -> None:
         self.connection.close()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -163,12 +164,21 @@ class CaseSearch:
 
 @dataclass(frozen=True, slots=True)
 class Batch:
-    """A file read, grouped and (optionally) QC-checked: one frame per table, ready to write. Built
-    before any write so the writing transaction stays short."""
+    """A file read, grouped and (optionally) QC-checked into the store's tables: ``chunks`` yields one frame
+    per table for each chunk of the file, made as it is walked, so a batch of any size is never held whole.
+    The chunks can be walked once (by :meth:`Store.write`, or by :meth:`frames`)."""
 
     batch_id: str
     source: str
-    frames: dict[str, pl.DataFrame]
+    chunks: Iterator[dict[str, pl.DataFrame]]
+
+    def frames(self) -> dict[str, pl.DataFrame]:
+        """The whole batch, one frame per table (walks the chunks)."""
+        parts: dict[str, list[pl.DataFrame]] = {}
+        for frames in self.chunks:
+            for name, frame in frames.items():
+                parts.setdefault(name, []).append(frame)
+        return {name: pl.concat(frames) for name, frames in parts.items()}
 
 
 def case_row(hospital_id: str, batch_id: str, case: Case) -> tuple:
@@ -178,7 +188,9 @@ def case_row(hospital_id: str, batch_id: str, case: Case) -> tuple:
 
 
 def batch_id_of(path: str | Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+    """A batch's identity: the SHA-256 of its bytes (read in blocks, so a large file is never held whole)."""
+    with Path(path).open("rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()[:16]
 
 
 SCHEMAS = {"cases": CASE_COLUMNS, "groups": GROUP_COLUMNS, "rejections": REJECTION_COLUMNS,
@@ -188,14 +200,15 @@ SCHEMAS = {"cases": CASE_COLUMNS, "groups": GROUP_COLUMNS, "rejections": REJECTI
 def prepare(path: str | Path, grouper: Grouper, qc: QcEngine | None = None,
             progress: Progress | None = None) -> Batch:
     """Read, group and (given ``qc``) QC-check a batch file into the store's tables: in columns, chunk by
-    chunk (:mod:`casemix.service.import_columnar`), or by rows (:func:`prepare_by_rows`) where the columns
-    may read the file differently from the row reader. Both give the same tables, row for row."""
+    chunk as the batch is written (:mod:`casemix.service.import_columnar`), or by rows
+    (:func:`prepare_by_rows`) where the columns may read the file differently from the row reader. Both
+    give the same tables, row for row."""
     batch_id = batch_id_of(path)
     try:
-        frames = prepare_columns(path, batch_id, grouper, qc, case_row, SCHEMAS, progress)
+        chunks = prepare_columns(path, batch_id, grouper, qc, case_row, SCHEMAS, progress)
     except PolarsCannotRead:
         return prepare_by_rows(path, grouper, qc, progress)
-    return Batch(batch_id, str(path), frames)
+    return Batch(batch_id, str(path), chunks)
 
 
 def prepare_by_rows(path: str | Path, grouper: Grouper, qc: QcEngine | None = None,
@@ -220,7 +233,7 @@ def prepare_by_rows(path: str | Path, grouper: Grouper, qc: QcEngine | None = No
               f.detail, "" if f.impact is None else str(f.impact))
              for h, case in zip(hospitals, cases) for f in qc.check(case, impact=False)],
             schema=FINDING_COLUMNS, orient="row")
-    return Batch(batch_id, str(path), frames)
+    return Batch(batch_id, str(path), iter([frames]))
 
 
 class Store:
@@ -265,27 +278,38 @@ class Store:
         """Read, group and check a batch, then write it (a file already imported is not read again)."""
         if known := self._batch(batch_id_of(path)):
             return known
-        return self.write(prepare(path, grouper, qc, progress))
+        try:
+            return self.write(prepare(path, grouper, qc, progress))
+        except PolarsCannotRead:        # polars failed part-way through the file: nothing was kept, read by rows
+            return self.write(prepare_by_rows(path, grouper, qc, progress))
 
     def write(self, batch: Batch) -> ImportResult:
-        """Write a prepared batch in one transaction; rows in = cases + rejected."""
-        frames = batch.frames
+        """Write a batch chunk by chunk, each as it is prepared, in one transaction: a failed import leaves
+        nothing of its batch behind, and rows in = cases + rejected."""
         with self.db.transaction(exclusive=True):
             if known := self._batch(batch.batch_id):        # another process imported it meanwhile
                 return known
-            keys = frames["cases"].select("hospital_id", "case_id")
-            self.db.upsert("cases", frames["cases"], key=("hospital_id", "case_id"))
-            self.db.delete_matching("groups", keys)          # a case keeps the grouping of its latest import only,
-            self.db.append("groups", frames["groups"])        # whatever scheme grouped it before
-            if "findings" in frames:
-                self.db.delete_matching("qc_findings", keys)
-                self.db.append("qc_findings", frames["findings"])
-            self.db.append("rejections", frames["rejections"])
-            result = ImportResult(batch.batch_id, True, frames["cases"].height + frames["rejections"].height,
-                                  frames["cases"].height, frames["rejections"].height)
+            cases = rejected = 0
+            for frames in batch.chunks:
+                self._write_chunk(frames)
+                cases, rejected = cases + frames["cases"].height, rejected + frames["rejections"].height
+            result = ImportResult(batch.batch_id, True, cases + rejected, cases, rejected)
             self.db.execute("INSERT INTO batches VALUES (?, ?, ?, ?, ?)",
                             [batch.batch_id, batch.source, result.rows_in, result.cases, result.rejected])
         return result
+
+    def _write_chunk(self, frames: dict[str, pl.DataFrame]) -> None:
+        """One chunk's rows: its cases replace those stored under the same (hospital, case id), with their
+        groups and findings (a batch holds each case once, so chunks never replace each other's rows)."""
+        keys = frames["cases"].select("hospital_id", "case_id")
+        self.db.delete_matching("cases", keys)
+        self.db.append("cases", frames["cases"])
+        self.db.delete_matching("groups", keys)          # a case keeps the grouping of its latest import only,
+        self.db.append("groups", frames["groups"])        # whatever scheme grouped it before
+        if "findings" in frames:
+            self.db.delete_matching("qc_findings", keys)
+            self.db.append("qc_findings", frames["findings"])
+        self.db.append("rejections", frames["rejections"])
 
     def _batch(self, batch_id: str) -> ImportResult | None:
         known = self.db.one("SELECT rows_in, cases, rejected FROM batches WHERE batch_id = ?", [batch_id])
