@@ -83,6 +83,14 @@ class _Database:
             with self._staged(table, frame) as source:
                 self.execute(upsert_sql(table, frame.columns, key, source))
 
+    def scratch_table(self, name: str, like: str) -> None:
+        """An empty table ``name`` with the columns of ``like`` and none of its keys or indexes, to load in bulk
+        and merge from; it replaces one an unfinished write left behind. :meth:`drop` it after."""
+        raise NotImplementedError
+
+    def drop(self, name: str) -> None:
+        self.execute(f"DROP TABLE IF EXISTS {name}")
+
     def delete_matching(self, table: str, keys: pl.DataFrame) -> None:
         """Delete the rows of ``table`` whose values in the frame's columns match a row of the frame."""
         if keys.height:
@@ -175,6 +183,11 @@ class DuckDb(_Database):
         finally:
             self.connection.unregister(name)
 
+    def scratch_table(self, name: str, like: str) -> None:
+        """In the store's file, so what is loaded is compressed and kept out of memory, not a temporary table
+        (held in memory); one DuckDB file has one writing process, so the name is its own."""
+        self.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM {like} LIMIT 0")
+
     def close(self) -> None:
         self.connection.close()
 
@@ -224,6 +237,27 @@ class Postgres(_Database):
             finally:
                 self.depth -= 1
 
+    def scratch_table(self, name: str, like: str) -> None:
+        """A temporary table: this connection's own, so importers in other processes never meet it."""
+        self.execute(f"DROP TABLE IF EXISTS pg_temp.{name}")
+        self.execute(f"CREATE TEMPORARY TABLE {name} (LIKE {like})")
+
+    def drop(self, name: str) -> None:
+        self.execute(f"DROP TABLE IF EXISTS pg_temp.{name}")
+
+    def append(self, table: str, frame: pl.DataFrame) -> None:
+        """COPY the frame straight into ``table`` (PostgreSQL parses each value into the column's type)."""
+        if frame.height:
+            with self.lock:
+                self._copy(table, frame)
+
+    def _copy(self, table: str, frame: pl.DataFrame) -> None:
+        with self._live().cursor().copy(f"COPY {table} ({', '.join(frame.columns)}) FROM STDIN (FORMAT csv)") as copy:
+            for chunk in frame.iter_slices(COPY_ROWS):
+                buffer = io.BytesIO()
+                chunk.write_csv(buffer, include_header=False)
+                copy.write(buffer.getvalue())
+
     @contextmanager
     def _staged(self, table: str, frame: pl.DataFrame) -> Iterator[str]:
         """COPY the frame into a temporary table shaped like ``table``'s columns, so PostgreSQL parses
@@ -234,11 +268,7 @@ class Postgres(_Database):
             names = ", ".join(frame.columns)
             self.connection.execute(f"CREATE TEMPORARY TABLE {stage} ON COMMIT DROP AS "
                                     f"SELECT {names} FROM {table} WITH NO DATA")
-            with self.connection.cursor().copy(f"COPY {stage} ({names}) FROM STDIN (FORMAT csv)") as copy:
-                for chunk in frame.iter_slices(COPY_ROWS):
-                    buffer = io.BytesIO()
-                    chunk.write_csv(buffer, include_header=False)
-                    copy.write(buffer.getvalue())
+            self._copy(stage, frame)
             yield stage
 
     def close(self) -> None:

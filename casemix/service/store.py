@@ -193,6 +193,11 @@ def batch_id_of(path: str | Path) -> str:
         return hashlib.file_digest(f, "sha256").hexdigest()[:16]
 
 
+# rows prepared and loaded at a time on import: at 1M rows the same CPU time as 200,000 rows at a time, and
+# 1.0 GB peak for preparing instead of 1.4 GB (the CSV reader's buffers and a chunk's frames)
+IMPORT_CHUNK_ROWS = 100_000
+# the table each frame of a batch goes into (``Batch.chunks``), through a scratch table ``importing_<table>``
+IMPORTING = {"cases": "cases", "groups": "groups", "rejections": "rejections", "findings": "qc_findings"}
 SCHEMAS = {"cases": CASE_COLUMNS, "groups": GROUP_COLUMNS, "rejections": REJECTION_COLUMNS,
            "findings": FINDING_COLUMNS}
 
@@ -205,7 +210,7 @@ def prepare(path: str | Path, grouper: Grouper, qc: QcEngine | None = None,
     give the same tables, row for row."""
     batch_id = batch_id_of(path)
     try:
-        chunks = prepare_columns(path, batch_id, grouper, qc, case_row, SCHEMAS, progress)
+        chunks = prepare_columns(path, batch_id, grouper, qc, case_row, SCHEMAS, progress, IMPORT_CHUNK_ROWS)
     except PolarsCannotRead:
         return prepare_by_rows(path, grouper, qc, progress)
     return Batch(batch_id, str(path), chunks)
@@ -284,32 +289,42 @@ class Store:
             return self.write(prepare_by_rows(path, grouper, qc, progress))
 
     def write(self, batch: Batch) -> ImportResult:
-        """Write a batch chunk by chunk, each as it is prepared, in one transaction: a failed import leaves
-        nothing of its batch behind, and rows in = cases + rejected."""
-        with self.db.transaction(exclusive=True):
-            if known := self._batch(batch.batch_id):        # another process imported it meanwhile
-                return known
-            cases = rejected = 0
+        """Write a batch: each chunk, as it is prepared, is loaded into scratch tables without keys or indexes
+        (``IMPORTING``), then one short transaction merges them into the store and records the batch. So a
+        batch of any size is never held whole, and a failed import leaves nothing of its batch behind.
+        Rows in = cases + rejected."""
+        if known := self._batch(batch.batch_id):
+            return known
+        loaded: dict[str, int] = {}
+        try:
+            for table in IMPORTING.values():
+                self.db.scratch_table(f"importing_{table}", table)
             for frames in batch.chunks:
-                self._write_chunk(frames)
-                cases, rejected = cases + frames["cases"].height, rejected + frames["rejections"].height
-            result = ImportResult(batch.batch_id, True, cases + rejected, cases, rejected)
-            self.db.execute("INSERT INTO batches VALUES (?, ?, ?, ?, ?)",
-                            [batch.batch_id, batch.source, result.rows_in, result.cases, result.rejected])
+                for name, frame in frames.items():
+                    self.db.append(f"importing_{IMPORTING[name]}", frame)
+                    loaded[name] = loaded.get(name, 0) + frame.height
+            with self.db.transaction(exclusive=True):
+                if known := self._batch(batch.batch_id):        # another process imported it meanwhile
+                    return known
+                self._merge(with_findings="findings" in loaded)
+                result = ImportResult(batch.batch_id, True, loaded["cases"] + loaded["rejections"],
+                                      loaded["cases"], loaded["rejections"])
+                self.db.execute("INSERT INTO batches VALUES (?, ?, ?, ?, ?)",
+                                [batch.batch_id, batch.source, result.rows_in, result.cases, result.rejected])
+        finally:
+            for table in IMPORTING.values():
+                self.db.drop(f"importing_{table}")
         return result
 
-    def _write_chunk(self, frames: dict[str, pl.DataFrame]) -> None:
-        """One chunk's rows: its cases replace those stored under the same (hospital, case id), with their
-        groups and findings (a batch holds each case once, so chunks never replace each other's rows)."""
-        keys = frames["cases"].select("hospital_id", "case_id")
-        self.db.delete_matching("cases", keys)
-        self.db.append("cases", frames["cases"])
-        self.db.delete_matching("groups", keys)          # a case keeps the grouping of its latest import only,
-        self.db.append("groups", frames["groups"])        # whatever scheme grouped it before
-        if "findings" in frames:
-            self.db.delete_matching("qc_findings", keys)
-            self.db.append("qc_findings", frames["findings"])
-        self.db.append("rejections", frames["rejections"])
+    def _merge(self, with_findings: bool) -> None:
+        """The loaded cases replace those stored under the same (hospital, case id), with their groups and,
+        where the batch was QC-checked, their findings; its rejections are kept beside them."""
+        keys = "(hospital_id, case_id) IN (SELECT hospital_id, case_id FROM importing_cases)"
+        replaced = ("cases", "groups", "qc_findings") if with_findings else ("cases", "groups")
+        for table in replaced:                              # a case keeps the grouping of its latest import only,
+            self.db.execute(f"DELETE FROM {table} WHERE {keys}")     # whatever scheme grouped it before
+            self.db.execute(f"INSERT INTO {table} SELECT * FROM importing_{table}")
+        self.db.execute("INSERT INTO rejections SELECT * FROM importing_rejections")
 
     def _batch(self, batch_id: str) -> ImportResult | None:
         known = self.db.one("SELECT rows_in, cases, rejected FROM batches WHERE batch_id = ?", [batch_id])
