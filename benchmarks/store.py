@@ -11,7 +11,7 @@ average is printed before each. Stages: ``floor`` (polars reads the file and wri
 transaction; ``prepare_s`` is the time spent making chunks, ``write_s`` the database's; then the same
 file imported again: found by its hash, nothing written) and, with ``--rows``, ``rows`` (the same
 import prepared by rows, the reference: 317 s at 1M), after which the two stores are compared table by
-table. Targets (issue 14): import 1M ≤ 60 s and ≤ 2 GB.
+table. Targets (issue 14): import 1M ≤ 60 s and ≤ 2 GB (README: *Writing an import in chunks*).
 """
 
 from __future__ import annotations
