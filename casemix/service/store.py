@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import queue
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -241,6 +243,38 @@ def prepare_by_rows(path: str | Path, grouper: Grouper, qc: QcEngine | None = No
     return Batch(batch_id, str(path), iter([frames]))
 
 
+def made_ahead(chunks: Iterator[dict[str, pl.DataFrame]]) -> Iterator[dict[str, pl.DataFrame]]:
+    """The chunks, the next one made in a thread while the caller writes this one (the database works
+    outside the GIL, so a core that would wait is used), never more than those two at once. An error
+    making a chunk is raised here; when the caller stops, the thread stops after the chunk it is making."""
+    handoff: queue.Queue = queue.Queue(maxsize=1)
+    taken, stopped = threading.Semaphore(0), threading.Event()
+
+    def make() -> None:
+        try:
+            for frames in chunks:
+                handoff.put((frames, None))
+                while not taken.acquire(timeout=0.5):        # made the next only once this one is taken
+                    if stopped.is_set():
+                        return
+            handoff.put((None, None))
+        except BaseException as error:      # handed to the caller, raised there
+            handoff.put((None, error))
+
+    threading.Thread(target=make, name="casemix-import-chunks", daemon=True).start()
+    try:
+        while True:
+            frames, error = handoff.get()
+            if error is not None:
+                raise error
+            if frames is None:
+                return
+            taken.release()
+            yield frames
+    finally:
+        stopped.set()
+
+
 class Store:
     def __init__(self, target: str | Path = ":memory:"):
         """``target``: a DuckDB file (default: in memory) or a ``postgresql://`` URL."""
@@ -299,7 +333,7 @@ class Store:
         try:
             for table in IMPORTING.values():
                 self.db.scratch_table(f"importing_{table}", table)
-            for frames in batch.chunks:
+            for frames in made_ahead(batch.chunks):
                 for name, frame in frames.items():
                     self.db.append(f"importing_{IMPORTING[name]}", frame)
                     loaded[name] = loaded.get(name, 0) + frame.height
