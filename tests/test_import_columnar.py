@@ -19,7 +19,7 @@ from casemix.records.io import CASE_FILE_COLUMNS, read_cases, read_table
 from casemix.records.synthetic import write_synthetic_city
 from casemix.service import Store
 from casemix.service.import_columnar import prepare_columns
-from casemix.service.store import SCHEMAS, TABLES, batch_id_of, case_row, prepare, prepare_by_rows
+from casemix.service.store import SCHEMAS, TABLES, Batch, batch_id_of, case_row, prepare, prepare_by_rows
 
 DATA = resolve_data_dir()
 SAMPLES = sorted((DATA / "samples").glob("*.csv"))
@@ -32,8 +32,14 @@ def qc(g20: Grouper) -> QcEngine:
 
 
 def in_columns(path: Path, grouper: Grouper, qc: QcEngine | None, chunk_rows: int = 200_000) -> dict:
-    """The batch frames built in columns (raises where the file would be prepared by rows)."""
-    return prepare_columns(path, batch_id_of(path), grouper, qc, case_row, SCHEMAS, chunk_rows=chunk_rows)
+    """The batch frames built in columns, chunk by chunk (raises where the file would be prepared by rows)."""
+    return columnar_batch(path, grouper, qc, chunk_rows).frames()
+
+
+def columnar_batch(path: Path, grouper: Grouper, qc: QcEngine | None, chunk_rows: int) -> Batch:
+    batch_id = batch_id_of(path)
+    return Batch(batch_id, str(path), prepare_columns(path, batch_id, grouper, qc, case_row, SCHEMAS,
+                                                      chunk_rows=chunk_rows))
 
 
 def assert_same_frames(by_rows: dict[str, pl.DataFrame], by_columns: dict[str, pl.DataFrame]) -> None:
@@ -80,7 +86,7 @@ def hostile_file(folder: Path) -> Path:
 
 @pytest.mark.parametrize("sample", SAMPLES, ids=lambda p: p.name)
 def test_samples_store_what_the_row_path_stores(sample: Path, g20: Grouper, qc: QcEngine):
-    assert_same_frames(prepare_by_rows(sample, g20, qc).frames, in_columns(sample, g20, qc))
+    assert_same_frames(prepare_by_rows(sample, g20, qc).frames(), in_columns(sample, g20, qc))
 
 
 def test_records_are_the_cases_json_byte_for_byte(g20: Grouper):
@@ -99,7 +105,7 @@ def test_records_are_the_cases_json_byte_for_byte(g20: Grouper):
 
 def test_hostile_rows_in_many_chunks(tmp_path: Path, g20: Grouper, qc: QcEngine):
     path = hostile_file(tmp_path)
-    by_rows = prepare_by_rows(path, g20, qc).frames
+    by_rows = prepare_by_rows(path, g20, qc).frames()
     for chunk_rows in (200_000, 5, 1):
         assert_same_frames(by_rows, in_columns(path, g20, qc, chunk_rows))
     rejected = {(r["row_number"], r["field"]): r["reason"] for r in by_rows["rejections"].iter_rows(named=True)}
@@ -113,7 +119,7 @@ def test_synthetic_city_in_chunks(tmp_path: Path, g20: Grouper, qc: QcEngine):
     sample, _ = read_cases(DATA / "samples" / "cases_13239_with_cost.csv")
     path = tmp_path / "city.csv"
     write_synthetic_city(path, sample, hospitals=12, cases=3_000)
-    assert_same_frames(prepare_by_rows(path, g20, qc).frames, in_columns(path, g20, qc, chunk_rows=700))
+    assert_same_frames(prepare_by_rows(path, g20, qc).frames(), in_columns(path, g20, qc, chunk_rows=700))
 
 
 def test_stores_hold_the_same_rows(tmp_path: Path, g20: Grouper, qc: QcEngine):
@@ -133,7 +139,7 @@ def test_files_the_columns_may_read_differently_go_by_rows(tmp_path: Path, g20: 
     path.write_bytes(b"id,principal_dx,physician\r\nA1,J18.900,one\rtwo\r\n")
     with pytest.raises(PolarsCannotRead):
         in_columns(path, g20, qc)
-    assert_same_frames(prepare_by_rows(path, g20, qc).frames, prepare(path, g20, qc).frames)
+    assert_same_frames(prepare_by_rows(path, g20, qc).frames(), prepare(path, g20, qc).frames())
 
 
 def test_gb18030_batch(tmp_path: Path, g20: Grouper, qc: QcEngine):
@@ -141,5 +147,5 @@ def test_gb18030_batch(tmp_path: Path, g20: Grouper, qc: QcEngine):
     path = tmp_path / "gb18030.csv"
     path.write_bytes(hostile_file(tmp_path).read_text(encoding="utf-8").encode("gb18030"))
     frames = in_columns(path, g20, qc, chunk_rows=4)
-    assert_same_frames(prepare_by_rows(path, g20, qc).frames, frames)
+    assert_same_frames(prepare_by_rows(path, g20, qc).frames(), frames)
     assert "王医生" in frames["cases"]["physician"].to_list()

@@ -1,9 +1,10 @@
 """The two databases behind the store: an embedded DuckDB file, or a PostgreSQL server for many users.
 
 The store writes one SQL dialect (``?`` placeholders, types both engines know) and hands bulk rows
-over as Polars frames; each database loads them its own fast way (DuckDB reads Parquet, PostgreSQL
-takes ``COPY``). Every call holds the database's lock, so one store can serve the request threads of
-a web server; across processes, PostgreSQL's own locking keeps concurrent writers apart.
+over as Polars frames; each database loads them its own fast way (DuckDB scans the frame's Arrow
+buffers in place, PostgreSQL takes ``COPY``). Every call holds the database's lock, so one store can
+serve the request threads of a web server; across processes, PostgreSQL's own locking keeps concurrent
+writers apart.
 """
 
 from __future__ import annotations
@@ -82,6 +83,14 @@ class _Database:
             with self._staged(table, frame) as source:
                 self.execute(upsert_sql(table, frame.columns, key, source))
 
+    def scratch_table(self, name: str, like: str) -> None:
+        """An empty table ``name`` with the columns of ``like`` and none of its keys or indexes, to load in bulk
+        and merge from; it replaces one an unfinished write left behind. :meth:`drop` it after."""
+        raise NotImplementedError
+
+    def drop(self, name: str) -> None:
+        self.execute(f"DROP TABLE IF EXISTS {name}")
+
     def delete_matching(self, table: str, keys: pl.DataFrame) -> None:
         """Delete the rows of ``table`` whose values in the frame's columns match a row of the frame."""
         if keys.height:
@@ -107,6 +116,17 @@ def _check_duckdb_file(path: str) -> None:
         raise DatabaseError(f"{path}: exists and is not a DuckDB store; name a new file or an existing store")
 
 
+class _ArrowStream:
+    """A polars frame as an Arrow C stream (the PyCapsule interface), which DuckDB scans without pyarrow:
+    each scan asks for a fresh stream."""
+
+    def __init__(self, frame: pl.DataFrame):
+        self.frame = frame
+
+    def __arrow_c_stream__(self, requested_schema: object = None) -> object:
+        return self.frame.__arrow_c_stream__(requested_schema)
+
+
 class DuckDb(_Database):
     kind = "duckdb"
 
@@ -119,6 +139,7 @@ class DuckDb(_Database):
         except duckdb.Error as error:
             raise DatabaseError(f"cannot open the DuckDB store {path}: {error}") from error
         self.depth = 0
+        self.staged = 0             # frames registered so far, each under a name of its own
 
     def _run(self, sql: str, params: list[Any] | tuple) -> Any:
         return self.connection.execute(sql, list(params))
@@ -152,11 +173,20 @@ class DuckDb(_Database):
 
     @contextmanager
     def _staged(self, table: str, frame: pl.DataFrame) -> Iterator[str]:
-        """The frame as Parquet, which DuckDB reads natively (registering Polars frames would need pyarrow)."""
-        with tempfile.TemporaryDirectory() as folder:
-            path = Path(folder) / "staged.parquet"
-            frame.write_parquet(path)
-            yield f"read_parquet('{path.as_posix()}')"
+        """The frame registered as a view DuckDB scans in place, through the Arrow C stream interface (no
+        copy, no file, and no pyarrow)."""
+        self.staged += 1
+        name = f"casemix_stage_{self.staged}"
+        self.connection.register(name, _ArrowStream(frame))
+        try:
+            yield name
+        finally:
+            self.connection.unregister(name)
+
+    def scratch_table(self, name: str, like: str) -> None:
+        """In the store's file, so what is loaded is compressed and kept out of memory, not a temporary table
+        (held in memory); one DuckDB file has one writing process, so the name is its own."""
+        self.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM {like} LIMIT 0")
 
     def close(self) -> None:
         self.connection.close()
@@ -207,6 +237,27 @@ class Postgres(_Database):
             finally:
                 self.depth -= 1
 
+    def scratch_table(self, name: str, like: str) -> None:
+        """A temporary table: this connection's own, so importers in other processes never meet it."""
+        self.execute(f"DROP TABLE IF EXISTS pg_temp.{name}")
+        self.execute(f"CREATE TEMPORARY TABLE {name} (LIKE {like})")
+
+    def drop(self, name: str) -> None:
+        self.execute(f"DROP TABLE IF EXISTS pg_temp.{name}")
+
+    def append(self, table: str, frame: pl.DataFrame) -> None:
+        """COPY the frame straight into ``table`` (PostgreSQL parses each value into the column's type)."""
+        if frame.height:
+            with self.lock:
+                self._copy(table, frame)
+
+    def _copy(self, table: str, frame: pl.DataFrame) -> None:
+        with self._live().cursor().copy(f"COPY {table} ({', '.join(frame.columns)}) FROM STDIN (FORMAT csv)") as copy:
+            for chunk in frame.iter_slices(COPY_ROWS):
+                buffer = io.BytesIO()
+                chunk.write_csv(buffer, include_header=False)
+                copy.write(buffer.getvalue())
+
     @contextmanager
     def _staged(self, table: str, frame: pl.DataFrame) -> Iterator[str]:
         """COPY the frame into a temporary table shaped like ``table``'s columns, so PostgreSQL parses
@@ -217,11 +268,7 @@ class Postgres(_Database):
             names = ", ".join(frame.columns)
             self.connection.execute(f"CREATE TEMPORARY TABLE {stage} ON COMMIT DROP AS "
                                     f"SELECT {names} FROM {table} WITH NO DATA")
-            with self.connection.cursor().copy(f"COPY {stage} ({names}) FROM STDIN (FORMAT csv)") as copy:
-                for chunk in frame.iter_slices(COPY_ROWS):
-                    buffer = io.BytesIO()
-                    chunk.write_csv(buffer, include_header=False)
-                    copy.write(buffer.getvalue())
+            self._copy(stage, frame)
             yield stage
 
     def close(self) -> None:

@@ -15,7 +15,7 @@ is rejected naming that row, as :func:`~casemix.records.io.read_distinct_cases` 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,6 +47,7 @@ _JSON_UNSAFE = r'["\\\x00-\x1f\x7f]'          # text JSON would escape: such row
 _GROUP_FIELDS = ("scheme", "mdc", "adrg", "drg", "drg_name", "status", "severity", "reason")
 _KEY_SCHEMA = {"_key": pl.UInt32, "_head": pl.String, "_codes": pl.String, "_los": pl.Int64, "_mode": pl.String,
                "_department": pl.String} | dict.fromkeys(_GROUP_FIELDS, pl.String)
+_TABLES = ("cases", "groups", "rejections", "findings")
 RowCase = Callable[[str, str, Case], tuple]     # (hospital, batch, case) → a cases-table row (store.case_row)
 
 
@@ -80,24 +81,23 @@ def key_part(case: Case, result: GroupResult) -> tuple:
 
 @dataclass
 class ColumnarBatch:
-    """The frames of one batch, built chunk by chunk; ``first_row`` holds each stored case's key and row."""
+    """What the chunks of one batch share; ``first_row`` holds the key and row of each case stored so far."""
 
     batch_id: str
     grouper: Grouper
     case_row: RowCase
-    parts: dict[str, list[pl.DataFrame]] = field(default_factory=lambda: {
-        "cases": [], "groups": [], "rejections": [], "findings": []})
     first_row: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(
         schema={"hospital_id": pl.String, "case_id": pl.String, "_first": pl.Int64}))
 
 
 def prepare_columns(path: str | Path, batch_id: str, grouper: Grouper, qc: QcEngine | None, case_row: RowCase,
                     schemas: dict[str, dict], progress: Callable[[int, int], None] | None = None,
-                    chunk_rows: int = CHUNK_ROWS) -> dict[str, pl.DataFrame]:
+                    chunk_rows: int = CHUNK_ROWS) -> Iterator[dict[str, pl.DataFrame]]:
     """The frames of a batch (``cases``, ``groups``, ``rejections`` and, given ``qc``, ``findings``, in the
-    store's ``schemas``), read, grouped and QC-checked in columns, chunk by chunk. Raises
-    :class:`PolarsCannotRead` for a file the columns may read differently from the row reader (it is then
-    prepared by rows)."""
+    store's ``schemas``), read, grouped and QC-checked in columns: one set of frames per chunk of
+    ``chunk_rows`` rows, made as the chunks are walked (at least one set, empty for a file without rows),
+    so the batch is never held whole. Raises :class:`PolarsCannotRead`, before any chunk, for a file the
+    columns may read differently from the row reader (it is then prepared by rows)."""
     path = Path(path)
     if path.suffix.lower() not in (".csv", ".txt", ".tsv") or not columns_read_as_rows(path):
         raise PolarsCannotRead(f"{path}: read by rows")
@@ -108,21 +108,22 @@ def prepare_columns(path: str | Path, batch_id: str, grouper: Grouper, qc: QcEng
         raise PolarsCannotRead(f"{path}: a charge category in two columns is read by rows")
     keys = GroupedKeys(grouper, table, reader, key_part)
     checker = BatchQc(qc, table, impact=False, reader=reader) if qc is not None else None
-    batch = ColumnarBatch(batch_id, grouper, case_row)
+    return _chunks(ColumnarBatch(batch_id, grouper, case_row), table, reader, keys, checker, schemas, progress)
+
+
+def _chunks(batch: ColumnarBatch, table, reader: RowReader, keys: GroupedKeys, checker: BatchQc | None,
+            schemas: dict[str, dict], progress: Callable[[int, int], None] | None) -> Iterator[dict[str, pl.DataFrame]]:
     key_frame = pl.DataFrame(schema=_KEY_SCHEMA)
     done = 0
     for chunk in table.chunks:
         numbered = keys.numbered(chunk)
         key_frame = _key_frame(key_frame, keys.values)
-        _chunk(batch, table, reader, numbered, key_frame, schemas, checker)
+        yield _chunk(batch, table, reader, numbered, key_frame, schemas, checker)
         done += chunk.height
         if progress:
             progress(done, done)
-    frames = {name: pl.concat(parts) if parts else pl.DataFrame(schema=schemas[name])
-              for name, parts in batch.parts.items()}
-    if qc is None:
-        del frames["findings"]
-    return frames
+    if not done:
+        yield {name: pl.DataFrame(schema=schemas[name]) for name in _TABLES if name != "findings" or checker}
 
 
 def _key_frame(known: pl.DataFrame, values: list) -> pl.DataFrame:
@@ -135,7 +136,7 @@ def _key_frame(known: pl.DataFrame, values: list) -> pl.DataFrame:
 
 
 def _chunk(batch: ColumnarBatch, table, reader: RowReader, numbered: pl.DataFrame, key_frame: pl.DataFrame,
-           schemas: dict[str, dict], checker: BatchQc | None) -> None:
+           schemas: dict[str, dict], checker: BatchQc | None) -> dict[str, pl.DataFrame]:
     frame = numbered.join(key_frame, on="_key", how="left", maintain_order="left").with_columns(
         _id=row_id(table, reader), _fast=certainly_valid(table, reader) & _json_plain(table, reader))
     fast_mask = pl.col("_fast") & pl.col("_head").is_not_null()
@@ -144,15 +145,15 @@ def _chunk(batch: ColumnarBatch, table, reader: RowReader, numbered: pl.DataFram
     cases = pl.concat([_case_frame(batch.batch_id, table, reader, fast), slow_cases])
     groups = pl.concat([_group_frame(table, reader, fast), slow_groups])
     cases, groups, repeated = _distinct(batch, cases, groups)
-    batch.parts["cases"].append(cases.drop("_row").select(list(schemas["cases"])))
-    batch.parts["groups"].append(groups.drop("_row"))
-    batch.parts["rejections"].append(pl.concat([slow_rejections, repeated]))
+    frames = {"cases": cases.drop("_row").select(list(schemas["cases"])), "groups": groups.drop("_row"),
+              "rejections": pl.concat([slow_rejections, repeated])}
     if checker is not None:
         findings = checker.check(numbered.drop("_key")).join(cases.select(_row="_row"), left_on="row",
                                                              right_on="_row", how="semi")
         rules = rule_columns(checker.engine.rules).select("rule", "severity", "message_zh", "message_en")
-        batch.parts["findings"].append(findings.join(rules, on="rule", how="left", maintain_order="left")
-                                       .select(list(schemas["findings"])))
+        frames["findings"] = (findings.join(rules, on="rule", how="left", maintain_order="left")
+                              .select(list(schemas["findings"])))
+    return frames
 
 
 def _json_plain(table, reader: RowReader) -> pl.Expr:
