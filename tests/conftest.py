@@ -24,6 +24,26 @@ def data_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def spark():
+    """One Spark session in local mode (local[2]) for the run. Skipped without pyspark or a Java runtime,
+    unless CASEMIX_REQUIRE_SPARK=1 (as in CI), where that fails instead."""
+    from casemix.spark import java_runtime, spark_session
+
+    try:
+        import pyspark  # noqa: F401
+        missing = None if java_runtime() else "no Java runtime (Debian package openjdk-17-jre-headless)"
+    except ImportError:
+        missing = "pyspark is not installed (pip install 'casemix[spark]')"
+    if missing:
+        if os.environ.get("CASEMIX_REQUIRE_SPARK") == "1":
+            pytest.fail(missing)
+        pytest.skip(missing)
+    session = spark_session("local[2]")
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="session")
 def postgres():
     """A throwaway PostgreSQL server (see pgserver.py); call it for the URL of a fresh, empty database."""
     from pgserver import PostgresServer, server_binaries

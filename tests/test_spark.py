@@ -7,7 +7,6 @@ sets it after installing Debian's Java runtime), which turns the skip into a fai
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from decimal import Decimal
@@ -26,35 +25,13 @@ from casemix.qc import QcEngine
 from casemix.records.io import read_cases, read_table, write_cases, write_table
 from casemix.records.synthetic import synthetic_city
 from casemix.settlement.statements import summary_rows
-from casemix.spark import GrouperSpec, group_file_spark, java_runtime, spark_session
+from casemix.spark import GrouperSpec, group_file_spark
 from casemix.spark.qc import QcSpec, qc_file_spark
 from casemix.spark.settlement import settle_spark
 
 DATA = resolve_data_dir()
 SAMPLES = sorted((DATA / "samples").glob("*.csv"))
 SPEC = GrouperSpec.of("chs-drg-2.0", DATA, None)
-
-
-def spark_missing() -> str | None:
-    try:
-        import pyspark  # noqa: F401
-    except ImportError:
-        return "pyspark is not installed (pip install 'casemix[spark]')"
-    if java_runtime() is None:
-        return "no Java runtime (Debian package openjdk-17-jre-headless)"
-    return None
-
-
-@pytest.fixture(scope="module")
-def spark():
-    missing = spark_missing()
-    if missing:
-        if os.environ.get("CASEMIX_REQUIRE_SPARK") == "1":
-            pytest.fail(missing)
-        pytest.skip(missing)
-    session = spark_session("local[2]")
-    yield session
-    session.stop()
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ Without pyspark or a Java runtime these tests are skipped, unless CASEMIX_REQUIR
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 
 import pytest
@@ -27,35 +26,13 @@ from casemix.policy import load_policy
 from casemix.records.io import read_cases, read_table, write_cases, write_table
 from casemix.records.outpatient import synthetic_visits
 from casemix.records.synthetic import synthetic_city
-from casemix.spark import GrouperSpec, java_runtime, spark_session
+from casemix.spark import GrouperSpec
 from casemix.spark.audit import BY_PATIENT, audit_on_spark
 
 DATA = resolve_data_dir()
 POLICY = load_policy(None)
 SPEC = GrouperSpec.of("chs-drg-2.0", DATA, None)
 VISIT_COLUMNS = ["id", "patient_id", "hospital_id", "visit_date", "total_cost"]
-
-
-def spark_missing() -> str | None:
-    try:
-        import pyspark  # noqa: F401
-    except ImportError:
-        return "pyspark is not installed (pip install 'casemix[spark]')"
-    if java_runtime() is None:
-        return "no Java runtime (Debian package openjdk-17-jre-headless)"
-    return None
-
-
-@pytest.fixture(scope="module")
-def spark():
-    missing = spark_missing()
-    if missing:
-        if os.environ.get("CASEMIX_REQUIRE_SPARK") == "1":
-            pytest.fail(missing)
-        pytest.skip(missing)
-    session = spark_session("local[2]")
-    yield session
-    session.stop()
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ Without pyspark or a Java runtime the tests are skipped, unless CASEMIX_REQUIRE_
 from __future__ import annotations
 
 import csv
-import os
 from pathlib import Path
 
 import polars as pl
@@ -21,27 +20,9 @@ from casemix.outpatient.run import group_visit_files, write_synthetic_year
 from casemix.outpatient.scheme import load_scheme
 from casemix.outpatient.synthetic import synthetic_outpatient_year
 from casemix.policy import load_policy
-from casemix.spark import ApgSpec, group_visits_spark, java_runtime, spark_session
+from casemix.spark import ApgSpec, group_visits_spark
 
 HOSPITALS = [("H001", "三级"), ("H002", "二级"), ("H003", "二级"), ("H004", "一级"), ("H005", "一级")]
-
-
-@pytest.fixture(scope="module")
-def spark():
-    missing = None
-    try:
-        import pyspark  # noqa: F401
-    except ImportError:
-        missing = "pyspark is not installed (pip install 'casemix[spark]')"
-    if missing is None and java_runtime() is None:
-        missing = "no Java runtime (Debian package openjdk-17-jre-headless)"
-    if missing:
-        if os.environ.get("CASEMIX_REQUIRE_SPARK") == "1":
-            pytest.fail(missing)
-        pytest.skip(missing)
-    session = spark_session("local[2]")
-    yield session
-    session.stop()
 
 
 @pytest.fixture(scope="module")
