@@ -12,6 +12,7 @@ from conftest import DATA
 from casemix.audit import Auditor, Norms
 from casemix.audit.checks import (
     SeverityCodes,
+    low_standard_admission,
     low_standard_hospitals,
     unsupported_severity,
     unsupported_severity_in_batch,
@@ -56,6 +57,21 @@ def test_a_rare_mcc_added_beside_a_common_cc_is_upcoding():
     assert "BR21 (MCC) from E87.100, seen with I63 in 0 other stay(s)" in flag.evidence
     # without the levels every MCC/CC counts, and the common CC (seen 5 times) hides the added MCC
     assert unsupported_severity(both, context(codes=frozenset(LEVELS))) is None
+
+
+def test_an_mcc_the_same_patient_carried_in_another_stay_is_history_not_upcoding():
+    added = stay("u", drg="BR21", severity="MCC", cost="9000", secondary=("E87.100",), patient="P1")
+    earlier = stay("e", hospital="H2", patient="P1", admitted=date(2024, 11, 2), secondary=("E87.100",))
+    stranger = stay("s", hospital="H2", patient="P2", secondary=("E87.100",))
+    auditor = Auditor(AuditPolicy(), NORMS, LEVELS)
+
+    def upcoded(stays):
+        return [f.case_ids for f in auditor.audit(stays) if f.rule == "unsupported_severity"]
+
+    assert upcoded([added, stranger]) == [("u",)]          # another patient's E87.100 says nothing of this one
+    assert upcoded([added, earlier]) == []                  # P1's stay at H2 carried it: a chronic condition
+    assert auditor.context(stays=[added, earlier]).carried["P1"] == {"E87.100": ("u", "e")}
+    assert unsupported_severity(added, context()) is not None    # one claim alone, no history: flagged as before
 
 
 def test_an_x3_stay_is_judged_by_its_cc_and_an_x1_stay_by_its_mcc():
@@ -148,6 +164,19 @@ def test_a_peer_with_an_excess_of_its_own_is_left_out_of_the_peers_rates():
 def test_the_flags_come_from_the_batch_audit_beside_the_bill_rule():
     flags = Auditor(AuditPolicy(), NORMS, LEVELS).audit([*PEERS, *hospital("H9", 14)])
     assert {f.case_ids[0] for f in flags if f.rule == "low_standard_admission"} == {f"H9-{i}" for i in range(14)}
+
+
+def test_a_work_up_stay_flagged_as_half_of_a_split_admission_is_not_also_low_standard():
+    work_up = stay("w", patient="P1", days=1, cost="2000")
+    work_up = GroupedCase(work_up.case.model_copy(update={"fees": {"examination": D("1200"), "laboratory": D("400"),
+                                                                    "bed": D("400")}}), work_up.result)
+    operated = stay("o", drg="BB15", patient="P1", admitted=date(2025, 3, 5), cost="6000")
+    operated = GroupedCase(operated.case.model_copy(update={"procedures": ("01.2400",)}), operated.result)
+    auditor = Auditor(AuditPolicy(), NORMS, LEVELS, or_procedures=frozenset({"01.2400"}))
+    assert low_standard_admission(work_up, auditor.context()) is not None      # alone, short and mostly exams
+    flags = auditor.audit([work_up, operated])
+    assert {f.rule for f in flags if f.case_ids[0] == "w"} == {"split_admission"}
+    assert "a work-up stay (exams and labs 80% of its bill) before the operation" in flags[0].evidence
 
 
 # ---- upcoding: the hospital's severity with its ADRG mix held fixed -------------------------------

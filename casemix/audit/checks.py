@@ -53,13 +53,23 @@ class Context:
     visits: list[OutpatientVisit] = field(default_factory=list)
     bills: Mapping[str, list[FeeLine]] = field(default_factory=dict)   # stay id → its fee lines, where given
     classifier: FeeClassifier | None = None                             # fee lines → charge categories
+    carried: Mapping[str, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)  # patient → MCC/CC → stays
     _patients: dict = field(default_factory=dict, repr=False, compare=False)   # id(stays) → (stays, by patient)
+    _worked_out: dict = field(default_factory=dict, repr=False, compare=False)  # (name, id(stays)) → (stays, value)
 
     def patients(self, stays: list[GroupedCase]) -> dict[str, list[GroupedCase]]:
         """``by_patient(stays)``, worked out once per batch however many checks ask for it."""
         if id(stays) not in self._patients:
             self._patients[id(stays)] = (stays, by_patient(stays))     # the batch is kept, so its id stays its own
         return self._patients[id(stays)][1]
+
+    def once(self, name: str, stays: list[GroupedCase], work_out: Callable[[list[GroupedCase], Context], object]):
+        """``work_out(stays, self)``, worked out once per batch however many checks ask for it (a hospital
+        signal that a stay check also reads)."""
+        key = (name, id(stays))
+        if key not in self._worked_out:
+            self._worked_out[key] = (stays, work_out(stays, self))   # the batch is kept, so its id stays its own
+        return self._worked_out[key][1]
 
     def know_patients(self, stays: list[GroupedCase], patients: dict[str, list[GroupedCase]]) -> None:
         """Take ``patients`` as ``by_patient(stays)``, worked out elsewhere (in columns, ``batch.BatchScope``)."""
@@ -141,12 +151,40 @@ def severity_codes_of(stay: GroupedCase, context: Context) -> list[str]:
     return [code for code in stay.case.secondary_dx if code in codes]
 
 
+def carried_severity(stays: Iterable[GroupedCase], codes: frozenset[str]) -> dict[str, dict[str, tuple[str, ...]]]:
+    """Per patient, each MCC/CC code of ``codes`` their stays carry (as principal or secondary) and the ids
+    of the stays that carry it, in any hospital, earlier or later: a patient's history of that condition."""
+    out: dict[str, dict[str, tuple[str, ...]]] = defaultdict(dict)
+    for stay in stays:
+        case = stay.case
+        if not case.patient_id:
+            continue
+        mine = out[case.patient_id]
+        for code in {case.principal_dx, *case.secondary_dx} & codes:
+            mine[code] = (*mine.get(code, ()), case.id)
+    return out
+
+
+def history_support(stay: GroupedCase, codes: list[str], context: Context) -> dict[str, str]:
+    """Each of ``codes`` that the same patient's other stay (``context.carried``) also carries, with that
+    stay's id: a chronic condition on record elsewhere, not a code added to this claim."""
+    carried = context.carried.get(stay.case.patient_id or "", {})
+    found = {}
+    for code in codes:
+        others = [case_id for case_id in carried.get(code, ()) if case_id != stay.case.id]
+        if others:
+            found[code] = others[0]
+    return found
+
+
 def unsupported_severity(stay: GroupedCase, context: Context) -> Flag | None:
     """高编高套: an x1/x3 stay every one of whose qualifying MCC/CC codes (those that earn its level:
     ``severity_codes_of``) is rarely seen with its principal category in the history, and whose cost
     did not rise with them (at most ``unsupported_severity_max_ratio`` × its ADRG's x5 standard, what a
-    stay without complications costs). A CC already on a stay does not hide an MCC added to it. Given
-    the fee lines, the evidence also says what the bill shows for each code (``bill_support``)."""
+    stay without complications costs). A CC already on a stay does not hide an MCC added to it. A
+    qualifying code that the same patient's other stay carries (``history_support``, given the batch's
+    ``context.carried``) is history-supported: the stay earns its level and is not flagged. Given the fee
+    lines, the evidence also says what the bill shows for each code (``bill_support``)."""
     case, result = stay.case, stay.result
     if result.status != "grouped" or result.drg[-1] not in "13" or not case.total_cost:
         return None
@@ -159,7 +197,7 @@ def unsupported_severity(stay: GroupedCase, context: Context) -> Flag | None:
     category = result.principal_dx[:3]
     seen = max(context.norms.seen_elsewhere((category, code), case.id) for code in codes)
     cap = policy.unsupported_severity_max_ratio
-    if base_ratio > cap or seen > policy.unsupported_severity_max_pairs:
+    if base_ratio > cap or seen > policy.unsupported_severity_max_pairs or history_support(stay, codes, context):
         return None
     lines = context.bills.get(case.id) if context.classifier is not None else None
     bill = f"; {bill_support(codes, lines, context)}" if lines else ""
@@ -172,9 +210,9 @@ def unsupported_severity_in_batch(stays: list[GroupedCase], context: Context) ->
     """高编高套 over a batch: an ``unsupported_severity`` flag at a hospital that ``signals.severity_share``
     signals (more x1/x3 stays than its peers' rates in the same ADRGs predict) names that figure beside the
     stay's own evidence and scores 0.25 higher, as two independent signals agreeing."""
-    from casemix.audit.signals import severity_share  # signals builds on this module: imported when run
+    from casemix.audit.signals import severity_share_once  # signals builds on this module: imported when run
 
-    signalled = {flag.hospital_id: flag for flag in severity_share(stays, context)}
+    signalled = {flag.hospital_id: flag for flag in severity_share_once(stays, context)}
     flags = []
     for stay in stays:
         if _hospital(stay) in signalled and (flag := unsupported_severity(stay, context)):
@@ -798,6 +836,22 @@ def _readmitted_within(stays: list[GroupedCase], context: Context, days: int) ->
                     and (then.case.admission_date - first.case.discharge_date).days <= days):
                 near.update((first.case.id, then.case.id))
     return near
+
+
+SUPERSEDED_BY = {"low_standard_admission": "split_admission"}
+"""A stay flagged by the value's rule is not also flagged by the key's: a short, exam-heavy stay that the
+split rule pairs with the patient's next stay (a work-up stay before the operation, half of one episode)
+is explained by that episode, and the split flag, naming both stays and the money claimed twice, is the
+finding a reviewer can act on; a low-standard flag would claim the same stay's money a second time."""
+
+
+def superseded(flags: list[Flag]) -> list[Flag]:
+    """``flags`` less those ``SUPERSEDED_BY`` another rule's flag naming the same stay."""
+    named = defaultdict(set)
+    for flag in flags:
+        named[flag.rule].update(flag.case_ids)
+    return [flag for flag in flags if not (flag.rule in SUPERSEDED_BY and flag.case_ids
+                                           and flag.case_ids[0] in named[SUPERSEDED_BY[flag.rule]])]
 
 
 ACROSS_STAYS: dict[str, Callable[[list[GroupedCase], Context], list[Flag]]] = {

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, fields
 
 from casemix.audit.batch import BatchScope
 from casemix.audit.catalogue import Catalogue, load_catalogue
-from casemix.audit.checks import ACROSS_STAYS, ONE_STAY, Context, Flag, SeverityCodes
+from casemix.audit.checks import ACROSS_STAYS, ONE_STAY, Context, Flag, SeverityCodes, carried_severity, superseded
 from casemix.audit.norms import Norms
 from casemix.audit.signals import HOSPITAL
 from casemix.errors import RuleError
@@ -48,9 +48,11 @@ class Auditor:
                    frozenset(scheme.or_procedures), catalogue)
 
     def context(self, visits: list[OutpatientVisit] | None = None, bills: Mapping[str, list[FeeLine]] | None = None,
-                classifier: FeeClassifier | None = None, norms: Norms | None = None) -> Context:
+                classifier: FeeClassifier | None = None, norms: Norms | None = None,
+                stays: list[GroupedCase] | None = None) -> Context:
+        """What the checks read; with the batch's ``stays``, each patient's MCC/CC codes across them."""
         return Context(self.policy, norms or self.norms, self.severity_codes, self.or_procedures, visits or [],
-                       bills or {}, classifier)
+                       bills or {}, classifier, carried_severity(stays or (), self.severity_codes))
 
     def audit(self, stays: list[GroupedCase], outpatient: list[OutpatientVisit] | None = None,
               bills: Mapping[str, list[FeeLine]] | None = None,
@@ -59,7 +61,7 @@ class Auditor:
         and fee lines by stay id where given, read by day with ``classifier``); one flag per rule and
         first stay, the higher-scoring where two checks agree. Each check looks only at the stays its
         entry conditions admit (``batch.BatchScope``): the flags of ``audit_per_stay``, sooner."""
-        context = self.context(outpatient, bills, classifier, _BatchNorms.of(self.norms))
+        context = self.context(outpatient, bills, classifier, _BatchNorms.of(self.norms), stays)
         scope = BatchScope.of(stays, context)
         context.know_patients(stays, scope.by_patient())
         return self._run(context, scope.one_stay, scope.across_stays, stays)
@@ -68,7 +70,7 @@ class Auditor:
                        bills: Mapping[str, list[FeeLine]] | None = None,
                        classifier: FeeClassifier | None = None) -> list[Flag]:
         """``audit`` with every check looking at every stay: the reference the batch path is tested against."""
-        context = self.context(outpatient, bills, classifier, _BatchNorms.of(self.norms))
+        context = self.context(outpatient, bills, classifier, _BatchNorms.of(self.norms), stays)
         return self._run(context, lambda rule: stays, lambda rule: stays, stays)
 
     def _run(self, context: Context, one_stay: Callable[[str], list[GroupedCase]],
@@ -84,7 +86,7 @@ class Auditor:
                 flags.extend(ACROSS_STAYS[rule](across_stays(rule), context))
             if rule in HOSPITAL:
                 flags.extend(HOSPITAL[rule](stays, context))
-        return strongest(flags)
+        return superseded(strongest(flags))
 
     def audit_claim(self, stay: GroupedCase, lines: list[FeeLine] | None = None,
                     classifier: FeeClassifier | None = None) -> list[Flag]:

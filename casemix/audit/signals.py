@@ -103,6 +103,11 @@ def _peer_outliers(rule: str, values: dict[str, float], level: dict[str, str], c
     return flags
 
 
+def severity_share_once(stays: list[GroupedCase], context: Context) -> list[Flag]:
+    """``severity_share``, worked out once per batch: the upcoding check across stays reads it too."""
+    return context.once("severity_share", stays, severity_share)
+
+
 HOSPITAL: dict[str, Callable[[list[GroupedCase], Context], list[Flag]]] = {
-    "severity_share": severity_share, "cmi_peer": cmi_peer, "threshold_bunching": threshold_bunching,
+    "severity_share": severity_share_once, "cmi_peer": cmi_peer, "threshold_bunching": threshold_bunching,
 }

@@ -149,7 +149,7 @@ class AuditPolicy:
     working_max_age: int = 60
     secondary_procedure_rate: float = 0.5
     severity_support_table: str = ""
-    low_standard_min_excess_probability: float = 0.8
+    low_standard_min_excess_probability: float = 0.7
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from casemix.audit import Auditor, Flag
-from casemix.audit.checks import ACROSS_STAYS, ONE_STAY
+from casemix.audit.checks import ACROSS_STAYS, ONE_STAY, superseded
 from casemix.audit.engine import strongest
 from casemix.audit.signals import HOSPITAL
 from casemix.errors import InputError
@@ -129,7 +129,7 @@ def _by_patient(stays: DataFrame, auditor: Broadcast, visits: Broadcast) -> Data
     def check(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         engine: Auditor = pickle.loads(auditor.value)
         batch = _Batch.of(batches)
-        context = engine.context(visits.value)
+        context = engine.context(visits.value, stays=batch.stays)   # a patient's stays are all in one partition
         found: list[_Found] = []
         for rule in engine.catalogue.rules:
             if rule in ONE_STAY:
@@ -162,7 +162,7 @@ def _whole_batch(stays: DataFrame, history: DataFrame | None, visits: Broadcast,
         except InputError as refused:
             yield _arrow([{"error": pickle.dumps(refused)}], LEARNED_SCHEMA)
             return
-        context, found = engine.context(visits.value), []
+        context, found = engine.context(visits.value, stays=batch.stays), []
         for rule in engine.catalogue.rules:
             if rule in ACROSS_STAYS and rule not in BY_PATIENT:
                 found += [_Found(flag, ACROSS, 0, seq)
@@ -249,8 +249,9 @@ def _arrow(rows: list[dict], schema: str) -> pa.RecordBatch:
 def _in_local_order(found: list, auditor: Auditor) -> list[Flag]:
     """The flags as :func:`~casemix.pipelines.audit.audit_grouped` returns them: in the order the engine makes
     them (catalogue rule by rule; one-stay flags by row, then cross-stay flags, then signals), the strongest
-    per (rule, hospital, first record) kept by the engine's own rule, then highest score first."""
+    per (rule, hospital, first record) kept by the engine's own rule, those another rule's flag explains dropped
+    (``checks.superseded``), then highest score first."""
     place = {rule: i for i, rule in enumerate(auditor.catalogue.rules)}
     made = sorted(found, key=lambda r: (place[r["rule"]], r["phase"], r["first_row"], r["seq"]))
     flags = [Flag(r["rule"], r["hospital_id"], tuple(r["case_ids"]), r["score"], r["evidence"]) for r in made]
-    return sorted(strongest(flags), key=lambda f: (-f.score, f.rule, f.case_ids))
+    return sorted(superseded(strongest(flags)), key=lambda f: (-f.score, f.rule, f.case_ids))
