@@ -217,6 +217,8 @@ def unsupported_severity_in_batch(stays: list[GroupedCase], context: Context) ->
     from casemix.audit.signals import severity_share_once  # signals builds on this module: imported when run
 
     signalled = {flag.hospital_id: flag for flag in severity_share_once(stays, context)}
+    if not signalled:
+        return []
     flags = []
     for stay in stays:
         if _hospital(stay) in signalled and (flag := unsupported_severity(stay, context)):
