@@ -19,11 +19,17 @@ one by one (``tests/test_audit_batch.py`` compares them):
   at most ``bed_max_day_ratio`` × the DRG's median; across stays, a patient with an outpatient visit;
 - ``duplicate_claim`` and the overlaps of ``fake_admission``: a patient with two dated stays; the
   templated batches: a (hospital, principal) with at least ``fake_batch_min_stays`` dated, costed stays;
-- ``cost_shifting``: a stay whose patient visited the same hospital's clinic.
+- ``cost_shifting``: a stay whose patient visited the same hospital's clinic;
+- ``low_standard_admission`` (the one-stay check): a grouped medical stay (ADRG second letter in
+  ``MEDICAL_LETTERS``) discharged on orders, at most ``low_standard_max_los`` days, costing below
+  ``low_standard_max_ratio`` × its DRG's standard;
+- ``unsupported_severity`` (the one-stay check): a grouped x1/x3 stay with a cost, in an ADRG whose x5
+  DRG has a standard.
 
-A check with no condition here (split admissions, low-standard admissions, upcoding, the hospital
-signals, a rule added later) sees every stay, as before. Whoever changes a check's entry tests changes
-or drops its condition here; ``by_patient`` here must group as ``checks.by_patient`` does.
+A check with no condition here (split admissions, low-standard admissions and upcoding across the batch,
+which count every stay of a hospital, the hospital signals, a rule added later) sees every stay, as
+before. Whoever changes a check's entry tests changes or drops its condition here; ``by_patient`` here
+must group as ``checks.by_patient`` does.
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ from operator import attrgetter
 
 import polars as pl
 
-from casemix.audit.checks import Context
+from casemix.audit.checks import MEDICAL_LETTERS, Context
 from casemix.grouping import GroupedCase
 
 GROUP_SPAN = 10_000_000         # days: a group's block of the day numbers (dates from 1970 − DAY_ZERO on)
@@ -45,13 +51,15 @@ SLACK = 1e-9                    # a float bound loosened by this much, so roundi
 
 FRAME_SCHEMA = {"id": pl.Utf8, "patient": pl.Utf8, "hospital": pl.Utf8, "admission": pl.Date,
                 "discharge": pl.Date, "los": pl.Int64, "mode": pl.Utf8, "principal": pl.Utf8, "cost": pl.Float64,
-                "drg": pl.Utf8, "procedures": pl.Int64, "operated": pl.Boolean, "surgery": pl.Float64,
+                "drg": pl.Utf8, "grouped": pl.Boolean, "adrg": pl.Utf8, "procedures": pl.Int64, "operated": pl.Boolean,
+                "surgery": pl.Float64,
                 "clinic_patient": pl.Boolean, "clinic_same_hospital": pl.Boolean}
 """A row per stay, as read from its case: id, patient, hospital, admission and discharge dates, LOS,
-discharge mode, principal, cost (None for none or 0), DRG, how many procedures, whether one is an
-operation and then the share of 手术费 in its fee categories (None without them), whether its patient
-has an outpatient visit, and one at the stay's hospital. ``BatchScope.of`` adds the row number ``n``
-and ``dated`` (patient, admission and discharge known), and reads no hospital or DRG as ""."""
+discharge mode, principal, cost (None for none or 0), DRG, whether it grouped and its ADRG, how many
+procedures, whether one is an operation and then the share of 手术费 in its fee categories (None without
+them), whether its patient has an outpatient visit, and one at the stay's hospital. ``BatchScope.of``
+adds the row number ``n`` and ``dated`` (patient, admission and discharge known), and reads no hospital,
+DRG or ADRG as ""."""
 
 
 @dataclass(frozen=True)
@@ -74,13 +82,15 @@ class BatchScope:
             **columns,
             "cost": [float(cost) if cost else None for cost in map(attrgetter("total_cost"), cases)],
             "drg": list(map(attrgetter("result.drg"), stays)),
+            "grouped": [status == "grouped" for status in map(attrgetter("result.status"), stays)],
+            "adrg": list(map(attrgetter("result.adrg"), stays)),
             "procedures": list(map(len, procedures)),
             "operated": operated,
             "surgery": [_surgery_share(case.fees) if yes else None for case, yes in zip(cases, operated)],
             **_clinics(cases, context),
         }, schema=FRAME_SCHEMA).with_row_index("n")
         patient = pl.col("patient")
-        frame = frame.with_columns(pl.col("hospital", "drg").fill_null(""),
+        frame = frame.with_columns(pl.col("hospital", "drg", "adrg").fill_null(""),
                                    (patient.is_not_null() & (patient != "") & pl.col("admission").is_not_null()
                                     & pl.col("discharge").is_not_null()).alias("dated"))
         return cls(stays, frame, context)
@@ -185,9 +195,28 @@ def _bed_bill(context: Context) -> pl.Expr:
     return long_enough & cheap.fill_null(False)
 
 
+def _short_cheap_medical(context: Context) -> pl.Expr:
+    """A grouped medical stay discharged on orders, at most ``low_standard_max_los`` days, whose cost ÷
+    standard is below ``low_standard_max_ratio`` (no cost counts as 0 here: looser)."""
+    policy = context.policy
+    standard = _by_drg({drg: float(value) for drg, value in context.norms.standard_cost.items() if value})
+    cheap = pl.col("cost").fill_null(0.0) / standard < policy.low_standard_max_ratio * (1 + SLACK)
+    return (pl.col("grouped") & pl.col("adrg").str.slice(1, 1).is_in(list(MEDICAL_LETTERS))
+            & (pl.col("adrg").str.len_chars() > 1) & (pl.col("los") <= policy.low_standard_max_los)
+            & (pl.col("mode").fill_null("1") == "1") & cheap.fill_null(False))
+
+
+def _severe_costed(context: Context) -> pl.Expr:
+    """A grouped x1/x3 stay with a cost, in an ADRG whose x5 DRG has a standard."""
+    based = [adrg for adrg in {drg[:-1] for drg in context.norms.standard_cost}
+             if context.norms.standard_cost.get(adrg + "5")]
+    return (pl.col("grouped") & pl.col("drg").str.slice(-1).is_in(["1", "3"]) & pl.col("cost").is_not_null()
+            & pl.col("adrg").is_in(pl.Series(sorted(based), dtype=pl.Utf8).implode()))
+
+
 ONE_STAY_CONDITIONS: dict[str, Callable[[Context], pl.Expr]] = {
     "padded_procedures": _padded, "early_discharge": _dumping, "missing_procedures": _missing,
-    "bed_hanging": _bed_bill,
+    "bed_hanging": _bed_bill, "low_standard_admission": _short_cheap_medical, "unsupported_severity": _severe_costed,
 }
 
 

@@ -159,9 +159,13 @@ def carried_severity(stays: Iterable[GroupedCase], codes: frozenset[str]) -> dic
         case = stay.case
         if not case.patient_id:
             continue
-        mine = out[case.patient_id]
-        for code in {case.principal_dx, *case.secondary_dx} & codes:
-            mine[code] = (*mine.get(code, ()), case.id)
+        found = codes.intersection(case.secondary_dx)
+        if case.principal_dx in codes:
+            found = found | {case.principal_dx}
+        if found:
+            mine = out[case.patient_id]
+            for code in found:
+                mine[code] = (*mine.get(code, ()), case.id)
     return out
 
 
@@ -213,6 +217,8 @@ def unsupported_severity_in_batch(stays: list[GroupedCase], context: Context) ->
     from casemix.audit.signals import severity_share_once  # signals builds on this module: imported when run
 
     signalled = {flag.hospital_id: flag for flag in severity_share_once(stays, context)}
+    if not signalled:
+        return []
     flags = []
     for stay in stays:
         if _hospital(stay) in signalled and (flag := unsupported_severity(stay, context)):
@@ -289,12 +295,11 @@ def _short_and_cheap(stay: GroupedCase, context: Context) -> float | None:
     """The stay's cost ÷ standard when it is a grouped medical stay discharged on orders (离院方式 1) of at
     most ``low_standard_max_los`` days below ``low_standard_max_ratio`` of its standard, else None."""
     case, policy = stay.case, context.policy
-    ratio = context.norms.ratio(stay)
-    if (ratio is None or stay.result.status != "grouped" or not _medical(stay) or case.los_days is None
-            or case.los_days > policy.low_standard_max_los or ratio >= policy.low_standard_max_ratio
-            or (case.discharge_mode or "1") != "1"):
+    if (stay.result.status != "grouped" or not _medical(stay) or case.los_days is None
+            or case.los_days > policy.low_standard_max_los or (case.discharge_mode or "1") != "1"):
         return None
-    return ratio
+    ratio = context.norms.ratio(stay)          # the Decimal division last: most stays are out before it
+    return None if ratio is None or ratio >= policy.low_standard_max_ratio else ratio
 
 
 def early_discharge(stay: GroupedCase, context: Context) -> Flag | None:
@@ -782,17 +787,19 @@ class PeerRates:
         self.overall: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])        # (level, "")
         self.hospitals: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])      # (level, hospital)
         self.known: dict[tuple[str, str, str], float] = {}                                   # rates worked out
+        cell = self.cell
         for stay in stays:
-            hospital = stay.case.hospital_id or ""
+            case = stay.case
+            hospital = case.hospital_id or ""
             if hospital in left_out:
                 continue
-            hit = stay.case.id in pattern
-            level = stay.case.hospital_level or ""
-            group = self.cell(stay)
-            for tally in (self.cells[(level, group, hospital)], self.levels[(level, group)],
-                          self.overall[(level, "")], self.hospitals[(level, hospital)]):
-                tally[0] += hit
-                tally[1] += 1
+            tally = self.cells[(case.hospital_level or "", cell(stay), hospital)]
+            tally[0] += case.id in pattern
+            tally[1] += 1
+        for (level, group, hospital), (hits, count) in self.cells.items():      # the coarser tallies: sums of these
+            for tally in (self.levels[(level, group)], self.overall[(level, "")], self.hospitals[(level, hospital)]):
+                tally[0] += hits
+                tally[1] += count
 
     def rate(self, stay: GroupedCase) -> float:
         """The peers' rate for this stay's DRG (or cell) at its hospital's level."""
@@ -800,7 +807,8 @@ class PeerRates:
 
     def expected(self, stays: list[GroupedCase]) -> float:
         """Σ ``rate`` over ``stays``: how many pattern stays the peers' habits predict for them."""
-        counts = Counter((stay.case.hospital_level or "", self.cell(stay), _hospital(stay)) for stay in stays)
+        cell = self.cell
+        counts = Counter([(stay.case.hospital_level or "", cell(stay), stay.case.hospital_id or "") for stay in stays])
         return sum(count * self._rate(key) for key, count in counts.items())
 
     def _rate(self, key: tuple[str, str, str]) -> float:
