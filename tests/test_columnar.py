@@ -73,6 +73,19 @@ def test_keys_grouped_in_worker_processes_give_the_same_bytes(g20, tmp_path, mon
     assert (tmp_path / "column.csv").read_bytes() == (tmp_path / "row.csv").read_bytes()
 
 
+def test_chunks_grouped_ahead_in_worker_processes_give_the_same_bytes(g20, tmp_path, monkeypatch):
+    """Each chunk's keys go to forked workers while the chunk before is joined and written (several pools at once),
+    keys recur across chunks and the cache starts afresh past its bound: the bytes stay the row path's."""
+    monkeypatch.setattr(batch, "PARALLEL_FROM_ROWS", 1)
+    monkeypatch.setattr(KnownKeys, "MAX_KNOWN", 400)
+    sample, _ = read_cases(DATA / "samples" / "cases_13239_with_cost.csv")
+    city = write_cases(tmp_path / "city.csv", synthetic_city(sample, hospitals=4, cases=3000, seed=5))
+    by_row = group_file_by_rows(g20, city, tmp_path / "row.csv", workers=1)
+    by_column = group_file_columnar(g20, city, tmp_path / "column.csv", workers=2, chunk_rows=700)
+    assert by_column.by_status == by_row.by_status
+    assert (tmp_path / "column.csv").read_bytes() == (tmp_path / "row.csv").read_bytes()
+
+
 def test_small_chunks_and_a_full_key_cache_change_nothing(g20, tmp_path, monkeypatch):
     """Keys recur across chunks (grouped once, found again) and the cache starts afresh past its bound."""
     monkeypatch.setattr(KnownKeys, "MAX_KNOWN", 50)

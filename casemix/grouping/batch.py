@@ -62,26 +62,55 @@ def map_spans(work: Callable[[tuple[int, int]], T], total: int, workers: int | N
     pickled; ``work`` must be Python alone (a forked child that calls polars waits for threads it has not got).
     The parent's objects are frozen out of the garbage collector while they fork, so no worker scans (or
     copies, by touching) the parent's heap."""
+    if _in_parallel(total, workers):
+        yield from start_spans(work, total, workers, size)
+    else:
+        yield from map(work, _spans(total, size))
+
+
+def start_spans(work: Callable[[tuple[int, int]], T], total: int, workers: int | None = None,
+                size: int = CHUNK_ROWS) -> Iterator[T]:
+    """:func:`map_spans` started now: the workers fork and begin at once, so the caller can go on with other work
+    (preparing the next table) while they run; the results wait in the iterator. Without workers the spans are
+    worked here, now. Consume the iterator to the end: that closes the workers."""
     global _forked_work
-    workers = workers or os.cpu_count() or 1
-    spans = [(start, min(start + size, total)) for start in range(0, total, size)]
-    if workers == 1 or total < PARALLEL_FROM_ROWS or "fork" not in multiprocessing.get_all_start_methods():
-        yield from map(work, spans)
-        return
+    spans = _spans(total, size)
+    if not _in_parallel(total, workers):
+        return iter([work(span) for span in spans])
     _forked_work = work
     gc.freeze()
     try:
-        with multiprocessing.get_context("fork").Pool(min(workers, len(spans))) as pool:
-            gc.unfreeze()
-            yield from pool.imap(_forked, spans)
+        pool = multiprocessing.get_context("fork").Pool(min(workers or os.cpu_count() or 1, len(spans)))
     finally:
         gc.unfreeze()
-        _forked_work = None
+        _forked_work = None                 # the workers hold their own copy; the parent lets go of the work
+    return _closing(pool, pool.imap(_forked, spans))
+
+
+def _spans(total: int, size: int) -> list[tuple[int, int]]:
+    return [(start, min(start + size, total)) for start in range(0, total, size)]
+
+
+def _in_parallel(total: int, workers: int | None) -> bool:
+    return ((workers or os.cpu_count() or 1) > 1 and total >= PARALLEL_FROM_ROWS
+            and "fork" in multiprocessing.get_all_start_methods())
+
+
+def _closing(pool: Any, results: Iterator[T]) -> Iterator[T]:
+    with pool:
+        yield from results
 
 
 def _forked(span: tuple[int, int]) -> Any:
+    """The work on one span in a worker, the cyclic garbage collector paused: the span's cases and results are
+    young and freed by reference counting when it ends, and a collection would only rescan them as they pile up
+    (it cost about a third of the time of reading a key's case)."""
     assert _forked_work is not None
-    return _forked_work(span)
+    gc.disable()
+    try:
+        return _forked_work(span)
+    finally:
+        gc.enable()
 
 
 def group_table_rows(grouper: Grouper, headers: list[str], rows: list[list[Any]], workers: int | None = None,

@@ -13,13 +13,15 @@ columns (``certainly_valid``). Rows in = rows out.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from casemix.grouping.batch import OUTPUT_COLUMNS, BatchSummary, group_file_by_rows, group_rows, map_spans
+from casemix.grouping.batch import OUTPUT_COLUMNS, BatchSummary, group_file_by_rows, group_rows, start_spans
 from casemix.grouping.engine import Grouper
 from casemix.grouping.result import GroupResult
 from casemix.records import Case, RowReader
@@ -66,7 +68,7 @@ def _group_in_columns(grouper: Grouper, source: str | Path, output: str | Path, 
     known = KnownKeys(grouper, table, reader, workers)
 
     def grouped_chunks() -> Iterator[pl.DataFrame]:
-        for chunk in table.chunks:
+        for chunk in _submitted_ahead(known, table.chunks):
             grouped = group_chunk(known, chunk)
             summary.rows_in += chunk.height
             summary.rows_out += grouped.height
@@ -85,9 +87,25 @@ def _group_in_columns(grouper: Grouper, source: str | Path, output: str | Path, 
     return summary
 
 
+def _submitted_ahead(known: KnownKeys, chunks: Iterator[pl.DataFrame]) -> Iterator[pl.DataFrame]:
+    """``chunks`` in order, each one's keys :meth:`~KnownKeys.submit`-ted before the one before it is yielded: the
+    workers group chunk k+1's keys while this process joins and writes chunk k."""
+    ahead = next(chunks, None)
+    if ahead is not None:
+        known.submit(ahead)
+    while ahead is not None:
+        chunk, ahead = ahead, next(chunks, None)
+        if ahead is not None:
+            known.submit(ahead)
+        yield chunk
+
+
 class KnownKeys:
     """The results of the case keys grouped so far (key cells → result columns), kept across chunks up to
-    ``MAX_KNOWN`` keys; past that it starts afresh (a cache: a key is only ever grouped again, never wrongly)."""
+    ``MAX_KNOWN`` keys; past that it starts afresh (a cache: a key is only ever grouped again, never wrongly).
+
+    A chunk's keys may be :meth:`submit`-ted ahead, to be grouped in worker processes while the caller goes on;
+    :meth:`covering` takes the submissions in order (and submits a chunk itself when none is waiting)."""
 
     MAX_KNOWN = 500_000
 
@@ -96,18 +114,38 @@ class KnownKeys:
         self.key = [table.column(i) for i in grouper_columns(reader)]
         self.cases = KeyCases(reader, self.key, len(table.headers))
         self.results: pl.DataFrame | None = None
+        self.waiting: deque[_Submitted] = deque()
+
+    def submit(self, chunk: pl.DataFrame) -> None:
+        """Start grouping the keys of ``chunk`` neither known nor already submitted."""
+        keys = chunk.select(self.key).unique(maintain_order=True)
+        fresh = keys
+        for known in [self.results, *(waiting.fresh for waiting in self.waiting)]:
+            if known is not None:
+                fresh = fresh.join(known.select(self.key), on=self.key, how="anti", nulls_equal=True)
+        self.waiting.append(_Submitted(keys, fresh, _start_keys(self.grouper, self.cases, fresh, self.workers)))
 
     def covering(self, chunk: pl.DataFrame) -> pl.DataFrame:
-        """Key cells and result columns for every key of ``chunk``, grouping those not yet known."""
-        keys = chunk.select(self.key).unique(maintain_order=True)
-        if self.results is not None:
-            keys = keys.join(self.results.select(self.key), on=self.key, how="anti", nulls_equal=True)
-        fresh = _group_keys(self.grouper, self.cases, keys, self.workers)
+        """Key cells and result columns for every key of ``chunk`` (the oldest chunk submitted, where one waits)."""
+        if not self.waiting:
+            self.submit(chunk)
+        submitted = self.waiting.popleft()
+        fresh = submitted.results()
         if self.results is not None and self.results.height + fresh.height > self.MAX_KNOWN:
-            self.results = self.results.join(chunk.select(self.key).unique(), on=self.key, how="semi",
-                                             nulls_equal=True)
+            still_needed = pl.concat([submitted.keys, *(waiting.keys for waiting in self.waiting)]).unique()
+            self.results = self.results.join(still_needed, on=self.key, how="semi", nulls_equal=True)
         self.results = fresh if self.results is None else pl.concat([self.results, fresh])
         return self.results
+
+
+@dataclass(frozen=True, slots=True)
+class _Submitted:
+    """A chunk's keys (``keys``), those of them being grouped (``fresh``) and the call that waits for their
+    results."""
+
+    keys: pl.DataFrame
+    fresh: pl.DataFrame
+    results: Callable[[], pl.DataFrame]
 
 
 class GroupedKeys:
@@ -152,9 +190,11 @@ def group_chunk(known: KnownKeys, chunk: pl.DataFrame) -> pl.DataFrame:
     return out.drop("row")
 
 
-def _group_keys(grouper: Grouper, cases: KeyCases, keys: pl.DataFrame, workers: int | None) -> pl.DataFrame:
-    """Each key grouped once (in worker processes when there are many), as the row path groups a row holding only
-    the key's cells: ``keys`` with the result columns beside them."""
+def _start_keys(grouper: Grouper, cases: KeyCases, keys: pl.DataFrame,
+                workers: int | None) -> Callable[[], pl.DataFrame]:
+    """Start grouping each key once (in worker processes when there are many, which run on while this returns), as
+    the row path groups a row holding only the key's cells; the call returned waits for them and gives ``keys``
+    with the result columns beside them."""
     prepared = cases.prepare(keys)
 
     def grouped(span: tuple[int, int]) -> tuple[list[int], list[list[str]]]:
@@ -165,10 +205,14 @@ def _group_keys(grouper: Grouper, cases: KeyCases, keys: pl.DataFrame, workers: 
                    for case in cases.read(prepared, *span)]
         return indexes, [result.row_values()[1:] for result in distinct]
 
-    schema = dict.fromkeys(_RESULT_COLUMNS, pl.String)
-    results = [pl.DataFrame(rows, schema=schema, orient="row")[indexes]
-               for indexes, rows in map_spans(grouped, keys.height, workers)]
-    return pl.concat([keys, pl.concat(results) if results else pl.DataFrame(schema=schema)], how="horizontal")
+    spans = start_spans(grouped, keys.height, workers)
+
+    def results() -> pl.DataFrame:
+        schema = dict.fromkeys(_RESULT_COLUMNS, pl.String)
+        frames = [pl.DataFrame(rows, schema=schema, orient="row")[indexes] for indexes, rows in spans]
+        return pl.concat([keys, pl.concat(frames) if frames else pl.DataFrame(schema=schema)], how="horizontal")
+
+    return results
 
 
 def _row_path(grouper: Grouper, table: ColumnTable, reader: RowReader, rows: pl.DataFrame) -> pl.DataFrame:
