@@ -33,11 +33,11 @@ from casemix.audit.checks import ACROSS_STAYS, ONE_STAY, superseded
 from casemix.audit.engine import strongest
 from casemix.audit.signals import HOSPITAL
 from casemix.errors import InputError
-from casemix.grouping import GroupedCase
+from casemix.grouping import GroupedCase, GroupResult
 from casemix.policy import Policy
 from casemix.records import Case, Rejection, RowReader
 from casemix.records.outpatient import OutpatientVisit
-from casemix.spark.grouping import GrouperSpec
+from casemix.spark.grouping import GrouperSpec, rejection_columns, rows_read
 from casemix.spark.reading import CaseTable, read_case_table, refuse_workbook
 
 if TYPE_CHECKING:
@@ -99,23 +99,19 @@ def audit_on_spark(spark: SparkSession, spec: GrouperSpec, policy: Policy, sourc
 def _grouped(table: CaseTable, spec: GrouperSpec) -> DataFrame:
     """Every row read by the row reader: a case grouped (``stay``: the pickled :class:`GroupedCase`), or the
     rejection's record, field and reason."""
-    headers, width = table.headers, len(table.headers)
+    headers = table.headers
 
     def read(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         grouper, reader = spec.load(), RowReader(headers)
         for batch in batches:
-            out = []
-            cells = batch.select([f"c{i}" for i in range(width)]).to_pylist()
-            for values, number in zip(cells, batch.column("row").to_pylist(), strict=True):
-                case = reader.read(list(values.values()), number)
-                if isinstance(case, Case):
-                    stay = GroupedCase(case, grouper.group(case, explain=False))
-                    out.append({"row": number, "patient_id": case.patient_id, "stay": pickle.dumps(stay)})
-                else:
-                    out.append({"row": number, "record": case.record_id, "field": case.field, "reason": case.reason})
-            yield _arrow(out, STAYS_SCHEMA)
+            yield _arrow([rejection_columns(number, case) if result is None else _stay_columns(number, case, result)
+                          for number, case, result in rows_read(batch, headers, reader, grouper)], STAYS_SCHEMA)
 
     return table.frame.mapInArrow(read, STAYS_SCHEMA)
+
+
+def _stay_columns(number: int, case: Case, result: GroupResult) -> dict:
+    return {"row": number, "patient_id": case.patient_id, "stay": pickle.dumps(GroupedCase(case, result))}
 
 
 def _rejections(read: DataFrame) -> list[Rejection]:

@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from casemix.datadir import resolve_data_dir
-from casemix.grouping import BatchSummary, Grouper
+from casemix.grouping import BatchSummary, Grouper, GroupResult
 from casemix.grouping.batch import OUTPUT_COLUMNS
 from casemix.grouping.columnar import KnownKeys, group_chunk, write_grouped
 from casemix.policy import GroupingPolicy, load_policy
-from casemix.records import RowReader
+from casemix.records import Case, Rejection, RowReader
 from casemix.records.columnar import ColumnTable
 from casemix.spark.reading import CaseTable, read_case_table
 
@@ -99,7 +99,7 @@ def group_file_spark(spark: SparkSession, spec: GrouperSpec, source: str | Path,
     try:
         group_table(table, spec).write.mode("overwrite").parquet(str(staging / "rows"))
         try:
-            write_grouped(_counted(_in_order(staging / "rows"), summary, progress), output)
+            write_grouped(_counted(parts_in_order(staging / "rows"), summary, progress), output)
         except Exception:
             output.unlink(missing_ok=True)
             raise
@@ -111,18 +111,40 @@ def group_file_spark(spark: SparkSession, spec: GrouperSpec, source: str | Path,
     return summary
 
 
-def _in_order(folder: Path) -> Iterator[pl.DataFrame]:
-    """The staged part files in partition order (Spark names them so), each checked to follow the last."""
+def parts_in_order(folder: Path, contiguous: bool = True) -> Iterator[pl.DataFrame]:
+    """The staged part files in partition order (Spark names them so), each checked to follow the last by its
+    ``row`` column: rows 1, 2, 3 … with none missing when ``contiguous``, else only rising (the outpatient
+    visits, numbered by their header rows, skip the rows of their lines)."""
     last = 0
     for part in sorted(folder.glob("part-*.parquet")):
         frame = pl.read_parquet(part)
         if frame.height == 0:
             continue
         rows = frame["row"]
-        if rows[0] != last + 1 or not rows.diff().drop_nulls().eq(1).all():
+        steps = rows.diff().drop_nulls()
+        follows = (rows[0] == last + 1 and steps.eq(1).all()) if contiguous else (rows[0] > last and steps.gt(0).all())
+        if not follows:
             raise RuntimeError(f"{part.name}: rows out of order after row {last}")
         last = rows[-1]
         yield frame.drop("row")
+
+
+def rows_read(batch: pa.RecordBatch, headers: list[str], reader: RowReader, grouper: Grouper
+              ) -> Iterator[tuple[int, Case, GroupResult] | tuple[int, Rejection, None]]:
+    """Each row of a batch of text cells (``c0`` … and its ``row`` number) read by the row reader: (row, case,
+    its group) or (row, rejection, None)."""
+    cells = batch.select([f"c{i}" for i in range(len(headers))]).to_pylist()
+    for values, number in zip(cells, batch.column("row").to_pylist(), strict=True):
+        case = reader.read(list(values.values()), number)
+        if isinstance(case, Case):
+            yield number, case, grouper.group(case, explain=False)
+        else:
+            yield number, case, None
+
+
+def rejection_columns(number: int, rejection: Rejection) -> dict:
+    """A rejected row as Spark columns."""
+    return {"row": number, "record": rejection.record_id, "field": rejection.field, "reason": rejection.reason}
 
 
 def _counted(chunks: Iterator[pl.DataFrame], summary: BatchSummary,

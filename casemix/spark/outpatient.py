@@ -34,7 +34,7 @@ from casemix.policy import OutpatientPolicy, load_policy
 from casemix.records.case import Rejection
 from casemix.records.columnar import PY_WHITESPACE
 from casemix.records.fees import FeeLineReader
-from casemix.spark.grouping import to_arrow
+from casemix.spark.grouping import parts_in_order, to_arrow
 from casemix.spark.reading import CaseTable, read_case_table
 
 if TYPE_CHECKING:
@@ -116,7 +116,7 @@ def group_visits_spark(spark: SparkSession, spec: ApgSpec, visits_path: str | Pa
             done.filter("k0 is null").orderBy("row").select(*GROUPED_FILE_COLUMNS, "row").write.parquet(
                 str(staging / "ordered"))
             header_rejections = [r for r in result.rejections if r.row_number > 0]
-            write_grouped_rows(output, _in_order(staging / "ordered"), header_rejections)
+            write_grouped_rows(output, parts_in_order(staging / "ordered", contiguous=False), header_rejections)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return result
@@ -191,17 +191,3 @@ def _counted(done: DataFrame, header_rows: int, line_rows: int) -> SparkGroupedV
     rejections = [Rejection(r["rejected_row"], r["record"], r["field"], r["why"]) for r in found]
     shown = visits + sum(1 for r in rejections if r.row_number > 0)
     return SparkGroupedVisits(shown, shown, visits, rejections)
-
-
-def _in_order(folder: Path) -> Iterator[pl.DataFrame]:
-    """The sorted part files in order (Spark names them so), each checked to follow the last."""
-    last = 0
-    for part in sorted(folder.glob("part-*.parquet")):
-        frame = pl.read_parquet(part)
-        if frame.height == 0:
-            continue
-        rows = frame["row"]
-        if rows[0] <= last or not rows.diff().drop_nulls().gt(0).all():
-            raise RuntimeError(f"{part.name}: visits out of order after header row {last}")
-        last = rows[-1]
-        yield frame.drop("row")

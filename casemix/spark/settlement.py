@@ -28,12 +28,12 @@ from casemix.errors import EngineError, SettlementError
 from casemix.grouping import Grouper
 from casemix.pipelines.settle import check_budget
 from casemix.policy import Policy
-from casemix.records import Case, Rejection, RowReader
+from casemix.records import Rejection, RowReader
 from casemix.settlement import SettlementCase, Standards
 from casemix.settlement.points import CasePoints, apply_readmissions, resolve_special_review, score_case
 from casemix.settlement.run import level_coefficients
 from casemix.settlement.yearend import HospitalStatement, Settlement, prepayments_of, settle_statements
-from casemix.spark.grouping import GrouperSpec
+from casemix.spark.grouping import GrouperSpec, rejection_columns, rows_read
 from casemix.spark.reading import read_case_table
 from casemix.weights import WeightCalibrator
 
@@ -103,22 +103,15 @@ def settle_spark(spark: SparkSession, spec: GrouperSpec, policy: Policy, source:
 
 def _read(table, spec: GrouperSpec) -> DataFrame:
     """Every row read by the row reader and, if a case, grouped: case columns, or record/field/reason."""
-    headers, width = table.headers, len(table.headers)
+    headers = table.headers
 
     def read(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         grouper, reader = spec.load(), RowReader(headers)
         for batch in batches:
-            out = []
-            cells = batch.select([f"c{i}" for i in range(width)]).to_pylist()
-            for values, number in zip(cells, batch.column("row").to_pylist(), strict=True):
-                case = reader.read(list(values.values()), number)
-                if isinstance(case, Case):
-                    grouped = SettlementCase.of(case, grouper.group(case, explain=False))
-                    out.append({"row": number, **_case_columns(grouped), "total_cost": _text(case.total_cost),
-                                "hospital_level": case.hospital_level})
-                else:
-                    out.append({"row": number, "record": case.record_id, "field": case.field, "reason": case.reason})
-            yield from _batches(out, READ_SCHEMA)
+            yield from _batches([rejection_columns(number, case) if result is None else
+                                 {"row": number, **_case_columns(SettlementCase.of(case, result)),
+                                  "total_cost": _text(case.total_cost), "hospital_level": case.hospital_level}
+                                 for number, case, result in rows_read(batch, headers, reader, grouper)], READ_SCHEMA)
 
     return table.frame.mapInArrow(read, READ_SCHEMA)
 
