@@ -26,6 +26,7 @@ from casemix.records.columnar import (
     PolarsCannotRead,
     certainly_valid,
     columns_read_as_rows,
+    fen_of,
     field_date,
     field_text,
     read_columns,
@@ -187,8 +188,8 @@ def _read_chunk(keys: GroupedKeys, chunk: pl.DataFrame, own: list[_Key]) -> tupl
     read = frame.filter("_valid").select(
         "row", row_id(table, reader).alias("case_id"), *(field_text(table, reader, n).alias(n) for n in _COLUMNS),
         *(field_date(table, reader, n).alias(n) for n in ("admission_date", "discharge_date")),
-        _fen(field_text(table, reader, "total_cost")).alias("cost_fen"),
-        _fen(field_text(table, reader, "self_pay")).alias("self_pay_fen"), pl.col("_key").cast(pl.Int64))
+        fen_of(field_text(table, reader, "total_cost")).alias("cost_fen"),
+        fen_of(field_text(table, reader, "self_pay")).alias("self_pay_fen"), pl.col("_key").cast(pl.Int64))
     by_rows = frame.filter(~pl.col("_valid")).select("row", *(table.column(i) for i in range(len(table.headers))))
     rows, rejections = [], []
     for row, *values in by_rows.iter_rows():
@@ -201,15 +202,6 @@ def _read_chunk(keys: GroupedKeys, chunk: pl.DataFrame, own: list[_Key]) -> tupl
                      *(None if m is None else int(m.scaleb(2)) for m in (case.total_cost, case.self_pay)),
                      -len(own)))
     return pl.concat([read, pl.DataFrame(rows, schema=_READ_SCHEMA, orient="row")]), rejections
-
-
-def _fen(text: pl.Expr) -> pl.Expr:
-    """A plain amount (``certainly_valid``: digits, a point, digits) in fen, rounded half up as the row reader
-    rounds it to the cent; null where blank."""
-    whole = text.str.extract(r"^([0-9]+)", 1).cast(pl.Int64, strict=False)
-    fraction = text.str.extract(r"\.([0-9]*)$", 1).fill_null("") + "000"
-    return (whole * 100 + fraction.str.slice(0, 2).cast(pl.Int64, strict=False)
-            + (fraction.str.slice(2, 1) >= "5").cast(pl.Int64))
 
 
 def _yuan(fen: pl.Expr) -> pl.Expr:

@@ -228,6 +228,15 @@ def field_text(table: ColumnTable, reader: RowReader, field: str) -> pl.Expr:
     return pl.when(stripped == "").then(None).otherwise(stripped)
 
 
+def fen_of(text: pl.Expr) -> pl.Expr:
+    """Plain money text (``_PLAIN_MONEY``, or a fee cell's ``_PLAIN_FEE`` with its sign) in integer fen, rounded
+    half up as the row reader rounds it to the cent; null where the text is null."""
+    parts = text.str.strip_prefix("-").str.split_exact(".", 1)
+    thousandths = (parts.struct.field("field_1").fill_null("") + "000").str.slice(0, 3).cast(pl.Int64)
+    fen = parts.struct.field("field_0").cast(pl.Int64) * 100 + thousandths // 10 + (thousandths % 10 >= 5)
+    return pl.when(text.str.starts_with("-")).then(-fen).otherwise(fen)
+
+
 def field_date(table: ColumnTable, reader: RowReader, field: str) -> pl.Expr:
     """A date field as the row reader reads it, on rows ``certainly_valid`` passes (null where blank)."""
     return _date_head(field_text(table, reader, field)).str.to_date("%Y-%m-%d", strict=False)

@@ -32,6 +32,7 @@ from casemix.records.columnar import (
     PolarsCannotRead,
     certainly_valid,
     columns_read_as_rows,
+    fen_of,
     field_date,
     field_date_text,
     field_text,
@@ -167,14 +168,6 @@ def _quoted(text: pl.Expr) -> pl.Expr:
     return pl.when(text.is_null()).then(pl.lit("null")).otherwise('"' + text + '"')
 
 
-def _fen(text: pl.Expr) -> pl.Expr:
-    """Plain money text (digits, a point, digits; a sign on charges) in fen, half up as the row reader rounds it."""
-    parts = text.str.strip_prefix("-").str.split_exact(".", 1)
-    thousandths = (parts.struct.field("field_1").fill_null("") + "000").str.slice(0, 3).cast(pl.Int64)
-    fen = parts.struct.field("field_0").cast(pl.Int64) * 100 + thousandths // 10 + (thousandths % 10 >= 5)
-    return pl.when(text.str.starts_with("-")).then(-fen).otherwise(fen)
-
-
 def _money_text(fen: pl.Expr, text: pl.Expr) -> pl.Expr:
     """The Decimal's text as a Case's JSON holds it (to the cent; the sign as given, so -0.001 is -0.00)."""
     cents = fen.abs()
@@ -190,7 +183,7 @@ def _case_frame(batch_id: str, table, reader: RowReader, rows: pl.DataFrame) -> 
         cell = pl.col(table.column(index))
         texts[category] = pl.when(cell == "").then(None).otherwise(cell)
     rows = rows.with_columns(**{f"_text_{name}": text for name, text in texts.items()})
-    rows = rows.with_columns(**{f"_fen_{name}": _fen(pl.col(f"_text_{name}")) for name in texts})
+    rows = rows.with_columns(**{f"_fen_{name}": fen_of(pl.col(f"_text_{name}")) for name in texts})
     money = {name: _money_text(pl.col(f"_fen_{name}"), pl.col(f"_text_{name}")) for name in texts}
     fees = [category for category, _ in reader._fees]
     pieces = [pl.lit(f',{json.dumps(category)}:"') + money[category] + '"' for category in fees]
