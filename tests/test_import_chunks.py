@@ -5,6 +5,7 @@ and an import that fails part-way leaves every table as it was."""
 from __future__ import annotations
 
 import csv
+import threading
 from pathlib import Path
 
 import pytest
@@ -70,3 +71,31 @@ def test_an_import_failing_part_way_leaves_the_store_as_it_was(tmp_path: Path, g
     assert tables(store) == before
     assert store.write(columnar_batch(again, g20, qc, chunk_rows=3)).new       # not marked imported: it can be
     store.close()
+
+
+def test_two_imports_at_once_through_one_store_each_keep_their_batch(tmp_path: Path, g20: Grouper, qc: QcEngine,
+                                                                    store_target):
+    """Two threads importing different files through one store (the scratch tables are the connection's): the
+    store ends as if they had been imported one after the other."""
+    first, second = hostile_file(tmp_path), resubmission(tmp_path)
+    one_by_one, at_once = Store(tmp_path / "one-by-one.duckdb"), Store(store_target)
+    for path in (first, second):
+        one_by_one.write(columnar_batch(path, g20, qc, chunk_rows=1))
+    failures: list[Exception] = []
+
+    def run(path: Path) -> None:
+        try:
+            at_once.write(columnar_batch(path, g20, qc, chunk_rows=1))
+        except Exception as failure:        # noqa: BLE001 -- reported by the assertion below
+            failures.append(failure)
+
+    threads = [threading.Thread(target=run, args=(path,)) for path in (first, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    sources = sorted(row[0] for row in at_once.db.tuples("SELECT source FROM batches"))
+    assert sources == sorted(map(str, (first, second)))
+    assert at_once.db.one("SELECT count(*) FROM cases") == one_by_one.db.one("SELECT count(*) FROM cases")
+    at_once.close()

@@ -279,6 +279,7 @@ class Store:
     def __init__(self, target: str | Path = ":memory:"):
         """``target``: a DuckDB file (default: in memory) or a ``postgresql://`` URL."""
         self.db = connect(target)
+        self._writing = threading.Lock()      # a batch's scratch tables are the connection's: one write at a time
         with self.db.transaction(exclusive=True):
             for statement in filter(str.strip, SCHEMA.split(";")):
                 self.db.execute(statement)
@@ -326,7 +327,11 @@ class Store:
         """Write a batch: each chunk, as it is prepared, is loaded into scratch tables without keys or indexes
         (``IMPORTING``), then one short transaction merges them into the store and records the batch. So a
         batch of any size is never held whole, and a failed import leaves nothing of its batch behind.
-        Rows in = cases + rejected."""
+        Rows in = cases + rejected. Writes through one store from several threads take turns."""
+        with self._writing:
+            return self._write(batch)
+
+    def _write(self, batch: Batch) -> ImportResult:
         if known := self._batch(batch.batch_id):
             return known
         loaded: dict[str, int] = {}
