@@ -17,6 +17,7 @@ from casemix.errors import SettlementError
 from casemix.outpatient.calibration import calibrate
 from casemix.outpatient.grouping import ApgGrouper
 from casemix.outpatient.run import (
+    group_visit_files,
     group_year_parts,
     inpatient_settlement,
     last_year_from,
@@ -61,18 +62,24 @@ def settled(year, city, policy, data_dir):
     return outpatient_year(year.visits, year.lines, last_year, load_scheme("apg-starter"), policy, data_dir, inpatient)
 
 
-def test_an_extract_in_gbk_with_chinese_headers_reads_row_for_row(tmp_path):
-    visits = write_table(tmp_path / "visits.csv", ["就诊ID", "人员编号", "定点医药机构编号", "开始时间", "主诊断编码",
+def gbk_extract(folder):
+    """Four visit headers (three to refuse) and six fee lines (an orphan, a bad amount), GB18030, Chinese headers."""
+    visits = write_table(folder / "visits.csv", ["就诊ID", "人员编号", "定点医药机构编号", "开始时间", "主诊断编码",
                                                     "医疗费总额"],
                          [["V1", "P1", "H1", "2025-03-01", "J06.900", "30.00"],
                           ["V2", "P1", "H1", "2025-03-02", "J06.900", "99.00"],       # total ≠ its lines
                           ["V3", "P2", "H1", "2025-03-02", "J06.900", ""],            # no lines
                           ["V4", "P2", "H1", "2025-13-02", "J06.900", ""]],           # bad date
                          encoding="gb18030")
-    lines = write_table(tmp_path / "lines.csv", ["就诊ID", "医疗目录编码", "明细项目费用总额"],
+    lines = write_table(folder / "lines.csv", ["就诊ID", "医疗目录编码", "明细项目费用总额"],
                         [["V1", "001102000010000", "10"], ["V1", "XJ01CA", "20"], ["V2", "001102000010000", "10"],
                          ["V4", "001102000010000", "10"], ["V9", "001102000010000", "5"], ["V1", "002101", "x"]],
                         encoding="gb18030")
+    return visits, lines
+
+
+def test_an_extract_in_gbk_with_chinese_headers_reads_row_for_row(tmp_path):
+    visits, lines = gbk_extract(tmp_path)
     good, rejected = read_visits(visits, lines)
     assert [v.id for v in good] == ["V1"] and good[0].total_cost == Decimal("30.00")
     reasons = {(r.record_id, r.field) for r in rejected}
@@ -82,6 +89,15 @@ def test_an_extract_in_gbk_with_chinese_headers_reads_row_for_row(tmp_path):
                                                              or r.field == "amount"])
     assert lines_accounted == 6         # V1's two lines, V2's and V4's (visit rejected), V9's orphan, the bad amount
 
+
+
+def test_the_grouped_file_has_a_row_per_visit_header_and_a_refused_fee_line_is_not_one(tmp_path, policy, data_dir):
+    visits, lines = gbk_extract(tmp_path)
+    done = group_visit_files(visits, lines, load_scheme("apg-starter"), policy, data_dir, tmp_path / "g.csv")
+    assert (done.rows_in, done.rows_out) == (4, 4)
+    written = pl.read_csv(tmp_path / "g.csv", infer_schema=False)
+    assert written["visit_id"].to_list() == ["V1", "V2", "V3", "V4"]
+    assert any(r.field == "amount" for r in done.rejections)      # the refused line is still a rejection
 
 def test_synthetic_lines_carry_codes_the_national_tables_classify(year, data_dir):
     classifier = FeeClassifier.of(data_dir)

@@ -28,7 +28,7 @@ from casemix.outpatient.scheme import ApgScheme, load_scheme
 from casemix.outpatient.settlement import OutpatientSettlement, settle_outpatient_year
 from casemix.outpatient.statement import UnifiedStatements, unified_statements
 from casemix.outpatient.synthetic import OutpatientYear, hospitals_of, synthetic_outpatient_year
-from casemix.outpatient.visits import read_visits, visit_frames
+from casemix.outpatient.visits import read_joined, read_visits, visit_frames
 from casemix.pipelines import group_cases, settle
 from casemix.policy import Policy
 from casemix.records.case import Case, Rejection
@@ -85,10 +85,12 @@ def group_visit_files(
     data_dir: str | Path | None,
     output: str | Path | None = None,
 ) -> GroupedFile:
-    """Group the visits of two files; with ``output``, write one row per visit header (rejected ones too)."""
-    heads, lines, rejections = read_visit_frames(visits_path, lines_path)
+    """Group the visits of two files; with ``output``, write one row per visit header (rejected ones too; a
+    refused fee-line row is a rejection, not a visit row)."""
+    joined = read_joined(visits_path, lines_path)
+    heads, lines = visit_frames(visit for _, visit in joined.visits)
     grouped = ApgGrouper(scheme, policy.outpatient, data_dir).group(heads, lines)
-    header_rejections = [r for r in rejections if r.row_number > 0]
+    rejections, header_rejections = [rejection for _, rejection in joined.rejections], joined.refused_headers
     if output is not None:
         write_grouped_visits(output, grouped, header_rejections)
     return GroupedFile(

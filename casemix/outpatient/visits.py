@@ -152,10 +152,15 @@ def read_visits(visits_path: str | Path, lines_path: str | Path) -> tuple[list[V
     Rejections name the file, record and field; header rows + line rows in = rows accounted for
     (each header row a visit or a rejection, each line row in a visit or a rejection).
     """
+    joined = read_joined(visits_path, lines_path)
+    return [visit for _, visit in joined.visits], [rejection for _, rejection in joined.rejections]
+
+
+def read_joined(visits_path: str | Path, lines_path: str | Path) -> JoinedVisits:
+    """What :func:`read_visits` reads, each rejection with the key that says which file's row it is."""
     table = read_table(visits_path)
     columns = visit_columns(table.headers, visits_path)
-    joined = join_visits(enumerate(table.rows, 1), read_fee_rows(lines_path), columns, visits_path, lines_path)
-    return [visit for _, visit in joined.visits], [rejection for _, rejection in joined.rejections]
+    return join_visits(enumerate(table.rows, 1), read_fee_rows(lines_path), columns, visits_path, lines_path)
 
 
 def visit_columns(headers: list[str], origin: str | Path) -> dict[str, int]:
@@ -180,6 +185,16 @@ class JoinedVisits:
 
     visits: list[tuple[int, Visit]]
     rejections: list[tuple[tuple[int, int, int], Rejection]]
+
+    @property
+    def refused_headers(self) -> list[Rejection]:
+        """The header rows refused or repeated (not the lines), in header row order."""
+        return [rejection for key, rejection in self.rejections if is_refused_header(key)]
+
+
+def is_refused_header(key: tuple[int, int, int]) -> bool:
+    """Whether a rejection's :class:`JoinedVisits` key is a header row's own (a visit-file row refused)."""
+    return key[0] == 1 and key[2] == 0
 
 
 def join_visits(header_rows: Iterable[tuple[int, list[Any]]], line_rows: Iterable[tuple[int, FeeLine | Rejection]],

@@ -29,7 +29,7 @@ from casemix.errors import TableError
 from casemix.outpatient.grouping import ApgGrouper
 from casemix.outpatient.run import GROUPED_FILE_COLUMNS, GROUPED_FILE_SCHEMA, write_grouped_rows
 from casemix.outpatient.scheme import load_scheme, scheme_folder
-from casemix.outpatient.visits import join_visits, visit_columns, visit_frames
+from casemix.outpatient.visits import is_refused_header, join_visits, visit_columns, visit_frames
 from casemix.policy import OutpatientPolicy, load_policy
 from casemix.records.case import Rejection
 from casemix.records.columnar import PY_WHITESPACE
@@ -78,12 +78,13 @@ class ApgSpec:
 @dataclass(frozen=True)
 class SparkGroupedVisits:
     """What grouping on Spark gave: counted as :class:`~casemix.outpatient.run.GroupedFile` counts (header rows
-    in and out, line-file rows refused included), the visits grouped, and every rejection in the local order."""
+    in and out), the visits grouped, every rejection in the local order, and the header rows among them."""
 
     rows_in: int
     rows_out: int
     visits: int
     rejections: list[Rejection]
+    refused_headers: list[Rejection]
 
 
 def group_visits_spark(spark: SparkSession, spec: ApgSpec, visits_path: str | Path, lines_path: str | Path,
@@ -115,8 +116,7 @@ def group_visits_spark(spark: SparkSession, spec: ApgSpec, visits_path: str | Pa
         if output is not None:
             done.filter("k0 is null").orderBy("row").select(*GROUPED_FILE_COLUMNS, "row").write.parquet(
                 str(staging / "ordered"))
-            header_rejections = [r for r in result.rejections if r.row_number > 0]
-            write_grouped_rows(output, parts_in_order(staging / "ordered", contiguous=False), header_rejections)
+            write_grouped_rows(output, parts_in_order(staging / "ordered", contiguous=False), result.refused_headers)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return result
@@ -184,10 +184,11 @@ def _counted(done: DataFrame, header_rows: int, line_rows: int) -> SparkGroupedV
     visits, visit_lines = totals["visits"], totals["lines"] or 0
     found = done.filter("k0 is not null").select("k0", "k1", "k2", "rejected_row", "record", "field", "why").collect()
     found.sort(key=lambda r: (r["k0"], r["k1"], r["k2"]))
-    refused_heads = sum(1 for r in found if r["k0"] == 1 and r["k2"] == 0)
-    if visits + refused_heads != header_rows or visit_lines + len(found) - refused_heads != line_rows:
+    rejections = [(Rejection(r["rejected_row"], r["record"], r["field"], r["why"]),
+                   is_refused_header((r["k0"], r["k1"], r["k2"]))) for r in found]
+    refused_heads = [rejection for rejection, header in rejections if header]
+    if visits + len(refused_heads) != header_rows or visit_lines + len(found) - len(refused_heads) != line_rows:
         raise RuntimeError(f"lost rows: {header_rows} header and {line_rows} line rows in, {visits} visits with "
                            f"{visit_lines} lines and {len(found)} rejections out")
-    rejections = [Rejection(r["rejected_row"], r["record"], r["field"], r["why"]) for r in found]
-    shown = visits + sum(1 for r in rejections if r.row_number > 0)
-    return SparkGroupedVisits(shown, shown, visits, rejections)
+    shown = visits + len(refused_heads)
+    return SparkGroupedVisits(shown, shown, visits, [rejection for rejection, _ in rejections], refused_heads)
