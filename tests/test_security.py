@@ -166,6 +166,22 @@ def test_sign_in_posts_a_form_and_the_cookie_holds_a_session_not_the_token(g20, 
     assert "<script>" not in page.text and "onclick" not in page.text and "<style>" not in page.text
 
 
+def test_every_dashboard_answer_carries_the_content_security_policy_and_the_api_its_headers(g20, stored):
+    client = service(g20, stored)
+    answers = [client.get("/ui/login"), client.get("/ui/"), client.get("/ui/static/nothing.js"),
+               client.post("/ui/login", data={"token": BUREAU, "csrf": "forged"})]
+    assert [a.status_code for a in answers] == [200, 401, 404, 403]
+    for answer in answers:
+        csp = answer.headers["content-security-policy"]
+        assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp
+    api = client.post("/v1/group", json={"id": "c1", "sex": 1, "age": 60, "principal_dx": "I63.900", "los_days": 8},
+                      headers={"Authorization": f"Bearer {BUREAU}"})
+    refused = client.post("/v1/qc", json={"id": "c1"})
+    assert api.status_code == 200 and refused.status_code == 401
+    for answer in (api, refused):
+        assert answer.headers["x-frame-options"] == "DENY" and answer.headers["cache-control"] == "no-store"
+
+
 def test_a_sign_in_without_the_forms_csrf_value_is_refused(g20, stored):
     client = service(g20, stored)
     client.get("/ui/login")

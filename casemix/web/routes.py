@@ -21,6 +21,8 @@ from urllib.parse import parse_qs, urlencode
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from casemix.audit import load_catalogue
 from casemix.grouping import GroupedCase, Grouper, each_diagnosis_as_principal
@@ -89,12 +91,7 @@ def mount_ui(app: FastAPI, store: Store, tokens: dict[str, Principal], grouper: 
     learning = threading.Lock()
     sessions = sessions or Sessions()
 
-    @app.middleware("http")
-    async def page_headers(request: Request, call_next):
-        response = await call_next(request)
-        if request.url.path.startswith("/ui/"):
-            response.headers["Content-Security-Policy"] = CSP
-        return response
+    app.add_middleware(PageHeaders)
 
     def signed_in(request: Request) -> Session:
         session = sessions.get(request.cookies.get(COOKIE))
@@ -505,3 +502,23 @@ async def _form(request: Request) -> dict[str, str]:
 def _secure(request: Request) -> bool:
     """Mark cookies Secure when the browser reached us over TLS (directly, or through a proxy that says so)."""
     return request.url.scheme == "https" or request.headers.get("x-forwarded-proto") == "https"
+
+
+class PageHeaders:
+    """The Content-Security-Policy on every dashboard response (``/ui/``), set as the response starts. Plain ASGI
+    (no task or stream per request, as a ``@app.middleware`` function costs), so an API request pays one path test."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/ui/"):
+            await self.app(scope, receive, send)
+            return
+
+        async def with_policy(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message)["Content-Security-Policy"] = CSP
+            await send(message)
+
+        await self.app(scope, receive, with_policy)
