@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 
 from casemix.cli.main import app as cli
 from casemix.service import Principal, Store
+from casemix.service.access import fingerprint
 from casemix.web.sessions import StoredSessions
 
 BUREAU = "bureau-token-0123456789abcdefghijklmnop"
@@ -38,16 +39,17 @@ def test_a_stored_session_is_seen_by_another_connection_expires_and_ends_everywh
     try:
         second = Store(store_target) if str(store_target).startswith("postgresql") else first
         here, there = StoredSessions(first.db), StoredSessions(second.db)
-        session_id, session = here.start(Principal("hospital", "H001"))
+        session_id, session = here.start(Principal("hospital", "H001"), fingerprint(BUREAU))
         seen = there.get(session_id)
         assert seen is not None and seen.principal == Principal("hospital", "H001") and seen.csrf == session.csrf
+        assert seen.token == fingerprint(BUREAU) != BUREAU
         stored = first.db.tuples("SELECT * FROM web_sessions")
-        assert len(stored) == 1 and session_id not in map(str, stored[0])        # only a hash of the id is kept
+        assert len(stored) == 1 and not {session_id, BUREAU} & set(map(str, stored[0]))     # only hashes are kept
         assert there.get("not-a-session") is None and there.get(None) is None
         there.end(session_id)
         assert here.get(session_id) is None
         short = StoredSessions(first.db, lifetime_s=0.05)
-        brief, _ = short.start(Principal("bureau"))
+        brief, _ = short.start(Principal("bureau"), fingerprint(BUREAU))
         time.sleep(0.2)
         assert short.get(brief) is None and there.get(brief) is None
     finally:

@@ -22,7 +22,7 @@ from casemix.grouping import Grouper
 from casemix.pipelines import claim_auditor, payment_standards, read_grouped
 from casemix.policy import load_policy
 from casemix.schemes.dip import load_catalogue
-from casemix.service.access import load_tokens
+from casemix.service.access import Tokens, load_tokens
 from casemix.service.app import Limits
 from casemix.service.site import build_service
 from casemix.service.store import Store
@@ -61,7 +61,7 @@ def check_workers(db: str, workers: int) -> None:
 def build_app(options: ServeOptions, shared_sessions: bool = False) -> FastAPI:
     """The service over the options' store, settling and auditing under its policy; sessions in the store
     when ``shared_sessions`` (several workers), else in this process."""
-    principals = load_tokens(options.tokens)
+    principals = Tokens.of_file(options.tokens)         # read again when the file changes
     rules = load_policy(Path(options.policy) if options.policy else None)
     data = Path(options.data) if options.data else None
     grouper = Grouper.load(options.scheme, data, rules.grouping)
