@@ -146,6 +146,7 @@ def test_signing_out_ends_the_session(site, browser):
     sign_in(page, site, "h1-token")
     assert page.title() == "医院视图 Hospital view · H001"
     page.click("text=退出 Sign out")
+    page.wait_for_url("**/ui/login")                # the click does not wait for the redirect's page
     assert page.title() == "登录 Sign in"
     page.goto(f"{site}/ui/")
     assert "sign in" in page.content()

@@ -3,6 +3,7 @@ pay wrongly, and no user error ends in a traceback or a 500. Each test answers o
 
 import csv
 import json
+import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from casemix.qc import QcEngine
 from casemix.records.io import write_table
 from casemix.schemes.dip import load_catalogue
 from casemix.service import Limits, Principal, Store, load_tokens, mask
-from casemix.service.access import bearer_token
+from casemix.service.access import RECHECK_S, Tokens, bearer_token
 from casemix.service.site import build_service
 
 BUREAU, H1, H2 = "b" * 32, "h1" + "x" * 30, "h2" + "y" * 30
@@ -77,6 +78,38 @@ def test_a_good_tokens_file_and_a_missing_one(tmp_path):
     with pytest.raises(TokensError, match="no such tokens file"):
         load_tokens(tmp_path / "missing.toml")
     assert load_tokens(Path(__file__).parents[1] / "tokens.example.toml")      # the shipped example passes
+
+
+def test_a_token_taken_out_of_the_file_is_refused_with_its_sessions_and_a_broken_file_refuses_all(g20, stored,
+                                                                                                    tmp_path):
+    path = tmp_path / "tokens.toml"
+    path.write_text(GOOD, encoding="utf-8")
+    granted = Tokens.of_file(path, recheck_s=0)           # looked at on every request here; RECHECK_S in serve
+    client, other = (TestClient(build_service(g20, stored, granted, load_policy())) for _ in range(2))
+    sign_in(client, H1)
+    sign_in(other, BUREAU)
+    assert client.get("/ui/").status_code == 200 and client.get("/v1/findings", headers=auth(H1)).status_code == 200
+    path.write_text(f'[tokens]\n"{BUREAU}" = {{ role = "bureau" }}\n', encoding="utf-8")       # H1 revoked
+    assert client.get("/v1/findings", headers=auth(H1)).status_code == 401
+    assert client.get("/ui/").status_code == 401                     # the session begun with it is ended
+    assert other.get("/ui/").status_code == 200 and other.get("/v1/findings", headers=auth(BUREAU)).status_code == 200
+    path.write_text(GOOD, encoding="utf-8")                          # granted again: signing in again works
+    assert client.get("/ui/").status_code == 401 and sign_in(client, H1).status_code == 303
+    path.write_text(BAD_TOKENS["short token"] + "\n", encoding="utf-8")
+    assert other.get("/v1/findings", headers=auth(BUREAU)).status_code == 401 and other.get("/ui/").status_code == 401
+    path.unlink()
+    assert client.get("/v1/findings", headers=auth(H1)).status_code == 401
+
+
+def test_a_tokens_file_is_looked_at_once_a_recheck_interval(tmp_path):
+    path = tmp_path / "tokens.toml"
+    path.write_text(GOOD, encoding="utf-8")
+    granted = Tokens.of_file(path, recheck_s=0.3)
+    path.write_text(f'[tokens]\n"{BUREAU}" = {{ role = "bureau" }}\n', encoding="utf-8")
+    assert granted.get(H1) == Principal("hospital", "H001")          # within the interval: not looked at yet
+    time.sleep(0.4)
+    assert granted.get(H1) is None and granted.get(BUREAU) == Principal("bureau")
+    assert RECHECK_S <= 1
 
 
 @pytest.mark.parametrize("header, token", [
@@ -164,6 +197,22 @@ def test_sign_in_posts_a_form_and_the_cookie_holds_a_session_not_the_token(g20, 
     csp = page.headers["content-security-policy"]
     assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp
     assert "<script>" not in page.text and "onclick" not in page.text and "<style>" not in page.text
+
+
+def test_every_dashboard_answer_carries_the_content_security_policy_and_the_api_its_headers(g20, stored):
+    client = service(g20, stored)
+    answers = [client.get("/ui/login"), client.get("/ui/"), client.get("/ui/static/nothing.js"),
+               client.post("/ui/login", data={"token": BUREAU, "csrf": "forged"})]
+    assert [a.status_code for a in answers] == [200, 401, 404, 403]
+    for answer in answers:
+        csp = answer.headers["content-security-policy"]
+        assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp
+    api = client.post("/v1/group", json={"id": "c1", "sex": 1, "age": 60, "principal_dx": "I63.900", "los_days": 8},
+                      headers={"Authorization": f"Bearer {BUREAU}"})
+    refused = client.post("/v1/qc", json={"id": "c1"})
+    assert api.status_code == 200 and refused.status_code == 401
+    for answer in (api, refused):
+        assert answer.headers["x-frame-options"] == "DENY" and answer.headers["cache-control"] == "no-store"
 
 
 def test_a_sign_in_without_the_forms_csrf_value_is_refused(g20, stored):

@@ -3,6 +3,7 @@ store so a session begun in one worker is good in every other; a DuckDB store is
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 import subprocess
@@ -13,12 +14,16 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 from conftest import DATA
+from fastapi.testclient import TestClient
 from signin import sign_in
 from typer.testing import CliRunner
 
 from casemix.cli.main import app as cli
+from casemix.policy import load_policy
 from casemix.service import Principal, Store
-from casemix.web.sessions import StoredSessions
+from casemix.service.access import fingerprint
+from casemix.service.site import build_service
+from casemix.web.sessions import COOKIE, StoredSessions
 
 BUREAU = "bureau-token-0123456789abcdefghijklmnop"
 TOKENS = f'[tokens]\n"{BUREAU}" = {{ role = "bureau" }}\n'
@@ -38,22 +43,45 @@ def test_a_stored_session_is_seen_by_another_connection_expires_and_ends_everywh
     try:
         second = Store(store_target) if str(store_target).startswith("postgresql") else first
         here, there = StoredSessions(first.db), StoredSessions(second.db)
-        session_id, session = here.start(Principal("hospital", "H001"))
+        session_id, session = here.start(Principal("hospital", "H001"), fingerprint(BUREAU))
         seen = there.get(session_id)
         assert seen is not None and seen.principal == Principal("hospital", "H001") and seen.csrf == session.csrf
+        assert seen.token == fingerprint(BUREAU) != BUREAU
         stored = first.db.tuples("SELECT * FROM web_sessions")
-        assert len(stored) == 1 and session_id not in map(str, stored[0])        # only a hash of the id is kept
+        assert len(stored) == 1 and not {session_id, BUREAU} & set(map(str, stored[0]))     # only hashes are kept
         assert there.get("not-a-session") is None and there.get(None) is None
         there.end(session_id)
         assert here.get(session_id) is None
         short = StoredSessions(first.db, lifetime_s=0.05)
-        brief, _ = short.start(Principal("bureau"))
+        brief, _ = short.start(Principal("bureau"), fingerprint(BUREAU))
         time.sleep(0.2)
         assert short.get(brief) is None and there.get(brief) is None
     finally:
         first.close()
         if second is not None and second is not first:
             second.close()
+
+
+def test_a_session_stored_before_sessions_kept_their_token_is_refused(store_target, g20):
+    """A web_sessions table made by the code before has no token column: it is added, and those sessions, whose
+    token cannot be known, no longer sign anyone in."""
+    store = Store(store_target)
+    try:
+        store.db.execute("DROP TABLE IF EXISTS web_sessions")
+        store.db.execute("CREATE TABLE web_sessions (id_hash TEXT PRIMARY KEY, role TEXT NOT NULL, hospital_id TEXT, "
+                         "csrf TEXT NOT NULL, expires DOUBLE PRECISION NOT NULL, created DOUBLE PRECISION NOT NULL)")
+        old_id = "an-old-session-id"
+        store.db.execute("INSERT INTO web_sessions VALUES (?, 'bureau', NULL, 'csrf', ?, ?)",
+                         [hashlib.sha256(old_id.encode()).hexdigest(), time.time() + 3600, time.time()])
+        sessions = StoredSessions(store.db)
+        assert sessions.get(old_id).token == ""
+        client = TestClient(build_service(g20, store, {BUREAU: Principal("bureau")}, load_policy(), sessions=sessions))
+        client.cookies.set(COOKIE, old_id)
+        assert client.get("/ui/").status_code == 401 and sessions.get(old_id) is None       # refused and ended
+        client.cookies.clear()
+        assert sign_in(client, BUREAU).status_code == 303 and client.get("/ui/").status_code == 200
+    finally:
+        store.close()
 
 
 def free_port() -> int:

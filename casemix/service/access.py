@@ -5,12 +5,23 @@ every token is at least ``MIN_TOKEN_LENGTH`` characters and every entry is exact
 ``{ role = "bureau" }`` or ``{ role = "hospital", hospital_id = "H001" }``. Every check below is an
 allow-list: a bureau sees every hospital, a hospital with a non-empty id sees its own, and any other
 principal sees nothing. The API and the dashboard both ask these functions; neither writes its own.
+
+A serving process holds its tokens in memory (:class:`Tokens`): no request reads a file or the store to
+check one. The file is read again when it changes (its modification time, size or inode), looked at no
+more than once every ``RECHECK_S`` seconds, so a token removed from the file is refused by every worker
+within about a second, without a restart, and so are the dashboard sessions begun with it. A changed file
+that no longer passes the check is refused whole: no token is valid until it is fixed (fail closed).
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import os
 import re
+import time
 import tomllib
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -18,6 +29,7 @@ from typing import Literal
 from casemix.errors import TokensError
 
 MIN_TOKEN_LENGTH = 32
+RECHECK_S = 1.0                         # how often, at most, a serving process looks at its tokens file
 _WORD = re.compile(r"[0-9A-Za-z_\-]+")
 ROLES = ("bureau", "hospital")
 
@@ -99,6 +111,71 @@ def _principal(token: str, entry: object, origin: str) -> Principal:
     return Principal(role, hospital_id)
 
 
+def fingerprint(token: str) -> str:
+    """A SHA-256 of a token: what a session keeps to know its token is still granted, never the token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Tokens(Mapping[str, Principal]):
+    """The principals of a tokens file, by token, kept in memory and read again when the file changes (at most
+    one look every ``recheck_s`` seconds; see the module's docstring). Built from a dict (``path`` None), it
+    never changes."""
+
+    def __init__(self, principals: Mapping[str, Principal], path: str | Path | None = None,
+                 recheck_s: float = RECHECK_S):
+        self.path = None if path is None else Path(path)
+        self.recheck_s = recheck_s
+        self._stamp = self._stat()
+        self._looked = time.monotonic()
+        self._use(dict(principals))
+
+    @classmethod
+    def of_file(cls, path: str | Path, recheck_s: float = RECHECK_S) -> Tokens:
+        """The tokens of ``path``, checked whole (raises :class:`TokensError` as :func:`load_tokens`)."""
+        return cls(load_tokens(path), path, recheck_s)
+
+    def __getitem__(self, token: str) -> Principal:
+        return self._current()[token]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._current())
+
+    def __len__(self) -> int:
+        return len(self._current())
+
+    def by_fingerprint(self, token_fingerprint: str | None) -> Principal | None:
+        """The principal of the token with this :func:`fingerprint`, while the token is granted."""
+        self._current()
+        return self._fingerprints.get(token_fingerprint or "")
+
+    def _current(self) -> dict[str, Principal]:
+        if self.path is not None and time.monotonic() - self._looked >= self.recheck_s:
+            self._looked = time.monotonic()
+            stamp = self._stat()
+            if stamp != self._stamp:
+                self._stamp = stamp
+                self._use(self._read())
+        return self._principals
+
+    def _read(self) -> dict[str, Principal]:
+        try:
+            return load_tokens(self.path)
+        except TokensError as error:
+            logging.getLogger(__name__).error("%s; every token is refused until the file is fixed", error)
+            return {}
+
+    def _use(self, principals: dict[str, Principal]) -> None:
+        self._fingerprints = {fingerprint(token): who for token, who in principals.items()}
+        self._principals = principals
+
+    def _stat(self) -> tuple[int, int, int] | None:
+        try:
+            found = os.stat(self.path) if self.path is not None else None
+        except OSError:
+            return None
+        return None if found is None else (found.st_mtime_ns, found.st_size, found.st_ino)
+
+
 def bearer_token(authorization: str | None) -> str | None:
     """The token of an ``Authorization: Bearer <token>`` header (scheme in any case), else ``None``."""
     parts = (authorization or "").split()
@@ -107,7 +184,7 @@ def bearer_token(authorization: str | None) -> str | None:
     return parts[1]
 
 
-def identify(tokens: dict[str, Principal], token: str | None) -> Principal | None:
+def identify(tokens: Mapping[str, Principal], token: str | None) -> Principal | None:
     """The principal a token stands for; an empty or unknown token is nobody."""
     if not token:
         return None

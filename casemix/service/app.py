@@ -11,6 +11,7 @@ service settles and audits under the ``Policy`` it was started with; a request m
 
 import asyncio
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -115,7 +116,7 @@ class SettlementRequest(BaseModel):
     special_reviews: bool = Field(default=True, description="apply the stored 特病单议 decisions")
 
 
-def create_app(grouper: Grouper, store: Store, tokens: dict[str, Principal], policy: Policy | None = None,
+def create_app(grouper: Grouper, store: Store, tokens: Mapping[str, Principal], policy: Policy | None = None,
                qc: QcEngine | None = None, standard_cost: dict[str, Decimal] | None = None,
                dip_catalogue: DipCatalogue | None = None, claims: ClaimAuditor | None = None,
                limits: Limits = Limits()) -> FastAPI:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 
 from fastapi import FastAPI
@@ -17,7 +18,7 @@ from casemix.service.store import Store
 from casemix.web import Sessions, mount_ui
 
 
-def build_service(grouper: Grouper, store: Store, tokens: dict[str, Principal], policy: Policy,
+def build_service(grouper: Grouper, store: Store, tokens: Mapping[str, Principal], policy: Policy,
                   standard_cost: dict[str, Decimal] | None = None, dip_catalogue: DipCatalogue | None = None,
                   claims: ClaimAuditor | None = None, limits: Limits = Limits(),
                   sessions: Sessions | None = None) -> FastAPI:

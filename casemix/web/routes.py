@@ -13,6 +13,7 @@ import secrets
 import tempfile
 import threading
 from collections import Counter
+from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -21,6 +22,8 @@ from urllib.parse import parse_qs, urlencode
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from casemix.audit import load_catalogue
 from casemix.grouping import GroupedCase, Grouper, each_diagnosis_as_principal
@@ -31,7 +34,7 @@ from casemix.records.case import to_case
 from casemix.records.io import write_table
 from casemix.serialise import fields_of
 from casemix.service import access
-from casemix.service.access import Principal
+from casemix.service.access import Principal, Tokens
 from casemix.service.learned import Learned, learned
 from casemix.service.runs import readable_flags
 from casemix.service.store import SORTS, CaseSearch, Store
@@ -75,10 +78,11 @@ GROUP_COLUMNS = [("drg", "DRG"), ("drg_name", "病组名称 Group"), ("cases", "
 WHAT_IF_COLUMNS = [("change", "假如 What if"), ("drg", "DRG"), ("drg_name", "病组名称 Group"), ("moved", "改变 Moves")]
 
 
-def mount_ui(app: FastAPI, store: Store, tokens: dict[str, Principal], grouper: Grouper,
+def mount_ui(app: FastAPI, store: Store, tokens: Mapping[str, Principal], grouper: Grouper,
              weights_policy: WeightsPolicy | None = None, sessions: Sessions | None = None,
              qc: QcEngine | None = None, cost_levels: tuple[float, float] = (0.8, 1.0)) -> None:
     known: dict[str, Learned] = {}       # what was learned from the store, while no batch has been added
+    granted = tokens if isinstance(tokens, Tokens) else Tokens(tokens)
     catalogue = load_catalogue()
     qc = qc or QcEngine.load(grouper)
 
@@ -89,15 +93,14 @@ def mount_ui(app: FastAPI, store: Store, tokens: dict[str, Principal], grouper: 
     learning = threading.Lock()
     sessions = sessions or Sessions()
 
-    @app.middleware("http")
-    async def page_headers(request: Request, call_next):
-        response = await call_next(request)
-        if request.url.path.startswith("/ui/"):
-            response.headers["Content-Security-Policy"] = CSP
-        return response
+    app.add_middleware(PageHeaders)
 
     def signed_in(request: Request) -> Session:
+        """The request's live session, while the token it was begun with is still granted (else ended: 401)."""
         session = sessions.get(request.cookies.get(COOKIE))
+        if session is not None and granted.by_fingerprint(session.token) != session.principal:
+            sessions.end(request.cookies.get(COOKIE))
+            session = None
         if session is None:
             raise HTTPException(401, "sign in at /ui/login")
         return session
@@ -126,10 +129,10 @@ def mount_ui(app: FastAPI, store: Store, tokens: dict[str, Principal], grouper: 
         form = await _form(request)
         if not same(form.get("csrf"), request.cookies.get(LOGIN_COOKIE)):
             return _login(request, "表单已过期，请重试 · the form expired; please sign in again", 403)
-        principal = access.identify(tokens, form.get("token"))
+        principal = access.identify(granted, form.get("token"))
         if principal is None:
             return _login(request, "令牌无效 · unknown token", 401)
-        session_id, _ = sessions.start(principal)
+        session_id, _ = sessions.start(principal, access.fingerprint(form["token"]))
         response = RedirectResponse("/ui/", status_code=303)
         response.set_cookie(COOKIE, session_id, httponly=True, samesite="strict", path="/ui",
                             secure=_secure(request), max_age=int(sessions.lifetime_s))
@@ -505,3 +508,23 @@ async def _form(request: Request) -> dict[str, str]:
 def _secure(request: Request) -> bool:
     """Mark cookies Secure when the browser reached us over TLS (directly, or through a proxy that says so)."""
     return request.url.scheme == "https" or request.headers.get("x-forwarded-proto") == "https"
+
+
+class PageHeaders:
+    """The Content-Security-Policy on every dashboard response (``/ui/``), set as the response starts. Plain ASGI
+    (no task or stream per request, as a ``@app.middleware`` function costs), so an API request pays one path test."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/ui/"):
+            await self.app(scope, receive, send)
+            return
+
+        async def with_policy(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message)["Content-Security-Policy"] = CSP
+            await send(message)
+
+        await self.app(scope, receive, with_policy)

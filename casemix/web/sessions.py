@@ -2,7 +2,9 @@
 
 The API token is typed once into the sign-in form and never stored in the browser: the cookie holds
 only a session id that means something to the server, expires after ``lifetime`` of inactivity or
-at sign-out, and carries its own CSRF token for the forms the pages post. One service process keeps
+at sign-out, and carries its own CSRF token for the forms the pages post. A session keeps the
+:func:`~casemix.service.access.fingerprint` of the token it was begun with (never the token), so the
+dashboard ends it once that token is taken out of the tokens file. One service process keeps
 them in memory (:class:`Sessions`); several worker processes keep them in their shared PostgreSQL
 store (:class:`StoredSessions`), so a session begun in one worker is good in every other and ends in all.
 """
@@ -29,6 +31,7 @@ class Session:
     csrf: str
     expires: float
     created: float = field(default_factory=time.monotonic)
+    token: str = ""                 # the fingerprint of the token the session was begun with
 
 
 class Sessions:
@@ -39,9 +42,10 @@ class Sessions:
         self._sessions: dict[str, Session] = {}
         self._lock = threading.Lock()
 
-    def start(self, principal: Principal) -> tuple[str, Session]:
+    def start(self, principal: Principal, token: str) -> tuple[str, Session]:
+        """A new session of ``principal``, begun with the token whose fingerprint is ``token``."""
         session_id = secrets.token_urlsafe(32)
-        session = Session(principal, secrets.token_urlsafe(24), time.monotonic() + self.lifetime_s)
+        session = Session(principal, secrets.token_urlsafe(24), time.monotonic() + self.lifetime_s, token=token)
         with self._lock:
             self._drop_expired()
             self._sessions[session_id] = session
@@ -76,7 +80,9 @@ class StoredSessions(Sessions):
 
     SCHEMA = ("CREATE TABLE IF NOT EXISTS web_sessions (id_hash TEXT PRIMARY KEY, role TEXT NOT NULL, "
               "hospital_id TEXT, csrf TEXT NOT NULL, expires DOUBLE PRECISION NOT NULL, "
-              "created DOUBLE PRECISION NOT NULL)")
+              "created DOUBLE PRECISION NOT NULL, token TEXT)")
+    # a table made before sessions kept their token's fingerprint: its sessions have none, and are refused
+    TOKEN_COLUMN = "ALTER TABLE web_sessions ADD COLUMN IF NOT EXISTS token TEXT"
 
     def __init__(self, db: Any, lifetime_s: float = 8 * 3600):
         """``db``: the store's database (:mod:`casemix.service.databases`)."""
@@ -84,15 +90,17 @@ class StoredSessions(Sessions):
         self.db = db
         with db.transaction(exclusive=True):        # workers starting together create it once
             db.execute(self.SCHEMA)
+            db.execute(self.TOKEN_COLUMN)
 
-    def start(self, principal: Principal) -> tuple[str, Session]:
+    def start(self, principal: Principal, token: str) -> tuple[str, Session]:
         session_id = secrets.token_urlsafe(32)
         now = time.time()
-        session = Session(principal, secrets.token_urlsafe(24), now + self.lifetime_s, now)
+        session = Session(principal, secrets.token_urlsafe(24), now + self.lifetime_s, now, token)
         self.db.execute("DELETE FROM web_sessions WHERE expires < ?", [now])
-        self.db.execute("INSERT INTO web_sessions VALUES (?, ?, ?, ?, ?, ?)",
+        self.db.execute("INSERT INTO web_sessions (id_hash, role, hospital_id, csrf, expires, created, token) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?)",
                         [_hashed(session_id), principal.role, principal.hospital_id, session.csrf, session.expires,
-                         now])
+                         now, token])
         return session_id, session
 
     def get(self, session_id: str | None) -> Session | None:
@@ -100,12 +108,12 @@ class StoredSessions(Sessions):
             return None
         now = time.time()
         row = self.db.one("UPDATE web_sessions SET expires = ? WHERE id_hash = ? AND expires >= ? "
-                          "RETURNING role, hospital_id, csrf, expires, created",
+                          "RETURNING role, hospital_id, csrf, expires, created, token",
                           [now + self.lifetime_s, _hashed(session_id), now])
         if row is None:
             return None
-        role, hospital_id, csrf, expires, created = row
-        return Session(Principal(role, hospital_id), csrf, expires, created)
+        role, hospital_id, csrf, expires, created, token = row
+        return Session(Principal(role, hospital_id), csrf, expires, created, token or "")
 
     def end(self, session_id: str | None) -> None:
         self.db.execute("DELETE FROM web_sessions WHERE id_hash = ?", [_hashed(session_id or "")])
