@@ -5,13 +5,14 @@ must not move one byte. The reference files were written before that work, by th
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pytest
 
 from casemix.datadir import resolve_data_dir
 from casemix.records.io import read_cases, write_cases
-from casemix.records.synthetic import synthetic_city, write_synthetic_city
+from casemix.records.synthetic import CITY_CHUNK, FORK_FROM_STAYS, synthetic_city, write_synthetic_city
 
 FIXTURES = Path(__file__).parent / "fixtures" / "city-before"
 
@@ -33,3 +34,13 @@ def test_a_city_of_many_readmissions_is_the_one_made_before(sample, tmp_path):
     made = write_cases(tmp_path / "city.csv",
                        synthetic_city(sample, hospitals=7, cases=400, seed=12, readmission_share=0.35))
     assert made.read_bytes() == (FIXTURES / "city-400-seed12-readmitted.csv").read_bytes()
+
+
+def test_a_city_drawn_in_a_process_of_its_own_is_the_one_written_before(sample, tmp_path):
+    """60,000 stays (over FORK_FROM_STAYS: drawn in a forked process, priced and written here, in chunks): the
+    sha256 of the file `write_synthetic_city` wrote for this seed and size on commit 29d1c72, before the change."""
+    assert FORK_FROM_STAYS <= 60_000 and CITY_CHUNK < 60_000
+    made = tmp_path / "city.csv"
+    assert write_synthetic_city(made, sample, hospitals=100, cases=60_000, seed=12) == (60_000, 100)
+    assert hashlib.sha256(made.read_bytes()).hexdigest() == \
+        "93a5525b3630dae8874084d2d0552ea4e630b82cdebd08671f9ac35514844cec"

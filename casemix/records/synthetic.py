@@ -147,10 +147,11 @@ def synthetic_stays(sample: list[Case], hospitals: int = 100, cases: int = 100_0
     """The stays of :func:`synthetic_city` one at a time, keeping only a brief of each earlier stay, so a
     city of millions is written without holding its cases."""
     plan, draws = _city_draws(sample, hospitals, cases, year, readmission_share, seed, patients)
-    for number, (real, hospital, patient, admitted, noise, uniforms, surgical) in enumerate(draws):
+    for number, (real, hospital, patient, admitted, factors, surgical) in enumerate(draws):
         hospital_id, tier, _ = plan[hospital]
         los = _stay_days(real)
-        cost, self_pay, fees = _priced(real.total_cost, los, tier, surgical, noise, uniforms)
+        cost, self_pay, fees = _priced(real.total_cost, los, tier, surgical, factors)
+        fees = dict(zip(_PRICED_KEYS[surgical], fees, strict=True))
         admission = date.fromordinal(admitted)
         yield Stay(real, f"S{number:07d}", hospital_id, tier.level, f"P{patient:07d}", admission,
                    admission + timedelta(days=los), cost, self_pay, fees)
@@ -170,12 +171,13 @@ def _city_draws(sample: list[Case], hospitals: int, cases: int, year: int, readm
 def _draws(pool: list[Case], plan: list[tuple[str, Tier, float]], cases: int, year: int, readmission_share: float,
            rng: random.Random, patients: int) -> Iterator[tuple]:
     """The city's random stream, one tuple a stay: (real case, its hospital's place in ``plan``, patient number,
-    admission date as an ordinal, cost noise, the uniform [0, 1) draws that price it (:func:`_priced`), surgical).
+    admission date as an ordinal, the factors that price it (:func:`_factors`), surgical).
 
-    Only the drawing is done here; pricing needs no draw, so it can be done elsewhere (in another process) with
-    the same result. ``random.choices``, ``choice``, ``randrange`` and ``uniform`` are made from the stream's own
-    ``random()`` and ``_randbelow`` exactly as CPython's ``random.py`` makes them (same calls, same order, same
-    arithmetic), so a seed gives the city it always gave (tests/test_city_fixture.py)."""
+    Only the drawing (and the float work on the draws) is done here; pricing in ``Decimal`` needs no draw, so it
+    can be done elsewhere (in another process) with the same result. ``random.choices``, ``choice``,
+    ``randrange`` and ``uniform`` are made from the stream's own ``random()`` and ``_randbelow`` exactly as
+    CPython's ``random.py`` makes them (same calls, same order, same arithmetic), so a seed gives the city it
+    always gave (tests/test_city_fixture.py)."""
     random_, below, lognormal = rng.random, rng._randbelow, rng.lognormvariate
     cumulative = list(accumulate(tier.volume for _, tier, _ in plan))
     total, last = cumulative[-1] + 0.0, len(plan) - 1      # random.choices(plan, cum_weights=cumulative), one draw
@@ -203,26 +205,41 @@ def _draws(pool: list[Case], plan: list[tuple[str, Tier, float]], cases: int, ye
             patient = _free_patient(out, stays_of, admitted, real.los_days or 7, patients, below)
         noise = levels[hospital] * lognormal(0, 0.1)
         chronic, surgical = known.get(id(real)) or facts(real)
-        # self-pay share, the three daily charges, then one for each share of the rest (uniform(low, high) each)
-        uniforms = tuple([random_() for _ in range(4 + len(SURGICAL_SHARES if surgical else MEDICAL_SHARES))])
+        factors = _factors(noise, [random_() for _ in range(4 + len(_SHARES[surgical]))], surgical)
         out.append(_Brief(real.principal_dx, real.sex, real.age, real.age_days, hospital, patient, admitted,
                           admitted + _stay_days(real), chronic, surgical))
         stays_of.setdefault(patient, []).append(len(out) - 1)
-        yield real, hospital, patient, admitted, noise, uniforms, surgical
+        yield real, hospital, patient, admitted, factors, surgical
 
 
 def _stay_days(real: Case) -> int:
     return real.los_days if real.los_days is not None else 7
 
 
-def _priced(real_cost: Decimal, los: int, tier: Tier, surgical: bool, noise: float,
-            uniforms: tuple[float, ...]) -> tuple[Decimal, Decimal, dict[str, Decimal]]:
-    """A stay's total cost (the real case's at the hospital's level with noise), self-pay (15–35 %) and charge
-    categories (:func:`synthetic_fees`), from its draws."""
-    cost = (real_cost * Decimal(repr(noise))).quantize(CENT, ROUND_HALF_UP)
-    share = 0.15 + (0.35 - 0.15) * uniforms[0]          # random.uniform(0.15, 0.35)
-    self_pay = (cost * Decimal(repr(share))).quantize(CENT, ROUND_HALF_UP)
-    return cost, self_pay, synthetic_fees(cost, los, tier, surgical, uniforms[1:])
+_SHARES = {False: MEDICAL_SHARES, True: SURGICAL_SHARES}     # by surgical
+_Factors = tuple[str, str, tuple[float, ...], tuple[str, ...]]      # see _factors
+
+
+def _factors(noise: float, uniforms: list[float], surgical: bool) -> _Factors:
+    """What pricing takes from a stay's draws, worked out in floats as random.uniform works them out: the cost
+    noise and the self-pay share (15–35 %) as decimal texts (repr: the shortest that reads back as the float),
+    the three daily charges' factors (0.9–1.1 of the rate), and each share of what is left after them, as a
+    decimal text, in the order of the shares (``uniforms``: the [0, 1) draws, self-pay first)."""
+    self_pay = 0.15 + (0.35 - 0.15) * uniforms[0]
+    daily = (0.9 + (1.1 - 0.9) * uniforms[1], 0.9 + (1.1 - 0.9) * uniforms[2], 0.9 + (1.1 - 0.9) * uniforms[3])
+    draws = [low + (high - low) * u for (low, high), u in zip(_SHARES[surgical].values(), uniforms[4:], strict=True)]
+    total = sum(draws)
+    return repr(noise), repr(self_pay), daily, tuple([repr(draw / total) for draw in draws])
+
+
+def _priced(real_cost: Decimal, los: int, tier: Tier, surgical: bool,
+            factors: _Factors) -> tuple[Decimal, Decimal, list[Decimal]]:
+    """A stay's total cost (the real case's at the hospital's level with noise), self-pay and charge categories
+    (:func:`synthetic_fees`, as values in the order of ``_PRICED_KEYS``), to the cent, rounded half up."""
+    noise, share, daily, shares = factors
+    cost = (real_cost * Decimal(noise)).quantize(CENT, ROUND_HALF_UP)
+    self_pay = (cost * Decimal(share)).quantize(CENT, ROUND_HALF_UP)
+    return cost, self_pay, _fee_values(cost, los, tier, surgical, daily, shares)
 
 
 CITY_CHUNK = 25_000      # stays turned into one text frame at a time
@@ -259,7 +276,9 @@ def write_synthetic_city(path: str | Path, sample: list[Case], hospitals: int = 
         if progress:
             progress(done, cases)
     kept = texts.kept()
-    write_csv_chunks((frame.select(kept) for frame in frames), kept, path)       # as write_cases: fees present
+    blank = pl.lit(None, pl.String)       # a category some chunk's stays have not: blank in that chunk's rows
+    write_csv_chunks((frame.select(pl.col(name) if name in frame.columns else blank.alias(name) for name in kept)
+                      for frame in frames), kept, path)       # as write_cases: fee columns of the categories present
     return done, len(texts.hospitals)
 
 
@@ -297,13 +316,11 @@ class _CityTexts:
         return CASE_FILE_COLUMNS + [f"fee_{key}" for key in _FEE_KEYS if key in self.fee_keys]
 
     def frame(self, chunk: list[tuple], first_number: int) -> pl.DataFrame:
-        """One chunk's rows as a text frame: CASE_FILE_COLUMNS then ``fee_<key>`` for every key."""
-        places, changed, hospitals, patients, admitted, days = [], [], [], [], [], []
-        kinds: set[bool] = set()
-        money: list[list[str]] = [[] for _ in range(2 + len(_FEE_KEYS))]
+        """One chunk's rows as a text frame: CASE_FILE_COLUMNS then ``fee_<key>`` for the keys of its stays."""
+        places, changed, days = [], [], []
+        prices: dict[bool, tuple[list[int], list[tuple[Decimal, ...]]]] = {}     # by kind: (rows, money)
         costs, stay_days, plan = self.costs, self.days, self.plan
-        cost_cells, self_pay_cells, *fee_cells = money
-        for real, hospital, patient, day, noise, uniforms, surgical in chunk:
+        for row, (real, hospital, _, _, factors, surgical) in enumerate(chunk):
             if real.__class__ is int:
                 real_cost, los = costs[real], stay_days[real]
                 places.append(real)
@@ -311,26 +328,19 @@ class _CityTexts:
                 texts, real_cost, los = real
                 places.append(len(costs) + len(changed))
                 changed.append(texts)
-            cost, self_pay, fees = _priced(real_cost, los, plan[hospital][1], surgical, noise, uniforms)
-            cost_cells.append(str(cost))
-            self_pay_cells.append(str(self_pay))
-            for cells, key in zip(fee_cells, _FEE_KEYS, strict=True):
-                fee = fees.get(key)
-                cells.append("" if fee is None else str(fee))
-            hospitals.append(hospital)
-            patients.append(patient)
-            admitted.append(day)
             days.append(los)
-            kinds.add(surgical)
+            cost, self_pay, fees = _priced(real_cost, los, plan[hospital][1], surgical, factors)
+            rows, money = prices.get(surgical) or prices.setdefault(surgical, ([], []))
+            rows.append(row)
+            money.append((cost, self_pay, *fees))
+        _, hospitals, patients, admitted, *_ = zip(*chunk, strict=True)
+        stays = pl.DataFrame({"place": places, "hospital": hospitals, "patient": patients, "admitted": admitted,
+                              "days": days}, schema=dict.fromkeys(["place", "hospital", "patient", "admitted", "days"],
+                                                                 pl.Int64))
         self.hospitals.update(hospitals)
-        for surgical in kinds:
-            self.fee_keys.update(DAILY_KEYS, SURGICAL_SHARES if surgical else MEDICAL_SHARES)
         cells = self.cells
         if changed:
             cells = pl.concat([cells, pl.DataFrame(changed, schema=cells.schema, orient="row")])
-        stays = pl.DataFrame({"place": places, "hospital": hospitals, "patient": patients, "admitted": admitted,
-                              "days": days}, schema={"place": pl.Int64, "hospital": pl.Int64, "patient": pl.Int64,
-                                                     "admitted": pl.Int64, "days": pl.Int64})
         own = stays.select(
             id=pl.lit("S") + pl.int_range(first_number, first_number + len(chunk), dtype=pl.Int64)
             .cast(pl.String).str.zfill(7),
@@ -340,11 +350,20 @@ class _CityTexts:
             admission_date=_iso_date(pl.col("admitted")),
             discharge_date=_iso_date(pl.col("admitted") + pl.col("days")),
         )
-        money_frame = pl.DataFrame(dict(zip(["total_cost", "self_pay", *(f"fee_{k}" for k in _FEE_KEYS)], money,
-                                            strict=True)))
-        base = cells[stays["place"]]
-        return pl.concat([base.drop(own.columns, "total_cost", "self_pay"), own, money_frame], how="horizontal") \
-            .select(*CASE_FILE_COLUMNS, *(f"fee_{k}" for k in _FEE_KEYS))
+        base = cells[stays["place"]].drop(own.columns, "total_cost", "self_pay")
+        return pl.concat([base, own, self._money(prices)], how="horizontal")
+
+    def _money(self, prices: dict[bool, tuple[list[int], list[tuple[Decimal, ...]]]]) -> pl.DataFrame:
+        """The money cells in the chunk's row order: total_cost, self_pay, then ``fee_<key>`` for each charge
+        category a stay of either kind (surgical or medical) has; blank where a stay has not the category."""
+        frames = []
+        for surgical, (rows, money) in prices.items():
+            keys = _PRICED_KEYS[surgical]
+            self.fee_keys.update(keys)
+            names = ["total_cost", "self_pay", *(f"fee_{key}" for key in keys)]
+            columns = {name: list(map(str, values)) for name, values in zip(names, zip(*money), strict=True)}
+            frames.append(pl.DataFrame({"row": rows, **columns}))
+        return pl.concat(frames, how="diagonal").sort("row").drop("row")
 
 
 def _iso_date(ordinal: pl.Expr) -> pl.Expr:
@@ -440,23 +459,23 @@ def is_surgical(procedures: tuple[str, ...]) -> bool:
     return any(code[:2].isdigit() and int(code[:2]) < 87 for code in procedures)
 
 
-def synthetic_fees(cost: Decimal, los: int, tier: Tier, surgical: bool,
-                   uniforms: tuple[float, ...]) -> dict[str, Decimal]:
-    """Charge categories adding up exactly to ``cost``: daily charges at the tier's rates, the rest by share.
-    ``uniforms``: [0, 1) draws, three for the daily charges (each 0.9–1.1 of its rate), then one for each share."""
+def synthetic_fees(cost: Decimal, los: int, tier: Tier, surgical: bool, daily: tuple[float, ...],
+                   shares: tuple[str, ...]) -> dict[str, Decimal]:
+    """Charge categories adding up exactly to ``cost``: daily charges at the tier's rates, each times its factor
+    in ``daily``, at most half the bill; the rest by ``shares`` (decimal texts, in the order of the surgical or
+    medical shares); the rounding cents to western drugs."""
+    return dict(zip(_PRICED_KEYS[surgical], _fee_values(cost, los, tier, surgical, daily, shares), strict=True))
+
+
+def _fee_values(cost: Decimal, los: int, tier: Tier, surgical: bool, daily: tuple[float, ...],
+                shares: tuple[str, ...]) -> list[Decimal]:
     days = max(los, 1)
-    daily = (tier.bed_per_day * days, tier.nursing_per_day * days, CONSULTATION_PER_DAY * days)
-    scale = min(1.0, 0.5 * float(cost) / sum(daily))       # daily charges at most half the bill
-    # value × scale × random.uniform(0.9, 1.1), as the float it always was
-    fees = {key: (Decimal(value * scale * (0.9 + (1.1 - 0.9) * u))).quantize(CENT, ROUND_HALF_UP)
-            for key, value, u in zip(DAILY_KEYS, daily, uniforms)}
-    rest = cost - sum(fees.values(), Decimal(0))
-    shares = SURGICAL_SHARES if surgical else MEDICAL_SHARES
-    draws = [low + (high - low) * u for (low, high), u in zip(shares.values(), uniforms[3:], strict=True)]
-    total = sum(draws)
-    for key, draw in zip(shares, draws):
-        fees[key] = (rest * Decimal(repr(draw / total))).quantize(CENT, ROUND_HALF_UP)
-    fees["western_drugs"] += cost - sum(fees.values(), Decimal(0))       # the rounding cents
+    rates = (tier.bed_per_day * days, tier.nursing_per_day * days, CONSULTATION_PER_DAY * days)
+    scale = min(1.0, 0.5 * float(cost) / sum(rates))       # daily charges at most half the bill
+    fees = [Decimal(rate * scale * factor).quantize(CENT, ROUND_HALF_UP) for rate, factor in zip(rates, daily)]
+    rest = cost - sum(fees)
+    fees += [(rest * Decimal(share)).quantize(CENT, ROUND_HALF_UP) for share in shares]
+    fees[_DRUGS_AT[surgical]] += cost - sum(fees)       # the rounding cents
     return fees
 
 
@@ -561,6 +580,8 @@ def _hospitals(count: int, rng: random.Random) -> list[tuple[str, Tier, float]]:
 DAILY_KEYS = ("bed", "nursing", "consultation")     # one line a day
 ONE_DAY_KEYS = ("surgery", "materials")             # on the day of the operation
 FRONT_KEYS = ("examination", "laboratory")          # mostly in the first days
+_PRICED_KEYS = {surgical: (*DAILY_KEYS, *shares) for surgical, shares in _SHARES.items()}    # _fee_values's order
+_DRUGS_AT = {surgical: keys.index("western_drugs") for surgical, keys in _PRICED_KEYS.items()}
 LINE_SIZE = {"examination": 150, "laboratory": 60, "treatment": 100, "surgery": 800, "materials": 400}   # 元 [M]
 
 
