@@ -33,8 +33,8 @@ import gc
 import multiprocessing
 import random
 from bisect import bisect
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Generator, Iterable, Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -237,7 +237,7 @@ def _factors(noise: float, uniforms: list[float], surgical: bool) -> _Factors:
 def _priced(real_cost: Decimal, los: int, tier: Tier, surgical: bool,
             factors: _Factors) -> tuple[Decimal, Decimal, list[Decimal]]:
     """A stay's total cost (the real case's at the hospital's level with noise), self-pay and charge categories
-    (:func:`synthetic_fees`, as values in the order of ``_PRICED_KEYS``), to the cent, rounded half up."""
+    (:func:`_fee_values`, in the order of ``_PRICED_KEYS``), to the cent, rounded half up."""
     noise, share, daily, shares = factors
     cost = (real_cost * Decimal(noise)).quantize(CENT, ROUND_HALF_UP)
     self_pay = (cost * Decimal(share)).quantize(CENT, ROUND_HALF_UP)
@@ -246,8 +246,6 @@ def _priced(real_cost: Decimal, los: int, tier: Tier, surgical: bool,
 
 CITY_CHUNK = 25_000      # stays turned into one text frame at a time
 FORK_FROM_STAYS = 10_000     # a city this large is drawn in a process of its own while this one writes it
-_STAY_FIELDS = ("id", "hospital_id", "hospital_level", "patient_id", "admission_date", "discharge_date",
-                "total_cost", "self_pay")
 _FEE_KEYS = tuple(sorted({"bed", "nursing", "consultation", *MEDICAL_SHARES, *SURGICAL_SHARES}))
 _UNIX_DAY = date(1970, 1, 1).toordinal()
 
@@ -272,7 +270,7 @@ def write_synthetic_city(path: str | Path, sample: list[Case], hospitals: int = 
     chunks = _drawn_elsewhere(lambda: _chunked(draws, place_of), cases >= FORK_FROM_STAYS)
     texts = _CityTexts(sample, plan)
     frames, done = [], 0
-    with _collector_paused():
+    with closing(chunks), _collector_paused():        # closing: a child still drawing is stopped on an error
         for chunk in chunks:
             frames.append(texts.frame(chunk, done))
             done += len(chunk)
@@ -388,7 +386,7 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _drawn_elsewhere(chunks: Callable[[], Iterator[list]], fork: bool) -> Iterator[list]:
+def _drawn_elsewhere(chunks: Callable[[], Iterator[list]], fork: bool) -> Generator[list, None, None]:
     """``chunks()`` consumed in a forked process and its chunks handed back here in order, or (``fork`` false, or
     no fork on this system) here. The child runs Python alone (it draws; a forked child that calls polars waits
     for threads it has not got), holds the whole random stream, and the pipe between keeps one chunk in flight."""
@@ -477,16 +475,11 @@ def is_surgical(procedures: tuple[str, ...]) -> bool:
     return any(code[:2].isdigit() and int(code[:2]) < 87 for code in procedures)
 
 
-def synthetic_fees(cost: Decimal, los: int, tier: Tier, surgical: bool, daily: tuple[float, ...],
-                   shares: tuple[str, ...]) -> dict[str, Decimal]:
+def _fee_values(cost: Decimal, los: int, tier: Tier, surgical: bool, daily: tuple[float, ...],
+                shares: tuple[str, ...]) -> list[Decimal]:
     """Charge categories adding up exactly to ``cost``: daily charges at the tier's rates, each times its factor
     in ``daily``, at most half the bill; the rest by ``shares`` (decimal texts, in the order of the surgical or
     medical shares); the rounding cents to western drugs."""
-    return dict(zip(_PRICED_KEYS[surgical], _fee_values(cost, los, tier, surgical, daily, shares), strict=True))
-
-
-def _fee_values(cost: Decimal, los: int, tier: Tier, surgical: bool, daily: tuple[float, ...],
-                shares: tuple[str, ...]) -> list[Decimal]:
     days = max(los, 1)
     rates = (tier.bed_per_day * days, tier.nursing_per_day * days, CONSULTATION_PER_DAY * days)
     scale = min(1.0, 0.5 * float(cost) / sum(rates))       # daily charges at most half the bill
