@@ -152,7 +152,7 @@ def synthetic_stays(sample: list[Case], hospitals: int = 100, cases: int = 100_0
     for number, (real, hospital, patient, admitted, factors, surgical) in enumerate(draws):
         hospital_id, tier, _ = plan[hospital]
         los = _stay_days(real)
-        cost, self_pay, fees = _priced(real.total_cost, los, tier, surgical, factors)
+        cost, self_pay, *fees = _priced(real.total_cost, los, tier, surgical, factors)
         fees = dict(zip(_PRICED_KEYS[surgical], fees, strict=True))
         admission = date.fromordinal(admitted)
         yield Stay(real, f"S{number:07d}", hospital_id, tier.level, f"P{patient:07d}", admission,
@@ -234,14 +234,13 @@ def _factors(noise: float, uniforms: list[float], surgical: bool) -> _Factors:
     return repr(noise), repr(self_pay), daily, tuple([repr(draw / total) for draw in draws])
 
 
-def _priced(real_cost: Decimal, los: int, tier: Tier, surgical: bool,
-            factors: _Factors) -> tuple[Decimal, Decimal, list[Decimal]]:
-    """A stay's total cost (the real case's at the hospital's level with noise), self-pay and charge categories
-    (:func:`_fee_values`, in the order of ``_PRICED_KEYS``), to the cent, rounded half up."""
+def _priced(real_cost: Decimal, los: int, tier: Tier, surgical: bool, factors: _Factors) -> list[Decimal]:
+    """A stay's total cost (the real case's at the hospital's level with noise), self-pay, then its charge
+    categories (:func:`_fee_values`, in the order of ``_PRICED_KEYS``), to the cent, rounded half up."""
     noise, share, daily, shares = factors
     cost = (real_cost * Decimal(noise)).quantize(CENT, ROUND_HALF_UP)
     self_pay = (cost * Decimal(share)).quantize(CENT, ROUND_HALF_UP)
-    return cost, self_pay, _fee_values(cost, los, tier, surgical, daily, shares)
+    return [cost, self_pay, *_fee_values(cost, los, tier, surgical, daily, shares)]
 
 
 CITY_CHUNK = 25_000      # stays turned into one text frame at a time
@@ -319,9 +318,10 @@ class _CityTexts:
         return CASE_FILE_COLUMNS + [f"fee_{key}" for key in _FEE_KEYS if key in self.fee_keys]
 
     def frame(self, chunk: list[tuple], first_number: int) -> pl.DataFrame:
-        """One chunk's rows as a text frame: CASE_FILE_COLUMNS then ``fee_<key>`` for the keys of its stays."""
+        """One chunk's rows as a text frame: the case file's columns (in no set order: the writer selects them by
+        name), a ``fee_<key>`` column for each charge category its stays have."""
         places, changed, days = [], [], []
-        prices: dict[bool, tuple[list[int], list[tuple[Decimal, ...]]]] = {}     # by kind: (rows, money)
+        prices: dict[bool, tuple[list[int], list[list[Decimal]]]] = {False: ([], []), True: ([], [])}   # by kind
         costs, stay_days, plan = self.costs, self.days, self.plan
         for row, (real, hospital, _, _, factors, surgical) in enumerate(chunk):
             if real.__class__ is int:
@@ -332,10 +332,9 @@ class _CityTexts:
                 places.append(len(costs) + len(changed))
                 changed.append(texts)
             days.append(los)
-            cost, self_pay, fees = _priced(real_cost, los, plan[hospital][1], surgical, factors)
-            rows, money = prices.get(surgical) or prices.setdefault(surgical, ([], []))
+            rows, money = prices[surgical]
             rows.append(row)
-            money.append((cost, self_pay, *fees))
+            money.append(_priced(real_cost, los, plan[hospital][1], surgical, factors))
         _, hospitals, patients, admitted, *_ = zip(*chunk, strict=True)
         stays = pl.DataFrame({"place": places, "hospital": hospitals, "patient": patients, "admitted": admitted,
                               "days": days}, schema=dict.fromkeys(["place", "hospital", "patient", "admitted", "days"],
@@ -356,11 +355,13 @@ class _CityTexts:
         base = cells[stays["place"]].drop(own.columns, "total_cost", "self_pay")
         return pl.concat([base, own, self._money(prices)], how="horizontal")
 
-    def _money(self, prices: dict[bool, tuple[list[int], list[tuple[Decimal, ...]]]]) -> pl.DataFrame:
+    def _money(self, prices: dict[bool, tuple[list[int], list[list[Decimal]]]]) -> pl.DataFrame:
         """The money cells in the chunk's row order: total_cost, self_pay, then ``fee_<key>`` for each charge
         category a stay of either kind (surgical or medical) has; blank where a stay has not the category."""
         frames = []
         for surgical, (rows, money) in prices.items():
+            if not rows:
+                continue
             keys = _PRICED_KEYS[surgical]
             self.fee_keys.update(keys)
             names = ["total_cost", "self_pay", *(f"fee_{key}" for key in keys)]
