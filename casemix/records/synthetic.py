@@ -245,7 +245,6 @@ def _priced(real_cost: Decimal, los: int, tier: Tier, surgical: bool, factors: _
 
 CITY_CHUNK = 25_000      # stays turned into one text frame at a time
 FORK_FROM_STAYS = 10_000     # a city this large is drawn in a process of its own while this one writes it
-_FEE_KEYS = tuple(sorted({"bed", "nursing", "consultation", *MEDICAL_SHARES, *SURGICAL_SHARES}))
 _UNIX_DAY = date(1970, 1, 1).toordinal()
 
 
@@ -315,7 +314,7 @@ class _CityTexts:
 
     def kept(self) -> list[str]:
         """The file's columns: CASE_FILE_COLUMNS, then a ``fee_<key>`` column for each charge category present."""
-        return CASE_FILE_COLUMNS + [f"fee_{key}" for key in _FEE_KEYS if key in self.fee_keys]
+        return CASE_FILE_COLUMNS + [f"fee_{key}" for key in sorted(self.fee_keys)]
 
     def frame(self, chunk: list[tuple], first_number: int) -> pl.DataFrame:
         """One chunk's rows as a text frame: the case file's columns (in no set order: the writer selects them by
