@@ -40,7 +40,9 @@ def test_a_city_drawn_in_a_process_of_its_own_is_the_one_written_before(sample, 
     """60,000 stays (over FORK_FROM_STAYS: drawn in a forked process, priced and written here, in chunks): the
     sha256 of the file `write_synthetic_city` wrote for this seed and size on commit 29d1c72, before the change."""
     assert FORK_FROM_STAYS <= 60_000 and CITY_CHUNK < 60_000
-    made = tmp_path / "city.csv"
-    assert write_synthetic_city(made, sample, hospitals=100, cases=60_000, seed=12) == (60_000, 100)
+    made, told = tmp_path / "city.csv", []
+    assert write_synthetic_city(made, sample, hospitals=100, cases=60_000, seed=12,
+                                progress=lambda done, total: told.append((done, total))) == (60_000, 100)
+    assert told[-1] == (60_000, 60_000) and [done for done, _ in told] == sorted({done for done, _ in told})
     assert hashlib.sha256(made.read_bytes()).hexdigest() == \
         "93a5525b3630dae8874084d2d0552ea4e630b82cdebd08671f9ac35514844cec"
