@@ -219,28 +219,28 @@ def _stay_days(real: Case) -> int:
 
 
 _SHARES = {False: MEDICAL_SHARES, True: SURGICAL_SHARES}     # by surgical
-_Factors = tuple[str, str, tuple[float, ...], tuple[str, ...]]      # see _factors
+_Factors = tuple[float, ...]        # see _factors
 
 
 def _factors(noise: float, uniforms: list[float], surgical: bool) -> _Factors:
     """What pricing takes from a stay's draws, worked out in floats as random.uniform works them out: the cost
-    noise and the self-pay share (15–35 %) as decimal texts (repr: the shortest that reads back as the float),
-    the three daily charges' factors (0.9–1.1 of the rate), and each share of what is left after them, as a
-    decimal text, in the order of the shares (``uniforms``: the [0, 1) draws, self-pay first)."""
-    self_pay = 0.15 + (0.35 - 0.15) * uniforms[0]
-    daily = (0.9 + (1.1 - 0.9) * uniforms[1], 0.9 + (1.1 - 0.9) * uniforms[2], 0.9 + (1.1 - 0.9) * uniforms[3])
+    noise, the self-pay share (15–35 %), the three daily charges' factors (0.9–1.1 of the rate), then each
+    share of what is left after them, in the order of the shares (``uniforms``: the [0, 1) draws, self-pay
+    first)."""
     draws = [low + (high - low) * u for (low, high), u in zip(_SHARES[surgical].values(), uniforms[4:], strict=True)]
     total = sum(draws)
-    return repr(noise), repr(self_pay), daily, tuple([repr(draw / total) for draw in draws])
+    return (noise, 0.15 + (0.35 - 0.15) * uniforms[0], 0.9 + (1.1 - 0.9) * uniforms[1],
+            0.9 + (1.1 - 0.9) * uniforms[2], 0.9 + (1.1 - 0.9) * uniforms[3], *[draw / total for draw in draws])
 
 
 def _priced(real_cost: Decimal, los: int, tier: Tier, surgical: bool, factors: _Factors) -> list[Decimal]:
     """A stay's total cost (the real case's at the hospital's level with noise), self-pay, then its charge
-    categories (:func:`_fee_values`, in the order of ``_PRICED_KEYS``), to the cent, rounded half up."""
-    noise, share, daily, shares = factors
-    cost = (real_cost * Decimal(noise)).quantize(CENT, ROUND_HALF_UP)
-    self_pay = (cost * Decimal(share)).quantize(CENT, ROUND_HALF_UP)
-    return [cost, self_pay, *_fee_values(cost, los, tier, surgical, daily, shares)]
+    categories (:func:`_fee_values`, in the order of ``_PRICED_KEYS``), to the cent, rounded half up: each
+    factor taken as the decimal its repr writes (the shortest that reads back as the float).
+    :func:`_priced_in_fen` gives the same figures a chunk at a time."""
+    cost = (real_cost * Decimal(repr(factors[0]))).quantize(CENT, ROUND_HALF_UP)
+    self_pay = (cost * Decimal(repr(factors[1]))).quantize(CENT, ROUND_HALF_UP)
+    return [cost, self_pay, *_fee_values(cost, los, tier, surgical, factors[2:5], factors[5:])]
 
 
 CITY_CHUNK = 25_000      # stays turned into one text frame at a time
@@ -305,10 +305,13 @@ class _CityTexts:
         self.cells = pl.DataFrame([_case_texts(case) for case in sample], schema=dict.fromkeys(CASE_FILE_COLUMNS,
                                                                                                pl.String), orient="row")
         self.costs = [case.total_cost for case in sample]
+        self.fens = [_whole_fen(case.total_cost) for case in sample]
         self.days = [_stay_days(case) for case in sample]
         self.plan = plan
         self.hospital_ids = pl.Series([hospital_id for hospital_id, _, _ in plan], dtype=pl.String)
         self.levels = pl.Series([tier.level for _, tier, _ in plan], dtype=pl.String)
+        self.bed = pl.Series([tier.bed_per_day for _, tier, _ in plan], dtype=pl.Int64)
+        self.nursing = pl.Series([tier.nursing_per_day for _, tier, _ in plan], dtype=pl.Int64)
         self.hospitals: set[int] = set()
         self.fee_keys: set[str] = set()         # the charge categories the stays have, as write_cases finds them
 
@@ -319,25 +322,25 @@ class _CityTexts:
     def frame(self, chunk: list[tuple], first_number: int) -> pl.DataFrame:
         """One chunk's rows as a text frame: the case file's columns (in no set order: the writer selects them by
         name), a ``fee_<key>`` column for each charge category its stays have."""
-        places, changed, days = [], [], []
-        prices: dict[bool, tuple[list[int], list[list[Decimal]]]] = {False: ([], []), True: ([], [])}   # by kind
-        costs, stay_days, plan = self.costs, self.days, self.plan
-        for row, (real, hospital, _, _, factors, surgical) in enumerate(chunk):
+        reals, hospitals, patients, admitted, factors, kinds = zip(*chunk, strict=True)
+        places, changed, costs, fens, days = [], [], list(self.costs), list(self.fens), list(self.days)
+        for real in reals:
             if real.__class__ is int:
-                real_cost, los = costs[real], stay_days[real]
                 places.append(real)
-            else:
+            else:                               # a readmission's changed copy of a real case
                 texts, real_cost, los = real
-                places.append(len(costs) + len(changed))
+                places.append(len(costs))
                 changed.append(texts)
-            days.append(los)
-            rows, money = prices[surgical]
-            rows.append(row)
-            money.append(_priced(real_cost, los, plan[hospital][1], surgical, factors))
-        _, hospitals, patients, admitted, *_ = zip(*chunk, strict=True)
-        stays = pl.DataFrame({"place": places, "hospital": hospitals, "patient": patients, "admitted": admitted,
-                              "days": days}, schema=dict.fromkeys(["place", "hospital", "patient", "admitted", "days"],
-                                                                 pl.Int64))
+                costs.append(real_cost)
+                fens.append(_whole_fen(real_cost))
+                days.append(los)
+        stays = pl.DataFrame({"row": range(len(chunk)), "place": places, "hospital": hospitals, "patient": patients,
+                              "admitted": admitted}, schema=dict.fromkeys(["row", "place", "hospital", "patient",
+                                                                           "admitted"], pl.Int64))
+        stays = stays.with_columns(fen=pl.Series(fens, dtype=pl.Int64).gather(stays["place"]),
+                                   days=pl.Series(days, dtype=pl.Int64).gather(stays["place"]),
+                                   bed=self.bed.gather(stays["hospital"]),
+                                   nursing=self.nursing.gather(stays["hospital"]))
         self.hospitals.update(hospitals)
         cells = self.cells
         if changed:
@@ -351,22 +354,102 @@ class _CityTexts:
             admission_date=_iso_date(pl.col("admitted")),
             discharge_date=_iso_date(pl.col("admitted") + pl.col("days")),
         )
-        base = cells[stays["place"]].drop(own.columns, "total_cost", "self_pay")
-        return pl.concat([base, own, self._money(prices)], how="horizontal")
-
-    def _money(self, prices: dict[bool, tuple[list[int], list[list[Decimal]]]]) -> pl.DataFrame:
-        """The money cells in the chunk's row order: total_cost, self_pay, then ``fee_<key>`` for each charge
-        category a stay of either kind (surgical or medical) has; blank where a stay has not the category."""
-        frames = []
-        for surgical, (rows, money) in prices.items():
+        money = []
+        for surgical in (False, True):
+            rows = [row for row, kind in enumerate(kinds) if kind is surgical]
             if not rows:
                 continue
-            keys = _PRICED_KEYS[surgical]
-            self.fee_keys.update(keys)
-            names = ["total_cost", "self_pay", *(f"fee_{key}" for key in keys)]
-            columns = {name: list(map(str, values)) for name, values in zip(names, zip(*money), strict=True)}
-            frames.append(pl.DataFrame({"row": rows, **columns}))
-        return pl.concat(frames, how="diagonal").sort("row").drop("row")
+            self.fee_keys.update(_PRICED_KEYS[surgical])
+            drawn = pl.DataFrame([factors[row] for row in rows], orient="row",
+                                 schema=[f"f{i}" for i in range(5 + len(_SHARES[surgical]))])
+            priced = _priced_in_fen(pl.concat([stays[rows], drawn], how="horizontal"), surgical)
+            near = priced.filter("near")["row"].to_list()
+            if near:        # a product within a hair of half a fen: priced in Decimal, as _priced prices it
+                again = [[row, *map(_fen_of, _priced(costs[places[row]], days[places[row]],
+                                                     self.plan[hospitals[row]][1], surgical, factors[row]))]
+                         for row in near]
+                priced = pl.concat([priced.filter(~pl.col("near")).drop("near"),
+                                    pl.DataFrame(again, schema=priced.drop("near").schema, orient="row")]).sort("row")
+            money.append(priced.drop("near", strict=False))
+        money_frame = pl.concat(money, how="diagonal").sort("row").drop("row")
+        texts = money_frame.select(_yuan(pl.col(name)).alias(name) for name in money_frame.columns)
+        base = cells[stays["place"]].drop(own.columns, "total_cost", "self_pay")
+        return pl.concat([base, own, texts], how="horizontal")
+
+
+_MARGIN = 1e-13         # relative: a float product this close to half a fen is priced in Decimal instead
+
+
+def _priced_in_fen(stays: pl.DataFrame, surgical: bool) -> pl.DataFrame:
+    """:func:`_priced` over a frame of stays of one kind, in integer fen, in floats: row, total_cost, self_pay
+    and ``fee_<key>`` in the order of ``_PRICED_KEYS``, and ``near``, true where some product came within
+    ``_MARGIN`` of half a fen (or a figure is not positive), whose figures the caller takes from ``_priced``.
+
+    Columns in: row, fen (the real case's cost in fen), days, bed and nursing (the tier's rates) and the factors
+    f0… (:func:`_factors`). Why the figures are ``_priced``'s: a factor's float and the decimal its repr writes
+    differ by at most half an ulp, so a product here is within 2.3e-16 of its ``Decimal`` (whose 28 digits round
+    away at most 5e-28); a product further than that from half a fen rounds half up to the same fen. The daily
+    charges are the same float operations, in the same order, as ``_fee_values`` makes (``Decimal(float)`` is
+    that float exactly); only their ×100 is rounded, within the same bound."""
+    shares = len(_SHARES[surgical])
+    keys = _PRICED_KEYS[surgical]
+    factor = [pl.col(f"f{i}") for i in range(5 + shares)]
+    near: list[pl.Expr] = []
+
+    def fen(product: pl.Expr, name: str) -> pl.Expr:
+        value, close = _half_up(product)
+        near.append(close)
+        return value.alias(name)
+
+    day_count = pl.max_horizontal(pl.col("days"), pl.lit(1))
+    rates = [pl.col("bed") * day_count, pl.col("nursing") * day_count, CONSULTATION_PER_DAY * day_count]
+    frame = stays.with_columns(fen(pl.col("fen").cast(pl.Float64) * factor[0], "total_cost"))
+    frame = frame.with_columns(
+        fen(pl.col("total_cost").cast(pl.Float64) * factor[1], "self_pay"),
+        # min(1.0, 0.5 * float(cost) / sum(rates)): daily charges at most half the bill
+        scale=pl.min_horizontal(pl.lit(1.0), 0.5 * (pl.col("total_cost").cast(pl.Float64) / 100.0)
+                                / (rates[0] + rates[1] + rates[2]).cast(pl.Float64)),
+        **{f"rate{i}": rate for i, rate in enumerate(rates)})
+    daily = [f"fee_{key}" for key in keys[:3]]
+    frame = frame.with_columns(fen(pl.col(f"rate{i}").cast(pl.Float64) * pl.col("scale") * factor[2 + i] * 100.0,
+                                   name) for i, name in enumerate(daily))
+    frame = frame.with_columns(rest=pl.col("total_cost") - pl.sum_horizontal(daily))
+    shared = [f"fee_{key}" for key in keys[3:]]
+    frame = frame.with_columns(fen(pl.col("rest").cast(pl.Float64) * factor[5 + i], name)
+                               for i, name in enumerate(shared))
+    drugs = f"fee_{keys[_DRUGS_AT[surgical]]}"
+    frame = frame.with_columns((pl.col(drugs) + pl.col("total_cost") - pl.sum_horizontal(daily + shared)).alias(drugs),
+                               near=pl.any_horizontal(*near, pl.col("total_cost") <= 0, pl.col("rest") <= 0,
+                                                      pl.col("fen").is_null()))
+    return frame.select("row", "total_cost", "self_pay", *daily, *shared, "near")
+
+
+def _half_up(product: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """The product rounded half up to a whole fen, and whether it is too close to half a fen to tell (or
+    negative, or too large for a float's whole numbers)."""
+    whole = product.floor()
+    part = product - whole
+    close = ((part - 0.5).abs() <= product.abs() * _MARGIN + 1e-9) | (product < 0) | (product >= 2.0 ** 50)
+    return whole.cast(pl.Int64) + (part > 0.5).cast(pl.Int64), (close | product.is_nan()).fill_null(True)
+
+
+def _yuan(fen: pl.Expr) -> pl.Expr:
+    """Fen as the text ``str`` gives a Decimal to the cent: 1234.50, 0.05, -0.03 (null stays null)."""
+    size = fen.abs()
+    return (pl.when(fen < 0).then(pl.lit("-")).otherwise(pl.lit("")) + (size // 100).cast(pl.String) + "."
+            + (size % 100).cast(pl.String).str.zfill(2))
+
+
+def _whole_fen(money: Decimal | None) -> int | None:
+    """``money`` in fen, or None when it is not a whole number of fen (priced in Decimal, then)."""
+    if money is None:
+        return None
+    fen = money.scaleb(2)
+    return int(fen) if fen == fen.to_integral_value() else None
+
+
+def _fen_of(money: Decimal) -> int:
+    return int(money.scaleb(2))
 
 
 def _iso_date(ordinal: pl.Expr) -> pl.Expr:
@@ -476,16 +559,16 @@ def is_surgical(procedures: tuple[str, ...]) -> bool:
 
 
 def _fee_values(cost: Decimal, los: int, tier: Tier, surgical: bool, daily: tuple[float, ...],
-                shares: tuple[str, ...]) -> list[Decimal]:
+                shares: tuple[float, ...]) -> list[Decimal]:
     """Charge categories adding up exactly to ``cost``: daily charges at the tier's rates, each times its factor
-    in ``daily``, at most half the bill; the rest by ``shares`` (decimal texts, in the order of the surgical or
-    medical shares); the rounding cents to western drugs."""
+    in ``daily``, at most half the bill; the rest by ``shares`` (in the order of the surgical or medical
+    shares); the rounding cents to western drugs."""
     days = max(los, 1)
     rates = (tier.bed_per_day * days, tier.nursing_per_day * days, CONSULTATION_PER_DAY * days)
     scale = min(1.0, 0.5 * float(cost) / sum(rates))       # daily charges at most half the bill
     fees = [Decimal(rate * scale * factor).quantize(CENT, ROUND_HALF_UP) for rate, factor in zip(rates, daily)]
     rest = cost - sum(fees)
-    fees += [(rest * Decimal(share)).quantize(CENT, ROUND_HALF_UP) for share in shares]
+    fees += [(rest * Decimal(repr(share))).quantize(CENT, ROUND_HALF_UP) for share in shares]
     fees[_DRUGS_AT[surgical]] += cost - sum(fees)       # the rounding cents
     return fees
 
