@@ -12,7 +12,7 @@ from decimal import Decimal
 import polars as pl
 
 from casemix.records.case import Case
-from casemix.records.synthetic import _PRICED_KEYS, _SHARES, TIERS, _CityTexts, _factors, _priced
+from casemix.records.synthetic import _PRICED_KEYS, _SHARES, TIERS, _CityTexts, _factor_columns, _factors, _priced
 
 PLAN = [("H001", TIERS[0], 1.2), ("H002", TIERS[1], 1.0), ("H003", TIERS[2], 0.8)]
 COSTS = ["0.01", "0.02", "0.03", "0.05", "0.99", "1.00", "7.49", "123.45", "99999.99", "1234567.89",
@@ -26,17 +26,16 @@ def sample() -> list[Case]:
 
 
 def stay(rng: random.Random, place: int, noise: float, surgical: bool) -> tuple:
-    uniforms = [rng.random() for _ in range(4 + len(_SHARES[surgical]))]
-    return (place, rng.randrange(len(PLAN)), rng.randrange(10**6), 739252 + rng.randrange(365),
-            _factors(noise, uniforms, surgical), surgical)
+    drawn = [noise, *(rng.random() for _ in range(4 + len(_SHARES[surgical])))]
+    return place, rng.randrange(len(PLAN)), rng.randrange(10**6), 739252 + rng.randrange(365), drawn, surgical
 
 
 def expected(cases: list[Case], chunk: list[tuple]) -> list[dict[str, str | None]]:
     rows = []
-    for place, hospital, _, _, factors, surgical in chunk:
+    for place, hospital, _, _, drawn, surgical in chunk:
         case = cases[place]
         days = case.los_days if case.los_days is not None else 7
-        figures = _priced(case.total_cost, days, PLAN[hospital][1], surgical, factors)
+        figures = _priced(case.total_cost, days, PLAN[hospital][1], surgical, _factors(drawn, surgical))
         names = ["total_cost", "self_pay", *(f"fee_{key}" for key in _PRICED_KEYS[surgical])]
         row = dict.fromkeys(["total_cost", "self_pay", *(f"fee_{key}" for key in _PRICED_KEYS[True])])
         row.update(zip(names, map(str, figures), strict=True))
@@ -68,3 +67,13 @@ def test_a_medical_stay_has_no_surgery_cell():
     frame = _CityTexts(cases, PLAN).frame([stay(rng, 5, 1.0, False), stay(rng, 9, 1.1, True)], 0)
     assert frame["fee_surgery"].to_list()[0] is None and frame["fee_surgery"].to_list()[1] is not None
     assert frame.schema["fee_surgery"] == pl.String
+
+
+def test_the_factors_in_columns_are_the_floats_of_the_python_path():
+    """Bit for bit, so the Decimal path priced from either is the same (the margin does not rest on it)."""
+    rng = random.Random(5)
+    for surgical in (False, True):
+        drawn = [[rng.uniform(0.3, 3.0), *(rng.random() for _ in range(4 + len(_SHARES[surgical])))]
+                 for _ in range(2000)]
+        columns = pl.DataFrame(drawn, orient="row", schema=[f"d{i}" for i in range(len(drawn[0]))])
+        assert columns.select(_factor_columns(surgical)).rows() == [_factors(row, surgical) for row in drawn]

@@ -149,10 +149,10 @@ def synthetic_stays(sample: list[Case], hospitals: int = 100, cases: int = 100_0
     """The stays of :func:`synthetic_city` one at a time, keeping only a brief of each earlier stay, so a
     city of millions is written without holding its cases."""
     plan, draws = _city_draws(sample, hospitals, cases, year, readmission_share, seed, patients)
-    for number, (real, hospital, patient, admitted, factors, surgical) in enumerate(draws):
+    for number, (real, hospital, patient, admitted, drawn, surgical) in enumerate(draws):
         hospital_id, tier, _ = plan[hospital]
         los = _stay_days(real)
-        cost, self_pay, *fees = _priced(real.total_cost, los, tier, surgical, factors)
+        cost, self_pay, *fees = _priced(real.total_cost, los, tier, surgical, _factors(drawn, surgical))
         fees = dict(zip(_PRICED_KEYS[surgical], fees, strict=True))
         admission = date.fromordinal(admitted)
         yield Stay(real, f"S{number:07d}", hospital_id, tier.level, f"P{patient:07d}", admission,
@@ -173,10 +173,11 @@ def _city_draws(sample: list[Case], hospitals: int, cases: int, year: int, readm
 def _draws(pool: list[Case], plan: list[tuple[str, Tier, float]], cases: int, year: int, readmission_share: float,
            rng: random.Random, patients: int) -> Iterator[tuple]:
     """The city's random stream, one tuple a stay: (real case, its hospital's place in ``plan``, patient number,
-    admission date as an ordinal, the factors that price it (:func:`_factors`), surgical).
+    admission date as an ordinal, the draws that price it (the cost noise, then [0, 1) draws: :func:`_factors`),
+    surgical).
 
-    Only the drawing (and the float work on the draws) is done here; pricing in ``Decimal`` needs no draw, so it
-    can be done elsewhere (in another process) with the same result. ``random.choices``, ``choice``,
+    Only the drawing is done here; pricing needs no draw, so it can be done elsewhere (in another process) with
+    the same result. ``random.choices``, ``choice``,
     ``randrange`` and ``uniform`` are made from the stream's own ``random()`` and ``_randbelow`` exactly as
     CPython's ``random.py`` makes them (same calls, same order, same arithmetic), so a seed gives the city it
     always gave (tests/test_city_fixture.py)."""
@@ -207,11 +208,12 @@ def _draws(pool: list[Case], plan: list[tuple[str, Tier, float]], cases: int, ye
             patient = _free_patient(out, stays_of, admitted, real.los_days or 7, patients, below)
         noise = levels[hospital] * lognormal(0, 0.1)
         chronic, surgical = known.get(id(real)) or facts(real)
-        factors = _factors(noise, [random_() for _ in range(4 + len(_SHARES[surgical]))], surgical)
+        drawn = [noise]
+        drawn += [random_() for _ in range(4 + len(_SHARES[surgical]))]
         out.append(_Brief(real.principal_dx, real.sex, real.age, real.age_days, hospital, patient, admitted,
                           admitted + _stay_days(real), chronic, surgical))
         stays_of.setdefault(patient, []).append(len(out) - 1)
-        yield real, hospital, patient, admitted, factors, surgical
+        yield real, hospital, patient, admitted, drawn, surgical
 
 
 def _stay_days(real: Case) -> int:
@@ -222,15 +224,29 @@ _SHARES = {False: MEDICAL_SHARES, True: SURGICAL_SHARES}     # by surgical
 _Factors = tuple[float, ...]        # see _factors
 
 
-def _factors(noise: float, uniforms: list[float], surgical: bool) -> _Factors:
+def _factors(drawn: list[float], surgical: bool) -> _Factors:
     """What pricing takes from a stay's draws, worked out in floats as random.uniform works them out: the cost
     noise, the self-pay share (15–35 %), the three daily charges' factors (0.9–1.1 of the rate), then each
-    share of what is left after them, in the order of the shares (``uniforms``: the [0, 1) draws, self-pay
-    first)."""
-    draws = [low + (high - low) * u for (low, high), u in zip(_SHARES[surgical].values(), uniforms[4:], strict=True)]
+    share of what is left after them, in the order of the shares (``drawn``: the noise, then the [0, 1) draws,
+    self-pay first). :func:`_factor_columns` works them out a chunk at a time."""
+    noise, own, bed, nursing, consultation, *rest = drawn
+    draws = [low + (high - low) * u for (low, high), u in zip(_SHARES[surgical].values(), rest, strict=True)]
     total = sum(draws)
-    return (noise, 0.15 + (0.35 - 0.15) * uniforms[0], 0.9 + (1.1 - 0.9) * uniforms[1],
-            0.9 + (1.1 - 0.9) * uniforms[2], 0.9 + (1.1 - 0.9) * uniforms[3], *[draw / total for draw in draws])
+    return (noise, 0.15 + (0.35 - 0.15) * own, 0.9 + (1.1 - 0.9) * bed, 0.9 + (1.1 - 0.9) * nursing,
+            0.9 + (1.1 - 0.9) * consultation, *[draw / total for draw in draws])
+
+
+def _factor_columns(surgical: bool) -> list[pl.Expr]:
+    """:func:`_factors` as columns f0… from columns d0… of the draws: the same float operations in the same
+    order (the shares' total summed left to right, as ``sum`` does)."""
+    drawn = [pl.col(f"d{i}") for i in range(5 + len(_SHARES[surgical]))]
+    draws = [low + (high - low) * u for (low, high), u in zip(_SHARES[surgical].values(), drawn[5:], strict=True)]
+    total = draws[0]
+    for draw in draws[1:]:
+        total = total + draw
+    factors = [drawn[0], 0.15 + (0.35 - 0.15) * drawn[1], 0.9 + (1.1 - 0.9) * drawn[2],
+               0.9 + (1.1 - 0.9) * drawn[3], 0.9 + (1.1 - 0.9) * drawn[4], *[draw / total for draw in draws]]
+    return [factor.alias(f"f{i}") for i, factor in enumerate(factors)]
 
 
 def _priced(real_cost: Decimal, los: int, tier: Tier, surgical: bool, factors: _Factors) -> list[Decimal]:
@@ -285,11 +301,11 @@ def _chunked(draws: Iterator[tuple], place_of: dict[int, int]) -> Iterator[list[
     """The draws in chunks of ``CITY_CHUNK``, each real case named by its place in the sample, or (a readmission's
     changed copy) given as its texts, cost and days, so that a chunk pickles small."""
     chunk: list[tuple] = []
-    for real, hospital, patient, admitted, factors, surgical in draws:
+    for real, hospital, patient, admitted, drawn, surgical in draws:
         place = place_of.get(id(real))
         if place is None:
             place = (_case_texts(real), real.total_cost, _stay_days(real))
-        chunk.append((place, hospital, patient, admitted, factors, surgical))
+        chunk.append((place, hospital, patient, admitted, drawn, surgical))
         if len(chunk) == CITY_CHUNK:
             yield chunk
             chunk = []
@@ -322,7 +338,7 @@ class _CityTexts:
     def frame(self, chunk: list[tuple], first_number: int) -> pl.DataFrame:
         """One chunk's rows as a text frame: the case file's columns (in no set order: the writer selects them by
         name), a ``fee_<key>`` column for each charge category its stays have."""
-        reals, hospitals, patients, admitted, factors, kinds = zip(*chunk, strict=True)
+        reals, hospitals, patients, admitted, drawn, kinds = zip(*chunk, strict=True)
         places, changed, costs, fens, days = [], [], list(self.costs), list(self.fens), list(self.days)
         for real in reals:
             if real.__class__ is int:
@@ -360,13 +376,14 @@ class _CityTexts:
             if not rows:
                 continue
             self.fee_keys.update(_PRICED_KEYS[surgical])
-            drawn = pl.DataFrame([factors[row] for row in rows], orient="row",
-                                 schema=[f"f{i}" for i in range(5 + len(_SHARES[surgical]))])
-            priced = _priced_in_fen(pl.concat([stays[rows], drawn], how="horizontal"), surgical)
+            draws = pl.DataFrame([drawn[row] for row in rows], orient="row",
+                                 schema=[f"d{i}" for i in range(5 + len(_SHARES[surgical]))])
+            priced = _priced_in_fen(pl.concat([stays[rows], draws], how="horizontal"), surgical)
             near = priced.filter("near")["row"].to_list()
             if near:        # a product within a hair of half a fen: priced in Decimal, as _priced prices it
                 again = [[row, *map(_fen_of, _priced(costs[places[row]], days[places[row]],
-                                                     self.plan[hospitals[row]][1], surgical, factors[row]))]
+                                                     self.plan[hospitals[row]][1], surgical,
+                                                     _factors(drawn[row], surgical)))]
                          for row in near]
                 priced = pl.concat([priced.filter(~pl.col("near")).drop("near"),
                                     pl.DataFrame(again, schema=priced.drop("near").schema, orient="row")]).sort("row")
@@ -385,12 +402,13 @@ def _priced_in_fen(stays: pl.DataFrame, surgical: bool) -> pl.DataFrame:
     and ``fee_<key>`` in the order of ``_PRICED_KEYS``, and ``near``, true where some product came within
     ``_MARGIN`` of half a fen (or a figure is not positive), whose figures the caller takes from ``_priced``.
 
-    Columns in: row, fen (the real case's cost in fen), days, bed and nursing (the tier's rates) and the factors
-    f0… (:func:`_factors`). Why the figures are ``_priced``'s: a factor's float and the decimal its repr writes
+    Columns in: row, fen (the real case's cost in fen), days, bed and nursing (the tier's rates) and the draws
+    d0… (:func:`_draws`). Why the figures are ``_priced``'s: a factor's float and the decimal its repr writes
     differ by at most half an ulp, so a product here is within 2.3e-16 of its ``Decimal`` (whose 28 digits round
-    away at most 5e-28); a product further than that from half a fen rounds half up to the same fen. The daily
-    charges are the same float operations, in the same order, as ``_fee_values`` makes (``Decimal(float)`` is
-    that float exactly); only their ×100 is rounded, within the same bound."""
+    away at most 5e-28); a product further than that from half a fen rounds half up to the same fen. The factors
+    and the daily charges are the same float operations, in the same order, as ``_factors`` and ``_fee_values``
+    make (``Decimal(float)`` is that float exactly; only the daily charges' ×100 is rounded, within the same
+    bound); were a float here an ulp or two off, the margin (1e-13, some 400 ulps) would still hold."""
     shares = len(_SHARES[surgical])
     keys = _PRICED_KEYS[surgical]
     factor = [pl.col(f"f{i}") for i in range(5 + shares)]
@@ -403,7 +421,8 @@ def _priced_in_fen(stays: pl.DataFrame, surgical: bool) -> pl.DataFrame:
 
     day_count = pl.max_horizontal(pl.col("days"), pl.lit(1))
     rates = [pl.col("bed") * day_count, pl.col("nursing") * day_count, CONSULTATION_PER_DAY * day_count]
-    frame = stays.with_columns(fen(pl.col("fen").cast(pl.Float64) * factor[0], "total_cost"))
+    frame = stays.with_columns(_factor_columns(surgical))
+    frame = frame.with_columns(fen(pl.col("fen").cast(pl.Float64) * factor[0], "total_cost"))
     frame = frame.with_columns(
         fen(pl.col("total_cost").cast(pl.Float64) * factor[1], "self_pay"),
         # min(1.0, 0.5 * float(cost) / sum(rates)): daily charges at most half the bill
