@@ -338,7 +338,7 @@ class _CityTexts:
     def frame(self, chunk: list[tuple], first_number: int) -> pl.DataFrame:
         """One chunk's rows as a text frame: the case file's columns (in no set order: the writer selects them by
         name), a ``fee_<key>`` column for each charge category its stays have."""
-        reals, hospitals, patients, admitted, drawn, kinds = zip(*chunk, strict=True)
+        reals, hospitals, patients, admitted, _, kinds = zip(*chunk, strict=True)
         places, changed, costs, fens, days = [], [], list(self.costs), list(self.fens), list(self.days)
         for real in reals:
             if real.__class__ is int:
@@ -370,28 +370,29 @@ class _CityTexts:
             admission_date=_iso_date(pl.col("admitted")),
             discharge_date=_iso_date(pl.col("admitted") + pl.col("days")),
         )
-        money = []
-        for surgical in (False, True):
-            rows = [row for row, kind in enumerate(kinds) if kind is surgical]
-            if not rows:
-                continue
-            self.fee_keys.update(_PRICED_KEYS[surgical])
-            draws = pl.DataFrame([drawn[row] for row in rows], orient="row",
-                                 schema=[f"d{i}" for i in range(5 + len(_SHARES[surgical]))])
-            priced = _priced_in_fen(pl.concat([stays[rows], draws], how="horizontal"), surgical)
-            near = priced.filter("near")["row"].to_list()
-            if near:        # a product within a hair of half a fen: priced in Decimal, as _priced prices it
-                again = [[row, *map(_fen_of, _priced(costs[places[row]], days[places[row]],
-                                                     self.plan[hospitals[row]][1], surgical,
-                                                     _factors(drawn[row], surgical)))]
-                         for row in near]
-                priced = pl.concat([priced.filter(~pl.col("near")).drop("near"),
-                                    pl.DataFrame(again, schema=priced.drop("near").schema, orient="row")]).sort("row")
-            money.append(priced.drop("near", strict=False))
-        money_frame = pl.concat(money, how="diagonal").sort("row").drop("row")
-        texts = money_frame.select(_yuan(pl.col(name)).alias(name) for name in money_frame.columns)
+        money = [self._money(stays, surgical, chunk, [costs[place] for place in places])
+                 for surgical in (False, True) if surgical in kinds]
+        fen = pl.concat(money, how="diagonal").sort("row").drop("row")
+        texts = fen.select(_yuan(pl.col(name)).alias(name) for name in fen.columns)
         base = cells[stays["place"]].drop(own.columns, "total_cost", "self_pay")
         return pl.concat([base, own, texts], how="horizontal")
+
+    def _money(self, stays: pl.DataFrame, surgical: bool, chunk: list[tuple], costs: list[Decimal]) -> pl.DataFrame:
+        """The money of the chunk's stays of one kind in fen (row, total_cost, self_pay, fee_<key>…): in columns
+        (:func:`_priced_in_fen`), and a stay with a product within a hair of half a fen by :func:`_priced`."""
+        rows = [row for row, (*_, kind) in enumerate(chunk) if kind is surgical]
+        self.fee_keys.update(_PRICED_KEYS[surgical])
+        draws = pl.DataFrame([chunk[row][4] for row in rows], orient="row",
+                             schema=[f"d{i}" for i in range(5 + len(_SHARES[surgical]))])
+        priced = _priced_in_fen(pl.concat([stays[rows], draws], how="horizontal"), surgical)
+        near = priced.filter("near").select("row", "days", "hospital").rows()
+        priced = priced.drop("near", "days", "hospital")
+        if not near:
+            return priced
+        again = [[row, *map(_fen_of, _priced(costs[row], days, self.plan[hospital][1], surgical,
+                                             _factors(chunk[row][4], surgical)))] for row, days, hospital in near]
+        return pl.concat([priced.filter(~pl.col("row").is_in([row for row, *_ in near])),
+                          pl.DataFrame(again, schema=priced.schema, orient="row")])
 
 
 _MARGIN = 1e-13         # relative: a float product this close to half a fen is priced in Decimal instead
@@ -400,15 +401,16 @@ _MARGIN = 1e-13         # relative: a float product this close to half a fen is 
 def _priced_in_fen(stays: pl.DataFrame, surgical: bool) -> pl.DataFrame:
     """:func:`_priced` over a frame of stays of one kind, in integer fen, in floats: row, total_cost, self_pay
     and ``fee_<key>`` in the order of ``_PRICED_KEYS``, and ``near``, true where some product came within
-    ``_MARGIN`` of half a fen (or a figure is not positive), whose figures the caller takes from ``_priced``.
+    ``_MARGIN`` of half a fen (or a figure is not positive), whose figures the caller takes from ``_priced``
+    (with the stay's days and hospital, for that).
 
     Columns in: row, fen (the real case's cost in fen), days, bed and nursing (the tier's rates) and the draws
     d0… (:func:`_draws`). Why the figures are ``_priced``'s: a factor's float and the decimal its repr writes
-    differ by at most half an ulp, so a product here is within 2.3e-16 of its ``Decimal`` (whose 28 digits round
-    away at most 5e-28); a product further than that from half a fen rounds half up to the same fen. The factors
-    and the daily charges are the same float operations, in the same order, as ``_factors`` and ``_fee_values``
-    make (``Decimal(float)`` is that float exactly; only the daily charges' ×100 is rounded, within the same
-    bound); were a float here an ulp or two off, the margin (1e-13, some 400 ulps) would still hold."""
+    differ by at most half an ulp, so a product here is within 2.3e-16 times itself of its ``Decimal`` (whose 28
+    digits round away at most 5e-28); a product further than that from half a fen rounds half up to the same
+    fen. The factors and the daily charges are the same float operations, in the same order, as ``_factors`` and
+    ``_fee_values`` make (``Decimal(float)`` is that float exactly; only the daily charges' ×100 is rounded,
+    within the same bound); were a float here an ulp or two off, the margin (1e-13, some 400 ulps) would hold."""
     shares = len(_SHARES[surgical])
     keys = _PRICED_KEYS[surgical]
     factor = [pl.col(f"f{i}") for i in range(5 + shares)]
@@ -440,7 +442,7 @@ def _priced_in_fen(stays: pl.DataFrame, surgical: bool) -> pl.DataFrame:
     frame = frame.with_columns((pl.col(drugs) + pl.col("total_cost") - pl.sum_horizontal(daily + shared)).alias(drugs),
                                near=pl.any_horizontal(*near, pl.col("total_cost") <= 0, pl.col("rest") <= 0,
                                                       pl.col("fen").is_null()))
-    return frame.select("row", "total_cost", "self_pay", *daily, *shared, "near")
+    return frame.select("row", "total_cost", "self_pay", *daily, *shared, "near", "days", "hospital")
 
 
 def _half_up(product: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
