@@ -29,13 +29,19 @@ itemises those categories into fee lines (NHSA ``fee_list_d``) over the days of 
 from __future__ import annotations
 
 import csv
+import gc
+import multiprocessing
 import random
-from collections.abc import Callable, Iterable, Iterator
+from bisect import bisect
+from collections.abc import Callable, Generator, Iterable, Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from functools import cache
 from itertools import accumulate
 from pathlib import Path
+from typing import NamedTuple
 
 import polars as pl
 
@@ -59,6 +65,7 @@ class Tier:
 TIERS = (Tier("三级", 0.1, 8.0, 1.25, 90, 45), Tier("二级", 0.3, 3.0, 1.0, 55, 30),
          Tier("一级", 0.6, 1.0, 0.8, 35, 20))
 CONSULTATION_PER_DAY = 15                           # 诊察费 元/day [M]
+READMISSION_SHARE = 0.03                            # share of stays that are readmissions [M]
 READMITTED_ELSEWHERE = 0.3                          # share of readmissions at another hospital [M]
 # Why a patient comes back [M: illustrative shares; cancer patients' readmissions are mostly planned
 # cycles, a few in ten surgical readmissions are complications of the operation]. Each applies where it
@@ -91,7 +98,8 @@ SURGICAL_SHARES = {"examination": (0.06, 0.14), "laboratory": (0.06, 0.14), "tre
 
 
 def synthetic_city(sample: list[Case], hospitals: int = 100, cases: int = 100_000, year: int = 2025,
-                   readmission_share: float = 0.03, seed: int = 2025, patients: int | None = None) -> list[Case]:
+                   readmission_share: float = READMISSION_SHARE, seed: int = 2025,
+                   patients: int | None = None) -> list[Case]:
     """``cases`` stays over ``hospitals`` hospitals, resampled from ``sample`` (cases with a cost);
     ``patients`` distinct patients (default 0.8 × cases, so some return by chance)."""
     return [stay.case() for stay in synthetic_stays(sample, hospitals, cases, year, readmission_share, seed, patients)]
@@ -120,65 +128,140 @@ class Stay:
             "fees": self.fees})
 
 
-@dataclass(frozen=True, slots=True)
-class _Brief:
+class _Brief(NamedTuple):
     """What a later stay reads of an earlier one: readmission and the patient's days in hospital."""
 
     principal_dx: str
     sex: int | None
     age: int | None
     age_days: int | None
-    hospital_id: str
-    patient_id: str
-    admission_date: date
-    discharge_date: date
+    hospital: int                   # its place in the plan of hospitals
+    patient: int                    # the patient's number (patient_id P0000123)
+    admitted: int                   # dates as ordinals (date.toordinal)
+    discharged: int
     chronic: tuple[str, ...]        # the patient's chronic conditions coded on this stay
     surgical: bool
 
 
 def synthetic_stays(sample: list[Case], hospitals: int = 100, cases: int = 100_000, year: int = 2025,
-                    readmission_share: float = 0.03, seed: int = 2025, patients: int | None = None) -> Iterator[Stay]:
+                    readmission_share: float = READMISSION_SHARE, seed: int = 2025,
+                    patients: int | None = None) -> Iterator[Stay]:
     """The stays of :func:`synthetic_city` one at a time, keeping only a brief of each earlier stay, so a
     city of millions is written without holding its cases."""
+    plan, draws = _city_draws(sample, hospitals, cases, year, readmission_share, seed, patients)
+    for number, (real, hospital, patient, admitted, drawn, surgical) in enumerate(draws):
+        hospital_id, tier, _ = plan[hospital]
+        los = _stay_days(real)
+        cost, self_pay, *fees = _priced(real.total_cost, los, tier, surgical, _factors(drawn, surgical))
+        fees = dict(zip(_PRICED_KEYS[surgical], fees, strict=True))
+        admission = date.fromordinal(admitted)
+        yield Stay(real, f"S{number:07d}", hospital_id, tier.level, f"P{patient:07d}", admission,
+                   admission + timedelta(days=los), cost, self_pay, fees)
+
+
+def _city_draws(sample: list[Case], hospitals: int, cases: int, year: int, readmission_share: float, seed: int,
+                patients: int | None) -> tuple[list[tuple[str, Tier, float]], Iterator[tuple]]:
+    """The plan of hospitals, and the city's draws stay by stay (:func:`_draws`), from one stream seeded ``seed``."""
     rng = random.Random(seed)
     pool = [c for c in sample if c.total_cost]
     if not pool:
         raise InputError("the sample has no case with a cost to resample")
     plan = _hospitals(hospitals, rng)
-    cumulative = list(accumulate(tier.volume for _, tier, _ in plan))       # choices(weights=…) draws alike
-    by_hospital = {hospital_id: (tier, level) for hospital_id, tier, level in plan}
+    return plan, _draws(pool, plan, cases, year, readmission_share, rng, patients or int(cases * 0.8) + 1)
+
+
+def _draws(pool: list[Case], plan: list[tuple[str, Tier, float]], cases: int, year: int, readmission_share: float,
+           rng: random.Random, patients: int) -> Iterator[tuple]:
+    """The city's random stream, one tuple a stay: (real case, its hospital's place in ``plan``, patient number,
+    admission date as an ordinal, the draws that price it (the cost noise, then [0, 1) draws: :func:`_factors`),
+    surgical).
+
+    Only the drawing is done here; pricing needs no draw, so it can be done elsewhere (in another process) with
+    the same result. ``random.choices``, ``choice``,
+    ``randrange`` and ``uniform`` are made from the stream's own ``random()`` and ``_randbelow`` exactly as
+    CPython's ``random.py`` makes them (same calls, same order, same arithmetic), so a seed gives the city it
+    always gave (tests/test_city_fixture.py)."""
+    random_, below, lognormal = rng.random, rng._randbelow, rng.lognormvariate
+    cumulative = list(accumulate(tier.volume for _, tier, _ in plan))
+    total, last = cumulative[-1] + 0.0, len(plan) - 1      # random.choices(plan, cum_weights=cumulative), one draw
+    levels = [level for _, _, level in plan]
     reasons = _Reasons.of(pool)
-    start = date(year, 1, 1)
+    known, facts = reasons.known, reasons.facts
+    first_day = date(year, 1, 1).toordinal()
     out: list[_Brief] = []
-    stays_of: dict[str, list[int]] = {}         # patient → indexes of their stays in ``out``
-    patients = patients or int(cases * 0.8) + 1
-    for number in range(cases):
-        stay = None
-        if out and rng.random() < readmission_share:
-            first = out[rng.randrange(len(out))]
-            hospital_id = (rng.choices(plan, cum_weights=cumulative)[0][0] if rng.random() < READMITTED_ELSEWHERE
-                           else first.hospital_id)
+    stays_of: dict[int, list[int]] = {}         # patient → indexes of their stays in ``out``
+    for _ in range(cases):
+        real = None
+        if out and random_() < readmission_share:
+            first = out[below(len(out))]
+            hospital = bisect(cumulative, random_() * total, 0, last) if random_() < READMITTED_ELSEWHERE \
+                else first.hospital
             real = reasons.readmitted(first, rng)
-            tier, level = by_hospital[hospital_id]
-            admitted = _readmission_date(first, real, rng, year)
-            if _free(out, stays_of.get(first.patient_id, ()), admitted, real.los_days or 7):
-                stay = _stay(real, f"S{number:07d}", hospital_id, tier, level, first.patient_id, admitted, rng)
-        if stay is None:
-            hospital_id, tier, level = rng.choices(plan, cum_weights=cumulative)[0]
-            real = rng.choice(pool)
-            admitted = start + timedelta(days=rng.randrange(365))
-            patient = _free_patient(out, stays_of, admitted, real.los_days or 7, patients, rng)
-            stay = _stay(real, f"S{number:07d}", hospital_id, tier, level, patient, admitted, rng)
-        chronic, surgical = reasons.facts(stay.real)
-        out.append(_Brief(stay.real.principal_dx, stay.real.sex, stay.real.age, stay.real.age_days, stay.hospital_id,
-                          stay.patient_id, stay.admission_date, stay.discharge_date, chronic, surgical))
-        stays_of.setdefault(stay.patient_id, []).append(len(out) - 1)
-        yield stay
+            admitted = _readmission_day(first, real, rng, year)
+            patient = first.patient
+            if not _free(out, stays_of.get(patient, ()), admitted, real.los_days or 7):
+                real = None
+        if real is None:
+            hospital = bisect(cumulative, random_() * total, 0, last)
+            real = pool[below(len(pool))]
+            admitted = first_day + below(365)
+            patient = _free_patient(out, stays_of, admitted, real.los_days or 7, patients, below)
+        noise = levels[hospital] * lognormal(0, 0.1)
+        chronic, surgical = known.get(id(real)) or facts(real)
+        drawn = [noise]
+        drawn += [random_() for _ in range(4 + len(_SHARES[surgical]))]
+        out.append(_Brief(real.principal_dx, real.sex, real.age, real.age_days, hospital, patient, admitted,
+                          admitted + _stay_days(real), chronic, surgical))
+        stays_of.setdefault(patient, []).append(len(out) - 1)
+        yield real, hospital, patient, admitted, drawn, surgical
 
 
-CITY_CHUNK = 100_000     # stays turned into one text frame at a time
-_STAY_FIELDS = ("id", "hospital_id", "hospital_level", "patient_id", "admission_date", "discharge_date",
-                "total_cost", "self_pay")
+def _stay_days(real: Case) -> int:
+    return real.los_days if real.los_days is not None else 7
+
+
+_SHARES = {False: MEDICAL_SHARES, True: SURGICAL_SHARES}     # by surgical
+_Factors = tuple[float, ...]        # see _factors
+
+
+def _factors(drawn: list[float], surgical: bool) -> _Factors:
+    """What pricing takes from a stay's draws, worked out in floats as random.uniform works them out: the cost
+    noise, the self-pay share (15–35 %), the three daily charges' factors (0.9–1.1 of the rate), then each
+    share of what is left after them, in the order of the shares (``drawn``: the noise, then the [0, 1) draws,
+    self-pay first). :func:`_factor_columns` works them out a chunk at a time."""
+    noise, own, bed, nursing, consultation, *rest = drawn
+    draws = [low + (high - low) * u for (low, high), u in zip(_SHARES[surgical].values(), rest, strict=True)]
+    total = sum(draws)
+    return (noise, 0.15 + (0.35 - 0.15) * own, 0.9 + (1.1 - 0.9) * bed, 0.9 + (1.1 - 0.9) * nursing,
+            0.9 + (1.1 - 0.9) * consultation, *[draw / total for draw in draws])
+
+
+def _factor_columns(surgical: bool) -> list[pl.Expr]:
+    """:func:`_factors` as columns f0… from columns d0… of the draws: the same float operations in the same
+    order (the shares' total summed left to right, as ``sum`` does)."""
+    drawn = [pl.col(f"d{i}") for i in range(5 + len(_SHARES[surgical]))]
+    draws = [low + (high - low) * u for (low, high), u in zip(_SHARES[surgical].values(), drawn[5:], strict=True)]
+    total = draws[0]
+    for draw in draws[1:]:
+        total = total + draw
+    factors = [drawn[0], 0.15 + (0.35 - 0.15) * drawn[1], 0.9 + (1.1 - 0.9) * drawn[2],
+               0.9 + (1.1 - 0.9) * drawn[3], 0.9 + (1.1 - 0.9) * drawn[4], *[draw / total for draw in draws]]
+    return [factor.alias(f"f{i}") for i, factor in enumerate(factors)]
+
+
+def _priced(real_cost: Decimal, los: int, tier: Tier, surgical: bool, factors: _Factors) -> list[Decimal]:
+    """A stay's total cost (the real case's at the hospital's level with noise), self-pay, then its charge
+    categories (:func:`_fee_values`, in the order of ``_PRICED_KEYS``), to the cent, rounded half up: each
+    factor taken as the decimal its repr writes (the shortest that reads back as the float).
+    :func:`_priced_in_fen` gives the same figures a chunk at a time."""
+    cost = (real_cost * Decimal(repr(factors[0]))).quantize(CENT, ROUND_HALF_UP)
+    self_pay = (cost * Decimal(repr(factors[1]))).quantize(CENT, ROUND_HALF_UP)
+    return [cost, self_pay, *_fee_values(cost, los, tier, surgical, factors[2:5], factors[5:])]
+
+
+CITY_CHUNK = 25_000      # stays turned into one text frame at a time
+FORK_FROM_STAYS = 10_000     # a city this large is drawn in a process of its own while this one writes it
+_UNIX_DAY = date(1970, 1, 1).toordinal()
 
 
 def write_synthetic_city(path: str | Path, sample: list[Case], hospitals: int = 100, cases: int = 100_000,
@@ -186,37 +269,271 @@ def write_synthetic_city(path: str | Path, sample: list[Case], hospitals: int = 
                          progress: Callable[[int, int], None] | None = None) -> tuple[int, int]:
     """The file ``write_cases(path, synthetic_city(sample, …))`` writes, byte for byte, without a Case per stay
     (CSV in text columns; .xlsx and .parquet through write_cases); gives (stays, hospitals) written.
-    ``progress`` is told (stays made, stays in all) as the stays are made."""
+    ``progress`` is told (stays made, stays in all) as the stays are made.
+
+    A large city is drawn in a forked process (:func:`_drawn_elsewhere`: the random stream is one sequence,
+    so it stays in one process, whole) while this one prices the stays and writes them: two cores at work."""
     path = Path(path)
-    stays = _told(synthetic_stays(sample, hospitals, cases, year, seed=seed), cases, progress)
     if path.suffix.lower() in (".xlsx", ".parquet"):
-        made = [stay.case() for stay in stays]
+        made = [stay.case() for stay in _told(synthetic_stays(sample, hospitals, cases, year, seed=seed), cases,
+                                              progress)]
         write_cases(path, made)
         return len(made), len({c.hospital_id for c in made})
-    fee_keys = sorted({*DAILY_KEYS, *MEDICAL_SHARES, *SURGICAL_SHARES})
-    columns = CASE_FILE_COLUMNS + [f"fee_{key}" for key in fee_keys]
-    templates = {id(case): _case_texts(case, len(fee_keys)) for case in sample}
-    places = [CASE_FILE_COLUMNS.index(name) for name in _STAY_FIELDS]
-    seen: set[str] = set()
-    hospital_ids: set[str] = set()
-    frames, rows = [], []
-    for stay in stays:
-        row = list(templates.get(id(stay.real)) or _case_texts(stay.real, len(fee_keys)))
-        for place, value in zip(places, (stay.id, stay.hospital_id, stay.hospital_level, stay.patient_id,
-                                         stay.admission_date, stay.discharge_date, stay.total_cost, stay.self_pay)):
-            row[place] = str(value)
-        fees = stay.fees
-        row[len(CASE_FILE_COLUMNS):] = [str(fees[key]) if key in fees else "" for key in fee_keys]
-        seen.update(fees)
-        hospital_ids.add(stay.hospital_id)
-        rows.append(row)
-        if len(rows) == CITY_CHUNK:
-            frames.append(pl.DataFrame(rows, schema=dict.fromkeys(columns, pl.String), orient="row"))
-            rows = []
-    frames.append(pl.DataFrame(rows, schema=dict.fromkeys(columns, pl.String), orient="row"))
-    kept = CASE_FILE_COLUMNS + [f"fee_{key}" for key in fee_keys if key in seen]    # as write_cases: fees present
-    write_csv_chunks((frame.select(kept) for frame in frames), kept, path)
-    return sum(frame.height for frame in frames), len(hospital_ids)
+    plan, draws = _city_draws(sample, hospitals, cases, year, READMISSION_SHARE, seed, None)
+    place_of = {id(case): place for place, case in enumerate(sample)}
+    chunks = _drawn_elsewhere(lambda: _chunked(draws, place_of), cases >= FORK_FROM_STAYS)
+    texts = _CityTexts(sample, plan)
+    frames, done = [], 0
+    with closing(chunks), _collector_paused():        # closing: a child still drawing is stopped on an error
+        for chunk in chunks:
+            frames.append(texts.frame(chunk, done))
+            done += len(chunk)
+            if progress:
+                progress(done, cases)
+    kept = texts.kept()
+    blank = pl.lit(None, pl.String)       # a category some chunk's stays have not: blank in that chunk's rows
+    write_csv_chunks((frame.select(pl.col(name) if name in frame.columns else blank.alias(name) for name in kept)
+                      for frame in frames), kept, path)       # as write_cases: fee columns of the categories present
+    return done, len(texts.hospitals)
+
+
+def _chunked(draws: Iterator[tuple], place_of: dict[int, int]) -> Iterator[list[tuple]]:
+    """The draws in chunks of ``CITY_CHUNK``, each real case named by its place in the sample, or (a readmission's
+    changed copy) given as its texts, cost and days, so that a chunk pickles small."""
+    chunk: list[tuple] = []
+    for real, hospital, patient, admitted, drawn, surgical in draws:
+        place = place_of.get(id(real))
+        if place is None:
+            place = (_case_texts(real), real.total_cost, _stay_days(real))
+        chunk.append((place, hospital, patient, admitted, drawn, surgical))
+        if len(chunk) == CITY_CHUNK:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+class _CityTexts:
+    """The city file's text columns for chunks of draws: the real cases' cells taken from one frame of the
+    sample's cells, the stay's own cells (ids, hospital, patient, dates, money) put over them."""
+
+    def __init__(self, sample: list[Case], plan: list[tuple[str, Tier, float]]):
+        self.cells = pl.DataFrame([_case_texts(case) for case in sample], schema=dict.fromkeys(CASE_FILE_COLUMNS,
+                                                                                               pl.String), orient="row")
+        self.costs = [case.total_cost for case in sample]
+        self.fens = [_whole_fen(case.total_cost) for case in sample]
+        self.days = [_stay_days(case) for case in sample]
+        self.plan = plan
+        self.hospital_ids = pl.Series([hospital_id for hospital_id, _, _ in plan], dtype=pl.String)
+        self.levels = pl.Series([tier.level for _, tier, _ in plan], dtype=pl.String)
+        self.bed = pl.Series([tier.bed_per_day for _, tier, _ in plan], dtype=pl.Int64)
+        self.nursing = pl.Series([tier.nursing_per_day for _, tier, _ in plan], dtype=pl.Int64)
+        self.hospitals: set[int] = set()
+        self.fee_keys: set[str] = set()         # the charge categories the stays have, as write_cases finds them
+
+    def kept(self) -> list[str]:
+        """The file's columns: CASE_FILE_COLUMNS, then a ``fee_<key>`` column for each charge category present."""
+        return CASE_FILE_COLUMNS + [f"fee_{key}" for key in sorted(self.fee_keys)]
+
+    def frame(self, chunk: list[tuple], first_number: int) -> pl.DataFrame:
+        """One chunk's rows as a text frame: the case file's columns (in no set order: the writer selects them by
+        name), a ``fee_<key>`` column for each charge category its stays have."""
+        reals, hospitals, patients, admitted, _, kinds = zip(*chunk, strict=True)
+        places, changed, costs, fens, days = [], [], list(self.costs), list(self.fens), list(self.days)
+        for real in reals:
+            if real.__class__ is int:
+                places.append(real)
+            else:                               # a readmission's changed copy of a real case
+                texts, real_cost, los = real
+                places.append(len(costs))
+                changed.append(texts)
+                costs.append(real_cost)
+                fens.append(_whole_fen(real_cost))
+                days.append(los)
+        stays = pl.DataFrame({"row": range(len(chunk)), "place": places, "hospital": hospitals, "patient": patients,
+                              "admitted": admitted}, schema=dict.fromkeys(["row", "place", "hospital", "patient",
+                                                                           "admitted"], pl.Int64))
+        stays = stays.with_columns(fen=pl.Series(fens, dtype=pl.Int64).gather(stays["place"]),
+                                   days=pl.Series(days, dtype=pl.Int64).gather(stays["place"]),
+                                   bed=self.bed.gather(stays["hospital"]),
+                                   nursing=self.nursing.gather(stays["hospital"]))
+        self.hospitals.update(hospitals)
+        cells = self.cells
+        if changed:
+            cells = pl.concat([cells, pl.DataFrame(changed, schema=cells.schema, orient="row")])
+        own = stays.select(
+            id=pl.lit("S") + pl.int_range(first_number, first_number + len(chunk), dtype=pl.Int64)
+            .cast(pl.String).str.zfill(7),
+            hospital_id=self.hospital_ids.gather(stays["hospital"]),
+            hospital_level=self.levels.gather(stays["hospital"]),
+            patient_id=pl.lit("P") + pl.col("patient").cast(pl.String).str.zfill(7),
+            admission_date=_iso_date(pl.col("admitted")),
+            discharge_date=_iso_date(pl.col("admitted") + pl.col("days")),
+        )
+        money = [self._money(stays, surgical, chunk, [costs[place] for place in places])
+                 for surgical in (False, True) if surgical in kinds]
+        fen = pl.concat(money, how="diagonal").sort("row").drop("row")
+        texts = fen.select(_yuan(pl.col(name)).alias(name) for name in fen.columns)
+        base = cells[stays["place"]].drop(own.columns, "total_cost", "self_pay")
+        return pl.concat([base, own, texts], how="horizontal")
+
+    def _money(self, stays: pl.DataFrame, surgical: bool, chunk: list[tuple], costs: list[Decimal]) -> pl.DataFrame:
+        """The money of the chunk's stays of one kind in fen (row, total_cost, self_pay, fee_<key>…): in columns
+        (:func:`_priced_in_fen`), and a stay with a product within a hair of half a fen by :func:`_priced`."""
+        rows = [row for row, (*_, kind) in enumerate(chunk) if kind is surgical]
+        self.fee_keys.update(_PRICED_KEYS[surgical])
+        draws = pl.DataFrame([chunk[row][4] for row in rows], orient="row",
+                             schema=[f"d{i}" for i in range(5 + len(_SHARES[surgical]))])
+        priced = _priced_in_fen(pl.concat([stays[rows], draws], how="horizontal"), surgical)
+        near = priced.filter("near").select("row", "days", "hospital").rows()
+        priced = priced.drop("near", "days", "hospital")
+        if not near:
+            return priced
+        again = [[row, *map(_fen_of, _priced(costs[row], days, self.plan[hospital][1], surgical,
+                                             _factors(chunk[row][4], surgical)))] for row, days, hospital in near]
+        return pl.concat([priced.filter(~pl.col("row").is_in([row for row, *_ in near])),
+                          pl.DataFrame(again, schema=priced.schema, orient="row")])
+
+
+_MARGIN = 1e-13         # relative: a float product this close to half a fen is priced in Decimal instead
+
+
+def _priced_in_fen(stays: pl.DataFrame, surgical: bool) -> pl.DataFrame:
+    """:func:`_priced` over a frame of stays of one kind, in integer fen, in floats: row, total_cost, self_pay
+    and ``fee_<key>`` in the order of ``_PRICED_KEYS``, and ``near``, true where some product came within
+    ``_MARGIN`` of half a fen (or a figure is not positive), whose figures the caller takes from ``_priced``
+    (with the stay's days and hospital, for that).
+
+    Columns in: row, fen (the real case's cost in fen), days, bed and nursing (the tier's rates) and the draws
+    d0… (:func:`_draws`). Why the figures are ``_priced``'s: a factor's float and the decimal its repr writes
+    differ by at most half an ulp, so a product here is within 2.3e-16 times itself of its ``Decimal`` (whose 28
+    digits round away at most 5e-28); a product further than that from half a fen rounds half up to the same
+    fen. The factors and the daily charges are the same float operations, in the same order, as ``_factors`` and
+    ``_fee_values`` make (``Decimal(float)`` is that float exactly; only the daily charges' ×100 is rounded,
+    within the same bound); were a float here an ulp or two off, the margin (1e-13, some 400 ulps) would hold."""
+    shares = len(_SHARES[surgical])
+    keys = _PRICED_KEYS[surgical]
+    factor = [pl.col(f"f{i}") for i in range(5 + shares)]
+    near: list[pl.Expr] = []
+
+    def fen(product: pl.Expr, name: str) -> pl.Expr:
+        value, close = _half_up(product)
+        near.append(close)
+        return value.alias(name)
+
+    day_count = pl.max_horizontal(pl.col("days"), pl.lit(1))
+    rates = [pl.col("bed") * day_count, pl.col("nursing") * day_count, CONSULTATION_PER_DAY * day_count]
+    frame = stays.with_columns(_factor_columns(surgical))
+    frame = frame.with_columns(fen(pl.col("fen").cast(pl.Float64) * factor[0], "total_cost"))
+    frame = frame.with_columns(
+        fen(pl.col("total_cost").cast(pl.Float64) * factor[1], "self_pay"),
+        # min(1.0, 0.5 * float(cost) / sum(rates)): daily charges at most half the bill
+        scale=pl.min_horizontal(pl.lit(1.0), 0.5 * (pl.col("total_cost").cast(pl.Float64) / 100.0)
+                                / (rates[0] + rates[1] + rates[2]).cast(pl.Float64)),
+        **{f"rate{i}": rate for i, rate in enumerate(rates)})
+    daily = [f"fee_{key}" for key in keys[:3]]
+    frame = frame.with_columns(fen(pl.col(f"rate{i}").cast(pl.Float64) * pl.col("scale") * factor[2 + i] * 100.0,
+                                   name) for i, name in enumerate(daily))
+    frame = frame.with_columns(rest=pl.col("total_cost") - pl.sum_horizontal(daily))
+    shared = [f"fee_{key}" for key in keys[3:]]
+    frame = frame.with_columns(fen(pl.col("rest").cast(pl.Float64) * factor[5 + i], name)
+                               for i, name in enumerate(shared))
+    drugs = f"fee_{keys[_DRUGS_AT[surgical]]}"
+    frame = frame.with_columns((pl.col(drugs) + pl.col("total_cost") - pl.sum_horizontal(daily + shared)).alias(drugs),
+                               near=pl.any_horizontal(*near, pl.col("total_cost") <= 0, pl.col("rest") <= 0,
+                                                      pl.col("fen").is_null()))
+    return frame.select("row", "total_cost", "self_pay", *daily, *shared, "near", "days", "hospital")
+
+
+def _half_up(product: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """The product rounded half up to a whole fen, and whether it is too close to half a fen to tell (or
+    negative, or too large for a float's whole numbers)."""
+    whole = product.floor()
+    part = product - whole
+    close = ((part - 0.5).abs() <= product.abs() * _MARGIN + 1e-9) | (product < 0) | (product >= 2.0 ** 50)
+    return whole.cast(pl.Int64) + (part > 0.5).cast(pl.Int64), (close | product.is_nan()).fill_null(True)
+
+
+def _yuan(fen: pl.Expr) -> pl.Expr:
+    """Fen as the text ``str`` gives a Decimal to the cent: 1234.50, 0.05, -0.03 (null stays null)."""
+    size = fen.abs()
+    return (pl.when(fen < 0).then(pl.lit("-")).otherwise(pl.lit("")) + (size // 100).cast(pl.String) + "."
+            + (size % 100).cast(pl.String).str.zfill(2))
+
+
+def _whole_fen(money: Decimal | None) -> int | None:
+    """``money`` in fen, or None when it is not a whole number of fen (priced in Decimal, then)."""
+    if money is None:
+        return None
+    fen = money.scaleb(2)
+    return int(fen) if fen == fen.to_integral_value() else None
+
+
+def _fen_of(money: Decimal) -> int:
+    return int(money.scaleb(2))
+
+
+def _iso_date(ordinal: pl.Expr) -> pl.Expr:
+    return (ordinal - _UNIX_DAY).cast(pl.Int32).cast(pl.Date).cast(pl.String)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector paused: a chunk's draws and prices are tuples, strings and Decimals, freed
+    by reference counting, and collections would only rescan them (about a seventh of the time of pricing)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _drawn_elsewhere(chunks: Callable[[], Iterator[list]], fork: bool) -> Generator[list, None, None]:
+    """``chunks()`` consumed in a forked process and its chunks handed back here in order, or (``fork`` false, or
+    no fork on this system) here. The child runs Python alone (it draws; a forked child that calls polars waits
+    for threads it has not got), holds the whole random stream, and the pipe between keeps one chunk in flight."""
+    if not fork or "fork" not in multiprocessing.get_all_start_methods():
+        yield from chunks()
+        return
+    context = multiprocessing.get_context("fork")
+    receiver, sender = context.Pipe(duplex=False)
+    child = context.Process(target=_send_chunks, args=(chunks, sender), daemon=True)
+    gc.freeze()         # the child does not scan (or copy, by touching) the parent's heap
+    try:
+        child.start()
+    finally:
+        gc.unfreeze()
+    sender.close()
+    finished = False
+    try:
+        while True:
+            kind, payload = receiver.recv()
+            if kind == "error":
+                raise payload
+            if kind == "end":
+                finished = True
+                return
+            yield payload
+    finally:
+        receiver.close()
+        if not finished:
+            child.terminate()
+        child.join()
+
+
+def _send_chunks(chunks: Callable[[], Iterator[list]], sender) -> None:
+    """In the forked child: every chunk sent, then "end"; an error sent instead, to be raised in the parent."""
+    gc.disable()        # a short life that makes no cycles: collections would only rescan the stays' briefs
+    try:
+        for chunk in chunks():
+            sender.send(("chunk", chunk))
+        sender.send(("end", None))
+    except Exception as error:       # noqa: BLE001 - handed to the parent, which raises it
+        sender.send(("error", error))
+    finally:
+        sender.close()
 
 
 def _told(stays: Iterator[Stay], total: int, progress: Callable[[int, int], None] | None,
@@ -231,39 +548,30 @@ def _told(stays: Iterator[Stay], total: int, progress: Callable[[int, int], None
         progress(done, total)
 
 
-def _case_texts(case: Case, fee_count: int) -> tuple[str, ...]:
-    """The cells ``write_cases`` writes for ``case`` (fees left blank)."""
+def _case_texts(case: Case) -> tuple[str, ...]:
+    """The cells ``write_cases`` writes for ``case`` (CASE_FILE_COLUMNS)."""
     def text(value: object) -> str:
         if value is None:
             return ""
         return ",".join(value) if isinstance(value, tuple) else str(value)
-    return tuple(text(getattr(case, column)) for column in CASE_FILE_COLUMNS) + ("",) * fee_count
+    return tuple(text(getattr(case, column)) for column in CASE_FILE_COLUMNS)
 
 
-def _free_patient(out: list[_Brief], stays_of: dict[str, list[int]], admitted: date, los: int, patients: int,
-                  rng: random.Random) -> str:
-    """A patient not in hospital on these days: nobody is in two wards at once."""
+def _free_patient(out: list[_Brief], stays_of: dict[int, list[int]], admitted: int, los: int, patients: int,
+                  below: Callable[[int], int]) -> int:
+    """A patient not in hospital on these days: nobody is in two wards at once (``below``: randrange)."""
     for _ in range(20):
-        patient = f"P{rng.randrange(patients):07d}"
-        if _free(out, stays_of.get(patient, ()), admitted, los):
+        patient = below(patients)
+        indexes = stays_of.get(patient)
+        if not indexes or _free(out, indexes, admitted, los):
             return patient
     return patient
 
 
-def _free(out: list[_Brief], indexes, admitted: date, los: int) -> bool:
-    """Whether a stay from ``admitted`` for ``los`` days overlaps none of the stays at ``indexes``."""
-    ends = admitted + timedelta(days=los)
-    return all(out[i].discharge_date <= admitted or ends <= out[i].admission_date for i in indexes)
-
-
-def _stay(real: Case, case_id: str, hospital_id: str, tier: Tier, level: float, patient_id: str,
-          admitted: date, rng: random.Random) -> Stay:
-    """``real`` resampled as a stay at ``hospital_id``: its cost at the hospital's level with noise, and its fees."""
-    los = real.los_days if real.los_days is not None else 7
-    cost = (real.total_cost * Decimal(repr(level * rng.lognormvariate(0, 0.1)))).quantize(CENT, ROUND_HALF_UP)
-    self_pay = (cost * Decimal(repr(rng.uniform(0.15, 0.35)))).quantize(CENT, ROUND_HALF_UP)
-    return Stay(real, case_id, hospital_id, tier.level, patient_id, admitted, admitted + timedelta(days=los), cost,
-                self_pay, synthetic_fees(cost, los, tier, is_surgical(real.procedures), rng))
+def _free(out: list[_Brief], indexes, admitted: int, los: int) -> bool:
+    """Whether a stay from day ``admitted`` for ``los`` days overlaps none of the stays at ``indexes``."""
+    ends = admitted + los
+    return all(out[i].discharged <= admitted or ends <= out[i].admitted for i in indexes)
 
 
 def is_surgical(procedures: tuple[str, ...]) -> bool:
@@ -271,21 +579,18 @@ def is_surgical(procedures: tuple[str, ...]) -> bool:
     return any(code[:2].isdigit() and int(code[:2]) < 87 for code in procedures)
 
 
-def synthetic_fees(cost: Decimal, los: int, tier: Tier, surgical: bool, rng: random.Random) -> dict[str, Decimal]:
-    """Charge categories adding up exactly to ``cost``: daily charges at the tier's rates, the rest by share."""
+def _fee_values(cost: Decimal, los: int, tier: Tier, surgical: bool, daily: tuple[float, ...],
+                shares: tuple[float, ...]) -> list[Decimal]:
+    """Charge categories adding up exactly to ``cost``: daily charges at the tier's rates, each times its factor
+    in ``daily``, at most half the bill; the rest by ``shares`` (in the order of the surgical or medical
+    shares); the rounding cents to western drugs."""
     days = max(los, 1)
-    daily = {"bed": tier.bed_per_day * days, "nursing": tier.nursing_per_day * days,
-             "consultation": CONSULTATION_PER_DAY * days}
-    scale = min(1.0, 0.5 * float(cost) / sum(daily.values()))       # daily charges at most half the bill
-    fees = {key: (Decimal(value * scale * rng.uniform(0.9, 1.1))).quantize(CENT, ROUND_HALF_UP)
-            for key, value in daily.items()}
-    rest = cost - sum(fees.values(), Decimal(0))
-    draws = {key: rng.uniform(low, high) for key, (low, high) in (SURGICAL_SHARES if surgical
-                                                                  else MEDICAL_SHARES).items()}
-    total = sum(draws.values())
-    for key, draw in draws.items():
-        fees[key] = (rest * Decimal(repr(draw / total))).quantize(CENT, ROUND_HALF_UP)
-    fees["western_drugs"] += cost - sum(fees.values(), Decimal(0))       # the rounding cents
+    rates = (tier.bed_per_day * days, tier.nursing_per_day * days, CONSULTATION_PER_DAY * days)
+    scale = min(1.0, 0.5 * float(cost) / sum(rates))       # daily charges at most half the bill
+    fees = [Decimal(rate * scale * factor).quantize(CENT, ROUND_HALF_UP) for rate, factor in zip(rates, daily)]
+    rest = cost - sum(fees)
+    fees += [(rest * Decimal(repr(share))).quantize(CENT, ROUND_HALF_UP) for share in shares]
+    fees[_DRUGS_AT[surgical]] += cost - sum(fees)       # the rounding cents
     return fees
 
 
@@ -294,6 +599,7 @@ def chronic_conditions(codes: Iterable[str]) -> tuple[str, ...]:
     return tuple(code for code in codes if _chronic_category(code[:3]))
 
 
+@cache
 def _chronic_category(category: str) -> bool:
     return any(low <= category <= high for low, high in CHRONIC_BLOCKS)
 
@@ -367,12 +673,12 @@ class _Reasons:
         return tuple(dict.fromkeys(code for code in codes if code != real.principal_dx))
 
 
-def _readmission_date(first: _Brief, real: Case, rng: random.Random, year: int) -> date:
-    """Most readmissions come within a month, a few later; the pair stays inside the year."""
-    gap = timedelta(days=min(90, 1 + int(rng.expovariate(1 / 12))))
-    admitted = first.discharge_date + gap
-    if admitted.year != year:       # the new stay comes first instead
-        admitted = first.admission_date - gap - timedelta(days=real.los_days or 7)
+def _readmission_day(first: _Brief, real: Case, rng: random.Random, year: int) -> int:
+    """Most readmissions come within a month, a few later; the pair stays inside the year (days as ordinals)."""
+    gap = min(90, 1 + int(rng.expovariate(1 / 12)))
+    admitted = first.discharged + gap
+    if not date(year, 1, 1).toordinal() <= admitted <= date(year, 12, 31).toordinal():
+        admitted = first.admitted - gap - (real.los_days or 7)        # the new stay comes first instead
     return admitted
 
 
@@ -390,6 +696,8 @@ def _hospitals(count: int, rng: random.Random) -> list[tuple[str, Tier, float]]:
 DAILY_KEYS = ("bed", "nursing", "consultation")     # one line a day
 ONE_DAY_KEYS = ("surgery", "materials")             # on the day of the operation
 FRONT_KEYS = ("examination", "laboratory")          # mostly in the first days
+_PRICED_KEYS = {surgical: (*DAILY_KEYS, *shares) for surgical, shares in _SHARES.items()}    # _fee_values's order
+_DRUGS_AT = {surgical: keys.index("western_drugs") for surgical, keys in _PRICED_KEYS.items()}
 LINE_SIZE = {"examination": 150, "laboratory": 60, "treatment": 100, "surgery": 800, "materials": 400}   # 元 [M]
 
 
