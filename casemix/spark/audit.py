@@ -3,13 +3,13 @@
 
 1. Each partition reads its rows with the row reader and groups each case (the grouper loaded once per
    worker); a row that is not a case is left out, as the local audit leaves it out, and counted.
-2. In one task over the stays in row order (and the history's, when given): the norms learned by
-   :meth:`Auditor.learned`, then the checks that compare a stay or a hospital with the whole batch — the
-   hospital signals (``HOSPITAL``: a hospital against its level peers) and any cross-stay check not in
+2. In one task (one per pooling area: below) over the stays in row order (and the history's, when given): the
+   norms learned by :meth:`Auditor.learned`, then the checks that compare a stay or a hospital with the whole
+   batch — the hospital signals (``HOSPITAL``: a hospital against its level peers) and any cross-stay check not in
    ``BY_PATIENT`` (the templated batches of ``fake_admission`` span patients; split admission, low-standard
    admission and upcoding weigh a stay by its hospital's rate against its peers). The engine's functions take
    the whole batch, and splitting them would copy their logic. The learned auditor (small) is broadcast.
-3. Repartitioned by patient, so a patient's stays are all in one partition: each partition runs the
+3. Repartitioned by (area and) patient, so a patient's stays are all in one partition: each partition runs the
    catalogue's one-stay checks (``ONE_STAY``) on each stay and the cross-stay checks that read only one
    patient's stays (``BY_PATIENT``) on its stays, calling the engine's own check functions.
 4. The driver puts the flags in the order the local engine makes them (rule by rule: one-stay flags by row,
@@ -19,9 +19,10 @@ Outpatient visits (cost shifting, bed-hanging elsewhere) are broadcast whole: ea
 patient's visits, so every partition sees what the local engine sees.
 
 A province is audited per pooling area (统筹区). The area sets the audit's thresholds (DOMAIN.md, "almost every
-threshold … is set by the pooling region") and its bureau audits the hospitals it pays, against their level peers
-in the area (DOMAIN.md §7.2: per-hospital signals "against the level peers"); a province's stays are kept
-partitioned by area (docs/scale.md). So when the stays carry a pooling area — the Parquet partition column
+threshold … is set by the pooling region") and pays its hospitals from its own fund, so its bureau audits them
+against norms and level peers of its own (DOMAIN.md §7.2's signals compare a hospital "against the level
+peers"; which peers — the area's — is our reading, not a cited rule); a province's stays are kept partitioned
+by area (docs/scale.md). So when the stays carry a pooling area — the Parquet partition column
 ``pooling_area`` (``…/pooling_area=A01/…``) or a CSV column of that name — steps 2–4 run for each area on its
 own stays: norms learned from the area's stays (or the history's stays of that area; a history without the
 column serves every area), the whole-batch step in one task per area (memory: one area's stays, not the
