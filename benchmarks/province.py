@@ -25,9 +25,11 @@ the same flags with their scores and evidence for the audit).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -60,6 +62,7 @@ class Province:
 
     folder: Path
     csv: Path
+    areas: tuple[Path, ...]     # each pooling area's stays in a CSV of its own (areas/A01.csv, …)
     budget: Decimal
     visits: tuple[Path, Path] | None
 
@@ -94,22 +97,30 @@ def settle_spark(province: Province, out: Path, spark: object) -> object:
 
 
 def audit_local(province: Province, out: Path, spark: object) -> object:
+    """Each pooling area audited alone from its own CSV, one after another (a bureau audits its own hospitals
+    against its own norms and peers: ``casemix.spark.audit``), so memory holds one area's stays at a time."""
     policy = load_policy(None)
     grouper = Grouper.load(SCHEME, None, policy.grouping)
-    return _flag_keys(audit_grouped(read_grouped(province.csv, grouper).grouped, policy, grouper))
+    return {area.stem: _flag_keys(audit_grouped(read_grouped(area, grouper).grouped, policy, grouper))
+            for area in province.areas}
 
 
 def audit_spark(province: Province, out: Path, spark: object) -> object:
+    """The province's Parquet folder audited on Spark, which audits each pooling area alone (its partition
+    column ``pooling_area``)."""
     from casemix.spark import GrouperSpec, audit_on_spark
 
     policy = load_policy(None)
     done = audit_on_spark(spark, GrouperSpec.of(SCHEME, None, policy.grouping), policy, province.folder)
-    return _flag_keys(done.flags)
+    return {area: _flag_keys(flags) for area, flags in done.by_area.items()}
 
 
-def _flag_keys(flags: list) -> list[list[str]]:
-    """Each flag as (rule, stays, score, evidence), sorted: the Parquet parts and the CSV number rows apart."""
-    return sorted([flag.rule, " ".join(flag.case_ids), f"{flag.score:.6f}", flag.evidence] for flag in flags)
+def _flag_keys(flags: list) -> list:
+    """How many flags, and a digest of each as (rule, stays, score, evidence), sorted: the Parquet partitions
+    (by area and month) and the area's CSV hold the stays in different orders (a 10M-stay province has about a
+    million flags: the digest keeps them out of the parent's memory)."""
+    keys = sorted([flag.rule, " ".join(flag.case_ids), f"{flag.score:.6f}", flag.evidence] for flag in flags)
+    return [len(keys), hashlib.sha256(json.dumps(keys, ensure_ascii=False).encode()).hexdigest()]
 
 
 def visits_local(province: Province, out: Path, spark: object) -> object:
@@ -168,7 +179,7 @@ def province_of(base: Path, base_rows: int | None, copies: int, visits: int, fol
     already there."""
     parquet, flat = folder / "parquet", folder / "province.csv"
     done = folder / "made.json"
-    wanted = {"base": str(base), "base_rows": base_rows, "copies": copies}
+    wanted = {"base": str(base), "base_rows": base_rows, "copies": copies, "areas": True}
     if not done.exists() or json.loads(done.read_text())["made"] != wanted:
         started = time.perf_counter()
         make_province(base, base_rows, copies, parquet, flat)
@@ -176,7 +187,8 @@ def province_of(base: Path, base_rows: int | None, copies: int, visits: int, fol
                   .collect().item() * Decimal("0.6")).quantize(Decimal("0.01"))
         done.write_text(json.dumps({"made": wanted, "budget": str(budget)}))
         print(f"province made in {time.perf_counter() - started:.0f} s (not timed)")
-    return Province(parquet, flat, Decimal(json.loads(done.read_text())["budget"]),
+    return Province(parquet, flat, tuple(sorted((folder / "areas").glob("*.csv"))),
+                    Decimal(json.loads(done.read_text())["budget"]),
                     outpatient_year(flat, visits, folder / "outpatient") if visits else None)
 
 
@@ -192,17 +204,21 @@ def outpatient_year(flat: Path, visits: int, folder: Path) -> tuple[Path, Path]:
 
 
 def make_province(base: Path, base_rows: int | None, copies: int, parquet: Path, flat: Path) -> None:
-    """Copy ``k`` of the base stays: ids with ``-k`` added (copy 0 keeps its own), pooling area ``A{k+1:02d}``."""
+    """Copy ``k`` of the base stays: ids with ``-k`` added (copy 0 keeps its own), pooling area ``A{k+1:02d}``;
+    written to the Parquet folder, to the one CSV, and to a CSV of the area's own (``areas/A01.csv``, …)."""
     stays = pl.read_csv(base, infer_schema=False, n_rows=base_rows)
-    parquet.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(parquet, ignore_errors=True)      # partitions are appended to: a province made again starts clean
+    parquet.mkdir(parents=True)
+    (flat.parent / "areas").mkdir(exist_ok=True)
     with flat.open("wb") as file:
         for copy in range(copies):
-            suffix = f"-{copy}" if copy else ""
+            suffix, area = f"-{copy}" if copy else "", f"A{copy + 1:02d}"
             copied = stays.with_columns(pl.col("id", "patient_id", "hospital_id") + suffix,
-                                        pl.lit(f"A{copy + 1:02d}").alias("pooling_area"),
+                                        pl.lit(area).alias("pooling_area"),
                                         pl.col("discharge_date").str.slice(0, 7).fill_null("none").alias("month"))
             copied.write_parquet(parquet, partition_by=["pooling_area", "month"])
             copied.write_csv(file, include_header=copy == 0)
+            copied.write_csv(flat.parent / "areas" / f"{area}.csv")
 
 
 def run_stage(stage: str, engine: str, province: Province, out: Path, master: str) -> dict:

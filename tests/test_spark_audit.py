@@ -130,6 +130,55 @@ def test_a_workbook_is_refused_on_spark_in_one_line(spark, tmp_path, command):
     assert "Traceback" not in result.output
 
 
+@pytest.fixture(scope="module")
+def province(city, tmp_path_factory):
+    """The injected city as a province of three pooling areas, its hospitals dealt to A01, A02, A03 in turn (a
+    patient seen in two areas is audited in each), rows left in the city's order so the areas interleave; one
+    stay with a blank area. The province as one CSV with a ``pooling_area`` column, and each area's stays in
+    their own CSV, in the province's row order."""
+    cases, _, _ = city
+    table = read_table(cases)
+    hospital = table.headers.index("hospital_id")
+    hospitals = sorted({row[hospital] for row in table.rows})
+    area_of = {h: f"A0{i % 3 + 1}" for i, h in enumerate(hospitals)}
+    areas = [area_of[row[hospital]] for row in table.rows]
+    areas[10] = " "
+    folder = tmp_path_factory.mktemp("province")
+    headers = [*table.headers, "pooling_area"]
+    rows = [[*row, area] for row, area in zip(table.rows, areas, strict=True)]
+    each = {area: write_table(folder / f"{area}.csv", headers, [row for row in rows if row[-1] == area])
+            for area in sorted(set(area_of.values()))}
+    return write_table(folder / "province.csv", headers, rows), each, table.rows[10]
+
+
+def test_a_province_is_audited_per_pooling_area_as_each_area_alone(spark, city, province, grouper):
+    _, _, injected = city
+    path, areas, blank = province
+    done = audit_on_spark(spark, SPEC, POLICY, path, visits=injected.visits)
+    local = {area: audit_grouped(read_grouped(file, grouper).grouped, POLICY, grouper, visits=injected.visits)
+             for area, file in areas.items()}
+    assert list(done.by_area) == ["A01", "A02", "A03"] and done.by_area == local
+    assert done.flags == [flag for area in ("A01", "A02", "A03") for flag in local[area]]
+    assert all(len(flags) > 20 for flags in local.values()), {a: len(f) for a, f in local.items()}
+    # the areas' own norms and peers: the province audited as one pool flags otherwise
+    whole = audit_grouped(read_grouped(path, grouper).grouped, POLICY, grouper, visits=injected.visits)
+    assert sorted(done.flags, key=repr) != sorted(whole, key=repr)
+    # every row out: the stay with a blank area is rejected naming its record and the field
+    assert (done.rows_in, done.stays) == (len(injected.cases), len(injected.cases) - 1)
+    assert [(r.record_id, r.field) for r in done.rejections] == [(blank[0], "pooling_area")]
+
+
+def test_a_province_in_parquet_partitioned_by_pooling_area_is_audited_per_area(spark, province, grouper, tmp_path):
+    import polars as pl
+
+    path, areas, _ = province
+    stays = pl.read_csv(path, infer_schema=False).filter(pl.col("pooling_area").str.strip_chars() != "")
+    stays.write_parquet(tmp_path / "province", partition_by=["pooling_area"])
+    done = audit_on_spark(spark, SPEC, POLICY, tmp_path / "province")
+    for area, file in areas.items():
+        assert done.by_area[area] == audit_grouped(read_grouped(file, grouper).grouped, POLICY, grouper), area
+
+
 def test_the_rules_run_per_patient_flag_alike_however_the_patients_are_partitioned(grouper):
     # Spark runs BY_PATIENT rules on each partition of patients: a rule that also reads other patients'
     # stays (a hospital's rate, a peer comparison) would flag differently there. 20,000 stays, so the
