@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from copy import copy
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
@@ -151,22 +152,43 @@ def severity_codes_of(stay: GroupedCase, context: Context) -> list[str]:
     return [code for code in stay.case.secondary_dx if code in codes]
 
 
-def carried_severity(stays: Iterable[GroupedCase], codes: frozenset[str]) -> dict[str, dict[str, tuple[str, ...]]]:
+class CarriedSeverity(Mapping):
     """Per patient, each MCC/CC code of ``codes`` their stays carry (as principal or secondary) and the ids
-    of the stays that carry it, in any hospital, earlier or later: a patient's history of that condition."""
-    out: dict[str, dict[str, tuple[str, ...]]] = defaultdict(dict)
-    for stay in stays:
-        case = stay.case
-        if not case.patient_id:
-            continue
-        found = codes.intersection(case.secondary_dx)
-        if case.principal_dx in codes:
-            found = found | {case.principal_dx}
-        if found:
-            mine = out[case.patient_id]
+    of the stays that carry it (in batch order), in any hospital, earlier or later: a patient's history of
+    that condition. Each patient's is worked out when first asked: a check asks for the few patients of the
+    stays it is about to flag, so the codes of every other patient's stays are never read."""
+
+    def __init__(self, stays: Iterable[GroupedCase], codes: frozenset[str]):
+        self.codes = codes
+        self.stays: dict[str, list[GroupedCase]] = defaultdict(list)
+        for stay in stays:
+            if patient := stay.case.patient_id:
+                self.stays[patient].append(stay)
+        self.known: dict[str, dict[str, tuple[str, ...]]] = {}
+
+    def __getitem__(self, patient: str) -> dict[str, tuple[str, ...]]:
+        if patient not in self.known:
+            self.known[patient] = self._carried(self.stays.get(patient, ()))
+        if not self.known[patient]:
+            raise KeyError(patient)
+        return self.known[patient]
+
+    def __iter__(self) -> Iterator[str]:
+        return (patient for patient in self.stays if patient in self)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def _carried(self, stays: Iterable[GroupedCase]) -> dict[str, tuple[str, ...]]:
+        mine: dict[str, tuple[str, ...]] = {}
+        for stay in stays:
+            case = stay.case
+            found = self.codes.intersection(case.secondary_dx)
+            if case.principal_dx in self.codes:
+                found = found | {case.principal_dx}
             for code in found:
                 mine[code] = (*mine.get(code, ()), case.id)
-    return out
+        return mine
 
 
 def history_support(stay: GroupedCase, codes: list[str], context: Context) -> dict[str, str]:
@@ -731,16 +753,18 @@ def low_standard_hospitals(stays: list[GroupedCase], context: Context) -> list[F
     pattern = {stay.case.id: ratio for stay in medical if stay.case.id not in readmitted
                and (ratio := _short_and_cheap(stay, context)) is not None}
     hospitals = _by_hospital(medical)
-    rates = PeerRates(medical, pattern, policy.norm_min_cases)
-    outliers = {hospital for hospital, own in hospitals.items() if _excess(own, pattern, rates, policy)}
-    rates = PeerRates(medical, pattern, policy.norm_min_cases, left_out=outliers)
+    short_cheap = {hospital: [stay for stay in own if stay.case.id in pattern] for hospital, own in hospitals.items()}
+    everyone = PeerRates(medical, pattern, policy.norm_min_cases)
+    outliers = {hospital for hospital, own in hospitals.items()
+                if _excess(hospital, len(own), short_cheap[hospital], everyone, policy) is not None}
+    rates = everyone.without(outliers)
     flags = []
     floor = policy.low_standard_min_excess_probability
     for hospital, own in hospitals.items():
-        found = _excess(own, pattern, rates, policy)
-        if found is None:
+        mine = short_cheap[hospital]
+        expected = _excess(hospital, len(own), mine, rates, policy)
+        if expected is None:
             continue
-        mine, expected = found
         excess = (len(mine) - expected) / len(own)
         for stay in mine:
             peer_rate = rates.rate(stay)
@@ -757,15 +781,14 @@ def low_standard_hospitals(stays: list[GroupedCase], context: Context) -> list[F
     return flags
 
 
-def _excess(own: list[GroupedCase], pattern: Mapping[str, float], rates: PeerRates,
-            policy: AuditPolicy) -> tuple[list[GroupedCase], float] | None:
-    """A hospital's short cheap stays and the count its peers' rates predict, when it has at least
+def _excess(hospital: str, medical: int, mine: list[GroupedCase], rates: PeerRates,
+            policy: AuditPolicy) -> float | None:
+    """The count of short cheap stays (``mine``) its peers' rates predict for a hospital, when it has at least
     ``peer_min_cases`` medical stays and more than ``peer_z`` × √expected too many; else None."""
-    expected = rates.expected(own)
-    mine = [stay for stay in own if stay.case.id in pattern]
-    if len(own) < policy.peer_min_cases or len(mine) - expected <= policy.peer_z * expected ** 0.5:
+    expected = rates.expected(hospital)
+    if medical < policy.peer_min_cases or len(mine) - expected <= policy.peer_z * expected ** 0.5:
         return None
-    return mine, expected
+    return expected
 
 
 def _left_out(hospitals: set[str]) -> str:
@@ -774,42 +797,54 @@ def _left_out(hospitals: set[str]) -> str:
 
 class PeerRates:
     """Each DRG's (or ``cell``'s: an ADRG …) rate of pattern stays at a hospital's same-level peers (all the
-    other stays of that level, less those of the ``left_out`` hospitals), shrunk towards the level's overall
-    rate by ``prior`` stays so that a DRG seldom seen is not a zero. ``rate(stay)`` is what a peer would
-    have done with that stay: summed over a hospital's stays, the count its peers' habits predict."""
+    other stays of that level, less those of the ``left_out`` hospitals: ``without``), shrunk towards the
+    level's overall rate by ``prior`` stays so that a DRG seldom seen is not a zero. ``rate(stay)`` is what a
+    peer would have done with that stay: summed over a hospital's stays (``expected``), the count its peers'
+    habits predict."""
 
     def __init__(self, stays: list[GroupedCase], pattern: Mapping[str, object] | set[str], prior: int,
-                 left_out: set[str] | frozenset[str] = frozenset(), cell: Callable[[GroupedCase], str] | None = None):
+                 cell: Callable[[GroupedCase], str] | None = None):
         self.prior = prior
         self.cell = cell or (lambda stay: stay.result.drg)
-        self.cells: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0])   # (level, cell, hospital)
-        self.levels: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])        # (level, cell)
-        self.overall: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])        # (level, "")
-        self.hospitals: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])      # (level, hospital)
-        self.known: dict[tuple[str, str, str], float] = {}                                   # rates worked out
+        every: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0])   # (level, cell, hospital)
         cell = self.cell
         for stay in stays:
             case = stay.case
-            hospital = case.hospital_id or ""
-            if hospital in left_out:
-                continue
-            tally = self.cells[(case.hospital_level or "", cell(stay), hospital)]
+            tally = every[(case.hospital_level or "", cell(stay), case.hospital_id or "")]
             tally[0] += case.id in pattern
             tally[1] += 1
-        for (level, group, hospital), (hits, count) in self.cells.items():      # the coarser tallies: sums of these
+        self.every = dict(every)
+        self.mix: dict[str, list[tuple[tuple[str, str, str], int]]] = defaultdict(list)   # hospital → its cells
+        for key, (_, count) in self.every.items():      # each hospital's cells in the order its stays meet them
+            self.mix[key[2]].append((key, count))
+        self._sum(frozenset())
+
+    def without(self, left_out: set[str] | frozenset[str]) -> PeerRates:
+        """These rates with the stays of the ``left_out`` hospitals no one's peers (their own mix still known)."""
+        rates = copy(self)
+        rates._sum(frozenset(left_out))
+        return rates
+
+    def _sum(self, left_out: frozenset[str]) -> None:
+        """The peers' tallies: each (level, cell, hospital) and the coarser ones summed from it, less
+        ``left_out``; the rates worked out afresh."""
+        self.cells = {key: tally for key, tally in self.every.items() if key[2] not in left_out}
+        self.levels: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])        # (level, cell)
+        self.overall: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])       # (level, "")
+        self.hospitals: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])     # (level, hospital)
+        for (level, group, hospital), (hits, count) in self.cells.items():
             for tally in (self.levels[(level, group)], self.overall[(level, "")], self.hospitals[(level, hospital)]):
                 tally[0] += hits
                 tally[1] += count
+        self.known: dict[tuple[str, str, str], float] = {}                                  # rates worked out
 
     def rate(self, stay: GroupedCase) -> float:
         """The peers' rate for this stay's DRG (or cell) at its hospital's level."""
         return self._rate((stay.case.hospital_level or "", self.cell(stay), _hospital(stay)))
 
-    def expected(self, stays: list[GroupedCase]) -> float:
-        """Σ ``rate`` over ``stays``: how many pattern stays the peers' habits predict for them."""
-        cell = self.cell
-        counts = Counter([(stay.case.hospital_level or "", cell(stay), stay.case.hospital_id or "") for stay in stays])
-        return sum(count * self._rate(key) for key, count in counts.items())
+    def expected(self, hospital: str) -> float:
+        """Σ ``rate`` over the hospital's stays: how many pattern stays the peers' habits predict for them."""
+        return sum(count * self._rate(key) for key, count in self.mix.get(hospital, ()))
 
     def _rate(self, key: tuple[str, str, str]) -> float:
         if key not in self.known:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, fields
 
 from casemix.audit.batch import BatchScope
 from casemix.audit.catalogue import Catalogue, load_catalogue
-from casemix.audit.checks import ACROSS_STAYS, ONE_STAY, Context, Flag, SeverityCodes, carried_severity, superseded
+from casemix.audit.checks import ACROSS_STAYS, ONE_STAY, CarriedSeverity, Context, Flag, SeverityCodes, superseded
 from casemix.audit.norms import Norms
 from casemix.audit.signals import HOSPITAL
 from casemix.errors import RuleError
@@ -52,7 +52,7 @@ class Auditor:
                 stays: list[GroupedCase] | None = None) -> Context:
         """What the checks read; with the batch's ``stays``, each patient's MCC/CC codes across them."""
         return Context(self.policy, norms or self.norms, self.severity_codes, self.or_procedures, visits or [],
-                       bills or {}, classifier, carried_severity(stays or (), self.severity_codes))
+                       bills or {}, classifier, CarriedSeverity(stays or (), self.severity_codes))
 
     def audit(self, stays: list[GroupedCase], outpatient: list[OutpatientVisit] | None = None,
               bills: Mapping[str, list[FeeLine]] | None = None,

@@ -32,7 +32,7 @@ def severity_share(stays: list[GroupedCase], context: Context) -> list[Flag]:
         by_hospital[stay.case.hospital_id].append(stay)
     ratios, level, said = {}, {}, {}
     for hospital, own in by_hospital.items():
-        expected = rates.expected(own)
+        expected = rates.expected(hospital)
         if len(own) < context.policy.peer_min_cases or not expected:
             continue
         observed = sum(stay.case.id in severe for stay in own)
