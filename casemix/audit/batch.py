@@ -41,7 +41,7 @@ from operator import attrgetter
 
 import polars as pl
 
-from casemix.audit.checks import MEDICAL_LETTERS, Context
+from casemix.audit.checks import MEDICAL_LETTERS, RETURNING, Context
 from casemix.grouping import GroupedCase
 
 GROUP_SPAN = 10_000_000         # days: a group's block of the day numbers (dates from 1970 − DAY_ZERO on)
@@ -95,13 +95,16 @@ class BatchScope:
                                     & pl.col("discharge").is_not_null()).alias("dated"))
         return cls(stays, frame, context)
 
-    def by_patient(self, chosen: pl.Series | None = None) -> dict[str, list[GroupedCase]]:
-        """``checks.by_patient(self.stays)``: each patient's dated stays in (admission, id) order, patients in
-        the order of their first dated stay; with ``chosen`` (row numbers), only those stays, the patients
-        still in the batch's order, so a check over them meets its patients as over the whole batch."""
+    def by_patient(self, chosen: pl.Series | None = None, least: int = 1) -> dict[str, list[GroupedCase]]:
+        """``checks.by_patient(self.stays, least)``: each patient's dated stays in (admission, id) order, for
+        the patients with at least ``least``, in the order of their first dated stay; with ``chosen`` (row
+        numbers), only those stays, the patients still in the batch's order, so a check over them meets its
+        patients as over the whole batch."""
         dated = _dated(self.frame).with_columns(pl.col("n").min().over("patient").alias("first"))
         if chosen is not None:
             dated = dated.filter(pl.col("n").is_in(chosen.implode()))
+        if least > 1:
+            dated = dated.filter(pl.len().over("patient") >= least)
         ordered = dated.group_by("patient").agg(pl.col("first").first(),
                                                 pl.col("n").sort_by("admission", "id", maintain_order=True))
         stays = self.stays
@@ -120,7 +123,7 @@ class BatchScope:
             return self.stays
         chosen = condition(self.frame, self.context)
         stays = self._take(chosen)
-        self.context.know_patients(stays, self.by_patient(chosen))
+        self.context.know_patients(stays, self.by_patient(chosen, RETURNING))
         return stays
 
     def _where(self, condition: pl.Expr) -> list[GroupedCase]:

@@ -59,9 +59,11 @@ class Context:
     _worked_out: dict = field(default_factory=dict, repr=False, compare=False)  # (name, id(stays)) → (stays, value)
 
     def patients(self, stays: list[GroupedCase]) -> dict[str, list[GroupedCase]]:
-        """``by_patient(stays)``, worked out once per batch however many checks ask for it."""
+        """``by_patient(stays, RETURNING)``: the dated stays of each patient with two or more, all that a check
+        across a patient's stays reads (one stay is no pair), worked out once per batch however many checks
+        ask for it."""
         if id(stays) not in self._patients:
-            self._patients[id(stays)] = (stays, by_patient(stays))     # the batch is kept, so its id stays its own
+            self._patients[id(stays)] = (stays, by_patient(stays, RETURNING))   # the batch is kept: its id is its own
         return self._patients[id(stays)][1]
 
     def once(self, name: str, stays: list[GroupedCase], work_out: Callable[[list[GroupedCase], Context], object]):
@@ -73,7 +75,8 @@ class Context:
         return self._worked_out[key][1]
 
     def know_patients(self, stays: list[GroupedCase], patients: dict[str, list[GroupedCase]]) -> None:
-        """Take ``patients`` as ``by_patient(stays)``, worked out elsewhere (in columns, ``batch.BatchScope``)."""
+        """Take ``patients`` as ``by_patient(stays, RETURNING)``, worked out elsewhere (in columns,
+        ``batch.BatchScope``)."""
         self._patients[id(stays)] = (stays, patients)
 
 
@@ -99,15 +102,18 @@ def _hospital(stay: GroupedCase) -> str:
     return stay.case.hospital_id or ""
 
 
-def by_patient(stays: list[GroupedCase]) -> dict[str, list[GroupedCase]]:
-    """Each patient's dated stays in admission order."""
+RETURNING = 2       # stays a patient has for a check across them to meet a pair: ``Context.patients``
+
+
+def by_patient(stays: list[GroupedCase], least: int = 1) -> dict[str, list[GroupedCase]]:
+    """Each patient's dated stays in admission order, for the patients with at least ``least`` of them."""
     out: dict[str, list[GroupedCase]] = defaultdict(list)
     for stay in stays:
         if stay.case.patient_id and stay.case.admission_date and stay.case.discharge_date:
             out[stay.case.patient_id].append(stay)
     for patient_stays in out.values():
         patient_stays.sort(key=lambda s: (s.case.admission_date, s.case.id))
-    return out
+    return out if least <= 1 else {patient: mine for patient, mine in out.items() if len(mine) >= least}
 
 
 # ---- one stay -------------------------------------------------------------------------------------

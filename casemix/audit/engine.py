@@ -13,7 +13,16 @@ from dataclasses import dataclass, field, fields
 
 from casemix.audit.batch import BatchScope
 from casemix.audit.catalogue import Catalogue, load_catalogue
-from casemix.audit.checks import ACROSS_STAYS, ONE_STAY, CarriedSeverity, Context, Flag, SeverityCodes, superseded
+from casemix.audit.checks import (
+    ACROSS_STAYS,
+    ONE_STAY,
+    RETURNING,
+    CarriedSeverity,
+    Context,
+    Flag,
+    SeverityCodes,
+    superseded,
+)
 from casemix.audit.norms import Norms
 from casemix.audit.signals import HOSPITAL
 from casemix.errors import RuleError
@@ -63,7 +72,7 @@ class Auditor:
         entry conditions admit (``batch.BatchScope``): the flags of ``audit_per_stay``, sooner."""
         context = self.context(outpatient, bills, classifier, _BatchNorms.of(self.norms), stays)
         scope = BatchScope.of(stays, context)
-        context.know_patients(stays, scope.by_patient())
+        context.know_patients(stays, scope.by_patient(least=RETURNING))
         return self._run(context, scope.one_stay, scope.across_stays, stays)
 
     def audit_per_stay(self, stays: list[GroupedCase], outpatient: list[OutpatientVisit] | None = None,
