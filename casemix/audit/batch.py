@@ -23,8 +23,8 @@ one by one (``tests/test_audit_batch.py`` compares them):
 - ``low_standard_admission`` (the one-stay check): a grouped medical stay (ADRG second letter in
   ``MEDICAL_LETTERS``) discharged on orders, at most ``low_standard_max_los`` days, costing below
   ``low_standard_max_ratio`` × its DRG's standard;
-- ``unsupported_severity`` (the one-stay check): a grouped x1/x3 stay with a cost, in an ADRG whose x5
-  DRG has a standard.
+- ``unsupported_severity`` (the one-stay check): a grouped x1/x3 stay with a cost of at most
+  ``unsupported_severity_max_ratio`` × the standard of its ADRG's x5 DRG.
 
 A check with no condition here (split admissions, low-standard admissions and upcoding across the batch,
 which count every stay of a hospital, the hospital signals, a rule added later) sees every stay, as
@@ -210,11 +210,14 @@ def _short_cheap_medical(context: Context) -> pl.Expr:
 
 
 def _severe_costed(context: Context) -> pl.Expr:
-    """A grouped x1/x3 stay with a cost, in an ADRG whose x5 DRG has a standard."""
-    based = [adrg for adrg in {drg[:-1] for drg in context.norms.standard_cost}
-             if context.norms.standard_cost.get(adrg + "5")]
-    return (pl.col("grouped") & pl.col("drg").str.slice(-1).is_in(["1", "3"]) & pl.col("cost").is_not_null()
-            & pl.col("adrg").is_in(pl.Series(sorted(based), dtype=pl.Utf8).implode()))
+    """A grouped x1/x3 stay with a cost of at most ``unsupported_severity_max_ratio`` × its ADRG's x5 standard."""
+    standards = context.norms.standard_cost
+    base = {adrg: float(standard) for adrg in {drg[:-1] for drg in standards}
+            if (standard := standards.get(adrg + "5"))}
+    cap = context.policy.unsupported_severity_max_ratio * (1 + SLACK)
+    return (pl.col("grouped") & pl.col("drg").str.slice(-1).is_in(["1", "3"])
+            & (pl.col("cost") <= cap * pl.col("adrg").replace_strict(base, default=None, return_dtype=pl.Float64))
+            .fill_null(False))
 
 
 ONE_STAY_CONDITIONS: dict[str, Callable[[Context], pl.Expr]] = {
