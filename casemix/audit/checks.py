@@ -489,8 +489,9 @@ def readmission_excess(pairs: list[tuple[GroupedCase, GroupedCase, int, str]], s
     median of their level peers' (all other hospitals where a level has too few), with at least
     ``split_hospital_min_pairs`` pairs; hospitals under ``peer_min_cases`` stays are neither judged nor peers."""
     policy = context.policy
-    volume = Counter(_hospital(stay) for stay in stays)
-    level = {_hospital(stay): stay.case.hospital_level or "" for stay in stays}
+    hospitals = [stay.case.hospital_id or "" for stay in stays]
+    volume = Counter(hospitals)
+    level = dict(zip(hospitals, [stay.case.hospital_level or "" for stay in stays]))
     counted = Counter(_hospital(first) for first, *_ in pairs)
     rates = {h: 1000 * counted[h] / n for h, n in volume.items() if n >= policy.peer_min_cases}
     out = {}
@@ -754,24 +755,27 @@ def low_standard_hospitals(stays: list[GroupedCase], context: Context) -> list[F
     Stays at or above ``low_standard_min_excess_probability`` are flagged, naming the DRG's rate and the
     hospital's counts."""
     policy = context.policy
-    medical = [stay for stay in stays if stay.result.status == "grouped" and _medical(stay) and stay.case.hospital_id]
+    medical = [stay for stay in stays if stay.result.status == "grouped" and len(adrg := stay.result.adrg) > 1
+               and adrg[1] in MEDICAL_LETTERS and stay.case.hospital_id]
     readmitted = _readmitted_within(stays, context, policy.split_window_days)
     pattern = {stay.case.id: ratio for stay in medical if stay.case.id not in readmitted
                and (ratio := _short_and_cheap(stay, context)) is not None}
-    hospitals = _by_hospital(medical)
-    short_cheap = {hospital: [stay for stay in own if stay.case.id in pattern] for hospital, own in hospitals.items()}
+    short_cheap: dict[str, list[GroupedCase]] = defaultdict(list)       # hospital → its stays named in pattern
+    for stay in medical:
+        if stay.case.id in pattern:
+            short_cheap[stay.case.hospital_id].append(stay)
     everyone = PeerRates(medical, pattern, policy.norm_min_cases)
-    outliers = {hospital for hospital, own in hospitals.items()
-                if _excess(hospital, len(own), short_cheap[hospital], everyone, policy) is not None}
+    outliers = {hospital for hospital, (_, count) in everyone.own.items()
+                if _excess(hospital, count, short_cheap[hospital], everyone, policy) is not None}
     rates = everyone.without(outliers)
     flags = []
     floor = policy.low_standard_min_excess_probability
-    for hospital, own in hospitals.items():
+    for hospital, (_, count) in everyone.own.items():
         mine = short_cheap[hospital]
-        expected = _excess(hospital, len(own), mine, rates, policy)
+        expected = _excess(hospital, count, mine, rates, policy)
         if expected is None:
             continue
-        excess = (len(mine) - expected) / len(own)
+        excess = (len(mine) - expected) / count
         for stay in mine:
             peer_rate = rates.rate(stay)
             chance = excess / (excess + peer_rate)
@@ -781,7 +785,7 @@ def low_standard_hospitals(stays: list[GroupedCase], context: Context) -> list[F
                     f"{stay.case.los_days} day(s), cost {pattern[stay.case.id]:.2f}× the {stay.result.drg} "
                     f"standard, discharged on orders; {peer_rate:.1%} of {stay.result.drg} stays at "
                     f"{stay.case.hospital_level or 'same-level'} peers are this short and cheap; {hospital} has "
-                    f"{len(mine)} such stays of {len(own)} medical stays against {expected:.1f} expected from its "
+                    f"{len(mine)} such stays of {count} medical stays against {expected:.1f} expected from its "
                     f"peers' rates for its DRGs{_left_out(outliers - {hospital})}: one of the excess with "
                     f"probability {chance:.2f}"))
     return flags
@@ -806,7 +810,8 @@ class PeerRates:
     other stays of that level, less those of the ``left_out`` hospitals: ``without``), shrunk towards the
     level's overall rate by ``prior`` stays so that a DRG seldom seen is not a zero. ``rate(stay)`` is what a
     peer would have done with that stay: summed over a hospital's stays (``expected``), the count its peers'
-    habits predict."""
+    habits predict. ``own``: each hospital's [pattern stays, stays], hospitals in the order of their first
+    stay."""
 
     def __init__(self, stays: list[GroupedCase], pattern: Mapping[str, object] | set[str], prior: int,
                  cell: Callable[[GroupedCase], str] | None = None):
@@ -821,8 +826,11 @@ class PeerRates:
             tally[1] += 1
         self.every = dict(every)
         self.mix: dict[str, list[tuple[tuple[str, str, str], int]]] = defaultdict(list)   # hospital → its cells
-        for key, (_, count) in self.every.items():      # each hospital's cells in the order its stays meet them
+        self.own: dict[str, list[int]] = defaultdict(lambda: [0, 0])                      # hospital → its tally
+        for key, (hits, count) in self.every.items():   # each hospital's cells in the order its stays meet them
             self.mix[key[2]].append((key, count))
+            self.own[key[2]][0] += hits
+            self.own[key[2]][1] += count
         self._sum(frozenset())
 
     def without(self, left_out: set[str] | frozenset[str]) -> PeerRates:
@@ -843,6 +851,10 @@ class PeerRates:
                 tally[0] += hits
                 tally[1] += count
         self.known: dict[tuple[str, str, str], float] = {}                                  # rates worked out
+
+    def level(self, hospital: str) -> str:
+        """The level of the hospital's first stay."""
+        return self.mix[hospital][0][0][0]
 
     def rate(self, stay: GroupedCase) -> float:
         """The peers' rate for this stay's DRG (or cell) at its hospital's level."""
@@ -866,13 +878,6 @@ class PeerRates:
         """A tally less the hospital's own part of it."""
         both, own = tallies.get(key, (0, 0)), own_tallies.get(own_key, (0, 0))
         return both[0] - own[0], both[1] - own[1]
-
-
-def _by_hospital(stays: list[GroupedCase]) -> dict[str, list[GroupedCase]]:
-    out: dict[str, list[GroupedCase]] = defaultdict(list)
-    for stay in stays:
-        out[_hospital(stay)].append(stay)
-    return out
 
 
 def _readmitted_within(stays: list[GroupedCase], context: Context, days: int) -> set[str]:

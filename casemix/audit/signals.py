@@ -27,18 +27,14 @@ def severity_share(stays: list[GroupedCase], context: Context) -> list[Flag]:
              and stay.case.hospital_id]
     severe = {stay.case.id for stay in split if stay.result.drg[-1] in "13"}
     rates = PeerRates(split, severe, context.policy.norm_min_cases, cell=lambda stay: stay.result.adrg)
-    by_hospital: dict[str, list[GroupedCase]] = defaultdict(list)
-    for stay in split:
-        by_hospital[stay.case.hospital_id].append(stay)
     ratios, level, said = {}, {}, {}
-    for hospital, own in by_hospital.items():
+    for hospital, (observed, count) in rates.own.items():
         expected = rates.expected(hospital)
-        if len(own) < context.policy.peer_min_cases or not expected:
+        if count < context.policy.peer_min_cases or not expected:
             continue
-        observed = sum(stay.case.id in severe for stay in own)
         ratios[hospital] = observed / expected
-        level[hospital] = own[0].case.hospital_level or ""
-        said[hospital] = (f"{observed} x1/x3 stays of {len(own)} against {expected:.1f} expected from same-level "
+        level[hospital] = rates.level(hospital)
+        said[hospital] = (f"{observed} x1/x3 stays of {count} against {expected:.1f} expected from same-level "
                           "peers' rates in its ADRGs")
     flags = _peer_outliers("severity_share", ratios, level, context, "O/E {:.2f}")
     return [replace(flag, evidence=f"{said[flag.hospital_id]}; {flag.evidence}") for flag in flags]
