@@ -44,11 +44,11 @@ def cmi_peer(stays: list[GroupedCase], context: Context) -> list[Flag]:
     """Case-mix index (here mean standard cost ÷ all stays' mean) against peers."""
     weights: dict[str, list[float]] = defaultdict(list)
     level: dict[str, str] = {}
+    standards = {drg: float(standard) for drg, standard in context.norms.standard_cost.items() if standard}
     for stay in stays:
-        standard = context.norms.standard_cost.get(stay.result.drg)
-        if standard and stay.case.hospital_id:
-            weights[stay.case.hospital_id].append(float(standard))
-            level[stay.case.hospital_id] = stay.case.hospital_level or ""
+        if (standard := standards.get(stay.result.drg)) and (hospital := stay.case.hospital_id):
+            weights[hospital].append(standard)
+            level[hospital] = stay.case.hospital_level or ""
     if not weights:
         return []
     overall = statistics.fmean(w for values in weights.values() for w in values)
