@@ -34,9 +34,11 @@ must group as ``checks.by_patient`` does.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cached_property
 from operator import attrgetter
 
 import polars as pl
@@ -100,15 +102,21 @@ class BatchScope:
         the patients with at least ``least``, in the order of their first dated stay; with ``chosen`` (row
         numbers), only those stays, the patients still in the batch's order, so a check over them meets its
         patients as over the whole batch."""
-        dated = _dated(self.frame).with_columns(pl.col("n").min().over("patient").alias("first"))
+        dated = self._dated_first.lazy()
         if chosen is not None:
             dated = dated.filter(pl.col("n").is_in(chosen.implode()))
         if least > 1:
             dated = dated.filter(pl.len().over("patient") >= least)
-        ordered = dated.group_by("patient").agg(pl.col("first").first(),
-                                                pl.col("n").sort_by("admission", "id", maintain_order=True))
-        stays = self.stays
-        return {patient: [stays[n] for n in numbers] for patient, _, numbers in ordered.sort("first").iter_rows()}
+        rows = dated.sort("first", "admission", "id", maintain_order=True).select("patient", "n").collect()
+        stays, out = self.stays, defaultdict(list)
+        for patient, n in zip(rows["patient"].to_list(), rows["n"].to_list()):     # patient by patient, in order
+            out[patient].append(stays[n])
+        return dict(out)
+
+    @cached_property
+    def _dated_first(self) -> pl.DataFrame:
+        """The dated stays, each with its patient's first dated row number (``first``)."""
+        return _dated(self.frame).with_columns(pl.col("n").min().over("patient").alias("first"))
 
     def one_stay(self, rule: str) -> list[GroupedCase]:
         """The stays the one-stay check of ``rule`` can flag, in batch order (all, for a check without a
@@ -130,7 +138,8 @@ class BatchScope:
         return self._take(self.frame.filter(condition)["n"])
 
     def _take(self, chosen: pl.Series) -> list[GroupedCase]:
-        return [self.stays[n] for n in chosen.sort()]
+        stays = self.stays
+        return [stays[n] for n in chosen.sort().to_list()]
 
 
 _FIELDS = {"id": "id", "patient": "patient_id", "hospital": "hospital_id", "admission": "admission_date",
