@@ -63,3 +63,6 @@ def test_patients_grouped_in_columns_are_grouped_as_stay_by_stay(city):
     scope = BatchScope.of(stays, auditor.context(visits))
     assert scope.by_patient() == by_patient(stays)
     assert list(scope.by_patient()) == list(by_patient(stays))      # patients in the batch's order
+    returning = by_patient(stays, 2)                                  # what the checks across stays read
+    assert scope.by_patient(least=2) == returning and list(scope.by_patient(least=2)) == list(returning)
+    assert 0 < len(returning) < len(by_patient(stays))

@@ -23,8 +23,8 @@ one by one (``tests/test_audit_batch.py`` compares them):
 - ``low_standard_admission`` (the one-stay check): a grouped medical stay (ADRG second letter in
   ``MEDICAL_LETTERS``) discharged on orders, at most ``low_standard_max_los`` days, costing below
   ``low_standard_max_ratio`` × its DRG's standard;
-- ``unsupported_severity`` (the one-stay check): a grouped x1/x3 stay with a cost, in an ADRG whose x5
-  DRG has a standard.
+- ``unsupported_severity`` (the one-stay check): a grouped x1/x3 stay with a cost of at most
+  ``unsupported_severity_max_ratio`` × the standard of its ADRG's x5 DRG.
 
 A check with no condition here (split admissions, low-standard admissions and upcoding across the batch,
 which count every stay of a hospital, the hospital signals, a rule added later) sees every stay, as
@@ -34,14 +34,16 @@ must group as ``checks.by_patient`` does.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cached_property
 from operator import attrgetter
 
 import polars as pl
 
-from casemix.audit.checks import MEDICAL_LETTERS, Context
+from casemix.audit.checks import MEDICAL_LETTERS, RETURNING, Context
 from casemix.grouping import GroupedCase
 
 GROUP_SPAN = 10_000_000         # days: a group's block of the day numbers (dates from 1970 − DAY_ZERO on)
@@ -95,17 +97,26 @@ class BatchScope:
                                     & pl.col("discharge").is_not_null()).alias("dated"))
         return cls(stays, frame, context)
 
-    def by_patient(self, chosen: pl.Series | None = None) -> dict[str, list[GroupedCase]]:
-        """``checks.by_patient(self.stays)``: each patient's dated stays in (admission, id) order, patients in
-        the order of their first dated stay; with ``chosen`` (row numbers), only those stays, the patients
-        still in the batch's order, so a check over them meets its patients as over the whole batch."""
-        dated = _dated(self.frame).with_columns(pl.col("n").min().over("patient").alias("first"))
+    def by_patient(self, chosen: pl.Series | None = None, least: int = 1) -> dict[str, list[GroupedCase]]:
+        """``checks.by_patient(self.stays, least)``: each patient's dated stays in (admission, id) order, for
+        the patients with at least ``least``, in the order of their first dated stay; with ``chosen`` (row
+        numbers), only those stays, the patients still in the batch's order, so a check over them meets its
+        patients as over the whole batch."""
+        dated = self._dated_first.lazy()
         if chosen is not None:
             dated = dated.filter(pl.col("n").is_in(chosen.implode()))
-        ordered = dated.group_by("patient").agg(pl.col("first").first(),
-                                                pl.col("n").sort_by("admission", "id", maintain_order=True))
-        stays = self.stays
-        return {patient: [stays[n] for n in numbers] for patient, _, numbers in ordered.sort("first").iter_rows()}
+        if least > 1:
+            dated = dated.filter(pl.len().over("patient") >= least)
+        rows = dated.sort("first", "admission", "id", maintain_order=True).select("patient", "n").collect()
+        stays, out = self.stays, defaultdict(list)
+        for patient, n in zip(rows["patient"].to_list(), rows["n"].to_list()):     # patient by patient, in order
+            out[patient].append(stays[n])
+        return dict(out)
+
+    @cached_property
+    def _dated_first(self) -> pl.DataFrame:
+        """The dated stays, each with its patient's first dated row number (``first``)."""
+        return _dated(self.frame).with_columns(pl.col("n").min().over("patient").alias("first"))
 
     def one_stay(self, rule: str) -> list[GroupedCase]:
         """The stays the one-stay check of ``rule`` can flag, in batch order (all, for a check without a
@@ -120,14 +131,15 @@ class BatchScope:
             return self.stays
         chosen = condition(self.frame, self.context)
         stays = self._take(chosen)
-        self.context.know_patients(stays, self.by_patient(chosen))
+        self.context.know_patients(stays, self.by_patient(chosen, RETURNING))
         return stays
 
     def _where(self, condition: pl.Expr) -> list[GroupedCase]:
         return self._take(self.frame.filter(condition)["n"])
 
     def _take(self, chosen: pl.Series) -> list[GroupedCase]:
-        return [self.stays[n] for n in chosen.sort()]
+        stays = self.stays
+        return [stays[n] for n in chosen.sort().to_list()]
 
 
 _FIELDS = {"id": "id", "patient": "patient_id", "hospital": "hospital_id", "admission": "admission_date",
@@ -207,11 +219,14 @@ def _short_cheap_medical(context: Context) -> pl.Expr:
 
 
 def _severe_costed(context: Context) -> pl.Expr:
-    """A grouped x1/x3 stay with a cost, in an ADRG whose x5 DRG has a standard."""
-    based = [adrg for adrg in {drg[:-1] for drg in context.norms.standard_cost}
-             if context.norms.standard_cost.get(adrg + "5")]
-    return (pl.col("grouped") & pl.col("drg").str.slice(-1).is_in(["1", "3"]) & pl.col("cost").is_not_null()
-            & pl.col("adrg").is_in(pl.Series(sorted(based), dtype=pl.Utf8).implode()))
+    """A grouped x1/x3 stay with a cost of at most ``unsupported_severity_max_ratio`` × its ADRG's x5 standard."""
+    standards = context.norms.standard_cost
+    base = {adrg: float(standard) for adrg in {drg[:-1] for drg in standards}
+            if (standard := standards.get(adrg + "5"))}
+    cap = context.policy.unsupported_severity_max_ratio * (1 + SLACK)
+    return (pl.col("grouped") & pl.col("drg").str.slice(-1).is_in(["1", "3"])
+            & (pl.col("cost") <= cap * pl.col("adrg").replace_strict(base, default=None, return_dtype=pl.Float64))
+            .fill_null(False))
 
 
 ONE_STAY_CONDITIONS: dict[str, Callable[[Context], pl.Expr]] = {

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from copy import copy
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
@@ -58,9 +59,11 @@ class Context:
     _worked_out: dict = field(default_factory=dict, repr=False, compare=False)  # (name, id(stays)) → (stays, value)
 
     def patients(self, stays: list[GroupedCase]) -> dict[str, list[GroupedCase]]:
-        """``by_patient(stays)``, worked out once per batch however many checks ask for it."""
+        """``by_patient(stays, RETURNING)``: the dated stays of each patient with two or more, all that a check
+        across a patient's stays reads (one stay is no pair), worked out once per batch however many checks
+        ask for it."""
         if id(stays) not in self._patients:
-            self._patients[id(stays)] = (stays, by_patient(stays))     # the batch is kept, so its id stays its own
+            self._patients[id(stays)] = (stays, by_patient(stays, RETURNING))   # the batch is kept: its id is its own
         return self._patients[id(stays)][1]
 
     def once(self, name: str, stays: list[GroupedCase], work_out: Callable[[list[GroupedCase], Context], object]):
@@ -72,7 +75,8 @@ class Context:
         return self._worked_out[key][1]
 
     def know_patients(self, stays: list[GroupedCase], patients: dict[str, list[GroupedCase]]) -> None:
-        """Take ``patients`` as ``by_patient(stays)``, worked out elsewhere (in columns, ``batch.BatchScope``)."""
+        """Take ``patients`` as ``by_patient(stays, RETURNING)``, worked out elsewhere (in columns,
+        ``batch.BatchScope``)."""
         self._patients[id(stays)] = (stays, patients)
 
 
@@ -98,15 +102,18 @@ def _hospital(stay: GroupedCase) -> str:
     return stay.case.hospital_id or ""
 
 
-def by_patient(stays: list[GroupedCase]) -> dict[str, list[GroupedCase]]:
-    """Each patient's dated stays in admission order."""
+RETURNING = 2       # stays a patient has for a check across them to meet a pair: ``Context.patients``
+
+
+def by_patient(stays: list[GroupedCase], least: int = 1) -> dict[str, list[GroupedCase]]:
+    """Each patient's dated stays in admission order, for the patients with at least ``least`` of them."""
     out: dict[str, list[GroupedCase]] = defaultdict(list)
     for stay in stays:
         if stay.case.patient_id and stay.case.admission_date and stay.case.discharge_date:
             out[stay.case.patient_id].append(stay)
     for patient_stays in out.values():
         patient_stays.sort(key=lambda s: (s.case.admission_date, s.case.id))
-    return out
+    return out if least <= 1 else {patient: mine for patient, mine in out.items() if len(mine) >= least}
 
 
 # ---- one stay -------------------------------------------------------------------------------------
@@ -151,22 +158,43 @@ def severity_codes_of(stay: GroupedCase, context: Context) -> list[str]:
     return [code for code in stay.case.secondary_dx if code in codes]
 
 
-def carried_severity(stays: Iterable[GroupedCase], codes: frozenset[str]) -> dict[str, dict[str, tuple[str, ...]]]:
+class CarriedSeverity(Mapping):
     """Per patient, each MCC/CC code of ``codes`` their stays carry (as principal or secondary) and the ids
-    of the stays that carry it, in any hospital, earlier or later: a patient's history of that condition."""
-    out: dict[str, dict[str, tuple[str, ...]]] = defaultdict(dict)
-    for stay in stays:
-        case = stay.case
-        if not case.patient_id:
-            continue
-        found = codes.intersection(case.secondary_dx)
-        if case.principal_dx in codes:
-            found = found | {case.principal_dx}
-        if found:
-            mine = out[case.patient_id]
+    of the stays that carry it (in batch order), in any hospital, earlier or later: a patient's history of
+    that condition. Each patient's is worked out when first asked: a check asks for the few patients of the
+    stays it is about to flag, so the codes of every other patient's stays are never read."""
+
+    def __init__(self, stays: Iterable[GroupedCase], codes: frozenset[str]):
+        self.codes = codes
+        self.stays: dict[str, list[GroupedCase]] = defaultdict(list)
+        for stay in stays:
+            if patient := stay.case.patient_id:
+                self.stays[patient].append(stay)
+        self.known: dict[str, dict[str, tuple[str, ...]]] = {}
+
+    def __getitem__(self, patient: str) -> dict[str, tuple[str, ...]]:
+        if patient not in self.known:
+            self.known[patient] = self._carried(self.stays.get(patient, ()))
+        if not self.known[patient]:
+            raise KeyError(patient)
+        return self.known[patient]
+
+    def __iter__(self) -> Iterator[str]:
+        return (patient for patient in self.stays if patient in self)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def _carried(self, stays: Iterable[GroupedCase]) -> dict[str, tuple[str, ...]]:
+        mine: dict[str, tuple[str, ...]] = {}
+        for stay in stays:
+            case = stay.case
+            found = self.codes.intersection(case.secondary_dx)
+            if case.principal_dx in self.codes:
+                found = found | {case.principal_dx}
             for code in found:
                 mine[code] = (*mine.get(code, ()), case.id)
-    return out
+        return mine
 
 
 def history_support(stay: GroupedCase, codes: list[str], context: Context) -> dict[str, str]:
@@ -461,8 +489,9 @@ def readmission_excess(pairs: list[tuple[GroupedCase, GroupedCase, int, str]], s
     median of their level peers' (all other hospitals where a level has too few), with at least
     ``split_hospital_min_pairs`` pairs; hospitals under ``peer_min_cases`` stays are neither judged nor peers."""
     policy = context.policy
-    volume = Counter(_hospital(stay) for stay in stays)
-    level = {_hospital(stay): stay.case.hospital_level or "" for stay in stays}
+    hospitals = [stay.case.hospital_id or "" for stay in stays]
+    volume = Counter(hospitals)
+    level = dict(zip(hospitals, [stay.case.hospital_level or "" for stay in stays]))
     counted = Counter(_hospital(first) for first, *_ in pairs)
     rates = {h: 1000 * counted[h] / n for h, n in volume.items() if n >= policy.peer_min_cases}
     out = {}
@@ -726,22 +755,27 @@ def low_standard_hospitals(stays: list[GroupedCase], context: Context) -> list[F
     Stays at or above ``low_standard_min_excess_probability`` are flagged, naming the DRG's rate and the
     hospital's counts."""
     policy = context.policy
-    medical = [stay for stay in stays if stay.result.status == "grouped" and _medical(stay) and stay.case.hospital_id]
+    medical = [stay for stay in stays if stay.result.status == "grouped" and len(adrg := stay.result.adrg) > 1
+               and adrg[1] in MEDICAL_LETTERS and stay.case.hospital_id]
     readmitted = _readmitted_within(stays, context, policy.split_window_days)
     pattern = {stay.case.id: ratio for stay in medical if stay.case.id not in readmitted
                and (ratio := _short_and_cheap(stay, context)) is not None}
-    hospitals = _by_hospital(medical)
-    rates = PeerRates(medical, pattern, policy.norm_min_cases)
-    outliers = {hospital for hospital, own in hospitals.items() if _excess(own, pattern, rates, policy)}
-    rates = PeerRates(medical, pattern, policy.norm_min_cases, left_out=outliers)
+    short_cheap: dict[str, list[GroupedCase]] = defaultdict(list)       # hospital → its stays named in pattern
+    for stay in medical:
+        if stay.case.id in pattern:
+            short_cheap[stay.case.hospital_id].append(stay)
+    everyone = PeerRates(medical, pattern, policy.norm_min_cases)
+    outliers = {hospital for hospital, (_, count) in everyone.own.items()
+                if _excess(hospital, count, short_cheap[hospital], everyone, policy) is not None}
+    rates = everyone.without(outliers)
     flags = []
     floor = policy.low_standard_min_excess_probability
-    for hospital, own in hospitals.items():
-        found = _excess(own, pattern, rates, policy)
-        if found is None:
+    for hospital, (_, count) in everyone.own.items():
+        mine = short_cheap[hospital]
+        expected = _excess(hospital, count, mine, rates, policy)
+        if expected is None:
             continue
-        mine, expected = found
-        excess = (len(mine) - expected) / len(own)
+        excess = (len(mine) - expected) / count
         for stay in mine:
             peer_rate = rates.rate(stay)
             chance = excess / (excess + peer_rate)
@@ -751,21 +785,20 @@ def low_standard_hospitals(stays: list[GroupedCase], context: Context) -> list[F
                     f"{stay.case.los_days} day(s), cost {pattern[stay.case.id]:.2f}× the {stay.result.drg} "
                     f"standard, discharged on orders; {peer_rate:.1%} of {stay.result.drg} stays at "
                     f"{stay.case.hospital_level or 'same-level'} peers are this short and cheap; {hospital} has "
-                    f"{len(mine)} such stays of {len(own)} medical stays against {expected:.1f} expected from its "
+                    f"{len(mine)} such stays of {count} medical stays against {expected:.1f} expected from its "
                     f"peers' rates for its DRGs{_left_out(outliers - {hospital})}: one of the excess with "
                     f"probability {chance:.2f}"))
     return flags
 
 
-def _excess(own: list[GroupedCase], pattern: Mapping[str, float], rates: PeerRates,
-            policy: AuditPolicy) -> tuple[list[GroupedCase], float] | None:
-    """A hospital's short cheap stays and the count its peers' rates predict, when it has at least
+def _excess(hospital: str, medical: int, mine: list[GroupedCase], rates: PeerRates,
+            policy: AuditPolicy) -> float | None:
+    """The count of short cheap stays (``mine``) its peers' rates predict for a hospital, when it has at least
     ``peer_min_cases`` medical stays and more than ``peer_z`` × √expected too many; else None."""
-    expected = rates.expected(own)
-    mine = [stay for stay in own if stay.case.id in pattern]
-    if len(own) < policy.peer_min_cases or len(mine) - expected <= policy.peer_z * expected ** 0.5:
+    expected = rates.expected(hospital)
+    if medical < policy.peer_min_cases or len(mine) - expected <= policy.peer_z * expected ** 0.5:
         return None
-    return mine, expected
+    return expected
 
 
 def _left_out(hospitals: set[str]) -> str:
@@ -774,42 +807,62 @@ def _left_out(hospitals: set[str]) -> str:
 
 class PeerRates:
     """Each DRG's (or ``cell``'s: an ADRG …) rate of pattern stays at a hospital's same-level peers (all the
-    other stays of that level, less those of the ``left_out`` hospitals), shrunk towards the level's overall
-    rate by ``prior`` stays so that a DRG seldom seen is not a zero. ``rate(stay)`` is what a peer would
-    have done with that stay: summed over a hospital's stays, the count its peers' habits predict."""
+    other stays of that level, less those of the ``left_out`` hospitals: ``without``), shrunk towards the
+    level's overall rate by ``prior`` stays so that a DRG seldom seen is not a zero. ``rate(stay)`` is what a
+    peer would have done with that stay: summed over a hospital's stays (``expected``), the count its peers'
+    habits predict. ``own``: each hospital's [pattern stays, stays], hospitals in the order of their first
+    stay."""
 
     def __init__(self, stays: list[GroupedCase], pattern: Mapping[str, object] | set[str], prior: int,
-                 left_out: set[str] | frozenset[str] = frozenset(), cell: Callable[[GroupedCase], str] | None = None):
+                 cell: Callable[[GroupedCase], str] | None = None):
         self.prior = prior
         self.cell = cell or (lambda stay: stay.result.drg)
-        self.cells: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0])   # (level, cell, hospital)
-        self.levels: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])        # (level, cell)
-        self.overall: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])        # (level, "")
-        self.hospitals: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])      # (level, hospital)
-        self.known: dict[tuple[str, str, str], float] = {}                                   # rates worked out
+        every: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0])   # (level, cell, hospital)
         cell = self.cell
         for stay in stays:
             case = stay.case
-            hospital = case.hospital_id or ""
-            if hospital in left_out:
-                continue
-            tally = self.cells[(case.hospital_level or "", cell(stay), hospital)]
+            tally = every[(case.hospital_level or "", cell(stay), case.hospital_id or "")]
             tally[0] += case.id in pattern
             tally[1] += 1
-        for (level, group, hospital), (hits, count) in self.cells.items():      # the coarser tallies: sums of these
+        self.every = dict(every)
+        self.mix: dict[str, list[tuple[tuple[str, str, str], int]]] = defaultdict(list)   # hospital → its cells
+        self.own: dict[str, list[int]] = defaultdict(lambda: [0, 0])                      # hospital → its tally
+        for key, (hits, count) in self.every.items():   # each hospital's cells in the order its stays meet them
+            self.mix[key[2]].append((key, count))
+            self.own[key[2]][0] += hits
+            self.own[key[2]][1] += count
+        self._sum(frozenset())
+
+    def without(self, left_out: set[str] | frozenset[str]) -> PeerRates:
+        """These rates with the stays of the ``left_out`` hospitals no one's peers (their own mix still known)."""
+        rates = copy(self)
+        rates._sum(frozenset(left_out))
+        return rates
+
+    def _sum(self, left_out: frozenset[str]) -> None:
+        """The peers' tallies: each (level, cell, hospital) and the coarser ones summed from it, less
+        ``left_out``; the rates worked out afresh."""
+        self.cells = {key: tally for key, tally in self.every.items() if key[2] not in left_out}
+        self.levels: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])        # (level, cell)
+        self.overall: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])       # (level, "")
+        self.hospitals: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])     # (level, hospital)
+        for (level, group, hospital), (hits, count) in self.cells.items():
             for tally in (self.levels[(level, group)], self.overall[(level, "")], self.hospitals[(level, hospital)]):
                 tally[0] += hits
                 tally[1] += count
+        self.known: dict[tuple[str, str, str], float] = {}                                  # rates worked out
+
+    def level(self, hospital: str) -> str:
+        """The level of the hospital's first stay."""
+        return self.mix[hospital][0][0][0]
 
     def rate(self, stay: GroupedCase) -> float:
         """The peers' rate for this stay's DRG (or cell) at its hospital's level."""
         return self._rate((stay.case.hospital_level or "", self.cell(stay), _hospital(stay)))
 
-    def expected(self, stays: list[GroupedCase]) -> float:
-        """Σ ``rate`` over ``stays``: how many pattern stays the peers' habits predict for them."""
-        cell = self.cell
-        counts = Counter([(stay.case.hospital_level or "", cell(stay), stay.case.hospital_id or "") for stay in stays])
-        return sum(count * self._rate(key) for key, count in counts.items())
+    def expected(self, hospital: str) -> float:
+        """Σ ``rate`` over the hospital's stays: how many pattern stays the peers' habits predict for them."""
+        return sum(count * self._rate(key) for key, count in self.mix.get(hospital, ()))
 
     def _rate(self, key: tuple[str, str, str]) -> float:
         if key not in self.known:
@@ -825,13 +878,6 @@ class PeerRates:
         """A tally less the hospital's own part of it."""
         both, own = tallies.get(key, (0, 0)), own_tallies.get(own_key, (0, 0))
         return both[0] - own[0], both[1] - own[1]
-
-
-def _by_hospital(stays: list[GroupedCase]) -> dict[str, list[GroupedCase]]:
-    out: dict[str, list[GroupedCase]] = defaultdict(list)
-    for stay in stays:
-        out[_hospital(stay)].append(stay)
-    return out
 
 
 def _readmitted_within(stays: list[GroupedCase], context: Context, days: int) -> set[str]:

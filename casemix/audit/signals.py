@@ -27,18 +27,14 @@ def severity_share(stays: list[GroupedCase], context: Context) -> list[Flag]:
              and stay.case.hospital_id]
     severe = {stay.case.id for stay in split if stay.result.drg[-1] in "13"}
     rates = PeerRates(split, severe, context.policy.norm_min_cases, cell=lambda stay: stay.result.adrg)
-    by_hospital: dict[str, list[GroupedCase]] = defaultdict(list)
-    for stay in split:
-        by_hospital[stay.case.hospital_id].append(stay)
     ratios, level, said = {}, {}, {}
-    for hospital, own in by_hospital.items():
-        expected = rates.expected(own)
-        if len(own) < context.policy.peer_min_cases or not expected:
+    for hospital, (observed, count) in rates.own.items():
+        expected = rates.expected(hospital)
+        if count < context.policy.peer_min_cases or not expected:
             continue
-        observed = sum(stay.case.id in severe for stay in own)
         ratios[hospital] = observed / expected
-        level[hospital] = own[0].case.hospital_level or ""
-        said[hospital] = (f"{observed} x1/x3 stays of {len(own)} against {expected:.1f} expected from same-level "
+        level[hospital] = rates.level(hospital)
+        said[hospital] = (f"{observed} x1/x3 stays of {count} against {expected:.1f} expected from same-level "
                           "peers' rates in its ADRGs")
     flags = _peer_outliers("severity_share", ratios, level, context, "O/E {:.2f}")
     return [replace(flag, evidence=f"{said[flag.hospital_id]}; {flag.evidence}") for flag in flags]
@@ -48,11 +44,11 @@ def cmi_peer(stays: list[GroupedCase], context: Context) -> list[Flag]:
     """Case-mix index (here mean standard cost ÷ all stays' mean) against peers."""
     weights: dict[str, list[float]] = defaultdict(list)
     level: dict[str, str] = {}
+    standards = {drg: float(standard) for drg, standard in context.norms.standard_cost.items() if standard}
     for stay in stays:
-        standard = context.norms.standard_cost.get(stay.result.drg)
-        if standard and stay.case.hospital_id:
-            weights[stay.case.hospital_id].append(float(standard))
-            level[stay.case.hospital_id] = stay.case.hospital_level or ""
+        if (standard := standards.get(stay.result.drg)) and (hospital := stay.case.hospital_id):
+            weights[hospital].append(standard)
+            level[hospital] = stay.case.hospital_level or ""
     if not weights:
         return []
     overall = statistics.fmean(w for values in weights.values() for w in values)
