@@ -55,8 +55,8 @@ READ_SCHEMA = ("row long, record string, field string, reason string, case_id st
 LINE_SCHEMA = ("row long, hospital_id string, case_id string, patient_id string, admission_date date, "
                "discharge_date date, drg string, adrg string, status string, cost_fen long, self_pay_fen long, "
                "kind string, ratio string, points_e4 long, detail string")
-_HISTORY = {"row": pl.Int64, "drg": pl.String, "adrg": pl.String, "cost_fen": pl.Int64, "hospital_level": pl.String,
-            "hospital_id": pl.String}
+_KEPT = {"row": pl.Int64, "hospital_id": pl.String, "hospital_level": pl.String, "drg": pl.String, "adrg": pl.String,
+         "status": pl.String, "cost_fen": pl.Int64}
 _SUMS = {"hospital_id": pl.String, "month": pl.String, "cases": pl.Int64, "points_e4": pl.Int64, "cost_fen": pl.Int64,
          "costed": pl.Boolean, "self_pay_fen": pl.Int64, "paid": pl.Boolean}
 _MISSING_HOSPITAL = "is required to settle (or declare the whole file one hospital's: --single-hospital ID)"
@@ -105,20 +105,23 @@ def settle_spark(spark: SparkSession, spec: GrouperSpec, policy: Policy, source:
     try:
         rejections = _rejections(read)
         cases = read.filter("record is null and not _missing").drop("record", "field", "reason", "_missing")
-        count = cases.count()
-        if count + len(rejections) != table.rows:
-            raise RuntimeError(f"lost rows: {table.rows} in, {count} cases and {len(rejections)} rejections out")
-        if count == 0:
+        kept = _kept_frame(cases)
+        if kept.height + len(rejections) != table.rows:
+            raise RuntimeError(f"lost rows: {table.rows} in, {kept.height} cases and {len(rejections)} rejections out")
+        if kept.is_empty():
             raise SettlementError("no cases to settle")
-        past = cases if history is None else _read(read_case_table(spark, history), spec).filter("record is null")
-        points = _points(cases, _history_frame(past), policy, spec)
+        levels = dict(kept.unique("hospital_id", keep="first", maintain_order=True)
+                      .select("hospital_id", pl.col("hospital_level").fill_null("")).iter_rows())
+        past = kept if history is None else _kept_frame(_read(read_case_table(spark, history), spec)
+                                                        .filter("record is null"))
+        points = _points(cases, levels, _history_frame(past), policy, spec)
         if lines is not None:
             points.write.mode("overwrite").parquet(str(lines))
             points = spark.read.parquet(str(lines))
         settlement = _year_end(points, budget, policy.settlement, provisional_point_value)
     finally:
         read.unpersist()
-    return SparkSettlement(settlement, table.rows, count, rejections, None if lines is None else Path(lines))
+    return SparkSettlement(settlement, table.rows, kept.height, rejections, None if lines is None else Path(lines))
 
 
 def _read(table: CaseTable, spec: GrouperSpec) -> DataFrame:
@@ -186,26 +189,28 @@ def _rejections(read: DataFrame) -> list[Rejection]:
             + [Rejection(0, r["case_id"], "hospital_id", _MISSING_HOSPITAL) for r in rows if r["_missing"]])
 
 
-def _history_frame(cases: DataFrame) -> pl.DataFrame:
-    """:func:`casemix.weights.history_of` of the grouped cases with a cost, in row order, collected as Arrow: the one
-    frame on the driver that grows with the stays (five narrow columns)."""
-    grouped = cases.filter("status = 'grouped' and cost_fen is not null").select(
-        "row", "drg", "adrg", "cost_fen", "hospital_level", "hospital_id")
+def _kept_frame(cases: DataFrame) -> pl.DataFrame:
+    """What the driver learns weights and levels from, collected as Arrow in row order: each case's group, status,
+    cost, level and hospital (six narrow columns per stay: the one frame on the driver that grows with the stays)."""
     import pyarrow as pa
 
-    batches = grouped._collect_as_arrow()           # pyspark 3.5's Arrow collect (4.0 names it toArrow)
-    frame = pl.from_arrow(pa.Table.from_batches(batches)) if batches else pl.DataFrame(schema=_HISTORY)
-    return frame.sort("row").select("drg", "adrg", yuan(pl.col("cost_fen")).alias("cost"), "hospital_level",
-                                    "hospital_id")
+    narrow = cases.select("row", "hospital_id", "hospital_level", "drg", "adrg", "status", "cost_fen")
+    batches = narrow._collect_as_arrow()           # pyspark 3.5's Arrow collect (4.0 names it toArrow)
+    frame = pl.from_arrow(pa.Table.from_batches(batches)) if batches else pl.DataFrame(schema=_KEPT)
+    return frame.sort("row")
 
 
-def _points(cases: DataFrame, history: pl.DataFrame, policy: Policy, spec: GrouperSpec) -> DataFrame:
-    """Every case's line (``LINE_SCHEMA``): scored and capped per hospital, then readmissions applied per patient."""
-    from pyspark.sql import functions as F
+def _history_frame(kept: pl.DataFrame) -> pl.DataFrame:
+    """:func:`casemix.weights.history_of` of the kept cases: the grouped cases with a cost, in row order."""
+    return kept.filter((pl.col("status") == "grouped") & pl.col("cost_fen").is_not_null()).select(
+        "drg", "adrg", yuan(pl.col("cost_fen")).alias("cost"), "hospital_level", "hospital_id")
 
+
+def _points(cases: DataFrame, levels: dict[str, str], history: pl.DataFrame, policy: Policy,
+            spec: GrouperSpec) -> DataFrame:
+    """Every case's line (``LINE_SCHEMA``): scored and capped per hospital, then readmissions applied per patient;
+    ``levels``: each hospital's level as its first case gives it."""
     weights = WeightCalibrator(policy.weights).fit(history)
-    levels = dict(cases.groupBy("hospital_id").agg(
-        F.min_by(F.coalesce("hospital_level", F.lit("")), "row")).collect())
     coefficients = level_coefficients(levels, policy, weights, history, spec.load().scheme)
     standards, rules = Standards.of(weights), policy.settlement
 
