@@ -3,12 +3,14 @@
 partitions, with nothing on the driver that grows with the stays but the weight-learning history.
 
 1. Each partition reads its rows in columns as :func:`~casemix.pipelines.settle.read_settlement_table` reads a
-   chunk (:func:`~casemix.pipelines.settle.read_chunk`: each distinct case key grouped once, the engine loaded once
-   per worker; rows the columns cannot prove valid read by the row reader, which names record and field).
+   chunk (:func:`~casemix.pipelines.settle.read_chunk`: each distinct case key grouped once per partition, the
+   engine loaded once per worker; rows the columns cannot prove valid read by the row reader, which names record
+   and field).
 2. Partitioned by hospital: a repeated (hospital, case id) is rejected naming its first row, a case without a
    hospital is rejected — the rejections of the local reader, in its order.
-3. Weights and hospital coefficients are learned on the driver from the narrow history frame (DRG, ADRG, cost,
-   level, hospital), collected as Arrow in row order as the local path learns them.
+3. Weights, each hospital's level and the hospital coefficients are learned on the driver from one narrow frame
+   (row, hospital, level, DRG, ADRG, status, cost) collected as Arrow and put in row order, as the local path
+   learns them: the one thing on the driver that grows with the stays.
 4. Points: per hospital partition each case scored and the special-review cap resolved
    (:func:`~casemix.settlement.columnar.frame_scored`, or case by case where the policy needs the per-case rules);
    then per patient partition readmissions applied (:func:`~casemix.settlement.columnar.frame_readmitted`).
@@ -59,6 +61,7 @@ _KEPT = {"row": pl.Int64, "hospital_id": pl.String, "hospital_level": pl.String,
          "status": pl.String, "cost_fen": pl.Int64}
 _SUMS = {"hospital_id": pl.String, "month": pl.String, "cases": pl.Int64, "points_e4": pl.Int64, "cost_fen": pl.Int64,
          "costed": pl.Boolean, "self_pay_fen": pl.Int64, "paid": pl.Boolean}
+ROWS_PER_PARTITION = 500_000      # stays a Python worker scores at once, at most (bar one hospital's): memory flat
 _MISSING_HOSPITAL = "is required to settle (or declare the whole file one hospital's: --single-hospital ID)"
 
 
@@ -101,7 +104,8 @@ def settle_spark(spark: SparkSession, spec: GrouperSpec, policy: Policy, source:
     if provisional_point_value is not None:
         check_budget(provisional_point_value, "provisional point value")
     table = read_case_table(spark, source)
-    read = _distinct(_read(table, spec)).persist(StorageLevel.DISK_ONLY)
+    parts = _partitions(spark, table.rows)
+    read = _distinct(_read(table, spec), parts).persist(StorageLevel.DISK_ONLY)
     try:
         rejections = _rejections(read)
         cases = read.filter("record is null and not _missing").drop("record", "field", "reason", "_missing")
@@ -114,7 +118,7 @@ def settle_spark(spark: SparkSession, spec: GrouperSpec, policy: Policy, source:
                       .select("hospital_id", pl.col("hospital_level").fill_null("")).iter_rows())
         past = kept if history is None else _kept_frame(_read(read_case_table(spark, history), spec)
                                                         .filter("record is null"))
-        points = _points(cases, levels, _history_frame(past), policy, spec)
+        points = _points(cases, levels, _history_frame(past), policy, spec, parts)
         if lines is not None:
             points.write.mode("overwrite").parquet(str(lines))
             points = spark.read.parquet(str(lines))
@@ -161,13 +165,19 @@ def _arrow(frame: pl.DataFrame, schema: str) -> list[pa.RecordBatch]:
     return table.cast(arrow).to_batches()
 
 
-def _distinct(read: DataFrame) -> DataFrame:
+def _partitions(spark: SparkSession, rows: int) -> int:
+    """Partitions by hospital and by patient: the session's shuffle partitions, more where that would give a Python
+    worker more than ``ROWS_PER_PARTITION`` rows (a hospital's cases stay in one partition, however many)."""
+    return max(int(spark.conf.get("spark.sql.shuffle.partitions")), -(-rows // ROWS_PER_PARTITION))
+
+
+def _distinct(read: DataFrame, partitions: int) -> DataFrame:
     """Partitioned by hospital: a case whose (hospital, case id) an earlier row holds becomes a rejection naming
     that row; a case without a hospital is marked ``_missing`` (rejected, as row 0, as the local path numbers it)."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    read = read.withColumn("_hospital", F.coalesce("hospital_id", F.lit(""))).repartition("_hospital")
+    read = read.withColumn("_hospital", F.coalesce("hospital_id", F.lit(""))).repartition(partitions, "_hospital")
     first = F.min("row").over(Window.partitionBy("_hospital", "case_id"))
     repeat = F.col("record").isNull() & (F.col("row") != first)
     why = F.format_string("case %s of hospital %s repeats row %d of this file", F.col("case_id"),
@@ -206,8 +216,8 @@ def _history_frame(kept: pl.DataFrame) -> pl.DataFrame:
         "drg", "adrg", yuan(pl.col("cost_fen")).alias("cost"), "hospital_level", "hospital_id")
 
 
-def _points(cases: DataFrame, levels: dict[str, str], history: pl.DataFrame, policy: Policy,
-            spec: GrouperSpec) -> DataFrame:
+def _points(cases: DataFrame, levels: dict[str, str], history: pl.DataFrame, policy: Policy, spec: GrouperSpec,
+            partitions: int) -> DataFrame:
     """Every case's line (``LINE_SCHEMA``): scored and capped per hospital, then readmissions applied per patient;
     ``levels``: each hospital's level as its first case gives it."""
     weights = WeightCalibrator(policy.weights).fit(history)
@@ -225,7 +235,8 @@ def _points(cases: DataFrame, levels: dict[str, str], history: pl.DataFrame, pol
             yield from _arrow(frame_readmitted(frame, rules), LINE_SCHEMA)
 
     by_hospital = cases.sortWithinPartitions("row").mapInArrow(scored, LINE_SCHEMA)
-    return by_hospital.repartition("patient_id").sortWithinPartitions("row").mapInArrow(readmitted, LINE_SCHEMA)
+    by_patient = by_hospital.repartition(partitions, "patient_id").sortWithinPartitions("row")
+    return by_patient.mapInArrow(readmitted, LINE_SCHEMA)
 
 
 def _frame(batches: Iterator[pa.RecordBatch]) -> pl.DataFrame:
