@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -24,10 +25,11 @@ from casemix.policy import load_policy
 from casemix.qc import QcEngine
 from casemix.records.io import read_cases, read_table, write_cases, write_table
 from casemix.records.synthetic import synthetic_city
+from casemix.settlement.columnar import line_texts
 from casemix.settlement.statements import summary_rows
 from casemix.spark import GrouperSpec, group_file_spark
 from casemix.spark.qc import QcSpec, qc_file_spark
-from casemix.spark.settlement import settle_spark
+from casemix.spark.settlement import line_frame, settle_spark
 
 DATA = resolve_data_dir()
 SAMPLES = sorted((DATA / "samples").glob("*.csv"))
@@ -114,23 +116,42 @@ def test_an_unknown_engine_is_a_one_line_error(tmp_path):
     assert "Traceback" not in result.output
 
 
-def test_spark_settles_a_city_to_the_cent_as_the_local_engine(spark, city, tmp_path):
-    """Points, monthly prepayment and the year end of the synthetic city under the Zhejiang policy
-    (readmissions, the special-review cap, hospital coefficients), with a stay claimed twice and a stay
-    without its hospital: the same rejections, every statement row and every case line the same, and the
-    money adds up to the pool."""
+@pytest.fixture(scope="module")
+def claims(city, tmp_path_factory) -> Path:
+    """The synthetic city with a stay claimed twice and a stay without its hospital."""
     table = read_table(city)
     rows = [list(row) for row in table.rows]
     rows.append(list(rows[5]))                                      # the same stay claimed twice
     rows[9][table.headers.index("hospital_id")] = ""                # a stay without its hospital
-    source = write_table(tmp_path / "claims.csv", table.headers, rows)
-    policy = load_policy("zhejiang-drg-points-2019")
+    return write_table(tmp_path_factory.mktemp("claims") / "claims.csv", table.headers, rows)
+
+
+def line_rows(settlement) -> list[list[str | None]]:
+    """Every case line of a settlement read by rows, as the statement files print it, hospitals in order."""
+    return [[hospital, line.case.case_id, line.case.drg, line.case.status, line.kind, str(line.case.cost),
+             None if line.ratio is None else str(line.ratio), str(line.points), line.detail]
+            for hospital, statement in sorted(settlement.statements.items()) for line in statement.lines]
+
+
+ZHEJIANG = load_policy("zhejiang-drg-points-2019")
+PER_DIEM = replace(ZHEJIANG, settlement=replace(ZHEJIANG.settlement, per_diem_groups={"精神": ["T"], "康复": ["XR"]},
+                                                per_diem_stages={"精神": [[60, 5.0], [100000, 4.0]],
+                                                                 "康复": [[30, 6.0]]}))
+
+
+@pytest.mark.parametrize("policy", [ZHEJIANG, PER_DIEM], ids=["in-columns", "per-diem-case-by-case"])
+def test_spark_settles_a_city_to_the_cent_as_the_local_engine(spark, claims, policy, tmp_path):
+    """Points, monthly prepayment and the year end of the synthetic city under the Zhejiang policy
+    (readmissions, the special-review cap, hospital coefficients; with per-diem categories the partitions score
+    case by case), with a stay claimed twice and a stay without its hospital: the same rejections, every
+    statement row and every case line the same as the local engine reading by rows, and the money adds up to the
+    pool."""
     grouper = Grouper.load("chs-drg-2.0", DATA, policy.grouping)
-    read = read_settlement_cases(source, grouper)
+    read = read_settlement_cases(claims, grouper)
     budget = Decimal("9000000.00")
     expected = settle(read.grouped, budget, policy, grouper, provisional_point_value=Decimal(100))
-    on_spark = settle_spark(spark, GrouperSpec.of("chs-drg-2.0", DATA, policy.grouping), policy, source, budget,
-                            provisional_point_value=Decimal(100))
+    on_spark = settle_spark(spark, GrouperSpec.of("chs-drg-2.0", DATA, policy.grouping), policy, claims, budget,
+                            provisional_point_value=Decimal(100), lines=tmp_path / "lines")
     assert [r.field for r in read.rejections] == ["id", "hospital_id"]
     assert on_spark.rejections == read.rejections
     assert (on_spark.rows_in, on_spark.cases) == (read.rows_in, len(read.grouped))
@@ -138,12 +159,26 @@ def test_spark_settles_a_city_to_the_cent_as_the_local_engine(spark, city, tmp_p
     assert (on_spark.settlement.pool, on_spark.settlement.reserve, on_spark.settlement.point_value) == (
         expected.pool, expected.reserve, expected.point_value)
     assert on_spark.settlement.total_paid == expected.pool
-    for hospital, statement in expected.statements.items():
-        assert on_spark.settlement.statements[hospital].lines == statement.lines
+    assert [list(row) for row in line_texts(line_frame(on_spark.lines)).iter_rows()] == line_rows(expected)
     lines = [line for s in expected.statements.values() for line in s.lines]
     assert {"normal", "high", "low"} <= {line.kind for line in lines}, "the city exercises the point formulas"
     assert any("readmitted" in line.detail for line in lines), "the Zhejiang policy pays some readmissions less"
     assert any(s.prepaid for s in expected.statements.values())
+    assert (policy is PER_DIEM) == any(line.kind == "per_diem" for line in lines)
+
+
+def test_spark_writes_the_statement_files_of_the_local_engine_byte_for_byte(spark, claims, tmp_path):
+    """``casemix settle`` on both engines: summary, adjustments and every hospital's case lines, the same bytes."""
+    folders = {engine: tmp_path / engine for engine in ("local", "spark")}
+    for engine, folder in folders.items():
+        result = CliRunner().invoke(app, ["settle", str(claims), "--budget", "9000000", "-o", str(folder),
+                                          "--provisional-point-value", "100", "--policy", "zhejiang-drg-points-2019",
+                                          "--engine", engine])
+        assert result.exit_code == 0, result.output
+    names = sorted(path.name for path in folders["local"].iterdir())
+    assert len(names) == 10 + 3 and sorted(path.name for path in folders["spark"].iterdir()) == names
+    for name in names:
+        assert (folders["spark"] / name).read_bytes() == (folders["local"] / name).read_bytes(), name
 
 
 def test_a_settle_option_not_yet_on_spark_is_a_one_line_error(tmp_path):

@@ -3,6 +3,7 @@ written as locally."""
 
 from __future__ import annotations
 
+import tempfile
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -16,7 +17,7 @@ from casemix.settlement import write_statements
 from casemix.spark import GrouperSpec, spark_session
 from casemix.spark.audit import SparkAudit, audit_on_spark
 from casemix.spark.qc import QcSpec, qc_file_spark
-from casemix.spark.settlement import settle_spark
+from casemix.spark.settlement import line_frame, settle_spark
 
 SHOWN_REJECTIONS = 10
 
@@ -30,9 +31,13 @@ def settle_on_spark(input: Path, budget: Decimal | None, output: Path, history: 
     given = [name for name, value in local_only.items() if value]
     if given:
         raise EngineError(f"--{given[0].replace('_', '-')} is not yet on --engine spark: use --engine local")
-    done = settle_spark(spark_session(spark_master), spec, policy, input, budget, history, provisional_point_value)
-    settled = done.settlement
-    files = write_statements(settled, output, suffix)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f".{output.name}-lines-", dir=output.parent) as staging:
+        done = settle_spark(spark_session(spark_master), spec, policy, input, budget, history,
+                            provisional_point_value, Path(staging) / "lines")
+        settled = done.settlement
+        settled.case_lines = line_frame(done.lines)
+        files = write_statements(settled, output, suffix)
     console.print(f"{done.rows_in:,} rows: {done.cases:,} cases settled, {len(done.rejections)} rejected, "
                   f"in {len(settled.statements)} hospitals, {time.perf_counter() - started:.1f} s on Spark")
     for rejection in done.rejections[:SHOWN_REJECTIONS]:

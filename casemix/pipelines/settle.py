@@ -129,11 +129,11 @@ def read_settlement_table(path: str | Path, grouper: Grouper, single_hospital: s
             raise PolarsCannotRead(f"{path}: polars may split it differently")
         table = read_columns(path, chunk_rows)
         reader = RowReader(table.headers)
-        keys = GroupedKeys(grouper, table, reader, _key_fields)
+        keys = GroupedKeys(grouper, table, reader, key_fields)
         own: list[_Key] = []                # the keys of rows read by the row reader, numbered -1, -2, …
         reads, rejected, done = [], [], 0
         for chunk in table.chunks:
-            read, refused = _read_chunk(keys, chunk, own)
+            read, refused = read_chunk(keys, chunk, own)
             reads.append(read)
             rejected += refused
             done += chunk.height
@@ -141,15 +141,15 @@ def read_settlement_table(path: str | Path, grouper: Grouper, single_hospital: s
                 progress(done, done)
     except PolarsCannotRead:
         return SettlementTable.of(read_settlement_cases(path, grouper, single_hospital, progress))
-    key_frame = _key_frame([*enumerate(keys.values), *((-1 - i, key) for i, key in enumerate(own))])
+    known = key_frame([*enumerate(keys.values), *((-1 - i, key) for i, key in enumerate(own))])
     reads = pl.concat(reads).sort("row") if reads else pl.DataFrame(schema=_READ_SCHEMA)
-    return _settlement_table(reads, rejected, key_frame, single_hospital)
+    return _settlement_table(reads, rejected, known, single_hospital)
 
 
 _Key = tuple[str, str, str, str, str, tuple[str, ...], int | None]     # drg, adrg, status, mode, department, …
 
 
-def _key_fields(case: Case, result: GroupResult) -> _Key:
+def key_fields(case: Case, result: GroupResult) -> _Key:
     """What settlement reads of a case key: its group, and the key fields a SettlementCase carries."""
     return (result.drg, result.adrg, result.status, case.discharge_mode or "1", case.department or "",
             tuple(case.procedures), case.los_days)
@@ -160,8 +160,8 @@ _KEY_SCHEMA = {"_key": pl.Int64, "drg": pl.String, "adrg": pl.String, "status": 
                "los_days": pl.Int64}
 
 
-def _key_frame(keys: list[tuple[int, _Key | None]]) -> pl.DataFrame:
-    """The keys read (their index, then ``_key_fields``), as columns; the procedures joined by NUL, which no code
+def key_frame(keys: list[tuple[int, _Key | None]]) -> pl.DataFrame:
+    """The keys read (their index, then ``key_fields``), as columns; the procedures joined by NUL, which no code
     holds (the row reader refuses it), and split in polars: far faster than a list per key from Python."""
     kept = [(index, *key[:5], "\x00".join(key[5]), key[6]) for index, key in keys if key is not None]
     columns = list(zip(*kept, strict=True)) if kept else [()] * len(_KEY_SCHEMA)
@@ -178,7 +178,7 @@ _READ_SCHEMA = {"row": pl.Int64, "case_id": pl.String, **dict.fromkeys(_COLUMNS,
                 "_key": pl.Int64}
 
 
-def _read_chunk(keys: GroupedKeys, chunk: pl.DataFrame, own: list[_Key]) -> tuple[pl.DataFrame, list[Rejection]]:
+def read_chunk(keys: GroupedKeys, chunk: pl.DataFrame, own: list[_Key]) -> tuple[pl.DataFrame, list[Rejection]]:
     """The rows of ``chunk`` read (``_READ_SCHEMA``): in columns, else by the row reader (and grouped, the key
     added to ``own``); and the rows the row reader rejects."""
     table, reader = keys.table, keys.reader
@@ -197,14 +197,14 @@ def _read_chunk(keys: GroupedKeys, chunk: pl.DataFrame, own: list[_Key]) -> tupl
         if isinstance(case, Rejection):
             rejections.append(case)
             continue
-        own.append(_key_fields(case, keys.grouper.group(case, explain=False)))
+        own.append(key_fields(case, keys.grouper.group(case, explain=False)))
         rows.append((row, case.id, *(getattr(case, n) for n in _COLUMNS), case.admission_date, case.discharge_date,
                      *(None if m is None else int(m.scaleb(2)) for m in (case.total_cost, case.self_pay)),
                      -len(own)))
     return pl.concat([read, pl.DataFrame(rows, schema=_READ_SCHEMA, orient="row")]), rejections
 
 
-def _yuan(fen: pl.Expr) -> pl.Expr:
+def yuan(fen: pl.Expr) -> pl.Expr:
     """Fen as the float of its Decimal amount in 元 (``float(Decimal)``, correctly rounded: polars' own division
     is not), through its text."""
     return (fen // 100).cast(pl.String).add(".").add((fen % 100).cast(pl.String).str.zfill(2)).cast(pl.Float64)
@@ -240,7 +240,7 @@ def _settlement_table(reads: pl.DataFrame, rejected: list[Rejection], keys: pl.D
     levels = dict(kept.unique("hospital_id", keep="first", maintain_order=True)
                   .select("hospital_id", pl.col("hospital_level").fill_null("")).iter_rows())
     history = kept.filter((pl.col("status") == "grouped") & pl.col("cost_fen").is_not_null()).select(
-        "drg", "adrg", _yuan(pl.col("cost_fen")).alias("cost"), "hospital_level", "hospital_id")
+        "drg", "adrg", yuan(pl.col("cost_fen")).alias("cost"), "hospital_level", "hospital_id")
     return SettlementTable(cases, history, levels, rejections + late)
 
 

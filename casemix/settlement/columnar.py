@@ -74,6 +74,15 @@ def frame_points(cases: pl.DataFrame, standards: Standards, policy: SettlementPo
     """Every case's points line, in input order, as :func:`~casemix.settlement.points.score_cases` gives them with
     the automatic special-review cap: ``cases`` (:data:`CASE_SCHEMA`) with kind, ratio (text), points (integer
     0.0001 points, ``points_e4``) and detail. None when the policy or the standards need the per-case path."""
+    scored = frame_scored(cases, standards, policy, coefficients)
+    return None if scored is None else frame_readmitted(scored, policy)
+
+
+def frame_scored(cases: pl.DataFrame, standards: Standards, policy: SettlementPolicy,
+                 coefficients: Coefficients) -> pl.DataFrame | None:
+    """:func:`frame_points` before readmissions: every case scored and each hospital's special-review candidates
+    resolved under its cap (so ``cases`` must hold every case of each of its hospitals), in input order. None when
+    the policy or the standards need the per-case path."""
     rules = _Rules.of(policy)
     if rules.per_diem.groups or rules.per_diem.departments or rules.departments or rules.tcm_bonus:
         return None
@@ -87,8 +96,14 @@ def frame_points(cases: pl.DataFrame, standards: Standards, policy: SettlementPo
              .join(drgs, on="drg", how="left", maintain_order="left")
              .join(ks, on=["drg", "hospital_id"], how="left", maintain_order="left"))
     scored = _scored(frame, above, low, rules)
-    scored = _resolve_review(scored, standards, policy)
-    return _readmitted(scored, policy).drop("_index")
+    return _resolve_review(scored, standards, policy).drop("_index")
+
+
+def frame_readmitted(lines: pl.DataFrame, policy: SettlementPolicy) -> pl.DataFrame:
+    """Scored ``lines`` (:func:`frame_scored`, in input order) with readmissions applied
+    (:func:`~casemix.settlement.points.apply_readmissions`); ``lines`` must hold every stay of each of its
+    patients."""
+    return _readmitted(lines.with_row_index("_index"), policy).drop("_index")
 
 
 def _drg_standards(cases: pl.DataFrame, standards: Standards, rules: _Rules) -> pl.DataFrame | None:
@@ -267,5 +282,5 @@ def frame_prepayments(lines: pl.DataFrame, provisional_point_value: Decimal, pol
     return {hospital: sum(m.values(), Decimal(0)) for hospital, m in months.items()}
 
 
-__all__ = ["CASE_SCHEMA", "cases_frame", "frame_points", "frame_prepayments", "frame_statements",
-           "line_texts", "money"]
+__all__ = ["CASE_SCHEMA", "cases_frame", "frame_points", "frame_prepayments", "frame_readmitted", "frame_scored",
+           "frame_statements", "line_texts", "money"]

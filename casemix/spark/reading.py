@@ -103,15 +103,16 @@ def _has_quotes(path: Path) -> bool:
 
 
 def _blank(columns: list[str]) -> Column:
-    """A row whose every cell is empty after Python's str.strip(), as the row reader drops it."""
+    """A row whose every cell is empty after Python's str.strip(), as the row reader drops it: no cell holds a
+    character that is not whitespace (found at the first such character, so a full row costs a cell or two)."""
     from pyspark.sql import functions as F
 
-    space = "[" + "".join(f"\\x{{{ord(c):x}}}" for c in PY_WHITESPACE) + "]"
-    cells = [F.coalesce(F.regexp_replace(F.col(c), space, ""), F.lit("")) == "" for c in columns]
-    blank = cells[0]
-    for cell in cells[1:]:
-        blank = blank & cell
-    return blank
+    text = "[^" + "".join(f"\\x{{{ord(c):x}}}" for c in PY_WHITESPACE) + "]"
+    filled = [F.col(c).rlike(text) for c in columns]
+    any_text = filled[0]
+    for cell in filled[1:]:
+        any_text = any_text | cell
+    return ~F.coalesce(any_text, F.lit(False))
 
 
 def _numbered(frame: DataFrame, header_row: bool) -> tuple[DataFrame, int]:
