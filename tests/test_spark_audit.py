@@ -21,6 +21,7 @@ from casemix.datadir import resolve_data_dir
 from casemix.errors import InputError, TableError
 from casemix.grouping import Grouper
 from casemix.pipelines import audit_grouped, read_grouped
+from casemix.pipelines.audit import audit_by_area, read_by_area
 from casemix.pipelines.grouped import group_cases
 from casemix.policy import load_policy
 from casemix.records.io import read_cases, read_table, write_cases, write_table
@@ -167,6 +168,27 @@ def test_a_province_is_audited_per_pooling_area_as_each_area_alone(spark, city, 
     assert (done.rows_in, done.stays) == (len(injected.cases), len(injected.cases) - 1)
     assert [(r.record_id, r.field) for r in done.rejections] == [(blank[0], "pooling_area")]
 
+
+
+def test_the_local_audit_of_a_province_file_is_per_area_as_on_spark(spark, city, province, grouper, tmp_path):
+    """`casemix audit` on one province file, local and Spark: each area audited alone, the same flag file byte
+    for byte, the blank-area stay left out on both; a history without areas serves every area alike."""
+    history, _, _ = city
+    path, areas, blank = province
+    read = read_by_area(path, grouper)
+    assert [(r.record_id, r.field) for r in read.rejections] == [(blank[0], "pooling_area")]
+    local = audit_by_area(read, POLICY, grouper)
+    assert local == {area: audit_grouped(read_grouped(file, grouper).grouped, POLICY, grouper)
+                     for area, file in areas.items()}
+    assert audit_by_area(read, POLICY, grouper, read_by_area(history, grouper)) == audit_on_spark(
+        spark, SPEC, POLICY, path, history=history).by_area
+    written = {}
+    for engine in ("local", "spark"):
+        out = tmp_path / f"{engine}.csv"
+        done = CliRunner().invoke(app, ["audit", str(path), "-o", str(out), "--engine", engine])
+        assert done.exit_code == 0, done.output
+        written[engine] = out.read_bytes()
+    assert written["local"] == written["spark"] and written["local"].count(b"\n") > 60
 
 def test_a_province_in_parquet_partitioned_by_pooling_area_is_audited_per_area(spark, province, grouper, tmp_path):
     import polars as pl

@@ -20,8 +20,7 @@ from casemix.cli.service import open_store
 from casemix.cli.spark import audit_files_on_spark
 from casemix.datadir import resolve_data_dir
 from casemix.grouping import Grouper
-from casemix.pipelines import audit_grouped, read_grouped
-from casemix.pipelines.audit import audit_fee_lines
+from casemix.pipelines.audit import audit_by_area, audit_fee_lines, read_by_area
 from casemix.policy import load_policy
 from casemix.records.fees import FeeClassifier
 from casemix.records.io import check_output, read_cases, read_table, write_table
@@ -58,11 +57,12 @@ def audit(
     else:
         grouper = Grouper.load(scheme, data, rules.grouping)
         with progress_bar("grouping 分组") as report:
-            read = read_grouped(input, grouper, progress=report)
+            read = read_by_area(input, grouper, progress=report)
         with progress_bar("grouping history 分组历史") as report:
-            past = None if history is None else read_grouped(history, grouper, progress=report).grouped
-        flags = audit_grouped(read.grouped, rules, grouper, past, _visits(outpatient) if outpatient else [])
-        audited, left_out = len(read.grouped), len(read.rejections)
+            past = None if history is None else read_by_area(history, grouper, progress=report)
+        by_area = audit_by_area(read, rules, grouper, past, _visits(outpatient) if outpatient else [])
+        flags = [flag for area_flags in by_area.values() for flag in area_flags]
+        audited, left_out = len(read.stays), len(read.rejections)
     catalogue = load_catalogue()
     write_table(output, FLAG_COLUMNS, [[f.rule, catalogue.title(f.rule), f.hospital_id, " ".join(f.case_ids),
                                         round(f.score, 3), f.evidence] for f in flags])

@@ -1,4 +1,9 @@
-"""Audit grouped cases under a policy: standards learned from history, flags sorted by score."""
+"""Audit grouped cases under a policy: standards learned from history, flags sorted by score.
+
+A file whose stays carry a pooling area (a ``pooling_area`` column: a province's stays) is audited area by area:
+each pooling area (统筹区) audits its own hospitals against norms and level peers of its own
+(:mod:`casemix.spark.audit` says why), and ``--engine spark`` does the same.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +15,11 @@ from casemix.audit import Auditor, ClaimAuditor, Flag
 from casemix.audit.item_batch import check_batch, facts_frame, fee_frame
 from casemix.audit.item_rules import ClaimFacts, ItemFinding, ItemLibrary
 from casemix.grouping import GroupedCase, Grouper
+from casemix.pipelines.grouped import Progress, group_cases
 from casemix.policy import Policy
-from casemix.records import Rejection
+from casemix.records import Case, Rejection, RowReader
 from casemix.records.fees import read_fee_lines
-from casemix.records.io import read_cases
+from casemix.records.io import read_cases, read_table
 from casemix.records.outpatient import OutpatientVisit
 
 
@@ -24,6 +30,75 @@ def audit_grouped(grouped: list[GroupedCase], policy: Policy, grouper: Grouper,
     the cases themselves), highest score first."""
     auditor = Auditor.learned(policy, grouper.scheme, history or grouped)
     return sorted(auditor.audit(grouped, visits or []), key=lambda f: (-f.score, f.rule, f.case_ids))
+
+
+
+AREA = "pooling_area"
+"""The column naming a stay's pooling area (统筹区); a file with it is audited area by area."""
+
+
+def no_area(row: int, case_id: str) -> Rejection:
+    """The rejection of a province's stay whose pooling area is blank."""
+    return Rejection(row, case_id, AREA, "no pooling area (统筹区) given: a province's stays are audited per "
+                                         "pooling area")
+
+
+@dataclass(frozen=True)
+class AreaStays:
+    """A file's stays grouped, in row order, each with its pooling area (None for all when the file has no
+    ``pooling_area`` column), and the rows rejected (rows in = stays + rejections)."""
+
+    stays: list[GroupedCase]
+    areas: list[str | None]
+    rejections: list[Rejection]
+
+    def of(self, area: str | None) -> list[GroupedCase]:
+        """The stays of one area, in row order; every stay when the file has no areas."""
+        return [stay for stay, own in zip(self.stays, self.areas, strict=True) if own == area or own is None]
+
+    @property
+    def names(self) -> list[str | None]:
+        """The areas, sorted by name (``[None]`` without areas, or with no stay at all)."""
+        return sorted(set(self.areas), key=lambda area: area or "") or [None]
+
+
+def read_by_area(path: str | Path, grouper: Grouper, progress: Progress | None = None) -> AreaStays:
+    """Read ``path`` and group its cases, each with its pooling area; a case with a blank area in a file that
+    has the column is rejected naming its record and the field."""
+    table = read_table(path)
+    reader, column = RowReader(table.headers), table.headers.index(AREA) if AREA in table.headers else None
+    cases: list[Case] = []
+    areas: list[str | None] = []
+    rejections: list[Rejection] = []
+    for number, row in enumerate(table.rows, 1):
+        parsed = reader.read(row, number)
+        area = None if column is None else str(row[column] if column < len(row) and row[column] is not None
+                                               else "").strip()
+        if isinstance(parsed, Case) and area == "":
+            parsed = no_area(number, parsed.id)
+        if isinstance(parsed, Rejection):
+            rejections.append(parsed)
+        else:
+            cases.append(parsed)
+            areas.append(area)
+    return AreaStays(group_cases(grouper, cases, progress), areas, rejections)
+
+
+def audit_by_area(read: AreaStays, policy: Policy, grouper: Grouper, history: AreaStays | None = None,
+                  visits: list[OutpatientVisit] | None = None) -> dict[str | None, list[Flag]]:
+    """Each pooling area's flags (:func:`audit_grouped` over its stays alone), areas by name; norms learned from
+    the history's stays of the same area (a history without areas serves every area; an area the history does
+    not hold learns from its own stays). Without areas: one entry, None, the whole file."""
+    return {area: audit_grouped(read.of(area), policy, grouper, _history_of(history, area), visits)
+            for area in read.names}
+
+
+def _history_of(history: AreaStays | None, area: str | None) -> list[GroupedCase] | None:
+    if history is None:
+        return None
+    if area is None or None in history.areas:       # stays or history without areas: the whole history
+        return history.stays
+    return history.of(area)
 
 
 def claim_auditor(history: list[GroupedCase], policy: Policy, grouper: Grouper, data_dir: str | Path,

@@ -47,6 +47,7 @@ from casemix.audit.engine import strongest
 from casemix.audit.signals import HOSPITAL
 from casemix.errors import InputError
 from casemix.grouping import GroupedCase, GroupResult
+from casemix.pipelines.audit import AREA, no_area
 from casemix.policy import Policy
 from casemix.records import Case, Rejection, RowReader
 from casemix.records.outpatient import OutpatientVisit
@@ -62,7 +63,6 @@ if TYPE_CHECKING:
 # split admission is not here: its weaker pairs count at a hospital readmitting well above its peers, a rate
 # over every patient of the hospital (tests/test_spark_audit.py checks each rule here flags alike per partition)
 BY_PATIENT = frozenset({"duplicate_claim", "cost_shifting", "early_discharge", "bed_hanging"})
-AREA = "pooling_area"     # the province's partition column: each pooling area (统筹区) audited alone
 STAYS_SCHEMA = ("row long, area string, patient_id string, stay binary, record string, field string, "
                 "reason string")
 FLAGS_SCHEMA = ("area string, rule string, hospital_id string, case_ids array<string>, score double, "
@@ -154,8 +154,7 @@ def _read_columns(number: int, case: Case | Rejection, result: GroupResult | Non
     if result is None:
         return rejection_columns(number, case)
     if area is not None and not area.strip():
-        return rejection_columns(number, Rejection(number, case.id, AREA, "no pooling area (统筹区) given: a "
-                                                   "province's stays are audited per pooling area"))
+        return rejection_columns(number, no_area(number, case.id))
     return {"row": number, "area": area and area.strip(), "patient_id": case.patient_id,
             "stay": pickle.dumps(GroupedCase(case, result))}
 
