@@ -32,7 +32,6 @@ def audit_grouped(grouped: list[GroupedCase], policy: Policy, grouper: Grouper,
     return sorted(auditor.audit(grouped, visits or []), key=lambda f: (-f.score, f.rule, f.case_ids))
 
 
-
 AREA = "pooling_area"
 """The column naming a stay's pooling area (统筹区); a file with it is audited area by area."""
 
@@ -64,7 +63,8 @@ class AreaStays:
 
 def read_by_area(path: str | Path, grouper: Grouper, progress: Progress | None = None) -> AreaStays:
     """Read ``path`` and group its cases, each with its pooling area; a case with a blank area in a file that
-    has the column is rejected naming its record and the field."""
+    has the column is rejected naming its record and the field. (:func:`~casemix.records.io.read_rows` with the
+    area cell beside each row: ``read_table`` gives cells as text or None.)"""
     table = read_table(path)
     reader, column = RowReader(table.headers), table.headers.index(AREA) if AREA in table.headers else None
     cases: list[Case] = []
@@ -72,8 +72,7 @@ def read_by_area(path: str | Path, grouper: Grouper, progress: Progress | None =
     rejections: list[Rejection] = []
     for number, row in enumerate(table.rows, 1):
         parsed = reader.read(row, number)
-        area = None if column is None else str(row[column] if column < len(row) and row[column] is not None
-                                               else "").strip()
+        area = None if column is None else ((row[column] if column < len(row) else None) or "").strip()
         if isinstance(parsed, Case) and area == "":
             parsed = no_area(number, parsed.id)
         if isinstance(parsed, Rejection):
