@@ -249,16 +249,19 @@ def line_texts(lines: pl.DataFrame) -> pl.DataFrame:
 def frame_statements(lines: pl.DataFrame) -> dict[str, HospitalStatement]:
     """:func:`~casemix.settlement.yearend.statements_of` from lines in columns: each hospital's cases, points,
     actual cost and patients' payments, summed as Decimal sums them (without the case lines)."""
-    sums = lines.group_by("hospital_id", maintain_order=True).agg(
+    return statements_of_sums(lines.group_by("hospital_id", maintain_order=True).agg(
         pl.len().alias("cases"), pl.col("points_e4").sum(), pl.col("cost_fen").sum(),
-        (pl.col("cost_fen") != 0).any().alias("_costed"), pl.col("self_pay_fen").sum(),
-        (pl.col("self_pay_fen") != 0).any().alias("_paid"))
-    statements = {}
-    for hospital, cases, points, cost, costed, self_pay, paid in sums.iter_rows():
-        statements[hospital] = HospitalStatement(
-            hospital, cases, Decimal(points).scaleb(-4), actual_cost=_sum(cost, costed),
-            self_pay=_sum(self_pay, paid))
-    return statements
+        (pl.col("cost_fen") != 0).any().alias("costed"), pl.col("self_pay_fen").sum(),
+        (pl.col("self_pay_fen") != 0).any().alias("paid")))
+
+
+def statements_of_sums(sums: pl.DataFrame) -> dict[str, HospitalStatement]:
+    """Each hospital's statement from its sums (``cases``, ``points_e4``, ``cost_fen``, ``self_pay_fen``) and
+    whether any cost or payment was in cents (``costed``, ``paid``), the amounts as Decimal sums them."""
+    columns = ["hospital_id", "cases", "points_e4", "cost_fen", "self_pay_fen", "costed", "paid"]
+    return {hospital: HospitalStatement(hospital, cases, Decimal(points).scaleb(-4), actual_cost=_sum(cost, costed),
+                                        self_pay=_sum(self_pay, paid))
+            for hospital, cases, points, cost, self_pay, costed, paid in sums.select(columns).iter_rows()}
 
 
 def _sum(fen: int, any_cents: bool) -> Decimal:

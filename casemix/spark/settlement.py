@@ -38,10 +38,10 @@ from casemix.records import Rejection, RowReader
 from casemix.records.columnar import ColumnTable
 from casemix.settlement import Standards
 from casemix.settlement.coefficients import Coefficients
-from casemix.settlement.columnar import CASE_SCHEMA, frame_readmitted, frame_scored, money
+from casemix.settlement.columnar import CASE_SCHEMA, frame_readmitted, frame_scored, money, statements_of_sums
 from casemix.settlement.points import SettlementCase, resolve_special_review, score_case
 from casemix.settlement.run import level_coefficients
-from casemix.settlement.yearend import HospitalStatement, Settlement, prepayments_of, settle_statements
+from casemix.settlement.yearend import Settlement, prepayments_of, settle_statements
 from casemix.spark.grouping import GrouperSpec
 from casemix.spark.reading import CaseTable, read_case_table
 from casemix.weights import WeightCalibrator
@@ -290,9 +290,7 @@ def _year_end(lines: DataFrame, budget: Decimal, rules: SettlementPolicy,
         F.max(F.col("self_pay_fen") != 0).alias("paid")).collect()], schema=_SUMS, orient="row")
     totals = sums.group_by("hospital_id").agg(pl.col("cases", "points_e4", "cost_fen", "self_pay_fen").sum(),
                                               pl.col("costed", "paid").any())
-    statements = {hospital: HospitalStatement(hospital, cases, Decimal(points).scaleb(-4),
-                                              actual_cost=_sum(cost, costed), self_pay=_sum(self_pay, paid))
-                  for hospital, cases, points, cost, self_pay, costed, paid in totals.iter_rows()}
+    statements = statements_of_sums(totals)
     prepaid = {}
     if provisional_point_value is not None:
         keys = list(zip(sums["hospital_id"], sums["month"], strict=True))
@@ -301,11 +299,6 @@ def _year_end(lines: DataFrame, budget: Decimal, rules: SettlementPolicy,
                                 provisional_point_value, rules)
         prepaid = {hospital: sum(m.values(), Decimal(0)) for hospital, m in months.items()}
     return settle_statements(statements, budget, rules, prepaid=prepaid)
-
-
-def _sum(fen: int, any_cents: bool) -> Decimal:
-    """Σ of amounts each 0 or in cents, started from Decimal 0: cents when any amount was, else 0."""
-    return Decimal(fen).scaleb(-2) if any_cents else Decimal(0)
 
 
 def line_frame(lines: Path) -> pl.DataFrame:
