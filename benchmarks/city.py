@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 import polars as pl
+from peak import children_peak_mib, own_peak_mib
 
 from casemix.datadir import resolve_data_dir
 from casemix.records.io import read_cases, write_cases
@@ -42,7 +43,7 @@ def run_stage(stage: str, output: Path, cases: int, hospitals: int) -> dict:
         write_cases(output / "old.csv", synthetic_city(sample, hospitals=hospitals, cases=cases))
     return {"wall": time.perf_counter() - started, "cpu": _cpu() - cpu,
             "cpu_children": _cpu(resource.RUSAGE_CHILDREN) - drawn,
-            "peak_mib": max(resource.getrusage(who).ru_maxrss for who in _WHO) / 1024}
+            "peak_mib": max(own_peak_mib(), children_peak_mib())}
 
 
 _WHO = (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)

@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 import polars as pl
+from peak import children_peak_mib, own_peak_mib
 
 from casemix.grouping import Grouper, group_file_by_rows
 from casemix.grouping.columnar import group_file_columnar
@@ -45,9 +46,8 @@ def run_stage(stage: str, source: Path, output: Path, scheme: str, workers: int)
         group = group_file_by_rows if stage == "rows" else group_file_columnar
         rows = group(grouper, source, output, workers=workers).rows_out
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    peak_kib = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, children.ru_maxrss)
     return {"wall": time.perf_counter() - started, "cpu": time.process_time() - cpu + children.ru_utime
-            + children.ru_stime, "peak_mib": peak_kib / 1024, "rows": rows}
+            + children.ru_stime, "peak_mib": max(own_peak_mib(), children_peak_mib()), "rows": rows}
 
 
 def in_child(stage: str, source: Path, output: Path, args: argparse.Namespace) -> dict:

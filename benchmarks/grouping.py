@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import argparse
 import random
-import resource
 import statistics
 import tempfile
 import time
 from pathlib import Path
+
+from peak import children_peak_mib, own_peak_mib
 
 from casemix.datadir import resolve_data_dir
 from casemix.grouping import Grouper, group_file, group_table_rows
@@ -24,9 +25,7 @@ from casemix.records.io import read_table, write_table
 
 
 def peak_mib() -> float:
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return max(own, children) / 1024
+    return max(own_peak_mib(), children_peak_mib())
 
 
 def throughput(label: str, grouper: Grouper, headers: list[str], rows: list[list[str]], workers: int) -> None:

@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import tempfile
 import time
 from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
+from peak import own_peak_mib
 
 from casemix.datadir import resolve_data_dir
 from casemix.outpatient.grouping import ApgGrouper
@@ -66,7 +66,7 @@ def measured(label: str, work, visits: int | None = None):
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     rate = f" = {visits / seconds:,.0f} visits/s ({visits / cpu:,.0f} per CPU-second)" if visits else ""
     print(f"{label}: {seconds:.2f} s{rate}; {cpu:.1f} CPU-s; load {os.getloadavg()[0]:.1f} on {os.cpu_count()} "
-          f"CPUs; peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.1f} GB")
+          f"CPUs; peak RSS {own_peak_mib() / 1024:.1f} GB")
     return result, seconds
 
 

@@ -40,6 +40,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
+from peak import own_peak_mib
 
 from casemix.datadir import resolve_data_dir
 from casemix.grouping import Grouper, group_file
@@ -239,7 +240,7 @@ def run_stage(stage: str, engine: str, province: Province, out: Path, master: st
     own = resource.getrusage(resource.RUSAGE_SELF)
     done = resource.getrusage(resource.RUSAGE_CHILDREN)
     return {"wall": wall, "session": session, "cpu": own.ru_utime + own.ru_stime + done.ru_utime + done.ru_stime + cpu,
-            "driver_mib": own.ru_maxrss / 1024, "child_mib": max(child_mib, done.ru_maxrss / 1024), "result": result}
+            "driver_mib": own_peak_mib(), "child_mib": max(child_mib, done.ru_maxrss / 1024), "result": result}
 
 
 def tree_figures(root: int) -> tuple[float, float]:

@@ -17,7 +17,6 @@ import argparse
 import filecmp
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -25,6 +24,7 @@ import time
 from pathlib import Path
 
 import polars as pl
+from peak import own_peak_mib
 
 from casemix.grouping import Grouper
 from casemix.pipelines.qc import qc_file_by_rows, qc_file_in_columns
@@ -46,8 +46,7 @@ def run_stage(stage: str, source: Path, output: Path) -> dict:
         write_table(output, FINDING_COLUMNS, report.rows)
         write_table(output.with_name(f"{output.stem}-summary.csv"), ["by", "key", "findings"], report.summary_rows())
         rows, findings = report.rows_in, len(report.rows)
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {"wall": time.perf_counter() - started, "cpu": time.process_time() - cpu, "peak_mib": peak_kib / 1024,
+    return {"wall": time.perf_counter() - started, "cpu": time.process_time() - cpu, "peak_mib": own_peak_mib(),
             "rows": rows, "findings": findings}
 
 

@@ -27,6 +27,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
+from peak import children_peak_mib, own_peak_mib
 
 from casemix.grouping import Grouper
 from casemix.pipelines.settle import read_settlement_cases, read_settlement_table, settle
@@ -68,10 +69,8 @@ def run_stage(stage: str, source: Path, output: Path, budget: Decimal) -> dict:
         write_statements(settled, output / stage)
         step("statements written", now)
         assert settled.total_paid == settled.pool
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    peak_kib = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, children.ru_maxrss)
-    return {"wall": time.perf_counter() - started, "cpu": time.process_time() - cpu, "peak_mib": peak_kib / 1024,
-            "rows": rows, "steps": steps}
+    return {"wall": time.perf_counter() - started, "cpu": time.process_time() - cpu,
+            "peak_mib": max(own_peak_mib(), children_peak_mib()), "rows": rows, "steps": steps}
 
 
 def run_command(source: Path, output: Path, budget: Decimal) -> dict:

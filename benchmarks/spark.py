@@ -24,6 +24,8 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
+from peak import own_peak_mib
+
 from casemix.grouping import Grouper, group_file
 from casemix.pipelines.settle import read_settlement_cases, settle
 from casemix.policy import load_policy
@@ -68,7 +70,7 @@ def run_stage(stage: str, source: Path, output: Path, master: str) -> dict:
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     if stage.endswith("spark"):             # the JVM is still running: its own high-water mark
         children = max(children, jvm_peak_mib(spark.sparkContext._gateway.proc.pid))
-    return {"wall": wall, "session": session_s, "driver_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    return {"wall": wall, "session": session_s, "driver_mib": own_peak_mib(),
             "child_mib": children, "result": result}
 
 
