@@ -27,6 +27,7 @@ from casemix.records.columnar import (
     certainly_valid,
     columns_read_as_rows,
     fen_of,
+    fen_text,
     field_date,
     field_text,
     read_columns,
@@ -207,7 +208,7 @@ def read_chunk(keys: GroupedKeys, chunk: pl.DataFrame, own: list[_Key]) -> tuple
 def yuan(fen: pl.Expr) -> pl.Expr:
     """Fen as the float of its Decimal amount in 元 (``float(Decimal)``, correctly rounded: polars' own division
     is not), through its text."""
-    return (fen // 100).cast(pl.String).add(".").add((fen % 100).cast(pl.String).str.zfill(2)).cast(pl.Float64)
+    return fen_text(fen).cast(pl.Float64)
 
 
 def _settlement_table(reads: pl.DataFrame, rejected: list[Rejection], keys: pl.DataFrame,

@@ -237,6 +237,14 @@ def fen_of(text: pl.Expr) -> pl.Expr:
     return pl.when(text.str.starts_with("-")).then(-fen).otherwise(fen)
 
 
+def fen_text(fen: pl.Expr, negative: pl.Expr | None = None) -> pl.Expr:
+    """Fen as the text ``str`` gives a Decimal to the cent: 1234.50, 0.05, -0.03; null stays null. The sign is
+    ``fen``'s, or ``negative``'s where given: a Decimal keeps the sign it was written with, so -0.001 is -0.00."""
+    size = fen.abs()
+    sign = pl.when(fen < 0 if negative is None else negative).then(pl.lit("-")).otherwise(pl.lit(""))
+    return sign + (size // 100).cast(pl.String) + "." + (size % 100).cast(pl.String).str.zfill(2)
+
+
 def field_date(table: ColumnTable, reader: RowReader, field: str) -> pl.Expr:
     """A date field as the row reader reads it, on rows ``certainly_valid`` passes (null where blank)."""
     return _date_head(field_text(table, reader, field)).str.to_date("%Y-%m-%d", strict=False)

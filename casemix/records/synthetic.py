@@ -47,7 +47,7 @@ import polars as pl
 
 from casemix.errors import InputError
 from casemix.records.case import CENT, Case
-from casemix.records.columnar import write_csv_chunks
+from casemix.records.columnar import fen_text, write_csv_chunks
 from casemix.records.fees import FeeClassifier, FeeLine
 from casemix.records.io import CASE_FILE_COLUMNS, write_cases
 
@@ -373,7 +373,7 @@ class _CityTexts:
         money = [self._money(stays, surgical, chunk, [costs[place] for place in places])
                  for surgical in (False, True) if surgical in kinds]
         fen = pl.concat(money, how="diagonal").sort("row").drop("row")
-        texts = fen.select(_yuan(pl.col(name)).alias(name) for name in fen.columns)
+        texts = fen.select(fen_text(pl.col(name)).alias(name) for name in fen.columns)
         base = cells[stays["place"]].drop(own.columns, "total_cost", "self_pay")
         return pl.concat([base, own, texts], how="horizontal")
 
@@ -452,13 +452,6 @@ def _half_up(product: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     part = product - whole
     close = ((part - 0.5).abs() <= product.abs() * _MARGIN + 1e-9) | (product < 0) | (product >= 2.0 ** 50)
     return whole.cast(pl.Int64) + (part > 0.5).cast(pl.Int64), (close | product.is_nan()).fill_null(True)
-
-
-def _yuan(fen: pl.Expr) -> pl.Expr:
-    """Fen as the text ``str`` gives a Decimal to the cent: 1234.50, 0.05, -0.03 (null stays null)."""
-    size = fen.abs()
-    return (pl.when(fen < 0).then(pl.lit("-")).otherwise(pl.lit("")) + (size // 100).cast(pl.String) + "."
-            + (size % 100).cast(pl.String).str.zfill(2))
 
 
 def _whole_fen(money: Decimal | None) -> int | None:

@@ -33,6 +33,7 @@ from casemix.records.columnar import (
     certainly_valid,
     columns_read_as_rows,
     fen_of,
+    fen_text,
     field_date,
     field_date_text,
     field_text,
@@ -168,13 +169,6 @@ def _quoted(text: pl.Expr) -> pl.Expr:
     return pl.when(text.is_null()).then(pl.lit("null")).otherwise('"' + text + '"')
 
 
-def _money_text(fen: pl.Expr, text: pl.Expr) -> pl.Expr:
-    """The Decimal's text as a Case's JSON holds it (to the cent; the sign as given, so -0.001 is -0.00)."""
-    cents = fen.abs()
-    sign = pl.when(text.str.starts_with("-")).then(pl.lit("-")).otherwise(pl.lit(""))
-    return sign + (cents // 100).cast(pl.String) + "." + (cents % 100).cast(pl.String).str.zfill(2)
-
-
 def _case_frame(batch_id: str, table, reader: RowReader, rows: pl.DataFrame) -> pl.DataFrame:
     """The cases-table rows of rows proved valid in columns: the record JSON built from the key's part and the
     row's own cells, and the facts in fen. Each amount is turned into fen once (``_fen…`` columns)."""
@@ -184,7 +178,7 @@ def _case_frame(batch_id: str, table, reader: RowReader, rows: pl.DataFrame) -> 
         texts[category] = pl.when(cell == "").then(None).otherwise(cell)
     rows = rows.with_columns(**{f"_text_{name}": text for name, text in texts.items()})
     rows = rows.with_columns(**{f"_fen_{name}": fen_of(pl.col(f"_text_{name}")) for name in texts})
-    money = {name: _money_text(pl.col(f"_fen_{name}"), pl.col(f"_text_{name}")) for name in texts}
+    money = {name: fen_text(pl.col(f"_fen_{name}"), pl.col(f"_text_{name}").str.starts_with("-")) for name in texts}
     fees = [category for category, _ in reader._fees]
     pieces = [pl.lit(f',{json.dumps(category)}:"') + money[category] + '"' for category in fees]
     fee_json = pl.concat_str(pieces, ignore_nulls=True) if pieces else pl.lit("")
