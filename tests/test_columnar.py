@@ -4,6 +4,7 @@ synthetic city, under a regional scheme, and on hostile rows (every rejection's 
 from __future__ import annotations
 
 import csv
+from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
@@ -208,3 +209,16 @@ def test_any_csv_text_gives_the_row_paths_bytes_or_its_error(g20, tmp_path, body
     summary = group_file_columnar(g20, source, tmp_path / "column.csv", workers=1)
     assert summary.by_status == expected.by_status
     assert (tmp_path / "column.csv").read_bytes() == (tmp_path / "row.csv").read_bytes()
+
+
+@given(st.lists(st.one_of(st.none(), st.integers(-10**13, 10**13)), min_size=1, max_size=50))
+def test_fen_as_text_is_the_decimal_to_the_cent_as_str_writes_it(amounts):
+    texts = pl.DataFrame({"fen": amounts}, schema={"fen": pl.Int64}).select(columnar.fen_text(pl.col("fen")))
+    expected = [None if fen is None else str(Decimal(fen).scaleb(-2)) for fen in amounts]
+    assert texts.to_series().to_list() == expected
+
+
+def test_fen_as_text_keeps_the_sign_it_was_written_with():
+    frame = pl.DataFrame({"fen": [0, 5, 5], "text": ["-0.001", "0.05", "-0.05"]})
+    texts = frame.select(columnar.fen_text(pl.col("fen"), pl.col("text").str.starts_with("-")))
+    assert texts.to_series().to_list() == [str(Decimal("-0.001").quantize(Decimal("0.01"))), "0.05", "-0.05"]
