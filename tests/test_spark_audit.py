@@ -7,6 +7,9 @@ Without pyspark or a Java runtime these tests are skipped, unless CASEMIX_REQUIR
 
 from __future__ import annotations
 
+import gc
+import pickle
+import weakref
 from collections import Counter
 
 import pytest
@@ -28,7 +31,7 @@ from casemix.records.io import read_cases, read_table, write_cases, write_table
 from casemix.records.outpatient import synthetic_visits
 from casemix.records.synthetic import synthetic_city
 from casemix.spark import GrouperSpec
-from casemix.spark.audit import BY_PATIENT, audit_on_spark
+from casemix.spark.audit import BY_PATIENT, _Batch, audit_on_spark
 
 DATA = resolve_data_dir()
 POLICY = load_policy(None)
@@ -233,3 +236,37 @@ def test_an_unknown_engine_is_refused_in_one_line(tmp_path):
     result = CliRunner().invoke(app, ["audit", str(DATA / "samples" / "cases_30.csv"), "-o", str(tmp_path / "f.csv"),
                                       "--engine", "dask"])
     assert result.exit_code != 0 and "unknown engine 'dask'" in result.output
+
+
+class _Held:
+    """A stand-in for a stay, pickled into a partition's rows: unpickling one (``_Batch.each_area`` reading the
+    rows) notes how many of those read before are still held."""
+
+    read: list[weakref.ref] = []
+    held_when_read: list[int] = []
+
+    def __init__(self, row: int):
+        self.row = row
+
+    def __setstate__(self, state: dict) -> None:
+        gc.collect()
+        _Held.held_when_read.append(sum(ref() is not None for ref in _Held.read))
+        self.__dict__.update(state)
+        _Held.read.append(weakref.ref(self))
+
+
+def test_a_partition_holds_one_pooling_area_at_a_time():
+    """Spark's range partitioning put two 1M-stay areas of the 10M province in one task (9 partitions held 10
+    areas), and the worker held the first area while it read the second: 13.5 GB, killed for memory. Each
+    area's stays are let go before the next area's are read, and each area's work sees its own stays in row
+    order."""
+    pa = pytest.importorskip("pyarrow")
+    rows = pa.RecordBatch.from_pydict({"area": ["A01", "A01", "A02", "A02", "A02"],
+                                       "stay": [pickle.dumps(_Held(row)) for row in range(1, 6)],
+                                       "row": [1, 2, 3, 4, 5]})
+    _Held.read.clear()
+    _Held.held_when_read.clear()
+    done = list(_Batch.each_area([rows.slice(0, 3), rows.slice(3)],
+                                 lambda area: (area.area, area.rows, [stay.row for stay in area.stays])))
+    assert done == [("A01", [1, 2], [1, 2]), ("A02", [3, 4, 5], [3, 4, 5])]
+    assert _Held.held_when_read == [0, 1, 0, 1, 2]      # none of A01's stays held once A02's are read

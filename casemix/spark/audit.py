@@ -35,7 +35,7 @@ batch is one pool, as before.
 from __future__ import annotations
 
 import pickle
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -58,6 +58,8 @@ if TYPE_CHECKING:
     import pyarrow as pa
     from pyspark import Broadcast
     from pyspark.sql import DataFrame, SparkSession
+
+    from casemix.schemes import Scheme
 
 # cross-stay checks that read one patient's stays (and that patient's visits) only: run per patient partition
 # split admission is not here: its weaker pairs count at a hospital readmitting well above its peers, a rate
@@ -168,19 +170,21 @@ def _by_patient(stays: DataFrame, auditors: Broadcast, visits: Broadcast) -> Dat
     """The one-stay checks and the ``BY_PATIENT`` cross-stay checks, partition by partition of patients, each
     pooling area's stays with its own auditor."""
 
+    def flags_of(batch: _Batch) -> pa.RecordBatch:
+        engine: Auditor = pickle.loads(auditors.value[batch.area])
+        context = engine.context(visits.value, stays=batch.stays)   # a patient's stays are all in one partition
+        found: list[_Found] = []
+        for rule in engine.catalogue.rules:
+            if rule in ONE_STAY:
+                found += [_Found(flag, ONE, row, 0) for stay, row in zip(batch.stays, batch.rows, strict=True)
+                          if (flag := ONE_STAY[rule](stay, context))]
+            if rule in ACROSS_STAYS and rule in BY_PATIENT:
+                found += [_Found(flag, ACROSS, batch.row_of(flag), seq)
+                          for seq, flag in enumerate(ACROSS_STAYS[rule](batch.stays, context))]
+        return _arrow([f.columns(batch.area) for f in found], FLAGS_SCHEMA)
+
     def check(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        for batch in _Batch.by_area(batches):
-            engine: Auditor = pickle.loads(auditors.value[batch.area])
-            context = engine.context(visits.value, stays=batch.stays)   # a patient's stays are all in one partition
-            found: list[_Found] = []
-            for rule in engine.catalogue.rules:
-                if rule in ONE_STAY:
-                    found += [_Found(flag, ONE, row, 0) for stay, row in zip(batch.stays, batch.rows, strict=True)
-                              if (flag := ONE_STAY[rule](stay, context))]
-                if rule in ACROSS_STAYS and rule in BY_PATIENT:
-                    found += [_Found(flag, ACROSS, batch.row_of(flag), seq)
-                              for seq, flag in enumerate(ACROSS_STAYS[rule](batch.stays, context))]
-            yield _arrow([f.columns(batch.area) for f in found], FLAGS_SCHEMA)
+        return _Batch.each_area(batches, flags_of)
 
     # as many partitions as the session shuffles into, named: adaptive execution would otherwise merge a small
     # batch into one partition, and the per-patient split would go untested
@@ -198,25 +202,26 @@ def _whole_batch(stays: DataFrame, history: DataFrame | None, visits: Broadcast,
     learning (a history with no priced stay) is raised here, on the driver, as the local audit raises it."""
     from pyspark.sql import functions as F
 
+    def learned_of(area_batch: _Batch, scheme: Scheme) -> pa.RecordBatch:
+        batch, past = area_batch.split()
+        try:
+            engine = Auditor.learned(policy, scheme, past.stays or batch.stays)   # as audit_grouped
+        except InputError as refused:
+            return _arrow([{"area": batch.area, "error": pickle.dumps(refused)}], LEARNED_SCHEMA)
+        context, found = engine.context(visits.value, stays=batch.stays), []
+        for rule in engine.catalogue.rules:
+            if rule in ACROSS_STAYS and rule not in BY_PATIENT:
+                found += [_Found(flag, ACROSS, 0, seq)
+                          for seq, flag in enumerate(ACROSS_STAYS[rule](batch.stays, context))]
+            if rule in HOSPITAL:
+                found += [_Found(flag, WHOLE_BATCH, 0, seq)
+                          for seq, flag in enumerate(HOSPITAL[rule](batch.stays, context))]
+        return _arrow([{"area": batch.area, "auditor": pickle.dumps(engine)},
+                       *(f.columns(batch.area) for f in found)], LEARNED_SCHEMA)
+
     def check(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         scheme = spec.load().scheme
-        for area_batch in _Batch.by_area(batches):
-            batch, past = area_batch.split()
-            try:
-                engine = Auditor.learned(policy, scheme, past.stays or batch.stays)   # as audit_grouped
-            except InputError as refused:
-                yield _arrow([{"area": batch.area, "error": pickle.dumps(refused)}], LEARNED_SCHEMA)
-                continue
-            context, found = engine.context(visits.value, stays=batch.stays), []
-            for rule in engine.catalogue.rules:
-                if rule in ACROSS_STAYS and rule not in BY_PATIENT:
-                    found += [_Found(flag, ACROSS, 0, seq)
-                              for seq, flag in enumerate(ACROSS_STAYS[rule](batch.stays, context))]
-                if rule in HOSPITAL:
-                    found += [_Found(flag, WHOLE_BATCH, 0, seq)
-                              for seq, flag in enumerate(HOSPITAL[rule](batch.stays, context))]
-            yield _arrow([{"area": batch.area, "auditor": pickle.dumps(engine)},
-                          *(f.columns(batch.area) for f in found)], LEARNED_SCHEMA)
+        return _Batch.each_area(batches, lambda area_batch: learned_of(area_batch, scheme))
 
     both = stays.withColumn("in_batch", F.lit(True)).withColumn("in_history", F.lit(history is None))
     if history is not None:
@@ -243,24 +248,29 @@ class _Batch:
     tags: list[tuple[bool, bool]]
 
     @classmethod
-    def by_area(cls, batches: Iterable[pa.RecordBatch]) -> Iterator[_Batch]:
-        """The partition's stays (sorted by area, then row) area by area: one area's stays in memory at a time."""
+    def each_area(cls, batches: Iterable[pa.RecordBatch],
+                  work: Callable[[_Batch], pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        """``work`` done on the partition's stays (sorted by area, then row) area by area, one area's stays in
+        memory at a time: an area is let go before the next one is read. (A generator of areas could not
+        promise that: its caller still holds the area before while the next is read — two 1M-stay areas, 13.5 GB,
+        in the Python worker that the 10M audit lost to the out-of-memory killer.)"""
         current: _Batch | None = None
         for batch in batches:
             columns = batch.to_pydict()
             tags = (list(zip(columns["in_batch"], columns["in_history"], strict=True)) if "in_batch" in columns
                     else [None] * batch.num_rows)
             for area, stay, row, tag in zip(columns["area"], columns["stay"], columns["row"], tags, strict=True):
-                if current is None or area != current.area:
-                    if current is not None:
-                        yield current
+                if current is not None and area != current.area:
+                    done, current = work(current), None
+                    yield done
+                if current is None:
                     current = cls(area, [], [], [])
                 current.stays.append(pickle.loads(stay))
                 current.rows.append(row)
                 if tag is not None:
                     current.tags.append(tag)
         if current is not None:
-            yield current
+            yield work(current)
 
     def split(self) -> tuple[_Batch, _Batch]:
         """The batch's stays and the history's, each in row order."""
