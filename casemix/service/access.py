@@ -112,7 +112,8 @@ def _principal(token: str, entry: object, origin: str) -> Principal:
 
 
 def fingerprint(token: str) -> str:
-    """A SHA-256 of a token: what a session keeps to know its token is still granted, never the token."""
+    """A SHA-256 of a secret, kept instead of it: a session's token (to know it is still granted) and the
+    session's own id in the sessions table."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 

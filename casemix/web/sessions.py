@@ -11,7 +11,6 @@ store (:class:`StoredSessions`), so a session begun in one worker is good in eve
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 import threading
@@ -19,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from casemix.service.access import Principal
+from casemix.service.access import Principal, fingerprint
 
 COOKIE = "casemix_session"
 LOGIN_COOKIE = "casemix_login"          # the sign-in form's CSRF value, before there is a session
@@ -99,7 +98,7 @@ class StoredSessions(Sessions):
         self.db.execute("DELETE FROM web_sessions WHERE expires < ?", [now])
         self.db.execute("INSERT INTO web_sessions (id_hash, role, hospital_id, csrf, expires, created, token) "
                         "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        [_hashed(session_id), principal.role, principal.hospital_id, session.csrf, session.expires,
+                        [fingerprint(session_id), principal.role, principal.hospital_id, session.csrf, session.expires,
                          now, token])
         return session_id, session
 
@@ -109,18 +108,14 @@ class StoredSessions(Sessions):
         now = time.time()
         row = self.db.one("UPDATE web_sessions SET expires = ? WHERE id_hash = ? AND expires >= ? "
                           "RETURNING role, hospital_id, csrf, expires, created, token",
-                          [now + self.lifetime_s, _hashed(session_id), now])
+                          [now + self.lifetime_s, fingerprint(session_id), now])
         if row is None:
             return None
         role, hospital_id, csrf, expires, created, token = row
         return Session(Principal(role, hospital_id), csrf, expires, created, token or "")
 
     def end(self, session_id: str | None) -> None:
-        self.db.execute("DELETE FROM web_sessions WHERE id_hash = ?", [_hashed(session_id or "")])
-
-
-def _hashed(session_id: str) -> str:
-    return hashlib.sha256(session_id.encode()).hexdigest()
+        self.db.execute("DELETE FROM web_sessions WHERE id_hash = ?", [fingerprint(session_id or "")])
 
 
 def same(a: str | None, b: str | None) -> bool:
