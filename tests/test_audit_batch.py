@@ -3,14 +3,17 @@ flags, in the same order, as every check over every stay, on a synthetic city wi
 irregularity injected, with and without its itemised bills and outpatient visits."""
 
 from collections import Counter
+from decimal import Decimal
 
 import pytest
 from conftest import DATA
 
 from casemix.audit import Auditor
 from casemix.audit.batch import BatchScope
-from casemix.audit.checks import by_patient
+from casemix.audit.checks import PeerRates, by_patient, short_cheap_medical
+from casemix.audit.engine import _BatchNorms
 from casemix.audit.inject import CityBills, inject_irregularities
+from casemix.audit.signals import bunching, severity_rates, standards_by_hospital
 from casemix.grouping import GroupedCase, Grouper
 from casemix.policy import load_policy
 from casemix.records.fees import FeeClassifier
@@ -66,3 +69,53 @@ def test_patients_grouped_in_columns_are_grouped_as_stay_by_stay(city):
     returning = by_patient(stays, 2)                                  # what the checks across stays read
     assert scope.by_patient(least=2) == returning and list(scope.by_patient(least=2)) == list(returning)
     assert 0 < len(returning) < len(by_patient(stays))
+
+
+def _awkward(stays: list[GroupedCase], auditor: Auditor) -> list[GroupedCase]:
+    """The city's stays with the facts a column can read wrongly: no hospital and an empty one, a hospital
+    whose stays disagree on its level, no cost and a zero one, costs a hair either side of the bunching
+    band's edges (2.0 ± 0.2 × the standard)."""
+    policy, standards = auditor.policy, auditor.norms.standard_cost
+    edges = [policy.bunching_threshold + step for step in (-policy.bunching_band, 0.0, policy.bunching_band)]
+    out = []
+    for i, stay in enumerate(stays):
+        case, standard = stay.case, standards.get(stay.result.drg)
+        change = [{"hospital_id": None}, {"hospital_id": ""}, {"hospital_level": "9"}, {"total_cost": None},
+                  {"total_cost": Decimal(0)}, {}][i % 6]
+        if i % 7 == 0 and standard:
+            edge = Decimal(repr(edges[i % 3]))
+            change = {"total_cost": (standard * edge + Decimal("0.01") * (i % 3 - 1)).quantize(Decimal("0.01"))}
+        out.append(GroupedCase(case.model_copy(update=change), stay.result) if i % 5 == 0 else stay)
+    return out
+
+
+@pytest.mark.parametrize("awkward", [False, True])
+def test_what_the_columns_tell_the_checks_is_what_they_would_work_out(city, awkward):
+    """Each whole-batch fact ``BatchScope.tell`` works out in columns is the one the checks work out from the
+    stays: the same values, in the same order."""
+    auditor, stays, visits, _, _ = city
+    stays = _awkward(stays, auditor) if awkward else stays
+    told, fresh = (auditor.context(visits, norms=_BatchNorms.of(auditor.norms), stays=stays) for _ in range(2))
+    BatchScope.of(stays, told).tell()
+    for name, work_out in (("patients", lambda mine, _: by_patient(mine, 2)), ("bunching", bunching),
+                           ("standards_by_hospital", standards_by_hospital), ("severity_rates", severity_rates),
+                           ("short_cheap_medical", short_cheap_medical)):
+        expected, got = fresh.once(name, stays, work_out), told.once(name, stays, _unexpected)
+        assert _plain(got) == _plain(expected), name
+    assert _plain(told.carried.stays) == _plain(fresh.carried.stays)
+    assert auditor.audit(stays, visits) == auditor.audit_per_stay(stays, visits)
+
+
+def _unexpected(stays, context):
+    raise AssertionError("BatchScope.tell left this out")
+
+
+def _plain(value):
+    """``value`` with its dicts as lists of items (so their order counts) and PeerRates as their tallies."""
+    if isinstance(value, PeerRates):
+        return _plain(value.every)
+    if isinstance(value, dict):
+        return [(key, _plain(item)) for key, item in value.items()]
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value

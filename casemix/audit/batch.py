@@ -43,7 +43,16 @@ from operator import attrgetter
 
 import polars as pl
 
-from casemix.audit.checks import MEDICAL_LETTERS, RETURNING, Context
+from casemix.audit.checks import (
+    MEDICAL_LETTERS,
+    RETURNING,
+    CarriedSeverity,
+    Context,
+    PeerRates,
+    short_and_cheap,
+)
+from casemix.audit.norms import Norms, bunching_counts
+from casemix.audit.signals import by_adrg
 from casemix.grouping import GroupedCase
 
 GROUP_SPAN = 10_000_000         # days: a group's block of the day numbers (dates from 1970 − DAY_ZERO on)
@@ -54,14 +63,14 @@ SLACK = 1e-9                    # a float bound loosened by this much, so roundi
 FRAME_SCHEMA = {"id": pl.Utf8, "patient": pl.Utf8, "hospital": pl.Utf8, "admission": pl.Date,
                 "discharge": pl.Date, "los": pl.Int64, "mode": pl.Utf8, "principal": pl.Utf8, "cost": pl.Float64,
                 "drg": pl.Utf8, "grouped": pl.Boolean, "adrg": pl.Utf8, "procedures": pl.Int64, "operated": pl.Boolean,
-                "surgery": pl.Float64,
+                "surgery": pl.Float64, "level": pl.Utf8,
                 "clinic_patient": pl.Boolean, "clinic_same_hospital": pl.Boolean}
 """A row per stay, as read from its case: id, patient, hospital, admission and discharge dates, LOS,
 discharge mode, principal, cost (None for none or 0), DRG, whether it grouped and its ADRG, how many
 procedures, whether one is an operation and then the share of 手术费 in its fee categories (None without
-them), whether its patient has an outpatient visit, and one at the stay's hospital. ``BatchScope.of``
-adds the row number ``n`` and ``dated`` (patient, admission and discharge known), and reads no hospital,
-DRG or ADRG as ""."""
+them), its hospital's level, whether its patient has an outpatient visit, and one at the stay's hospital.
+``BatchScope.of`` adds the row number ``n``, ``dated`` (patient, admission and discharge known) and
+``hospital_known``, and reads no hospital, level, DRG or ADRG as ""."""
 
 
 @dataclass(frozen=True)
@@ -92,7 +101,8 @@ class BatchScope:
             **_clinics(cases, context),
         }, schema=FRAME_SCHEMA).with_row_index("n")
         patient = pl.col("patient")
-        frame = frame.with_columns(pl.col("hospital", "drg", "adrg").fill_null(""),
+        frame = frame.with_columns(pl.col("hospital", "level", "drg", "adrg").fill_null(""),
+                                   pl.col("hospital").is_not_null().alias("hospital_known"),
                                    (patient.is_not_null() & (patient != "") & pl.col("admission").is_not_null()
                                     & pl.col("discharge").is_not_null()).alias("dated"))
         return cls(stays, frame, context)
@@ -131,8 +141,74 @@ class BatchScope:
             return self.stays
         chosen = condition(self.frame, self.context)
         stays = self._take(chosen)
-        self.context.know_patients(stays, self.by_patient(chosen, RETURNING))
+        self.context.know("patients", stays, self.by_patient(chosen, RETURNING))
         return stays
+
+    def tell(self) -> None:
+        """Tell the context what the checks over the whole batch read, worked out here in columns: each
+        returning patient's stays (``Context.patients``), each patient's stays behind ``CarriedSeverity``,
+        the stays about the high-cost threshold (``signals.bunching``) and each hospital's standards
+        (``signals.standards_by_hospital``)."""
+        context, stays = self.context, self.stays
+        context.know("patients", stays, self.by_patient(least=RETURNING))
+        context.know("bunching", stays, self._bunching())
+        context.know("standards_by_hospital", stays, self._standards_by_hospital())
+        context.know("severity_rates", stays, self._severity_rates())
+        context.know("short_cheap_medical", stays, self._short_cheap_medical())
+        if isinstance(context.carried, CarriedSeverity):
+            context.carried.patients_are(self.frame["patient"].to_list())
+
+    def _bunching(self) -> tuple[dict[str, int], dict[str, int], dict[str, str]]:
+        """``signals.bunching`` of the batch: the Decimal ratios worked out only for the stays whose float
+        cost ÷ standard is near the band (a stay without a cost as 0, looser), each hospital's last level."""
+        policy, norms = self.context.policy, self.context.norms
+        threshold, band = policy.bunching_threshold, policy.bunching_band
+        ratio = pl.col("cost").fill_null(0.0) / _standards(norms)
+        low, high = threshold - band, threshold + band
+        near = self.frame.filter((ratio > low - SLACK * abs(low)) & (ratio <= high + SLACK * abs(high)))
+        above, below = bunching_counts(self._take(near["n"]), norms.ratio, threshold, band)
+        levels = self.frame.filter(pl.col("hospital") != "").group_by("hospital", maintain_order=True) \
+            .agg(pl.col("level").last())
+        return above, below, dict(levels.iter_rows())
+
+    def _severity_rates(self) -> PeerRates:
+        """``signals.severity_rates`` of the batch."""
+        suffix = pl.col("drg").str.slice(-1)
+        split = self.frame.filter(pl.col("grouped") & suffix.is_in(["1", "3", "5"]) & (pl.col("hospital") != ""))
+        return PeerRates(_tallies(split, "adrg", suffix.is_in(["1", "3"])), self.context.policy.norm_min_cases,
+                         cell=by_adrg)
+
+    def _short_cheap_medical(self) -> tuple[dict[str, float], list[GroupedCase], PeerRates]:
+        """``checks.short_cheap_medical`` of the batch: ``short_and_cheap`` read only for the stays its
+        condition here admits (``_short_cheap_medical``), the readmitted ones found in columns."""
+        context = self.context
+        medical = self.frame.filter(_medical() & (pl.col("hospital") != ""))
+        readmitted = set(self._readmitted_within(context.policy.split_window_days))
+        pattern = {stay.case.id: ratio for stay in self._take(medical.filter(_short_cheap_medical(context))["n"])
+                   if stay.case.id not in readmitted and (ratio := short_and_cheap(stay, context)) is not None}
+        hit = pl.col("id").is_in(pl.Series(list(pattern), dtype=pl.Utf8).implode())
+        return (pattern, self._take(medical.filter(hit)["n"]),
+                PeerRates(_tallies(medical, "drg", hit), context.policy.norm_min_cases))
+
+    def _readmitted_within(self, days: int) -> list[str]:
+        """``checks._readmitted_within``: the ids of each patient's consecutive dated stays at the same
+        hospital (a stay without one only with another without) with the second admitted at most ``days``
+        after the first's discharge."""
+        def next_(column: str) -> pl.Expr:
+            return pl.col(column).shift(-1)
+        starts = ((pl.col("patient") == next_("patient")) & (pl.col("hospital") == next_("hospital"))
+                  & (pl.col("hospital_known") == next_("hospital_known"))
+                  & ((next_("admission") - pl.col("discharge")).dt.total_days() <= days)).fill_null(False)
+        ordered = self._dated_first.sort("first", "admission", "id", maintain_order=True)
+        return ordered.filter(starts | starts.shift(1).fill_null(False))["id"].to_list()
+
+    def _standards_by_hospital(self) -> tuple[dict[str, list[float]], dict[str, str]]:
+        """``signals.standards_by_hospital`` of the batch."""
+        priced = self.frame.select("hospital", "level", _standards(self.context.norms).alias("standard")) \
+            .filter(pl.col("standard").is_not_null() & (pl.col("hospital") != ""))
+        hospitals = priced.group_by("hospital", maintain_order=True).agg("standard", pl.col("level").last())
+        names = hospitals["hospital"].to_list()
+        return dict(zip(names, hospitals["standard"].to_list())), dict(zip(names, hospitals["level"].to_list()))
 
     def _where(self, condition: pl.Expr) -> list[GroupedCase]:
         return self._take(self.frame.filter(condition)["n"])
@@ -143,7 +219,8 @@ class BatchScope:
 
 
 _FIELDS = {"id": "id", "patient": "patient_id", "hospital": "hospital_id", "admission": "admission_date",
-           "discharge": "discharge_date", "los": "los_days", "mode": "discharge_mode", "principal": "principal_dx"}
+           "discharge": "discharge_date", "los": "los_days", "mode": "discharge_mode", "principal": "principal_dx",
+           "level": "hospital_level"}
 
 
 def _clinics(cases: list, context: Context) -> dict[str, list[bool]]:
@@ -162,6 +239,23 @@ def _in_theatre(code: str) -> bool:
 
 def _by_drg(values: dict[str, float | int], default: float | int | None = None) -> pl.Expr:
     return pl.col("drg").replace_strict(values, default=default, return_dtype=pl.Float64)
+
+
+def _standards(norms: Norms) -> pl.Expr:
+    """Each stay's DRG standard cost as a float, null where there is none (or it is 0)."""
+    return _by_drg({drg: float(standard) for drg, standard in norms.standard_cost.items() if standard})
+
+
+def _tallies(stays: pl.DataFrame, cell: str, hit: pl.Expr) -> dict[tuple[str, str, str], list[int]]:
+    """(level, ``cell``, hospital) → [stays where ``hit``, stays], in the order the stays meet them."""
+    tallies = stays.group_by("level", cell, "hospital", maintain_order=True).agg(hit.sum().alias("hits"), pl.len())
+    return {(level, group, hospital): [hits, count] for level, group, hospital, hits, count in tallies.iter_rows()}
+
+
+def _medical() -> pl.Expr:
+    """A grouped stay in a medical ADRG (second letter in ``MEDICAL_LETTERS``)."""
+    return (pl.col("grouped") & (pl.col("adrg").str.len_chars() > 1)
+            & pl.col("adrg").str.slice(1, 1).is_in(list(MEDICAL_LETTERS)))
 
 
 def _drgs(drgs: object) -> pl.Expr:
@@ -211,10 +305,8 @@ def _short_cheap_medical(context: Context) -> pl.Expr:
     """A grouped medical stay discharged on orders, at most ``low_standard_max_los`` days, whose cost ÷
     standard is below ``low_standard_max_ratio`` (no cost counts as 0 here: looser)."""
     policy = context.policy
-    standard = _by_drg({drg: float(value) for drg, value in context.norms.standard_cost.items() if value})
-    cheap = pl.col("cost").fill_null(0.0) / standard < policy.low_standard_max_ratio * (1 + SLACK)
-    return (pl.col("grouped") & pl.col("adrg").str.slice(1, 1).is_in(list(MEDICAL_LETTERS))
-            & (pl.col("adrg").str.len_chars() > 1) & (pl.col("los") <= policy.low_standard_max_los)
+    cheap = pl.col("cost").fill_null(0.0) / _standards(context.norms) < policy.low_standard_max_ratio * (1 + SLACK)
+    return (_medical() & (pl.col("los") <= policy.low_standard_max_los)
             & (pl.col("mode").fill_null("1") == "1") & cheap.fill_null(False))
 
 

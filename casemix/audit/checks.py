@@ -15,6 +15,7 @@ from copy import copy
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
+from functools import cached_property
 
 from casemix.audit.evidence import severity_support
 from casemix.audit.norms import Norms
@@ -55,29 +56,26 @@ class Context:
     bills: Mapping[str, list[FeeLine]] = field(default_factory=dict)   # stay id → its fee lines, where given
     classifier: FeeClassifier | None = None                             # fee lines → charge categories
     carried: Mapping[str, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)  # patient → MCC/CC → stays
-    _patients: dict = field(default_factory=dict, repr=False, compare=False)   # id(stays) → (stays, by patient)
     _worked_out: dict = field(default_factory=dict, repr=False, compare=False)  # (name, id(stays)) → (stays, value)
 
     def patients(self, stays: list[GroupedCase]) -> dict[str, list[GroupedCase]]:
         """``by_patient(stays, RETURNING)``: the dated stays of each patient with two or more, all that a check
         across a patient's stays reads (one stay is no pair), worked out once per batch however many checks
         ask for it."""
-        if id(stays) not in self._patients:
-            self._patients[id(stays)] = (stays, by_patient(stays, RETURNING))   # the batch is kept: its id is its own
-        return self._patients[id(stays)][1]
+        return self.once("patients", stays, lambda mine, _: by_patient(mine, RETURNING))
 
     def once(self, name: str, stays: list[GroupedCase], work_out: Callable[[list[GroupedCase], Context], object]):
         """``work_out(stays, self)``, worked out once per batch however many checks ask for it (a hospital
-        signal that a stay check also reads)."""
+        signal that a stay check also reads), unless ``know`` was told it."""
         key = (name, id(stays))
         if key not in self._worked_out:
             self._worked_out[key] = (stays, work_out(stays, self))   # the batch is kept, so its id stays its own
         return self._worked_out[key][1]
 
-    def know_patients(self, stays: list[GroupedCase], patients: dict[str, list[GroupedCase]]) -> None:
-        """Take ``patients`` as ``by_patient(stays, RETURNING)``, worked out elsewhere (in columns,
-        ``batch.BatchScope``)."""
-        self._patients[id(stays)] = (stays, patients)
+    def know(self, name: str, stays: list[GroupedCase], value: object) -> None:
+        """Take ``value`` as what ``once(name, stays, …)`` would work out, worked out elsewhere (in columns,
+        ``batch.BatchScope``: the same value, sooner)."""
+        self._worked_out[(name, id(stays))] = (stays, value)
 
 
 def score(excess: float) -> float:
@@ -140,11 +138,13 @@ class SeverityCodes(frozenset):
 
     def qualifying(self, principal: str, secondary: Iterable[str], suffix: str) -> list[str]:
         """The secondaries that earn an x1 (an MCC) or an x3 (an MCC or a CC) DRG with this principal."""
-        levels = ("mcc",) if suffix == "1" else ("mcc", "cc")
+        mcc, cc, exclusions = self.mcc, None if suffix == "1" else self.cc, self.exclusions
         found = []
         for code in secondary:
-            table, level = (self.mcc, "mcc") if code in self.mcc else (self.cc, "cc")
-            if level in levels and code in table and principal not in self.exclusions.get(table[code], ()):
+            table = mcc.get(code)
+            if table is None and cc is not None:
+                table = cc.get(code)
+            if table is not None and principal not in exclusions.get(table, ()):
                 found.append(code)
         return found
 
@@ -162,15 +162,27 @@ class CarriedSeverity(Mapping):
     """Per patient, each MCC/CC code of ``codes`` their stays carry (as principal or secondary) and the ids
     of the stays that carry it (in batch order), in any hospital, earlier or later: a patient's history of
     that condition. Each patient's is worked out when first asked: a check asks for the few patients of the
-    stays it is about to flag, so the codes of every other patient's stays are never read."""
+    stays it is about to flag, so the codes of every other patient's stays are never read. The stays are
+    grouped by patient when first asked, or from their patient ids read elsewhere (``patients_are``)."""
 
     def __init__(self, stays: Iterable[GroupedCase], codes: frozenset[str]):
         self.codes = codes
-        self.stays: dict[str, list[GroupedCase]] = defaultdict(list)
-        for stay in stays:
-            if patient := stay.case.patient_id:
-                self.stays[patient].append(stay)
+        self.batch = list(stays)
         self.known: dict[str, dict[str, tuple[str, ...]]] = {}
+
+    @cached_property
+    def stays(self) -> dict[str, list[GroupedCase]]:
+        """Each patient's stays, in batch order."""
+        return self.patients_are([stay.case.patient_id for stay in self.batch])
+
+    def patients_are(self, patients: list[str | None]) -> dict[str, list[GroupedCase]]:
+        """The batch's stays grouped by ``patients``, their patient ids in batch order (a column read once)."""
+        mine: dict[str, list[GroupedCase]] = defaultdict(list)
+        for patient, stay in zip(patients, self.batch, strict=True):
+            if patient:
+                mine[patient].append(stay)
+        self.__dict__["stays"] = mine            # what ``stays`` would work out
+        return mine
 
     def __getitem__(self, patient: str) -> dict[str, tuple[str, ...]]:
         if patient not in self.known:
@@ -225,11 +237,13 @@ def unsupported_severity(stay: GroupedCase, context: Context) -> Flag | None:
     if not base or not codes:
         return None
     policy = context.policy
-    base_ratio = float(case.total_cost / base)
     category = result.principal_dx[:3]
     seen = max(context.norms.seen_elsewhere((category, code), case.id) for code in codes)
+    if seen > policy.unsupported_severity_max_pairs:
+        return None
+    base_ratio = float(case.total_cost / base)
     cap = policy.unsupported_severity_max_ratio
-    if base_ratio > cap or seen > policy.unsupported_severity_max_pairs or history_support(stay, codes, context):
+    if base_ratio > cap or history_support(stay, codes, context):
         return None
     lines = context.bills.get(case.id) if context.classifier is not None else None
     bill = f"; {bill_support(codes, lines, context)}" if lines else ""
@@ -306,7 +320,7 @@ def _in_theatre(code: str) -> bool:
 
 def low_standard_admission(stay: GroupedCase, context: Context) -> Flag | None:
     """低标准入院: a short, cheap medical stay discharged on orders, billed mostly for exams and labs."""
-    ratio = _short_and_cheap(stay, context)
+    ratio = short_and_cheap(stay, context)
     if ratio is None:
         return None
     policy = context.policy
@@ -319,7 +333,7 @@ def low_standard_admission(stay: GroupedCase, context: Context) -> Flag | None:
                 f"{stay.case.los_days} day(s), cost {ratio:.2f}× the {stay.result.drg} standard{bill}")
 
 
-def _short_and_cheap(stay: GroupedCase, context: Context) -> float | None:
+def short_and_cheap(stay: GroupedCase, context: Context) -> float | None:
     """The stay's cost ÷ standard when it is a grouped medical stay discharged on orders (离院方式 1) of at
     most ``low_standard_max_los`` days below ``low_standard_max_ratio`` of its standard, else None."""
     case, policy = stay.case, context.policy
@@ -745,7 +759,7 @@ def _overlaps(stays: list[GroupedCase], context: Context) -> list[Flag]:
 
 def low_standard_hospitals(stays: list[GroupedCase], context: Context) -> list[Flag]:
     """低标准入院 from the hospital's pattern, whatever the bill looks like. Short, cheap medical stays
-    (``_short_and_cheap``; a stay with the patient's other stay at the same hospital within the split
+    (``short_and_cheap``; a stay with the patient's other stay at the same hospital within the split
     window is left to the split rule) are counted at each hospital against what its same-level peers'
     rates predict for its own mix of DRGs (indirect standardisation: expected = Σ over its medical stays
     of the peers' rate in that DRG, shrunk towards the level's rate by ``norm_min_cases`` stays). At a
@@ -755,16 +769,10 @@ def low_standard_hospitals(stays: list[GroupedCase], context: Context) -> list[F
     Stays at or above ``low_standard_min_excess_probability`` are flagged, naming the DRG's rate and the
     hospital's counts."""
     policy = context.policy
-    medical = [stay for stay in stays if stay.result.status == "grouped" and len(adrg := stay.result.adrg) > 1
-               and adrg[1] in MEDICAL_LETTERS and stay.case.hospital_id]
-    readmitted = _readmitted_within(stays, context, policy.split_window_days)
-    pattern = {stay.case.id: ratio for stay in medical if stay.case.id not in readmitted
-               and (ratio := _short_and_cheap(stay, context)) is not None}
+    pattern, pattern_stays, everyone = context.once("short_cheap_medical", stays, short_cheap_medical)
     short_cheap: dict[str, list[GroupedCase]] = defaultdict(list)       # hospital → its stays named in pattern
-    for stay in medical:
-        if stay.case.id in pattern:
-            short_cheap[stay.case.hospital_id].append(stay)
-    everyone = PeerRates(medical, pattern, policy.norm_min_cases)
+    for stay in pattern_stays:
+        short_cheap[stay.case.hospital_id].append(stay)
     outliers = {hospital for hospital, (_, count) in everyone.own.items()
                 if _excess(hospital, count, short_cheap[hospital], everyone, policy) is not None}
     rates = everyone.without(outliers)
@@ -791,6 +799,21 @@ def low_standard_hospitals(stays: list[GroupedCase], context: Context) -> list[F
     return flags
 
 
+def short_cheap_medical(stays: list[GroupedCase], context: Context) \
+        -> tuple[dict[str, float], list[GroupedCase], PeerRates]:
+    """Of the batch's grouped medical stays at a hospital: the short cheap ones (``short_and_cheap``, less
+    those readmitted within the split window) as id → cost ÷ standard, the stays with those ids (batch
+    order), and each DRG's rate of them at each level (``PeerRates``)."""
+    policy = context.policy
+    medical = [stay for stay in stays if stay.result.status == "grouped" and len(adrg := stay.result.adrg) > 1
+               and adrg[1] in MEDICAL_LETTERS and stay.case.hospital_id]
+    readmitted = _readmitted_within(stays, context, policy.split_window_days)
+    pattern = {stay.case.id: ratio for stay in medical if stay.case.id not in readmitted
+               and (ratio := short_and_cheap(stay, context)) is not None}
+    return (pattern, [stay for stay in medical if stay.case.id in pattern],
+            PeerRates.of(medical, pattern, policy.norm_min_cases))
+
+
 def _excess(hospital: str, medical: int, mine: list[GroupedCase], rates: PeerRates,
             policy: AuditPolicy) -> float | None:
     """The count of short cheap stays (``mine``) its peers' rates predict for a hospital, when it has at least
@@ -813,17 +836,11 @@ class PeerRates:
     habits predict. ``own``: each hospital's [pattern stays, stays], hospitals in the order of their first
     stay."""
 
-    def __init__(self, stays: list[GroupedCase], pattern: Mapping[str, object] | set[str], prior: int,
+    def __init__(self, every: Mapping[tuple[str, str, str], list[int]], prior: int,
                  cell: Callable[[GroupedCase], str] | None = None):
+        """From ``every`` (level, cell, hospital) → [pattern stays, stays], in the order the stays meet them."""
         self.prior = prior
         self.cell = cell or (lambda stay: stay.result.drg)
-        every: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0])   # (level, cell, hospital)
-        cell = self.cell
-        for stay in stays:
-            case = stay.case
-            tally = every[(case.hospital_level or "", cell(stay), case.hospital_id or "")]
-            tally[0] += case.id in pattern
-            tally[1] += 1
         self.every = dict(every)
         self.mix: dict[str, list[tuple[tuple[str, str, str], int]]] = defaultdict(list)   # hospital → its cells
         self.own: dict[str, list[int]] = defaultdict(lambda: [0, 0])                      # hospital → its tally
@@ -832,6 +849,19 @@ class PeerRates:
             self.own[key[2]][0] += hits
             self.own[key[2]][1] += count
         self._sum(frozenset())
+
+    @classmethod
+    def of(cls, stays: list[GroupedCase], pattern: Mapping[str, object] | set[str], prior: int,
+           cell: Callable[[GroupedCase], str] | None = None) -> PeerRates:
+        """The rates of the stays whose ids are in ``pattern`` among ``stays``, by DRG (or ``cell``)."""
+        every: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0])   # (level, cell, hospital)
+        cell_of = cell or (lambda stay: stay.result.drg)
+        for stay in stays:
+            case = stay.case
+            tally = every[(case.hospital_level or "", cell_of(stay), case.hospital_id or "")]
+            tally[0] += case.id in pattern
+            tally[1] += 1
+        return cls(every, prior, cell)
 
     def without(self, left_out: set[str] | frozenset[str]) -> PeerRates:
         """These rates with the stays of the ``left_out`` hospitals no one's peers (their own mix still known)."""

@@ -16,7 +16,6 @@ from casemix.audit.catalogue import Catalogue, load_catalogue
 from casemix.audit.checks import (
     ACROSS_STAYS,
     ONE_STAY,
-    RETURNING,
     CarriedSeverity,
     Context,
     Flag,
@@ -70,16 +69,16 @@ class Auditor:
         and fee lines by stay id where given, read by day with ``classifier``); one flag per rule and
         first stay, the higher-scoring where two checks agree. Each check looks only at the stays its
         entry conditions admit (``batch.BatchScope``): the flags of ``audit_per_stay``, sooner."""
-        context = self.context(outpatient, bills, classifier, _BatchNorms.of(self.norms, stays), stays)
+        context = self.context(outpatient, bills, classifier, _BatchNorms.of(self.norms), stays)
         scope = BatchScope.of(stays, context)
-        context.know_patients(stays, scope.by_patient(least=RETURNING))
+        scope.tell()
         return self._run(context, scope.one_stay, scope.across_stays, stays)
 
     def audit_per_stay(self, stays: list[GroupedCase], outpatient: list[OutpatientVisit] | None = None,
                        bills: Mapping[str, list[FeeLine]] | None = None,
                        classifier: FeeClassifier | None = None) -> list[Flag]:
         """``audit`` with every check looking at every stay: the reference the batch path is tested against."""
-        context = self.context(outpatient, bills, classifier, _BatchNorms.of(self.norms, stays), stays)
+        context = self.context(outpatient, bills, classifier, _BatchNorms.of(self.norms), stays)
         return self._run(context, lambda rule: stays, lambda rule: stays, stays)
 
     def _run(self, context: Context, one_stay: Callable[[str], list[GroupedCase]],
@@ -111,16 +110,15 @@ class Auditor:
 
 @dataclass(frozen=True)
 class _BatchNorms(Norms):
-    """The norms with each stay's cost ÷ standard worked out once per batch, all at once: five checks read it,
-    and the Decimal division was the batch's largest cost per stay. Kept for one batch only, so nothing
-    grows."""
+    """The norms with each stay's cost ÷ standard worked out once per batch, when first asked: five checks
+    read it, and the Decimal division and its conversion to float are dear. Kept for one batch only, so
+    nothing grows."""
 
     ratios: dict[int, tuple[GroupedCase, float | None]] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
-    def of(cls, norms: Norms, stays: list[GroupedCase]) -> _BatchNorms:
-        ratios = dict(zip(map(id, stays), zip(stays, map(norms.ratio, stays))))
-        return cls(**{f.name: getattr(norms, f.name) for f in fields(Norms)}, ratios=ratios)
+    def of(cls, norms: Norms) -> _BatchNorms:
+        return cls(**{f.name: getattr(norms, f.name) for f in fields(Norms)})
 
     def ratio(self, stay: GroupedCase) -> float | None:
         known = self.ratios.get(id(stay))           # by identity: the stay is held, so its id is not reused

@@ -23,10 +23,7 @@ def severity_share(stays: list[GroupedCase], context: Context) -> list[Flag]:
     the peers' x1/x3 rate in that ADRG), so a hospital is not signalled for treating sicker ADRGs. The
     value compared with peers (z above ``peer_z``) is observed ÷ expected; each hospital's expected
     comes from the other hospitals of its level."""
-    split = [stay for stay in stays if stay.result.status == "grouped" and stay.result.drg[-1] in "135"
-             and stay.case.hospital_id]
-    severe = {stay.case.id for stay in split if stay.result.drg[-1] in "13"}
-    rates = PeerRates(split, severe, context.policy.norm_min_cases, cell=lambda stay: stay.result.adrg)
+    rates = context.once("severity_rates", stays, severity_rates)
     ratios, level, said = {}, {}, {}
     for hospital, (observed, count) in rates.own.items():
         expected = rates.expected(hospital)
@@ -40,15 +37,21 @@ def severity_share(stays: list[GroupedCase], context: Context) -> list[Flag]:
     return [replace(flag, evidence=f"{said[flag.hospital_id]}; {flag.evidence}") for flag in flags]
 
 
+def severity_rates(stays: list[GroupedCase], context: Context) -> PeerRates:
+    """Each ADRG's rate of x1/x3 stays among its grouped x1/x3/x5 stays at a hospital, at each level."""
+    split = [stay for stay in stays if stay.result.status == "grouped" and stay.result.drg[-1] in "135"
+             and stay.case.hospital_id]
+    severe = {stay.case.id for stay in split if stay.result.drg[-1] in "13"}
+    return PeerRates.of(split, severe, context.policy.norm_min_cases, cell=by_adrg)
+
+
+def by_adrg(stay: GroupedCase) -> str:
+    return stay.result.adrg
+
+
 def cmi_peer(stays: list[GroupedCase], context: Context) -> list[Flag]:
     """Case-mix index (here mean standard cost ÷ all stays' mean) against peers."""
-    weights: dict[str, list[float]] = defaultdict(list)
-    level: dict[str, str] = {}
-    standards = {drg: float(standard) for drg, standard in context.norms.standard_cost.items() if standard}
-    for stay in stays:
-        if (standard := standards.get(stay.result.drg)) and (hospital := stay.case.hospital_id):
-            weights[hospital].append(standard)
-            level[hospital] = stay.case.hospital_level or ""
+    weights, level = context.once("standards_by_hospital", stays, standards_by_hospital)
     if not weights:
         return []
     overall = statistics.fmean(w for values in weights.values() for w in values)
@@ -57,13 +60,25 @@ def cmi_peer(stays: list[GroupedCase], context: Context) -> list[Flag]:
     return _peer_outliers("cmi_peer", cmi, level, context, "CMI {:.2f}")
 
 
+def standards_by_hospital(stays: list[GroupedCase], context: Context) -> tuple[dict[str, list[float]], dict[str, str]]:
+    """Each hospital's stays' DRG standard costs (stays of a DRG with a standard, in batch order, hospitals in
+    the order of their first), and its level (that of its last such stay)."""
+    weights: dict[str, list[float]] = defaultdict(list)
+    level: dict[str, str] = {}
+    standards = {drg: float(standard) for drg, standard in context.norms.standard_cost.items() if standard}
+    for stay in stays:
+        if (standard := standards.get(stay.result.drg)) and (hospital := stay.case.hospital_id):
+            weights[hospital].append(standard)
+            level[hospital] = stay.case.hospital_level or ""
+    return dict(weights), level
+
+
 def threshold_bunching(stays: list[GroupedCase], context: Context) -> list[Flag]:
     """Stays just above the high-cost threshold per stay just below it, at each hospital, against the
     lower of two baselines: the same ratio at its same-level peers together and the hospital's own in
     the history the norms were learned from. Costs pushed past the threshold pile up above it."""
     policy = context.policy
-    above, below = bunching_counts(stays, context.norms.ratio, policy.bunching_threshold, policy.bunching_band)
-    level = {stay.case.hospital_id: stay.case.hospital_level or "" for stay in stays}
+    above, below, level = context.once("bunching", stays, bunching)
     flags = []
     for hospital, n_above in above.items():
         n_below = below.get(hospital, 0)
@@ -80,6 +95,15 @@ def threshold_bunching(stays: list[GroupedCase], context: Context) -> list[Flag]
                               f"{policy.bunching_threshold + policy.bunching_band}× the standard, {mine:.2f} per stay "
                               f"just below it, against {baseline:.2f} (same-level hospitals, or its own history)"))
     return flags
+
+
+def bunching(stays: list[GroupedCase], context: Context) -> tuple[dict[str, int], dict[str, int], dict[str, str]]:
+    """Per hospital, its stays just above and just below the high-cost threshold (``norms.bunching_counts``),
+    and each hospital's level (that of its last stay)."""
+    policy = context.policy
+    above, below = bunching_counts(stays, context.norms.ratio, policy.bunching_threshold, policy.bunching_band)
+    return above, below, {stay.case.hospital_id: stay.case.hospital_level or "" for stay in stays
+                          if stay.case.hospital_id}
 
 
 def _peer_outliers(rule: str, values: dict[str, float], level: dict[str, str], context: Context,
