@@ -10,7 +10,13 @@ from conftest import DATA
 
 from casemix.audit import Auditor
 from casemix.audit.batch import BatchScope
-from casemix.audit.checks import PeerRates, by_patient, short_cheap_medical
+from casemix.audit.checks import (
+    PeerRates,
+    by_patient,
+    hospital_volumes,
+    short_cheap_medical,
+    split_candidates,
+)
 from casemix.audit.engine import _BatchNorms
 from casemix.audit.inject import CityBills, inject_irregularities
 from casemix.audit.signals import bunching, severity_rates, standards_by_hospital
@@ -99,7 +105,8 @@ def test_what_the_columns_tell_the_checks_is_what_they_would_work_out(city, awkw
     BatchScope.of(stays, told).tell()
     for name, work_out in (("patients", lambda mine, _: by_patient(mine, 2)), ("bunching", bunching),
                            ("standards_by_hospital", standards_by_hospital), ("severity_rates", severity_rates),
-                           ("short_cheap_medical", short_cheap_medical)):
+                           ("short_cheap_medical", short_cheap_medical), ("split_candidates", split_candidates),
+                           ("hospital_volumes", hospital_volumes)):
         expected, got = fresh.once(name, stays, work_out), told.once(name, stays, _unexpected)
         assert _plain(got) == _plain(expected), name
     assert _plain(told.carried.stays) == _plain(fresh.carried.stays)

@@ -50,6 +50,7 @@ from casemix.audit.checks import (
     Context,
     PeerRates,
     short_and_cheap,
+    split_pairs,
 )
 from casemix.audit.norms import Norms, bunching_counts
 from casemix.audit.signals import by_adrg
@@ -155,6 +156,8 @@ class BatchScope:
         context.know("standards_by_hospital", stays, self._standards_by_hospital())
         context.know("severity_rates", stays, self._severity_rates())
         context.know("short_cheap_medical", stays, self._short_cheap_medical())
+        context.know("split_candidates", stays, split_pairs(self._back_within().values(), context.policy))
+        context.know("hospital_volumes", stays, self._hospital_volumes())
         if isinstance(context.carried, CarriedSeverity):
             context.carried.patients_are(self.frame["patient"].to_list())
 
@@ -201,6 +204,25 @@ class BatchScope:
                   & ((next_("admission") - pl.col("discharge")).dt.total_days() <= days)).fill_null(False)
         ordered = self._dated_first.sort("first", "admission", "id", maintain_order=True)
         return ordered.filter(starts | starts.shift(1).fill_null(False))["id"].to_list()
+
+    def _back_within(self) -> dict[str, list[GroupedCase]]:
+        """``by_patient`` of the dated stays with another of the patient's stays at the same hospital (a stay
+        without one only with another without) admitted later, at most ``split_window_days`` after its
+        discharge, and of those later stays: every stay a pair of ``checks.split_pairs`` can hold."""
+        ordered = self._dated_first.filter(pl.len().over("patient") >= RETURNING) \
+            .sort("first", "admission", "id", maintain_order=True).with_row_index("place") \
+            .select("place", "n", "patient", "hospital", "hospital_known", "admission", "discharge")
+        pairs = ordered.join(ordered, on=["patient", "hospital", "hospital_known"], suffix="_then").filter(
+            (pl.col("place") < pl.col("place_then"))
+            & ((pl.col("admission_then") - pl.col("discharge")).dt.total_days()
+               <= self.context.policy.split_window_days))
+        return self.by_patient(pl.concat([pairs["n"], pairs["n_then"]]).unique(), RETURNING)
+
+    def _hospital_volumes(self) -> tuple[dict[str, int], dict[str, str]]:
+        """``checks.hospital_volumes`` of the batch."""
+        hospitals = self.frame.group_by("hospital", maintain_order=True).agg(pl.len(), pl.col("level").last())
+        names = hospitals["hospital"].to_list()
+        return dict(zip(names, hospitals["len"].to_list())), dict(zip(names, hospitals["level"].to_list()))
 
     def _standards_by_hospital(self) -> tuple[dict[str, list[float]], dict[str, str]]:
         """``signals.standards_by_hospital`` of the batch."""

@@ -453,8 +453,8 @@ def split_admissions(stays: list[GroupedCase], context: Context) -> list[Flag]:
     cheap short pair is ambiguous, a hospital readmitting far more than its peers is not. Planned series
     are exempt: the policy's chemotherapy and radiotherapy ADRGs and principals (Z51, where a bureau
     lists it); so is a pair that looks like one stay claimed twice (left to ``duplicate_claims``)."""
-    pairs = split_candidates(stays, context)
-    excess = readmission_excess(pairs, stays, context)
+    pairs = context.once("split_candidates", stays, split_candidates)
+    excess = readmission_excess(pairs, context.once("hospital_volumes", stays, hospital_volumes), context)
     return [flag for first, then, gap, relation in pairs
             if (flag := _split(first, then, gap, relation, excess.get(_hospital(first)), context))]
 
@@ -462,10 +462,16 @@ def split_admissions(stays: list[GroupedCase], context: Context) -> list[Flag]:
 def split_candidates(stays: list[GroupedCase], context: Context) -> list[tuple[GroupedCase, GroupedCase, int, str]]:
     """Each (first stay, readmission, gap in days, relation in words) at one hospital within the window
     with related principals, planned series and look-alike duplicates left out."""
-    policy, pairs = context.policy, []
+    return split_pairs(context.patients(stays).values(), context.policy)
+
+
+def split_pairs(patients: Iterable[list[GroupedCase]], policy: AuditPolicy) \
+        -> list[tuple[GroupedCase, GroupedCase, int, str]]:
+    """``split_candidates`` among each patient's dated stays (in admission order)."""
+    pairs = []
     exempt = tuple(policy.split_exempt_adrg_prefixes) or ("\0",)
     planned = tuple(policy.split_exempt_principals) or ("\0",)
-    for patient_stays in context.patients(stays).values():
+    for patient_stays in patients:
         for i, first in enumerate(patient_stays):
             for then in patient_stays[i + 1:]:
                 gap = (then.case.admission_date - first.case.discharge_date).days
@@ -497,15 +503,21 @@ class Excess:
                 f"{times}the median of its {self.peers} ({self.peer_rate:.1f})")
 
 
-def readmission_excess(pairs: list[tuple[GroupedCase, GroupedCase, int, str]], stays: list[GroupedCase],
-                       context: Context) -> dict[str, Excess]:
-    """Hospitals whose candidate pairs per 1,000 stays are at least ``split_hospital_excess_ratio`` × the
-    median of their level peers' (all other hospitals where a level has too few), with at least
-    ``split_hospital_min_pairs`` pairs; hospitals under ``peer_min_cases`` stays are neither judged nor peers."""
-    policy = context.policy
+def hospital_volumes(stays: list[GroupedCase], context: Context) -> tuple[dict[str, int], dict[str, str]]:
+    """Each hospital's stays (no hospital counted as ""), hospitals in the order of their first, and its level
+    (that of its last stay)."""
     hospitals = [stay.case.hospital_id or "" for stay in stays]
-    volume = Counter(hospitals)
-    level = dict(zip(hospitals, [stay.case.hospital_level or "" for stay in stays]))
+    return dict(Counter(hospitals)), dict(zip(hospitals, [stay.case.hospital_level or "" for stay in stays]))
+
+
+def readmission_excess(pairs: list[tuple[GroupedCase, GroupedCase, int, str]],
+                       volumes: tuple[dict[str, int], dict[str, str]], context: Context) -> dict[str, Excess]:
+    """Hospitals whose candidate pairs per 1,000 stays (``volumes``: each hospital's stays and level) are at
+    least ``split_hospital_excess_ratio`` × the median of their level peers' (all other hospitals where a
+    level has too few), with at least ``split_hospital_min_pairs`` pairs; hospitals under ``peer_min_cases``
+    stays are neither judged nor peers."""
+    policy = context.policy
+    volume, level = volumes
     counted = Counter(_hospital(first) for first, *_ in pairs)
     rates = {h: 1000 * counted[h] / n for h, n in volume.items() if n >= policy.peer_min_cases}
     out = {}
