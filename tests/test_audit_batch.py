@@ -107,13 +107,13 @@ def test_what_the_columns_tell_the_checks_is_what_they_would_work_out(city, awkw
                            ("standards_by_hospital", standards_by_hospital), ("severity_rates", severity_rates),
                            ("short_cheap_medical", short_cheap_medical), ("split_candidates", split_candidates),
                            ("hospital_volumes", hospital_volumes)):
-        expected, got = fresh.once(name, stays, work_out), told.once(name, stays, _unexpected)
+        expected, got = fresh.once(name, stays, work_out), told.once(name, stays, _untold)
         assert _plain(got) == _plain(expected), name
     assert _plain(told.carried.stays) == _plain(fresh.carried.stays)
     assert auditor.audit(stays, visits) == auditor.audit_per_stay(stays, visits)
 
 
-def _unexpected(stays, context):
+def _untold(stays, context):
     raise AssertionError("BatchScope.tell left this out")
 
 

@@ -142,24 +142,24 @@ class BatchScope:
             return self.stays
         chosen = condition(self.frame, self.context)
         stays = self._take(chosen)
-        self.context.know("patients", stays, self.by_patient(chosen, RETURNING))
+        self.context.know("patients", stays, lambda: self.by_patient(chosen, RETURNING))
         return stays
 
     def tell(self) -> None:
-        """Tell the context what the checks over the whole batch read, worked out here in columns: each
-        returning patient's stays (``Context.patients``), each patient's stays behind ``CarriedSeverity``,
-        the stays about the high-cost threshold (``signals.bunching``) and each hospital's standards
-        (``signals.standards_by_hospital``)."""
+        """Tell the context how to work out here, in columns, what the checks over the whole batch read, for
+        when they first ask: each returning patient's stays (``Context.patients``), each patient's stays behind
+        ``CarriedSeverity``, the stays about the high-cost threshold (``signals.bunching``), each hospital's
+        standards, stays and level, the peers' rates of x1/x3 and of short cheap medical stays, and the
+        pairs a split can be made of."""
         context, stays = self.context, self.stays
-        context.know("patients", stays, self.by_patient(least=RETURNING))
-        context.know("bunching", stays, self._bunching())
-        context.know("standards_by_hospital", stays, self._standards_by_hospital())
-        context.know("severity_rates", stays, self._severity_rates())
-        context.know("short_cheap_medical", stays, self._short_cheap_medical())
-        context.know("split_candidates", stays, split_pairs(self._back_within().values(), context.policy))
-        context.know("hospital_volumes", stays, self._hospital_volumes())
+        for name, how in (("patients", lambda: self.by_patient(least=RETURNING)),
+                          ("bunching", self._bunching), ("standards_by_hospital", self._standards_by_hospital),
+                          ("severity_rates", self._severity_rates), ("short_cheap_medical", self._short_cheap_medical),
+                          ("split_candidates", lambda: split_pairs(self._back_within().values(), context.policy)),
+                          ("hospital_volumes", self._hospital_volumes)):
+            context.know(name, stays, how)
         if isinstance(context.carried, CarriedSeverity):
-            context.carried.patients_are(self.frame["patient"].to_list())
+            context.carried.patients_from(lambda: self.frame["patient"].to_list())
 
     def _bunching(self) -> tuple[dict[str, int], dict[str, int], dict[str, str]]:
         """``signals.bunching`` of the batch: the Decimal ratios worked out only for the stays whose float

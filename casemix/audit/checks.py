@@ -57,6 +57,7 @@ class Context:
     classifier: FeeClassifier | None = None                             # fee lines → charge categories
     carried: Mapping[str, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)  # patient → MCC/CC → stays
     _worked_out: dict = field(default_factory=dict, repr=False, compare=False)  # (name, id(stays)) → (stays, value)
+    _ways: dict = field(default_factory=dict, repr=False, compare=False)        # (name, id(stays)) → (stays, how)
 
     def patients(self, stays: list[GroupedCase]) -> dict[str, list[GroupedCase]]:
         """``by_patient(stays, RETURNING)``: the dated stays of each patient with two or more, all that a check
@@ -66,16 +67,18 @@ class Context:
 
     def once(self, name: str, stays: list[GroupedCase], work_out: Callable[[list[GroupedCase], Context], object]):
         """``work_out(stays, self)``, worked out once per batch however many checks ask for it (a hospital
-        signal that a stay check also reads), unless ``know`` was told it."""
+        signal that a stay check also reads), or the other way ``know`` was told."""
         key = (name, id(stays))
         if key not in self._worked_out:
-            self._worked_out[key] = (stays, work_out(stays, self))   # the batch is kept, so its id stays its own
-        return self._worked_out[key][1]
+            told = self._ways.pop(key, None)
+            self._worked_out[key] = (stays, told[1]() if told else work_out(stays, self))   # the batch is kept,
+        return self._worked_out[key][1]                                                   # so its id is its own
 
-    def know(self, name: str, stays: list[GroupedCase], value: object) -> None:
-        """Take ``value`` as what ``once(name, stays, …)`` would work out, worked out elsewhere (in columns,
-        ``batch.BatchScope``: the same value, sooner)."""
-        self._worked_out[(name, id(stays))] = (stays, value)
+    def know(self, name: str, stays: list[GroupedCase], how: Callable[[], object]) -> None:
+        """Work out what ``once(name, stays, …)`` would as ``how()`` instead, when first asked: the same value
+        worked out elsewhere, sooner (in columns, ``batch.BatchScope``)."""
+        self._worked_out.pop((name, id(stays)), None)
+        self._ways[(name, id(stays))] = (stays, how)
 
 
 def score(excess: float) -> float:
@@ -163,25 +166,25 @@ class CarriedSeverity(Mapping):
     of the stays that carry it (in batch order), in any hospital, earlier or later: a patient's history of
     that condition. Each patient's is worked out when first asked: a check asks for the few patients of the
     stays it is about to flag, so the codes of every other patient's stays are never read. The stays are
-    grouped by patient when first asked, or from their patient ids read elsewhere (``patients_are``)."""
+    grouped by patient when first asked, their patient ids read from the stays or elsewhere (``patients_from``)."""
 
     def __init__(self, stays: Iterable[GroupedCase], codes: frozenset[str]):
         self.codes = codes
         self.batch = list(stays)
+        self.patients = lambda: [stay.case.patient_id for stay in self.batch]
         self.known: dict[str, dict[str, tuple[str, ...]]] = {}
+
+    def patients_from(self, column: Callable[[], list[str | None]]) -> None:
+        """Read the stays' patient ids, in batch order, as ``column()`` (read once elsewhere)."""
+        self.patients = column
 
     @cached_property
     def stays(self) -> dict[str, list[GroupedCase]]:
         """Each patient's stays, in batch order."""
-        return self.patients_are([stay.case.patient_id for stay in self.batch])
-
-    def patients_are(self, patients: list[str | None]) -> dict[str, list[GroupedCase]]:
-        """The batch's stays grouped by ``patients``, their patient ids in batch order (a column read once)."""
         mine: dict[str, list[GroupedCase]] = defaultdict(list)
-        for patient, stay in zip(patients, self.batch, strict=True):
+        for patient, stay in zip(self.patients(), self.batch, strict=True):
             if patient:
                 mine[patient].append(stay)
-        self.__dict__["stays"] = mine            # what ``stays`` would work out
         return mine
 
     def __getitem__(self, patient: str) -> dict[str, tuple[str, ...]]:
