@@ -3,10 +3,13 @@ flags, in the same order, as every check over every stay, on a synthetic city wi
 irregularity injected, with and without its itemised bills and outpatient visits."""
 
 from collections import Counter
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from conftest import DATA
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from casemix.audit import Auditor
 from casemix.audit.batch import BatchScope
@@ -126,3 +129,18 @@ def _plain(value):
     if isinstance(value, (list, tuple)):
         return [_plain(item) for item in value]
     return value
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.integers(0, 30), st.integers(-4000, 4000)), min_size=5, max_size=14))
+def test_templated_batches_are_found_whatever_their_costs_and_days(city, stays_at):
+    """Stays of one hospital and principal admitted over a month at costs up to 4 % either side of 1,000 元
+    (the tolerance is 2 %): the columns' cost bands and windows never hide a batch the check would make."""
+    auditor, stays, _, _, _ = city
+    model = next(stay for stay in stays if stay.case.total_cost and stay.case.admission_date)
+    start = model.case.admission_date
+    batch = [GroupedCase(model.case.model_copy(update={
+        "id": f"T{i}", "patient_id": f"P{i}", "admission_date": start + timedelta(days=day),
+        "discharge_date": start + timedelta(days=day + 3), "total_cost": Decimal(100_000 + step) / 100}),
+        model.result) for i, (day, step) in enumerate(stays_at)]
+    assert auditor.audit(batch) == auditor.audit_per_stay(batch)

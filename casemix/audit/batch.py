@@ -18,7 +18,8 @@ one by one (``tests/test_audit_batch.py`` compares them):
 - ``bed_hanging``: at least ``bed_min_los`` days, and either a bill to read by day or a cost per day
   at most ``bed_max_day_ratio`` × the DRG's median; across stays, a patient with an outpatient visit;
 - ``duplicate_claim`` and the overlaps of ``fake_admission``: a patient with two dated stays; the
-  templated batches: a (hospital, principal) with at least ``fake_batch_min_stays`` dated, costed stays;
+  templated batches: a (hospital, principal) where some stay has ``fake_batch_min_stays`` dated stays in
+  its window at costs that can be within the tolerance of its own;
 - ``cost_shifting``: a stay whose patient visited the same hospital's clinic;
 - ``low_standard_admission`` (the one-stay check): a grouped medical stay (ADRG second letter in
   ``MEDICAL_LETTERS``) discharged on orders, at most ``low_standard_max_los`` days, costing below
@@ -34,6 +35,7 @@ must group as ``checks.by_patient`` does.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -371,16 +373,37 @@ def _templated_or_overlapping(frame: pl.DataFrame, context: Context) -> pl.Serie
 
 
 def _templated(frame: pl.DataFrame, context: Context) -> pl.Series:
-    """The dated, costed stays of each hospital and principal where some stay's window of
-    ``fake_batch_window_days`` from its admission holds at least ``fake_batch_min_stays`` of them: only
-    there can a batch be made (the whole group, so its stays are met in the batch's order)."""
-    window = context.policy.fake_batch_window_days
-    batched = frame.filter(pl.col("admission").is_not_null() & pl.col("cost").is_not_null()) \
-        .sort("hospital", "principal", "admission")
-    day = _grouped_days(("hospital", "principal"), "admission")
-    in_window = day.search_sorted(day + window, side="right") - day.search_sorted(day, side="left")
-    dense = batched.filter(in_window >= context.policy.fake_batch_min_stays).select("hospital", "principal")
-    return batched.join(dense.unique(), on=["hospital", "principal"], how="semi")["n"]
+    """The dated, costed stays of each hospital and principal where some stay (an anchor) has at least
+    ``fake_batch_min_stays`` of them admitted within ``fake_batch_window_days`` of its admission, in the cost
+    bands that can hold a cost within ``fake_batch_cost_tolerance`` of its own: only there can a batch be
+    made (the whole group, so its stays are met in the batch's order). A cost's band is its logarithm in
+    steps of the widest log ratio the tolerance allows (a little wider), so a batch lies in its anchor's
+    band and the two beside it."""
+    policy = context.policy
+    costed = frame.filter(pl.col("admission").is_not_null() & pl.col("cost").is_not_null()
+                          & (pl.len().over("hospital", "principal") >= policy.fake_batch_min_stays))
+    if costed.is_empty():
+        return costed["n"]
+    keyed = costed.select(
+        "n", "hospital", "principal", (pl.col("admission").cast(pl.Int64) + DAY_ZERO).alias("day"),
+        pl.struct("hospital", "principal").rank("dense").cast(pl.Int64).alias("group"),
+        (pl.col("cost").log() / _band_width(policy.fake_batch_cost_tolerance)).floor().cast(pl.Int64).alias("band"))
+    low, bands = keyed["band"].min(), keyed["band"].max() - keyed["band"].min() + 3
+
+    def at(shift: int) -> pl.Series:    # each stay's day in its group and the band ``shift`` from its own
+        return keyed.select((pl.col("group") * bands + pl.col("band") - low + 1 + shift) * GROUP_SPAN
+                            + pl.col("day")).to_series()
+    keys, window = at(0).sort(), policy.fake_batch_window_days
+    near = sum(keys.search_sorted(at(shift) + window, side="right") - keys.search_sorted(at(shift), side="left")
+               for shift in (-1, 0, 1))
+    dense = keyed.filter(near >= policy.fake_batch_min_stays).select("hospital", "principal").unique()
+    return keyed.join(dense, on=["hospital", "principal"], how="semi")["n"]
+
+
+def _band_width(tolerance: float) -> float:
+    """The widest |log(cost ÷ anchor's cost)| within ``tolerance`` (at least 0.001), loosened by a millionth
+    against rounding; any cost is within a tolerance of 1 or more: one band."""
+    return math.inf if tolerance >= 1 else max(-math.log1p(-tolerance), 1e-3) * (1 + 1e-6)
 
 
 def _overlapping(frame: pl.DataFrame, context: Context) -> pl.Series:
