@@ -115,21 +115,23 @@ class BatchScope:
         the patients with at least ``least``, in the order of their first dated stay; with ``chosen`` (row
         numbers), only those stays, the patients still in the batch's order, so a check over them meets its
         patients as over the whole batch."""
-        dated = self._dated_first.lazy()
+        dated = self._in_patient_order.lazy()
         if chosen is not None:
             dated = dated.filter(pl.col("n").is_in(chosen.implode()))
         if least > 1:
             dated = dated.filter(pl.len().over("patient") >= least)
-        rows = dated.sort("first", "admission", "id", maintain_order=True).select("patient", "n").collect()
+        rows = dated.select("patient", "n").collect()
         stays, out = self.stays, defaultdict(list)
         for patient, n in zip(rows["patient"].to_list(), rows["n"].to_list()):     # patient by patient, in order
             out[patient].append(stays[n])
         return dict(out)
 
     @cached_property
-    def _dated_first(self) -> pl.DataFrame:
-        """The dated stays, each with its patient's first dated row number (``first``)."""
-        return _dated(self.frame).with_columns(pl.col("n").min().over("patient").alias("first"))
+    def _in_patient_order(self) -> pl.DataFrame:
+        """The dated stays patient by patient, in the order of each patient's first dated stay, each patient's
+        in (admission, id) order: the order of ``checks.by_patient`` (a filter keeps it)."""
+        first = pl.col("n").min().over("patient")
+        return _dated(self.frame).sort(first, "admission", "id", maintain_order=True)
 
     def one_stay(self, rule: str) -> list[GroupedCase]:
         """The stays the one-stay check of ``rule`` can flag, in batch order (all, for a check without a
@@ -204,15 +206,14 @@ class BatchScope:
         starts = ((pl.col("patient") == next_("patient")) & (pl.col("hospital") == next_("hospital"))
                   & (pl.col("hospital_known") == next_("hospital_known"))
                   & ((next_("admission") - pl.col("discharge")).dt.total_days() <= days)).fill_null(False)
-        ordered = self._dated_first.sort("first", "admission", "id", maintain_order=True)
+        ordered = self._in_patient_order
         return ordered.filter(starts | starts.shift(1).fill_null(False))["id"].to_list()
 
     def _back_within(self) -> dict[str, list[GroupedCase]]:
         """``by_patient`` of the dated stays with another of the patient's stays at the same hospital (a stay
         without one only with another without) admitted later, at most ``split_window_days`` after its
         discharge, and of those later stays: every stay a pair of ``checks.split_pairs`` can hold."""
-        ordered = self._dated_first.filter(pl.len().over("patient") >= RETURNING) \
-            .sort("first", "admission", "id", maintain_order=True).with_row_index("place") \
+        ordered = self._in_patient_order.filter(pl.len().over("patient") >= RETURNING).with_row_index("place") \
             .select("place", "n", "patient", "hospital", "hospital_known", "admission", "discharge")
         pairs = ordered.join(ordered, on=["patient", "hospital", "hospital_known"], suffix="_then").filter(
             (pl.col("place") < pl.col("place_then"))
@@ -272,7 +273,8 @@ def _standards(norms: Norms) -> pl.Expr:
 
 def _tallies(stays: pl.DataFrame, cell: str, hit: pl.Expr) -> dict[tuple[str, str, str], list[int]]:
     """(level, ``cell``, hospital) → [stays where ``hit``, stays], in the order the stays meet them."""
-    tallies = stays.group_by("level", cell, "hospital", maintain_order=True).agg(hit.sum().alias("hits"), pl.len())
+    tallies = stays.with_columns(hit.alias("hit")).group_by("level", cell, "hospital", maintain_order=True) \
+        .agg(pl.col("hit").sum(), pl.len())
     return {(level, group, hospital): [hits, count] for level, group, hospital, hits, count in tallies.iter_rows()}
 
 
