@@ -29,8 +29,12 @@ one by one (``tests/test_audit_batch.py`` compares them):
 
 A check with no condition here (split admissions, low-standard admissions and upcoding across the batch,
 which count every stay of a hospital, the hospital signals, a rule added later) sees every stay, as
-before. Whoever changes a check's entry tests changes or drops its condition here; ``by_patient`` here
-must group as ``checks.by_patient`` does.
+before; what such a check reads of the whole batch by name (``Context.once``: each hospital's standards,
+stays and level, the peers' rates, the stays about the high-cost threshold, the pairs a split can be made
+of) is worked out here in columns instead, when it first asks (``BatchScope.tell``). Whoever changes a
+check's entry tests changes or drops its condition here, and whoever changes one of those named values
+changes its twin here: ``tests/test_audit_batch.py`` compares each pair, and ``by_patient`` here with
+``checks.by_patient``.
 """
 
 from __future__ import annotations
@@ -158,7 +162,7 @@ class BatchScope:
         context, stays = self.context, self.stays
         for name, how in (("patients", lambda: self.by_patient(least=RETURNING)),
                           ("bunching", self._bunching), ("standards_by_hospital", self._standards_by_hospital),
-                          ("severity_rates", self._severity_rates), ("short_cheap_medical", self._short_cheap_medical),
+                          ("severity_rates", self._severity_rates), ("short_cheap_medical", self._low_standard_pattern),
                           ("split_candidates", lambda: split_pairs(self._back_within().values(), context.policy)),
                           ("hospital_volumes", self._hospital_volumes)):
             context.know(name, stays, how)
@@ -185,7 +189,7 @@ class BatchScope:
         return PeerRates(_tallies(split, "adrg", suffix.is_in(["1", "3"])), self.context.policy.norm_min_cases,
                          cell=by_adrg)
 
-    def _short_cheap_medical(self) -> tuple[dict[str, float], list[GroupedCase], PeerRates]:
+    def _low_standard_pattern(self) -> tuple[dict[str, float], list[GroupedCase], PeerRates]:
         """``checks.short_cheap_medical`` of the batch: ``short_and_cheap`` read only for the stays its
         condition here admits (``_short_cheap_medical``), the readmitted ones found in columns."""
         context = self.context
