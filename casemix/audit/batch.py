@@ -178,9 +178,7 @@ class BatchScope:
         low, high = threshold - band, threshold + band
         near = self.frame.filter((ratio > low - SLACK * abs(low)) & (ratio <= high + SLACK * abs(high)))
         above, below = bunching_counts(self._take(near["n"]), norms.ratio, threshold, band)
-        levels = self.frame.filter(pl.col("hospital") != "").group_by("hospital", maintain_order=True) \
-            .agg(pl.col("level").last())
-        return above, below, dict(levels.iter_rows())
+        return above, below, _per_hospital(self.frame.filter(pl.col("hospital") != ""), pl.len())[1]
 
     def _severity_rates(self) -> PeerRates:
         """``signals.severity_rates`` of the batch."""
@@ -227,17 +225,13 @@ class BatchScope:
 
     def _hospital_volumes(self) -> tuple[dict[str, int], dict[str, str]]:
         """``checks.hospital_volumes`` of the batch."""
-        hospitals = self.frame.group_by("hospital", maintain_order=True).agg(pl.len(), pl.col("level").last())
-        names = hospitals["hospital"].to_list()
-        return dict(zip(names, hospitals["len"].to_list())), dict(zip(names, hospitals["level"].to_list()))
+        return _per_hospital(self.frame, pl.len())
 
     def _standards_by_hospital(self) -> tuple[dict[str, list[float]], dict[str, str]]:
         """``signals.standards_by_hospital`` of the batch."""
         priced = self.frame.select("hospital", "level", _standards(self.context.norms).alias("standard")) \
             .filter(pl.col("standard").is_not_null() & (pl.col("hospital") != ""))
-        hospitals = priced.group_by("hospital", maintain_order=True).agg("standard", pl.col("level").last())
-        names = hospitals["hospital"].to_list()
-        return dict(zip(names, hospitals["standard"].to_list())), dict(zip(names, hospitals["level"].to_list()))
+        return _per_hospital(priced, pl.col("standard"))
 
     def _where(self, condition: pl.Expr) -> list[GroupedCase]:
         return self._take(self.frame.filter(condition)["n"])
@@ -273,6 +267,14 @@ def _by_drg(values: dict[str, float | int], default: float | int | None = None) 
 def _standards(norms: Norms) -> pl.Expr:
     """Each stay's DRG standard cost as a float, null where there is none (or it is 0)."""
     return _by_drg({drg: float(standard) for drg, standard in norms.standard_cost.items() if standard})
+
+
+def _per_hospital(stays: pl.DataFrame, value: pl.Expr) -> tuple[dict[str, object], dict[str, str]]:
+    """Each hospital's ``value`` over its stays and its level (that of its last stay), hospitals in the order
+    of their first stay."""
+    hospitals = stays.group_by("hospital", maintain_order=True).agg(value.alias("value"), pl.col("level").last())
+    names = hospitals["hospital"].to_list()
+    return dict(zip(names, hospitals["value"].to_list())), dict(zip(names, hospitals["level"].to_list()))
 
 
 def _tallies(stays: pl.DataFrame, cell: str, hit: pl.Expr) -> dict[tuple[str, str, str], list[int]]:
@@ -399,9 +401,10 @@ def _templated(frame: pl.DataFrame, context: Context) -> pl.Series:
     def at(shift: int) -> pl.Series:    # each stay's day in its group and the band ``shift`` from its own
         return keyed.select((pl.col("group") * bands + pl.col("band") - low + 1 + shift) * GROUP_SPAN
                             + pl.col("day")).to_series()
-    keys, window = at(0).sort(), policy.fake_batch_window_days
-    near = sum(keys.search_sorted(at(shift) + window, side="right") - keys.search_sorted(at(shift), side="left")
-               for shift in (-1, 0, 1))
+    own, window = at(0), policy.fake_batch_window_days
+    keys = own.sort()
+    near = sum(keys.search_sorted(start + window, side="right") - keys.search_sorted(start, side="left")
+               for start in (at(-1), own, at(1)))
     dense = keyed.filter(near >= policy.fake_batch_min_stays).select("hospital", "principal").unique()
     return keyed.join(dense, on=["hospital", "principal"], how="semi")["n"]
 
